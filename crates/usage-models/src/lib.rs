@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[rustfmt::skip]
+#[allow(missing_docs, clippy::all)]
+mod generated;
+mod open_enum;
+mod query;
+
+pub use generated::*;
+pub use open_enum::UnknownValue;
