@@ -27,5 +27,73 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     let tokens = Generator::new(&settings)
         .generate_tokens(spec)
         .map_err(|e| Error::Generate(format!("client: {e}")))?;
-    format::render(tokens, "the Usage API client")
+    let operations = operation_table(spec)?;
+    format::render(
+        quote! {
+            #tokens
+            #operations
+        },
+        "the Usage API client",
+    )
+}
+
+/// A table of the spec's operations, so the hand-written runtime can name them (tracing,
+/// retry policy by method) and check a request's path against its template.
+fn operation_table(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream, Error> {
+    let mut rows = Vec::new();
+    for (path, item) in spec.paths.iter() {
+        let item = item
+            .as_item()
+            .ok_or_else(|| Error::Generate(format!("{path}: path references are not supported")))?;
+        for (method, operation) in item.iter() {
+            let operation_id = operation.operation_id.as_deref().ok_or_else(|| {
+                Error::Generate(format!(
+                    "{method} {path}: every operation needs an operationId"
+                ))
+            })?;
+            // progenitor names `OperationInfo::operation_id` in snake case.
+            let name = snake_case(operation_id);
+            let method = method.to_ascii_uppercase();
+            rows.push(quote! {
+                OperationSpec {
+                    name: #name,
+                    operation_id: #operation_id,
+                    method: #method,
+                    path: #path,
+                }
+            });
+        }
+    }
+    Ok(quote! {
+        /// One operation of the spec.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct OperationSpec {
+            /// The name progenitor gives it (the method name and `OperationInfo::operation_id`).
+            pub name: &'static str,
+            /// The spec's operationId.
+            pub operation_id: &'static str,
+            /// The HTTP method, upper case.
+            pub method: &'static str,
+            /// The path template, e.g. `/api/v2/usage/query/{executionId}/results`.
+            pub path: &'static str,
+        }
+
+        /// Every operation of the spec, in spec order.
+        pub const OPERATIONS: &[OperationSpec] = &[#(#rows),*];
+    })
+}
+
+fn snake_case(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

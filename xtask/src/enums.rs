@@ -27,7 +27,11 @@ pub fn variant_name(value: &str) -> String {
     out
 }
 
-pub fn emit(name: &str, values: &[String], description: Option<&str>) -> Result<TokenStream, Error> {
+pub fn emit(
+    name: &str,
+    values: &[String],
+    description: Option<&str>,
+) -> Result<TokenStream, Error> {
     let ident = format_ident!("{}", name);
     let mut variants = Vec::with_capacity(values.len());
     for value in values {
@@ -37,14 +41,20 @@ pub fn emit(name: &str, values: &[String], description: Option<&str>) -> Result<
                 "{name}: value {value:?} has no usable variant name"
             )));
         }
-        if variants.iter().any(|(v, _): &(String, &String)| *v == variant) {
+        if variants
+            .iter()
+            .any(|(v, _): &(String, &String)| *v == variant)
+        {
             return Err(Error::Generate(format!(
                 "{name}: two values map to the variant {variant}"
             )));
         }
         variants.push((variant, value));
     }
-    let idents: Vec<_> = variants.iter().map(|(v, _)| format_ident!("{}", v)).collect();
+    let idents: Vec<_> = variants
+        .iter()
+        .map(|(v, _)| format_ident!("{}", v))
+        .collect();
     let wire: Vec<_> = variants.iter().map(|(_, w)| w.as_str()).collect();
     let variant_docs: Vec<_> = wire.iter().map(|w| format!("`{w}`")).collect();
     let doc = description.unwrap_or(name);

@@ -7,7 +7,12 @@ use crate::{Error, enums, format, spec};
 
 /// Traits the emitted enums implement, so typify can lean on them (e.g. for defaults).
 pub(crate) fn enum_impls() -> impl Iterator<Item = TypeImpl> {
-    [TypeImpl::FromStr, TypeImpl::FromStringIrrefutable, TypeImpl::Display].into_iter()
+    [
+        TypeImpl::FromStr,
+        TypeImpl::FromStringIrrefutable,
+        TypeImpl::Display,
+    ]
+    .into_iter()
 }
 
 /// Settings shared by the models and the client generation, so both see the same types.

@@ -33,11 +33,7 @@ pub fn string_enums(spec: &openapiv3::OpenAPI) -> Vec<(String, Vec<String>, Opti
                     if !enumeration.is_empty() =>
                 {
                     let values = enumeration.iter().flatten().cloned().collect();
-                    Some((
-                        name.clone(),
-                        values,
-                        schema.schema_data.description.clone(),
-                    ))
+                    Some((name.clone(), values, schema.schema_data.description.clone()))
                 }
                 _ => None,
             }

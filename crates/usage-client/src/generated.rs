@@ -422,3 +422,50 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
 }
+
+/// One operation of the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperationSpec {
+    /// The name progenitor gives it (the method name and `OperationInfo::operation_id`).
+    pub name: &'static str,
+    /// The spec's operationId.
+    pub operation_id: &'static str,
+    /// The HTTP method, upper case.
+    pub method: &'static str,
+    /// The path template, e.g. `/api/v2/usage/query/{executionId}/results`.
+    pub path: &'static str,
+}
+
+/// Every operation of the spec, in spec order.
+pub const OPERATIONS: &[OperationSpec] = &[
+    OperationSpec {
+        name: "post_usage_query",
+        operation_id: "postUsageQuery",
+        method: "POST",
+        path: "/api/v2/usage/query",
+    },
+    OperationSpec {
+        name: "get_usage_query_execution_id_results",
+        operation_id: "getUsageQueryExecutionIdResults",
+        method: "GET",
+        path: "/api/v2/usage/query/{executionId}/results",
+    },
+    OperationSpec {
+        name: "post_oauth_client_usage_query",
+        operation_id: "postOauthClientUsageQuery",
+        method: "POST",
+        path: "/api/v2/oauth/clients/{clientId}/usage/query",
+    },
+    OperationSpec {
+        name: "get_oauth_client_usage_query_result",
+        operation_id: "getOauthClientUsageQueryResult",
+        method: "GET",
+        path: "/api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}",
+    },
+    OperationSpec {
+        name: "get_oauth_client_usage_summary",
+        operation_id: "getOauthClientUsageSummary",
+        method: "GET",
+        path: "/api/v2/oauth/clients/{clientId}/usage/summary",
+    },
+];

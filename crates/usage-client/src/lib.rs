@@ -4,6 +4,7 @@
 #[rustfmt::skip]
 #[allow(missing_docs, clippy::all, rustdoc::all)]
 mod generated;
+mod path_guard;
 mod runtime;
 
 pub use generated::*;
