@@ -4,10 +4,25 @@
 #[rustfmt::skip]
 #[allow(missing_docs, clippy::all, rustdoc::all)]
 mod generated;
-mod path_guard;
-mod runtime;
 
+mod auth;
+mod clock;
+mod config;
+mod error;
+mod path_guard;
+mod region;
+mod retry;
+mod runtime;
+mod secret;
+
+pub use auth::{AuthError, ClientCredentials, StaticToken, TokenSource};
+pub use clock::{BoxFuture, Clock, TokioClock};
+pub use config::{ClientBuilder, ConfigError, env};
+pub use error::UsageError;
 pub use generated::*;
-pub use runtime::Runtime;
+pub use region::{Endpoints, Region, UnknownRegion};
+pub use retry::{RetryPolicy, retry_after};
+pub use runtime::{CORRELATION_ID_HEADER, Runtime, USER_AGENT_VALUE};
+pub use secret::Secret;
 /// The models crate, re-exported so one dependency is enough.
 pub use usage_models as models;

@@ -1,0 +1,281 @@
+//! Building a client: from the environment, or step by step in code.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::{ClientCredentials, StaticToken, TokenSource};
+use crate::clock::{Clock, TokioClock};
+use crate::region::{Endpoints, Region, UnknownRegion};
+use crate::retry::RetryPolicy;
+use crate::runtime::{Runtime, USER_AGENT_VALUE};
+use crate::secret::Secret;
+use crate::Client;
+
+/// The environment variables Genesys tooling uses.
+pub mod env {
+    /// OAuth client id (client credentials grant).
+    pub const CLIENT_ID: &str = "GENESYSCLOUD_OAUTHCLIENT_ID";
+    /// OAuth client secret.
+    pub const CLIENT_SECRET: &str = "GENESYSCLOUD_OAUTHCLIENT_SECRET";
+    /// Region name (`us-east-1`, `eu_west_1`) or domain (`mypurecloud.ie`).
+    pub const REGION: &str = "GENESYSCLOUD_REGION";
+    /// A ready access token; used as is, instead of client credentials.
+    pub const ACCESS_TOKEN: &str = "GENESYSCLOUD_ACCESS_TOKEN";
+}
+
+/// A client that cannot be built as configured. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A base URL does not parse or has parts a base URL must not have.
+    #[error("invalid base URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Plain http to a host that is not loopback.
+    #[error(
+        "refusing plain http for {url:?}: tokens would cross the network in clear text; use https (http is accepted for loopback hosts only)"
+    )]
+    InsecureUrl {
+        /// The URL given.
+        url: String,
+    },
+    /// `GENESYSCLOUD_REGION` names no region.
+    #[error(transparent)]
+    UnknownRegion(#[from] UnknownRegion),
+    /// No way to authenticate was configured.
+    #[error(
+        "no credentials: set {} and {} (client credentials), or {}",
+        env::CLIENT_ID,
+        env::CLIENT_SECRET,
+        env::ACCESS_TOKEN
+    )]
+    MissingCredentials,
+    /// One half of the client credentials is missing or blank.
+    #[error("{missing} is not set (or blank) while {present} is: set both")]
+    IncompleteCredentials {
+        /// The variable that is missing.
+        missing: &'static str,
+        /// The variable that is set.
+        present: &'static str,
+    },
+    /// The HTTP client could not be built (TLS initialisation).
+    #[error("could not build the HTTP client: {0}")]
+    Http(#[source] reqwest::Error),
+}
+
+enum Credentials {
+    None,
+    AccessToken(Secret),
+    ClientCredentials { id: String, secret: Secret },
+    Source(Arc<dyn TokenSource>),
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::None => f.write_str("None"),
+            Credentials::AccessToken(t) => f.debug_tuple("AccessToken").field(t).finish(),
+            Credentials::ClientCredentials { id, secret } => f
+                .debug_struct("ClientCredentials")
+                .field("id", id)
+                .field("secret", secret)
+                .finish(),
+            Credentials::Source(s) => f.debug_tuple("Source").field(s).finish(),
+        }
+    }
+}
+
+/// Builds a [`Client`]. Defaults: region us-east-1, [`RetryPolicy::default`], 30 s per
+/// request, 10 s to connect.
+#[derive(Debug)]
+pub struct ClientBuilder {
+    endpoints: Result<Endpoints, ConfigError>,
+    credentials: Credentials,
+    retry: RetryPolicy,
+    timeout: Duration,
+    connect_timeout: Duration,
+    refresh_margin: Duration,
+    clock: Arc<dyn Clock>,
+    jitter_seed: Option<u64>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            endpoints: Ok(Endpoints::region(Region::UsEast1)),
+            credentials: Credentials::None,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            refresh_margin: ClientCredentials::DEFAULT_REFRESH_MARGIN,
+            clock: Arc::new(TokioClock),
+            jitter_seed: None,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Reads the `GENESYSCLOUD_*` variables (see [`env`]) through `lookup`; the other
+    /// settings keep their defaults. An access token wins over client credentials.
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut builder = Self::default();
+        if let Some(region) = get(env::REGION) {
+            builder = builder.region(region.parse()?);
+        }
+        let id = get(env::CLIENT_ID);
+        let secret = get(env::CLIENT_SECRET);
+        builder.credentials = match (get(env::ACCESS_TOKEN), id, secret) {
+            (Some(token), _, _) => Credentials::AccessToken(Secret::new(token)),
+            (None, Some(id), Some(secret)) => Credentials::ClientCredentials {
+                id,
+                secret: Secret::new(secret),
+            },
+            (None, Some(_), None) => {
+                return Err(ConfigError::IncompleteCredentials {
+                    missing: env::CLIENT_SECRET,
+                    present: env::CLIENT_ID,
+                });
+            }
+            (None, None, Some(_)) => {
+                return Err(ConfigError::IncompleteCredentials {
+                    missing: env::CLIENT_ID,
+                    present: env::CLIENT_SECRET,
+                });
+            }
+            (None, None, None) => return Err(ConfigError::MissingCredentials),
+        };
+        Ok(builder)
+    }
+
+    /// Reads the process environment; see [`from_env_with`](Self::from_env_with).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// Talks to a region's API and login hosts.
+    pub fn region(mut self, region: Region) -> Self {
+        self.endpoints = Ok(Endpoints::region(region));
+        self
+    }
+
+    /// Talks to custom base URLs (a proxy, a fake service). `https://` only, except for
+    /// loopback hosts; checked by [`build`](Self::build).
+    pub fn base_urls(mut self, api: &str, login: &str) -> Self {
+        self.endpoints = Endpoints::custom(api, login);
+        self
+    }
+
+    /// One base URL for both the API and the login service (a fake service).
+    pub fn base_url(self, url: &str) -> Self {
+        self.base_urls(url, url)
+    }
+
+    /// OAuth client credentials; tokens are fetched, cached and renewed.
+    pub fn client_credentials(mut self, id: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        self.credentials = Credentials::ClientCredentials {
+            id: id.into(),
+            secret: secret.into(),
+        };
+        self
+    }
+
+    /// A fixed access token, never renewed.
+    pub fn access_token(mut self, token: impl Into<Secret>) -> Self {
+        self.credentials = Credentials::AccessToken(token.into());
+        self
+    }
+
+    /// Any token source.
+    pub fn token_source(mut self, source: Arc<dyn TokenSource>) -> Self {
+        self.credentials = Credentials::Source(source);
+        self
+    }
+
+    /// How transient failures are retried; [`RetryPolicy::disabled`] turns retries off.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The longest one attempt may take, connection to last byte.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The longest connecting may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long before expiry a token is renewed (at most half its lifetime).
+    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// The clock for token expiry, backoff waits and the retry budget (tests).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Fixes the jitter's random sequence (tests, reproducible runs).
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = Some(seed);
+        self
+    }
+
+    /// Builds the client: one connection pool and one token cache, shared by its clones.
+    pub fn build(self) -> Result<Client, ConfigError> {
+        let endpoints = self.endpoints?;
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT_VALUE)
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .build()
+            .map_err(ConfigError::Http)?;
+        let auth: Option<Arc<dyn TokenSource>> = match self.credentials {
+            Credentials::None => None,
+            Credentials::AccessToken(token) => Some(Arc::new(StaticToken::new(token))),
+            Credentials::ClientCredentials { id, secret } => Some(Arc::new(ClientCredentials::new(
+                id,
+                secret,
+                endpoints.login(),
+                http.clone(),
+                self.clock.clone(),
+                self.refresh_margin,
+            ))),
+            Credentials::Source(source) => Some(source),
+        };
+        let runtime = Runtime::new(auth, self.retry, self.clock, self.jitter_seed);
+        Ok(Client::new_with_client(endpoints.api(), http, runtime))
+    }
+}
+
+impl Client {
+    /// A builder with the defaults of [`ClientBuilder`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from `GENESYSCLOUD_OAUTHCLIENT_ID`/`_SECRET` (or
+    /// `GENESYSCLOUD_ACCESS_TOKEN`) and `GENESYSCLOUD_REGION` (default us-east-1).
+    pub fn from_env() -> Result<Client, ConfigError> {
+        ClientBuilder::from_env()?.build()
+    }
+
+    /// Gets a token now, so bad credentials surface as a typed
+    /// [`AuthError`](crate::AuthError) before any API call.
+    pub async fn authenticate(&self) -> Result<(), crate::AuthError> {
+        use progenitor_client::ClientInfo as _;
+        self.inner().authenticate().await
+    }
+}

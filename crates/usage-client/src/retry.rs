@@ -1,0 +1,198 @@
+//! When a request is sent again, and after how long.
+//!
+//! GETs are safe to repeat: they retry connection failures, timeouts, 408, 429, 500, 502,
+//! 503 and 504. A POST creates a new server-side query each time it is accepted, so it is
+//! repeated only when the service provably did not act on it: a 429 (refused before
+//! processing) or a failure to connect (nothing was sent). A POST that timed out or got a
+//! 5xx may have started a query; it is returned to the caller, never replayed. (The
+//! official Python SDK replays every POST up to ten times; a usage query replayed that
+//! way runs ten times.)
+
+use std::time::{Duration, SystemTime};
+
+use backon::BackoffBuilder as _;
+use reqwest::StatusCode;
+
+/// How transient failures are retried. [`RetryPolicy::default`] suits the real service;
+/// [`RetryPolicy::disabled`] sends every request exactly once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Sends of one request at most, the first included; `1` turns retries off.
+    pub max_attempts: u32,
+    /// The first backoff; each next one doubles, up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// The largest backoff between two attempts (before jitter).
+    pub max_backoff: Duration,
+    /// No retry is started if it would end later than this after the first send.
+    pub max_elapsed: Duration,
+    /// A `Retry-After` longer than this is not waited for: the call fails at once with
+    /// the rate-limit error, which carries the wait the service asked for.
+    pub max_retry_after: Duration,
+    /// Full jitter: each backoff is drawn uniformly from zero to its nominal value, so
+    /// many clients that failed together do not retry together.
+    pub jitter: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(20),
+            max_elapsed: Duration::from_secs(120),
+            max_retry_after: Duration::from_secs(60),
+            jitter: true,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Every request is sent once; failures go straight to the caller.
+    pub fn disabled() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn backoff(&self, seed: u64) -> Backoff {
+        Backoff {
+            nominal: backon::ExponentialBuilder::default()
+                .with_min_delay(self.initial_backoff)
+                .with_max_delay(self.max_backoff)
+                .with_max_times(self.max_attempts.saturating_sub(1) as usize)
+                .build(),
+            rng: fastrand::Rng::with_seed(seed),
+            jitter: self.jitter,
+        }
+    }
+}
+
+/// The backoff sequence of one request: backon's capped exponential series, with full
+/// jitter applied from our own seeded generator so tests can fix it.
+pub(crate) struct Backoff {
+    nominal: backon::ExponentialBackoff,
+    rng: fastrand::Rng,
+    jitter: bool,
+}
+
+impl Iterator for Backoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let nominal = self.nominal.next()?;
+        Some(if self.jitter {
+            nominal.mul_f64(self.rng.f64())
+        } else {
+            nominal
+        })
+    }
+}
+
+/// What to do with the outcome of one send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Hand it to the caller.
+    Done,
+    /// 401: renew the token and replay once.
+    Reauthenticate,
+    /// Transient: send again, no sooner than `retry_after` if the service said so.
+    Retry { retry_after: Option<Duration> },
+}
+
+pub(crate) fn classify(
+    idempotent: bool,
+    outcome: &Result<reqwest::Response, reqwest::Error>,
+) -> Verdict {
+    match outcome {
+        Ok(response) => match response.status() {
+            StatusCode::UNAUTHORIZED => Verdict::Reauthenticate,
+            StatusCode::TOO_MANY_REQUESTS => Verdict::Retry {
+                retry_after: retry_after(response.headers()),
+            },
+            StatusCode::REQUEST_TIMEOUT
+            | StatusCode::INTERNAL_SERVER_ERROR
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT
+                if idempotent =>
+            {
+                Verdict::Retry {
+                    retry_after: retry_after(response.headers()),
+                }
+            }
+            _ => Verdict::Done,
+        },
+        // Nothing reached the service: safe for every method.
+        Err(e) if e.is_connect() => Verdict::Retry { retry_after: None },
+        Err(_) if idempotent => Verdict::Retry { retry_after: None },
+        Err(_) => Verdict::Done,
+    }
+}
+
+/// `Retry-After` as a duration: delta-seconds, or an HTTP date (past dates mean now).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_and_dates() {
+        assert_eq!(retry_after(&headers("7")), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(&headers(" 0 ")), Some(Duration::ZERO));
+        let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        let parsed = retry_after(&headers(&soon)).unwrap();
+        assert!(parsed <= Duration::from_secs(30) && parsed >= Duration::from_secs(28), "{parsed:?}");
+        assert_eq!(
+            retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&headers("soon")), None);
+        assert_eq!(retry_after(&headers("-3")), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn backoff_is_capped_exponential_and_bounded() {
+        let policy = RetryPolicy {
+            max_attempts: 6,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(5),
+            jitter: false,
+            ..RetryPolicy::default()
+        };
+        let waits: Vec<u64> = policy.backoff(1).map(|d| d.as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 5, 5]);
+        assert_eq!(RetryPolicy::disabled().backoff(1).count(), 0);
+    }
+
+    #[test]
+    fn full_jitter_stays_within_the_nominal_wait_and_follows_the_seed() {
+        let policy = RetryPolicy {
+            max_attempts: 50,
+            ..RetryPolicy::default()
+        };
+        let nominal: Vec<Duration> = RetryPolicy { jitter: false, ..policy.clone() }.backoff(0).collect();
+        let a: Vec<Duration> = policy.backoff(42).collect();
+        let b: Vec<Duration> = policy.backoff(42).collect();
+        assert_eq!(a, b, "same seed, same waits");
+        assert_ne!(a, policy.backoff(43).collect::<Vec<_>>());
+        assert!(a.iter().zip(&nominal).all(|(j, n)| j <= n));
+        assert!(a.iter().zip(&nominal).any(|(j, n)| j < n));
+    }
+}
