@@ -226,10 +226,13 @@ impl ClientCredentials {
                 source: source.without_url(),
             })?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|source| AuthError::Network {
-            url: url.clone(),
-            source: source.without_url(),
-        })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|source| AuthError::Network {
+                url: url.clone(),
+                source: source.without_url(),
+            })?;
         match status {
             200..=299 => {}
             400 | 401 | 403 => {
@@ -278,10 +281,7 @@ impl ClientCredentials {
             token: token.clone(),
             refresh_at: sent_at + lifetime - margin,
         });
-        tracing::debug!(
-            lifetime_s = lifetime.as_secs(),
-            "fetched an access token"
-        );
+        tracing::debug!(lifetime_s = lifetime.as_secs(), "fetched an access token");
         Ok(token)
     }
 }

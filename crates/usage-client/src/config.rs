@@ -4,13 +4,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::Client;
 use crate::auth::{ClientCredentials, StaticToken, TokenSource};
 use crate::clock::{Clock, TokioClock};
 use crate::region::{Endpoints, Region, UnknownRegion};
 use crate::retry::RetryPolicy;
 use crate::runtime::{Runtime, USER_AGENT_VALUE};
 use crate::secret::Secret;
-use crate::Client;
 
 /// The environment variables Genesys tooling uses.
 pub mod env {
@@ -68,24 +68,24 @@ pub enum ConfigError {
     Http(#[source] reqwest::Error),
 }
 
-enum Credentials {
+enum AuthConfig {
     None,
     AccessToken(Secret),
     ClientCredentials { id: String, secret: Secret },
     Source(Arc<dyn TokenSource>),
 }
 
-impl fmt::Debug for Credentials {
+impl fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Credentials::None => f.write_str("None"),
-            Credentials::AccessToken(t) => f.debug_tuple("AccessToken").field(t).finish(),
-            Credentials::ClientCredentials { id, secret } => f
+            AuthConfig::None => f.write_str("None"),
+            AuthConfig::AccessToken(t) => f.debug_tuple("AccessToken").field(t).finish(),
+            AuthConfig::ClientCredentials { id, secret } => f
                 .debug_struct("ClientCredentials")
                 .field("id", id)
                 .field("secret", secret)
                 .finish(),
-            Credentials::Source(s) => f.debug_tuple("Source").field(s).finish(),
+            AuthConfig::Source(s) => f.debug_tuple("Source").field(s).finish(),
         }
     }
 }
@@ -95,7 +95,7 @@ impl fmt::Debug for Credentials {
 #[derive(Debug)]
 pub struct ClientBuilder {
     endpoints: Result<Endpoints, ConfigError>,
-    credentials: Credentials,
+    credentials: AuthConfig,
     retry: RetryPolicy,
     timeout: Duration,
     connect_timeout: Duration,
@@ -108,7 +108,7 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
             endpoints: Ok(Endpoints::region(Region::UsEast1)),
-            credentials: Credentials::None,
+            credentials: AuthConfig::None,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -131,8 +131,8 @@ impl ClientBuilder {
         let id = get(env::CLIENT_ID);
         let secret = get(env::CLIENT_SECRET);
         builder.credentials = match (get(env::ACCESS_TOKEN), id, secret) {
-            (Some(token), _, _) => Credentials::AccessToken(Secret::new(token)),
-            (None, Some(id), Some(secret)) => Credentials::ClientCredentials {
+            (Some(token), _, _) => AuthConfig::AccessToken(Secret::new(token)),
+            (None, Some(id), Some(secret)) => AuthConfig::ClientCredentials {
                 id,
                 secret: Secret::new(secret),
             },
@@ -178,7 +178,7 @@ impl ClientBuilder {
 
     /// OAuth client credentials; tokens are fetched, cached and renewed.
     pub fn client_credentials(mut self, id: impl Into<String>, secret: impl Into<Secret>) -> Self {
-        self.credentials = Credentials::ClientCredentials {
+        self.credentials = AuthConfig::ClientCredentials {
             id: id.into(),
             secret: secret.into(),
         };
@@ -187,13 +187,13 @@ impl ClientBuilder {
 
     /// A fixed access token, never renewed.
     pub fn access_token(mut self, token: impl Into<Secret>) -> Self {
-        self.credentials = Credentials::AccessToken(token.into());
+        self.credentials = AuthConfig::AccessToken(token.into());
         self
     }
 
     /// Any token source.
     pub fn token_source(mut self, source: Arc<dyn TokenSource>) -> Self {
-        self.credentials = Credentials::Source(source);
+        self.credentials = AuthConfig::Source(source);
         self
     }
 
@@ -243,9 +243,9 @@ impl ClientBuilder {
             .build()
             .map_err(ConfigError::Http)?;
         let auth: Option<Arc<dyn TokenSource>> = match self.credentials {
-            Credentials::None => None,
-            Credentials::AccessToken(token) => Some(Arc::new(StaticToken::new(token))),
-            Credentials::ClientCredentials { id, secret } => Some(Arc::new(ClientCredentials::new(
+            AuthConfig::None => None,
+            AuthConfig::AccessToken(token) => Some(Arc::new(StaticToken::new(token))),
+            AuthConfig::ClientCredentials { id, secret } => Some(Arc::new(ClientCredentials::new(
                 id,
                 secret,
                 endpoints.login(),
@@ -253,7 +253,7 @@ impl ClientBuilder {
                 self.clock.clone(),
                 self.refresh_margin,
             ))),
-            Credentials::Source(source) => Some(source),
+            AuthConfig::Source(source) => Some(source),
         };
         let runtime = Runtime::new(auth, self.retry, self.clock, self.jitter_seed);
         Ok(Client::new_with_client(endpoints.api(), http, runtime))

@@ -63,7 +63,9 @@ pub enum UsageError {
     #[error("network error talking to the Usage API: {0}")]
     Network(#[source] reqwest::Error),
     /// An answer whose body is not what the spec says (truncated, not JSON, wrong shape).
-    #[error("the Usage API answered with a body that does not decode: {reason} (body starts {snippet:?})")]
+    #[error(
+        "the Usage API answered with a body that does not decode: {reason} (body starts {snippet:?})"
+    )]
     Decode {
         /// What did not decode.
         reason: String,
@@ -123,12 +125,24 @@ impl UsageError {
     /// response header, or the body's `contextId`.
     pub fn correlation_id(&self) -> Option<&str> {
         match self {
-            UsageError::RateLimited { correlation_id, body, .. }
-            | UsageError::Unauthorized { correlation_id, body }
-            | UsageError::Forbidden { correlation_id, body }
-            | UsageError::Api { correlation_id, body, .. } => {
-                correlation_id.as_deref().or(body.context_id.as_deref())
+            UsageError::RateLimited {
+                correlation_id,
+                body,
+                ..
             }
+            | UsageError::Unauthorized {
+                correlation_id,
+                body,
+            }
+            | UsageError::Forbidden {
+                correlation_id,
+                body,
+            }
+            | UsageError::Api {
+                correlation_id,
+                body,
+                ..
+            } => correlation_id.as_deref().or(body.context_id.as_deref()),
             UsageError::UnexpectedStatus { correlation_id, .. } => correlation_id.as_deref(),
             _ => None,
         }

@@ -78,7 +78,9 @@ impl fmt::Display for Region {
 
 /// A region name or domain that matches no region.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown Genesys Cloud region {input:?}: use a name such as us-east-1 or eu_west_1, or a domain such as mypurecloud.ie")]
+#[error(
+    "unknown Genesys Cloud region {input:?}: use a name such as us-east-1 or eu_west_1, or a domain such as mypurecloud.ie"
+)]
 pub struct UnknownRegion {
     /// What was given.
     pub input: String,
@@ -196,11 +198,36 @@ mod tests {
     #[test]
     fn table_of_names_domains_and_urls() {
         let cases = [
-            ("us-east-1", Region::UsEast1, "https://api.mypurecloud.com", "https://login.mypurecloud.com"),
-            ("eu_west_1", Region::EuWest1, "https://api.mypurecloud.ie", "https://login.mypurecloud.ie"),
-            ("mypurecloud.com.au", Region::ApSoutheast2, "https://api.mypurecloud.com.au", "https://login.mypurecloud.com.au"),
-            ("eusc-de-east-1", Region::EuscDeEast1, "https://api.edee1.eusc-pure.cloud", "https://login.edee1.eusc-pure.cloud"),
-            ("use2.us-gov-pure.cloud", Region::UsEast2, "https://api.use2.us-gov-pure.cloud", "https://login.use2.us-gov-pure.cloud"),
+            (
+                "us-east-1",
+                Region::UsEast1,
+                "https://api.mypurecloud.com",
+                "https://login.mypurecloud.com",
+            ),
+            (
+                "eu_west_1",
+                Region::EuWest1,
+                "https://api.mypurecloud.ie",
+                "https://login.mypurecloud.ie",
+            ),
+            (
+                "mypurecloud.com.au",
+                Region::ApSoutheast2,
+                "https://api.mypurecloud.com.au",
+                "https://login.mypurecloud.com.au",
+            ),
+            (
+                "eusc-de-east-1",
+                Region::EuscDeEast1,
+                "https://api.edee1.eusc-pure.cloud",
+                "https://login.edee1.eusc-pure.cloud",
+            ),
+            (
+                "use2.us-gov-pure.cloud",
+                Region::UsEast2,
+                "https://api.use2.us-gov-pure.cloud",
+                "https://login.use2.us-gov-pure.cloud",
+            ),
         ];
         for (input, region, api, login) in cases {
             let parsed: Region = input.parse().unwrap();
@@ -230,16 +257,34 @@ mod tests {
         ] {
             assert!(checked_base_url(ok).is_ok(), "{ok}");
         }
-        assert_eq!(checked_base_url("https://x.example/a/").unwrap(), "https://x.example/a");
-        for insecure in ["http://api.mypurecloud.com", "http://10.0.0.1", "http://localhost.evil.com"] {
+        assert_eq!(
+            checked_base_url("https://x.example/a/").unwrap(),
+            "https://x.example/a"
+        );
+        for insecure in [
+            "http://api.mypurecloud.com",
+            "http://10.0.0.1",
+            "http://localhost.evil.com",
+        ] {
             assert!(
-                matches!(checked_base_url(insecure), Err(ConfigError::InsecureUrl { .. })),
+                matches!(
+                    checked_base_url(insecure),
+                    Err(ConfigError::InsecureUrl { .. })
+                ),
                 "{insecure}"
             );
         }
-        for invalid in ["ftp://x", "not a url", "https://u:p@x.example", "https://x.example?a=1"] {
+        for invalid in [
+            "ftp://x",
+            "not a url",
+            "https://u:p@x.example",
+            "https://x.example?a=1",
+        ] {
             assert!(
-                matches!(checked_base_url(invalid), Err(ConfigError::InvalidUrl { .. })),
+                matches!(
+                    checked_base_url(invalid),
+                    Err(ConfigError::InvalidUrl { .. })
+                ),
                 "{invalid}"
             );
         }

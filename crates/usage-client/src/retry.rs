@@ -132,12 +132,19 @@ pub(crate) fn classify(
 
 /// `Retry-After` as a duration: delta-seconds, or an HTTP date (past dates mean now).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -157,7 +164,10 @@ mod tests {
         assert_eq!(retry_after(&headers(" 0 ")), Some(Duration::ZERO));
         let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
         let parsed = retry_after(&headers(&soon)).unwrap();
-        assert!(parsed <= Duration::from_secs(30) && parsed >= Duration::from_secs(28), "{parsed:?}");
+        assert!(
+            parsed <= Duration::from_secs(30) && parsed >= Duration::from_secs(28),
+            "{parsed:?}"
+        );
         assert_eq!(
             retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")),
             Some(Duration::ZERO)
@@ -187,7 +197,12 @@ mod tests {
             max_attempts: 50,
             ..RetryPolicy::default()
         };
-        let nominal: Vec<Duration> = RetryPolicy { jitter: false, ..policy.clone() }.backoff(0).collect();
+        let nominal: Vec<Duration> = RetryPolicy {
+            jitter: false,
+            ..policy.clone()
+        }
+        .backoff(0)
+        .collect();
         let a: Vec<Duration> = policy.backoff(42).collect();
         let b: Vec<Duration> = policy.backoff(42).collect();
         assert_eq!(a, b, "same seed, same waits");

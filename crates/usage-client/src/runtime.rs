@@ -255,4 +255,3 @@ impl ClientHooks<Runtime> for Client {
             .await
     }
 }
-
