@@ -64,6 +64,12 @@ impl Runtime {
         &self.0.retry
     }
 
+    /// The clock the runtime waits on; helpers that poll use it too, so one injected
+    /// clock governs every wait.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.0.clock
+    }
+
     /// The token source, if the client authenticates.
     pub fn token_source(&self) -> Option<&Arc<dyn TokenSource>> {
         self.0.auth.as_ref()

@@ -5,8 +5,10 @@
 #[rustfmt::skip]
 #[allow(missing_docs, clippy::all)]
 mod generated;
+mod interval;
 mod open_enum;
 mod query;
 
 pub use generated::*;
+pub use interval::{Interval, IntervalError};
 pub use open_enum::UnknownValue;

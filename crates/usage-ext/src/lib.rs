@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod execution;
+mod policy;
+mod queries;
+pub mod validate;
+
+pub use error::Error;
+pub use execution::{Execution, PollEvent, PollStatus};
+pub use policy::PollPolicy;
+pub use queries::UsageQueries;

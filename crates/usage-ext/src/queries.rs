@@ -1,0 +1,130 @@
+//! Submitting the three kinds of usage query, and the one-call forms.
+
+use usage_client::Client;
+use usage_client::models::{
+    ApiUsageClientQuery, ApiUsageOrganizationQuery, ApiUsageQueryResult, UsageExecutionResult,
+};
+
+use crate::error::Error;
+use crate::execution::Execution;
+use crate::policy::PollPolicy;
+use crate::validate;
+
+/// Submit-then-poll over a [`Client`]. Cheap to clone; clones share the client.
+#[derive(Debug, Clone)]
+pub struct UsageQueries {
+    client: Client,
+    policy: PollPolicy,
+}
+
+impl UsageQueries {
+    /// Uses `client` with the default [`PollPolicy`].
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            policy: PollPolicy::default(),
+        }
+    }
+
+    /// Replaces the poll policy.
+    pub fn with_policy(mut self, policy: PollPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The poll policy.
+    pub fn policy(&self) -> &PollPolicy {
+        &self.policy
+    }
+
+    /// Submits an organization query (`postUsageQuery`).
+    pub async fn submit_organization(
+        &self,
+        query: &ApiUsageOrganizationQuery,
+    ) -> Result<Execution, Error> {
+        validate::organization_query(query)?;
+        let answer = self.client.post_usage_query(query).await;
+        Ok(Execution::organization(execution_id(answer)?))
+    }
+
+    /// Submits an OAuth client query (`postOauthClientUsageQuery`).
+    pub async fn submit_client(
+        &self,
+        client_id: &str,
+        query: &ApiUsageClientQuery,
+    ) -> Result<Execution, Error> {
+        validate::id("clientId", client_id)?;
+        validate::client_query(query)?;
+        let answer = self
+            .client
+            .post_oauth_client_usage_query(client_id, query)
+            .await;
+        Ok(Execution::client(client_id, execution_id(answer)?))
+    }
+
+    /// Submits an OAuth client summary of the last `days` days (`getOauthClientUsageSummary`;
+    /// the service's default is 7).
+    pub async fn submit_client_summary(
+        &self,
+        client_id: &str,
+        days: Option<u32>,
+    ) -> Result<Execution, Error> {
+        validate::id("clientId", client_id)?;
+        if let Some(days) = days {
+            validate::days(days)?;
+        }
+        let days = days.map(|d| d.to_string());
+        let answer = self
+            .client
+            .get_oauth_client_usage_summary(client_id, days.as_deref())
+            .await;
+        Ok(Execution::client(client_id, execution_id(answer)?))
+    }
+
+    /// Submits an organization query and waits for its result.
+    pub async fn organization_usage(
+        &self,
+        query: &ApiUsageOrganizationQuery,
+    ) -> Result<ApiUsageQueryResult, Error> {
+        self.submit_organization(query).await?.wait(self).await
+    }
+
+    /// Submits an OAuth client query and waits for its result.
+    pub async fn client_usage(
+        &self,
+        client_id: &str,
+        query: &ApiUsageClientQuery,
+    ) -> Result<ApiUsageQueryResult, Error> {
+        self.submit_client(client_id, query).await?.wait(self).await
+    }
+
+    /// Submits an OAuth client summary and waits for its result.
+    pub async fn client_summary(
+        &self,
+        client_id: &str,
+        days: Option<u32>,
+    ) -> Result<ApiUsageQueryResult, Error> {
+        self.submit_client_summary(client_id, days)
+            .await?
+            .wait(self)
+            .await
+    }
+}
+
+type Submitted = Result<
+    usage_client::ResponseValue<UsageExecutionResult>,
+    usage_client::Error<usage_client::models::ErrorBody>,
+>;
+
+fn execution_id(answer: Submitted) -> Result<String, Error> {
+    let answer = answer.map_err(|e| Error::Submit(e.into()))?.into_inner();
+    answer
+        .execution_id
+        .filter(|id| !id.is_empty())
+        .ok_or(Error::MissingExecutionId)
+}

@@ -1,0 +1,125 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod ids;
+mod routes;
+mod rows;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use state::{Completion, FakeConfig, Fault, Operation, Outcome};
+
+/// A running fake of the Usage API on `127.0.0.1`. Dropping it stops the server.
+pub struct FakeService {
+    addr: SocketAddr,
+    state: Arc<state::State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeService {
+    /// Starts the fake on `127.0.0.1:0` (a free port) in the current tokio runtime.
+    pub async fn start(config: FakeConfig) -> std::io::Result<Self> {
+        Self::start_on(config, 0).await
+    }
+
+    /// Starts the fake on `127.0.0.1:<port>`.
+    pub async fn start_on(config: FakeConfig, port: u16) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(state::State::new(config));
+        let app = routes::router(state.clone());
+        let task = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "usage-fake stopped");
+            }
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    /// `http://127.0.0.1:<port>`: the API and the login base URL at once.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The OAuth client id the fake accepts.
+    pub fn client_id(&self) -> &str {
+        &self.state.config.client_id
+    }
+
+    /// The OAuth client secret the fake accepts.
+    pub fn client_secret(&self) -> &str {
+        &self.state.config.client_secret
+    }
+
+    /// Requests received for `operation` so far, faulted ones included.
+    pub fn requests(&self, operation: Operation) -> u64 {
+        self.state.requests(operation)
+    }
+
+    /// Requests received in all.
+    pub fn total_requests(&self) -> u64 {
+        Operation::ALL.iter().map(|&op| self.requests(op)).sum()
+    }
+
+    /// The `n`th request (1-based, counted per operation since start) to `operation` gets
+    /// `fault` instead of its normal answer.
+    pub fn fault_nth(&self, operation: Operation, n: u64, fault: Fault) {
+        self.state.add_fault(operation, Some(n), fault);
+    }
+
+    /// Every further request to `operation` gets `fault`.
+    pub fn fault_every(&self, operation: Operation, fault: Fault) {
+        self.state.add_fault(operation, None, fault);
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.state.clear_faults();
+    }
+
+    /// Every token issued so far stops being valid (the API answers 401 to it).
+    pub fn expire_tokens(&self) {
+        self.state.expire_tokens();
+    }
+
+    /// How many executions (submitted queries) the fake holds.
+    pub fn executions(&self) -> usize {
+        self.state.executions()
+    }
+
+    /// Changes how queries submitted from now on end.
+    pub fn set_completion(&self, completion: Completion, outcome: Outcome) {
+        self.state.set_completion(completion, outcome);
+    }
+
+    /// Changes how many rows queries submitted from now on return.
+    pub fn set_rows(&self, rows: usize) {
+        self.state.set_rows(rows);
+    }
+
+    /// Serves until the task is stopped (the binary's main loop).
+    pub async fn wait(self) {
+        let _ = (&mut { self }.task).await;
+    }
+}
+
+impl Drop for FakeService {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl std::fmt::Debug for FakeService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeService")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default wait before a token the fake issued lapses.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);

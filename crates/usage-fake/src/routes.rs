@@ -1,0 +1,503 @@
+//! The HTTP surface: `/oauth/token` and the five operations, with faults applied.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State as Extract};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use usage_models::{
+    ApiUsageClientQuery, ApiUsageOrganizationQuery, Granularity, Interval, Metric,
+    OrganizationGroupBy,
+};
+
+use crate::rows;
+use crate::state::{Fault, Operation, Outcome, Owner, State};
+
+type Shared = Arc<State>;
+
+pub(crate) fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/oauth/token", post(token))
+        .route("/api/v2/usage/query", post(post_usage_query))
+        .route(
+            "/api/v2/usage/query/{execution_id}/results",
+            get(get_usage_query_execution_id_results),
+        )
+        .route(
+            "/api/v2/oauth/clients/{client_id}/usage/query",
+            post(post_oauth_client_usage_query),
+        )
+        .route(
+            "/api/v2/oauth/clients/{client_id}/usage/query/results/{execution_id}",
+            get(get_oauth_client_usage_query_result),
+        )
+        .route(
+            "/api/v2/oauth/clients/{client_id}/usage/summary",
+            get(get_oauth_client_usage_summary),
+        )
+        .fallback(|Extract(state): Extract<Shared>| async move {
+            error(
+                &state,
+                404,
+                "not.found",
+                "The requested resource was not found.",
+            )
+        })
+        .with_state(state)
+}
+
+fn json_response(state: &State, status: u16, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(id) = HeaderValue::from_str(&state.next_id()) {
+        headers.insert("inin-correlation-id", id);
+    }
+    response
+}
+
+fn error(state: &State, status: u16, code: &str, message: &str) -> Response {
+    let mut response = json_response(state, status, Vec::new());
+    let context_id = response
+        .headers()
+        .get("inin-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = json!({
+        "message": message,
+        "code": code,
+        "status": status,
+        "contextId": context_id,
+        "details": [],
+        "errors": [],
+    });
+    *response.body_mut() = Body::from(body.to_string());
+    response
+}
+
+/// Runs `normal` for a request to `operation`, with whatever fault the rules assign.
+async fn serve(
+    state: &Shared,
+    operation: Operation,
+    headers: &HeaderMap,
+    normal: impl FnOnce() -> Response,
+) -> Response {
+    let fault = state.arrive(operation);
+    match &fault {
+        Some(Fault::Delay(d)) => tokio::time::sleep(*d).await,
+        // Refused before acting, as a rate limiter or a failing front end would.
+        Some(Fault::Status {
+            status,
+            retry_after,
+        }) => {
+            let code = match status {
+                429 => "too.many.requests.retry.after",
+                500 => "internal.server.error",
+                503 => "service.unavailable",
+                504 => "request.timeout",
+                _ => "fault.injected",
+            };
+            let mut response = error(state, *status, code, "Injected by usage-fake.");
+            if let Some(value) = retry_after
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+        _ => {}
+    }
+    if operation != Operation::Token
+        && let Some(refused) = check_bearer(state, headers)
+    {
+        return refused;
+    }
+    let response = normal();
+    match fault {
+        Some(Fault::DropConnection) => drop_connection(response).await,
+        Some(Fault::Truncated) => truncate(response).await,
+        Some(Fault::Malformed) => json_response(
+            state,
+            200,
+            b"<html><body>502 Bad Gateway</body></html>".to_vec(),
+        ),
+        Some(Fault::UnknownValues) => add_unknown_values(response).await,
+        _ => response,
+    }
+}
+
+fn check_bearer(state: &State, headers: &HeaderMap) -> Option<Response> {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Some(error(
+            state,
+            401,
+            "authentication.required",
+            "No authentication bearer token specified in authorization header.",
+        ));
+    };
+    match value.strip_prefix("Bearer ") {
+        Some(token) if state.token_valid(token) => None,
+        _ => Some(error(
+            state,
+            401,
+            "bad.credentials",
+            "Invalid login credentials.",
+        )),
+    }
+}
+
+async fn body_bytes(response: Response) -> (axum::http::response::Parts, Bytes) {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    (parts, bytes)
+}
+
+async fn drop_connection(response: Response) -> Response {
+    let (mut parts, bytes) = body_bytes(response).await;
+    let half = bytes.slice(..bytes.len() / 2);
+    // The declared length promises the whole body; the stream breaks off half way.
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(half),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "usage-fake drops the connection",
+        )),
+    ];
+    Response::from_parts(parts, Body::from_stream(futures_util::stream::iter(chunks)))
+}
+
+async fn truncate(response: Response) -> Response {
+    let (mut parts, bytes) = body_bytes(response).await;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
+}
+
+async fn add_unknown_values(response: Response) -> Response {
+    let (mut parts, bytes) = body_bytes(response).await;
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    if object.contains_key("queryStatus") {
+        object.insert("queryStatus".into(), json!("Queued"));
+    }
+    object.insert("estimatedCompletionSeconds".into(), json!(12));
+    object.insert(
+        "pagination".into(),
+        json!({"pageSize": 100, "cursor": null}),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(Value::Object(object).to_string()))
+}
+
+async fn token(Extract(state): Extract<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    serve(&state, Operation::Token, &headers, || {
+        let expected = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            state.config.client_id, state.config.client_secret
+        ));
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "));
+        let oauth_error = |status: u16, error: &str, description: &str| {
+            json_response(
+                &state,
+                status,
+                json!({"error": error, "error_description": description})
+                    .to_string()
+                    .into_bytes(),
+            )
+        };
+        if given != Some(expected.as_str()) {
+            return oauth_error(401, "invalid_client", "client id or secret is not valid");
+        }
+        let form = String::from_utf8_lossy(&body);
+        if !form
+            .split('&')
+            .any(|kv| kv == "grant_type=client_credentials")
+        {
+            return oauth_error(
+                400,
+                "unsupported_grant_type",
+                "use grant_type=client_credentials",
+            );
+        }
+        let body = json!({
+            "access_token": state.issue_token(),
+            "token_type": "bearer",
+            "expires_in": state.config.token_lifetime.as_secs(),
+        });
+        json_response(&state, 200, body.to_string().into_bytes())
+    })
+    .await
+}
+
+/// A 400-class answer decided during validation, rendered by `error`.
+struct Refusal {
+    status: u16,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn render(self, state: &State) -> Response {
+        error(state, self.status, self.code, &self.message)
+    }
+}
+
+/// What a query body asks for, once validated as the service would.
+struct Submitted {
+    granularity: Option<Granularity>,
+    group_by: Vec<OrganizationGroupBy>,
+    start: chrono::DateTime<chrono::Utc>,
+}
+
+fn invalid_value(field: &str, value: &str, allowed: &[&str]) -> Refusal {
+    Refusal::new(
+        400,
+        "invalid.value",
+        format!(
+            "Value [{value}] is not valid for field type [{field}]. Allowable values are: {}",
+            allowed.join(", ")
+        ),
+    )
+}
+
+fn validate_common(
+    headers: &HeaderMap,
+    interval: &str,
+    granularity: &Option<Granularity>,
+    metrics: &[Metric],
+) -> Result<chrono::DateTime<chrono::Utc>, Refusal> {
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json_body {
+        return Err(Refusal::new(
+            415,
+            "unsupported.media.type",
+            "Use Content-Type: application/json.",
+        ));
+    }
+    let interval =
+        Interval::parse(interval).map_err(|e| Refusal::new(400, "invalid.date", e.to_string()))?;
+    if let Some(g) = granularity.as_ref().filter(|g| g.is_unknown()) {
+        return Err(invalid_value(
+            "granularity",
+            g.as_str(),
+            Granularity::VALUES,
+        ));
+    }
+    if let Some(m) = metrics.iter().find(|m| m.is_unknown()) {
+        return Err(invalid_value("metrics", m.as_str(), Metric::VALUES));
+    }
+    Ok(interval.start)
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|e| {
+        Refusal::new(
+            400,
+            "bad.request",
+            format!(
+                "The request could not be understood by the server due to malformed syntax: {e}"
+            ),
+        )
+    })
+}
+
+fn submitted(state: &State, owner: Owner, query: Submitted) -> Response {
+    let id = state.submit(
+        owner.clone(),
+        query.granularity,
+        query.group_by,
+        query.start,
+    );
+    let results_uri = match owner {
+        Owner::Organization => format!("/api/v2/usage/query/{id}/results"),
+        Owner::Client(client) => {
+            format!("/api/v2/oauth/clients/{client}/usage/query/results/{id}")
+        }
+    };
+    let body = json!({"executionId": id, "resultsUri": results_uri});
+    json_response(state, 202, body.to_string().into_bytes())
+}
+
+async fn post_usage_query(
+    Extract(state): Extract<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    serve(&state, Operation::PostUsageQuery, &headers, || {
+        let result = (|| {
+            let q: ApiUsageOrganizationQuery = parse_body(&body)?;
+            let start = validate_common(&headers, &q.interval, &q.granularity, &q.metrics)?;
+            if let Some(g) = q.group_by.iter().find(|g| g.is_unknown()) {
+                return Err(invalid_value(
+                    "groupBy",
+                    g.as_str(),
+                    OrganizationGroupBy::VALUES,
+                ));
+            }
+            Ok(Submitted {
+                granularity: q.granularity,
+                group_by: q.group_by,
+                start,
+            })
+        })();
+        match result {
+            Ok(query) => submitted(&state, Owner::Organization, query),
+            Err(refused) => refused.render(&state),
+        }
+    })
+    .await
+}
+
+async fn post_oauth_client_usage_query(
+    Extract(state): Extract<Shared>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    serve(
+        &state,
+        Operation::PostOauthClientUsageQuery,
+        &headers,
+        || {
+            let result = (|| {
+                let q: ApiUsageClientQuery = parse_body(&body)?;
+                let start = validate_common(&headers, &q.interval, &q.granularity, &q.metrics)?;
+                if let Some(g) = q.group_by.iter().find(|g| g.is_unknown()) {
+                    return Err(invalid_value(
+                        "groupBy",
+                        g.as_str(),
+                        usage_models::ClientGroupBy::VALUES,
+                    ));
+                }
+                Ok(Submitted {
+                    granularity: q.granularity,
+                    group_by: q
+                        .group_by
+                        .iter()
+                        .map(|g| OrganizationGroupBy::from(g.as_str()))
+                        .collect(),
+                    start,
+                })
+            })();
+            match result {
+                Ok(query) => submitted(&state, Owner::Client(client_id), query),
+                Err(refused) => refused.render(&state),
+            }
+        },
+    )
+    .await
+}
+
+async fn get_oauth_client_usage_summary(
+    Extract(state): Extract<Shared>,
+    Path(client_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    serve(&state, Operation::GetOauthClientUsageSummary, &headers, || {
+        let days = match query.get("days").map(|d| d.parse::<u32>()) {
+            None => 7,
+            Some(Ok(d)) if d > 0 => d,
+            Some(_) => {
+                return error(
+                    &state,
+                    400,
+                    "invalid.query.param.value",
+                    &format!(
+                        "Value [{}] is not valid for parameter [days]. Allowable values are: a positive integer",
+                        query["days"]
+                    ),
+                );
+            }
+        };
+        let start = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        submitted(
+            &state,
+            Owner::Client(client_id),
+            Submitted {
+                granularity: Some(Granularity::Day),
+                group_by: vec![OrganizationGroupBy::TemplateUri, OrganizationGroupBy::HttpMethod],
+                start,
+            },
+        )
+    })
+    .await
+}
+
+fn results(state: &State, execution_id: &str, owner: Owner) -> Response {
+    match state.poll(execution_id, &owner) {
+        None => error(
+            state,
+            404,
+            "not.found",
+            &format!("No usage query execution {execution_id} is known."),
+        ),
+        Some((_, false)) => json_response(state, 200, br#"{"queryStatus":"Running"}"#.to_vec()),
+        Some((execution, true)) => match execution.outcome {
+            Outcome::Complete => json_response(state, 200, rows::complete_body(&execution)),
+            Outcome::Failed => json_response(state, 200, br#"{"queryStatus":"Failed"}"#.to_vec()),
+        },
+    }
+}
+
+async fn get_usage_query_execution_id_results(
+    Extract(state): Extract<Shared>,
+    Path(execution_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    serve(
+        &state,
+        Operation::GetUsageQueryExecutionIdResults,
+        &headers,
+        || results(&state, &execution_id, Owner::Organization),
+    )
+    .await
+}
+
+async fn get_oauth_client_usage_query_result(
+    Extract(state): Extract<Shared>,
+    Path((client_id, execution_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    serve(
+        &state,
+        Operation::GetOauthClientUsageQueryResult,
+        &headers,
+        || results(&state, &execution_id, Owner::Client(client_id)),
+    )
+    .await
+}

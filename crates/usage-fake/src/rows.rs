@@ -1,0 +1,150 @@
+//! Deterministic, realistic usage rows: the same execution seed gives the same rows.
+
+use serde::Serialize;
+use usage_models::{Granularity, OrganizationGroupBy};
+
+use crate::state::Execution;
+
+/// (templateUri, httpMethod): what integrations call most. No leading slash, as the
+/// service answers.
+const ENDPOINTS: &[(&str, &str)] = &[
+    ("api/v2/analytics/conversations/details/query", "POST"),
+    ("api/v2/analytics/conversations/aggregates/query", "POST"),
+    ("api/v2/routing/queues", "GET"),
+    ("api/v2/routing/queues/{queueId}/members", "GET"),
+    ("api/v2/users", "GET"),
+    ("api/v2/users/{userId}", "GET"),
+    ("api/v2/users/{userId}/presences/purecloud", "PATCH"),
+    ("api/v2/conversations/{conversationId}", "GET"),
+    (
+        "api/v2/conversations/calls/{conversationId}/participants/{participantId}",
+        "PATCH",
+    ),
+    ("api/v2/recording/jobs", "POST"),
+    (
+        "api/v2/workforcemanagement/managementunits/{muId}/schedules",
+        "GET",
+    ),
+    ("api/v2/outbound/campaigns/{campaignId}", "PUT"),
+    ("api/v2/flows/datatables/{datatableId}/rows", "GET"),
+    ("api/v2/notifications/channels", "POST"),
+    ("api/v2/usage/query", "POST"),
+    ("api/v2/authorization/roles", "GET"),
+];
+
+/// (client id, client name): the org's OAuth clients.
+const CLIENTS: &[(&str, &str)] = &[
+    ("4c4e8a4a-5b1e-4b8e-9d4b-0f1e2d3c4b5a", "Nightly WFM export"),
+    ("9f0e1d2c-3b4a-4968-8766-554433221100", "CRM screen pop"),
+    ("1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d", "Data lake sync"),
+    ("7d6c5b4a-3f2e-41d0-8b9a-8f7e6d5c4b3a", "Wallboard"),
+    ("0f9e8d7c-6b5a-4493-a281-706f5e4d3c2b", "QA scoring bot"),
+];
+
+const USERS: &[&str] = &[
+    "c0ffee00-1111-4222-8333-444455556666",
+    "deadbeef-7777-4888-9999-aaaabbbbcccc",
+    "",
+];
+
+const ORGANIZATION_ID: &str = "8a1b2c3d-0000-4000-8000-00000000cafe";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Row {
+    client_id: &'static str,
+    client_name: &'static str,
+    organization_id: &'static str,
+    user_id: &'static str,
+    template_uri: &'static str,
+    http_method: &'static str,
+    status200: i64,
+    status300: i64,
+    status400: i64,
+    status500: i64,
+    status429: i64,
+    requests: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date: Option<String>,
+}
+
+struct Rows<'a> {
+    execution: &'a Execution,
+}
+
+impl Serialize for Rows<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let e = self.execution;
+        let mut rng = fastrand::Rng::with_seed(e.seed);
+        let grouped = |d: OrganizationGroupBy| e.group_by.contains(&d);
+        let mut seq = serializer.serialize_seq(Some(e.rows))?;
+        for i in 0..e.rows {
+            let (template_uri, http_method) = ENDPOINTS[rng.usize(..ENDPOINTS.len())];
+            let (client_id, client_name) = CLIENTS[rng.usize(..CLIENTS.len())];
+            let user_id = USERS[rng.usize(..USERS.len())];
+            // Heavy-tailed volumes: most rows are small, a few integrations dominate.
+            let requests = (rng.f64().powi(4) * 200_000.0) as i64 + 1;
+            let status429 = if rng.u8(..) < 40 {
+                rng.i64(0..=requests / 20)
+            } else {
+                0
+            };
+            let status400 = status429 + rng.i64(0..=requests / 50);
+            let status500 = if rng.u8(..) < 10 {
+                rng.i64(0..=requests / 200)
+            } else {
+                0
+            };
+            let status300 = 0;
+            let status200 = requests - status400 - status500 - status300;
+            let date = e.granularity.as_ref().map(|g| {
+                let step = match g {
+                    Granularity::Week => chrono::Duration::weeks(1),
+                    Granularity::Month => chrono::Duration::days(30),
+                    _ => chrono::Duration::days(1),
+                };
+                let bucket = (i % 31) as i32;
+                (e.start + step * bucket).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            });
+            let pick = |d, v: &'static str| if grouped(d) { v } else { "" };
+            seq.serialize_element(&Row {
+                client_id: pick(OrganizationGroupBy::OAuthClientId, client_id),
+                client_name: pick(OrganizationGroupBy::OAuthClientId, client_name),
+                organization_id: pick(OrganizationGroupBy::OrganizationId, ORGANIZATION_ID),
+                user_id: pick(OrganizationGroupBy::UserId, user_id),
+                template_uri: pick(OrganizationGroupBy::TemplateUri, template_uri),
+                http_method: pick(OrganizationGroupBy::HttpMethod, http_method),
+                status200,
+                status300,
+                status400,
+                status500,
+                status429,
+                requests,
+                date,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Complete<'a> {
+    results: Rows<'a>,
+    query_status: &'static str,
+}
+
+/// The body of a `Complete` answer, written straight to bytes (no intermediate values).
+pub(crate) fn complete_body(execution: &Execution) -> Vec<u8> {
+    let mut body = Vec::with_capacity(64 + execution.rows * 330);
+    serde_json::to_writer(
+        &mut body,
+        &Complete {
+            results: Rows { execution },
+            query_status: "Complete",
+        },
+    )
+    .expect("serializing to a Vec cannot fail");
+    body
+}

@@ -1,0 +1,306 @@
+//! What the fake remembers: configuration, tokens, executions, counters and fault rules.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use usage_models::{Granularity, OrganizationGroupBy};
+
+use crate::ids;
+
+/// The operations the fake serves, the token endpoint included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    /// `POST /oauth/token`
+    Token,
+    /// `POST /api/v2/usage/query`
+    PostUsageQuery,
+    /// `GET /api/v2/usage/query/{executionId}/results`
+    GetUsageQueryExecutionIdResults,
+    /// `POST /api/v2/oauth/clients/{clientId}/usage/query`
+    PostOauthClientUsageQuery,
+    /// `GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}`
+    GetOauthClientUsageQueryResult,
+    /// `GET /api/v2/oauth/clients/{clientId}/usage/summary`
+    GetOauthClientUsageSummary,
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: [Operation; 6] = [
+        Operation::Token,
+        Operation::PostUsageQuery,
+        Operation::GetUsageQueryExecutionIdResults,
+        Operation::PostOauthClientUsageQuery,
+        Operation::GetOauthClientUsageQueryResult,
+        Operation::GetOauthClientUsageSummary,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// When a submitted query stops answering `Running`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// After this many result polls answered `Running`.
+    AfterPolls(u32),
+    /// Once this much (real) time has passed since submission.
+    AfterTime(Duration),
+}
+
+/// How a query ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// `Complete` with rows.
+    Complete,
+    /// `Failed`.
+    Failed,
+}
+
+/// A fault answered instead of the normal response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// This status with an `ErrorBody`, and `Retry-After` if given (sent verbatim).
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The `Retry-After` header value.
+        retry_after: Option<String>,
+    },
+    /// Waits this long (real time), then answers normally.
+    Delay(Duration),
+    /// Sends the headers and half the body, then breaks the connection.
+    DropConnection,
+    /// A complete HTTP answer whose JSON stops half way.
+    Truncated,
+    /// `200` with a body that is not JSON.
+    Malformed,
+    /// The normal answer with unlisted enum values and unknown fields added.
+    UnknownValues,
+}
+
+impl Fault {
+    /// A 429 with `Retry-After: <seconds>`.
+    pub fn rate_limited(seconds: u64) -> Self {
+        Fault::Status {
+            status: 429,
+            retry_after: Some(seconds.to_string()),
+        }
+    }
+
+    /// A bare status with an `ErrorBody` and no `Retry-After`.
+    pub fn status(status: u16) -> Self {
+        Fault::Status {
+            status,
+            retry_after: None,
+        }
+    }
+}
+
+/// How the fake behaves.
+#[derive(Debug, Clone)]
+pub struct FakeConfig {
+    /// The OAuth client id the token endpoint accepts.
+    pub client_id: String,
+    /// The OAuth client secret the token endpoint accepts.
+    pub client_secret: String,
+    /// `expires_in` of issued tokens.
+    pub token_lifetime: Duration,
+    /// When submitted queries complete.
+    pub completion: Completion,
+    /// How they end.
+    pub outcome: Outcome,
+    /// Rows a completed query returns (0 to 1,000,000 and more).
+    pub rows: usize,
+    /// Seed of ids and rows: the same seed gives the same answers.
+    pub seed: u64,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        Self {
+            client_id: "fake-oauth-client-id".into(),
+            client_secret: "fake-oauth-client-secret".into(),
+            token_lifetime: crate::DEFAULT_TOKEN_LIFETIME,
+            completion: Completion::AfterPolls(2),
+            outcome: Outcome::Complete,
+            rows: 24,
+            seed: 42,
+        }
+    }
+}
+
+/// Who may read an execution's results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Owner {
+    Organization,
+    Client(String),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Execution {
+    pub owner: Owner,
+    pub submitted: Instant,
+    pub polls: u32,
+    pub completion: Completion,
+    pub outcome: Outcome,
+    pub rows: usize,
+    pub seed: u64,
+    pub granularity: Option<Granularity>,
+    pub group_by: Vec<OrganizationGroupBy>,
+    pub start: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug)]
+struct FaultRule {
+    operation: Operation,
+    nth: Option<u64>,
+    fault: Fault,
+}
+
+#[derive(Debug)]
+struct Mutable {
+    completion: Completion,
+    outcome: Outcome,
+    rows: usize,
+    tokens: HashMap<String, Instant>,
+    executions: HashMap<String, Execution>,
+    faults: Vec<FaultRule>,
+}
+
+pub(crate) struct State {
+    pub config: FakeConfig,
+    counters: [AtomicU64; 6],
+    ids: AtomicU64,
+    mutable: Mutex<Mutable>,
+}
+
+impl State {
+    pub fn new(config: FakeConfig) -> Self {
+        Self {
+            mutable: Mutex::new(Mutable {
+                completion: config.completion,
+                outcome: config.outcome,
+                rows: config.rows,
+                tokens: HashMap::new(),
+                executions: HashMap::new(),
+                faults: Vec::new(),
+            }),
+            config,
+            counters: Default::default(),
+            ids: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Mutable> {
+        self.mutable.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a request and returns the fault it gets, if any.
+    pub fn arrive(&self, operation: Operation) -> Option<Fault> {
+        let n = self.counters[operation.index()].fetch_add(1, Ordering::SeqCst) + 1;
+        let state = self.lock();
+        state
+            .faults
+            .iter()
+            .rev()
+            .find(|r| r.operation == operation && r.nth.is_none_or(|k| k == n))
+            .map(|r| r.fault.clone())
+    }
+
+    pub fn requests(&self, operation: Operation) -> u64 {
+        self.counters[operation.index()].load(Ordering::SeqCst)
+    }
+
+    pub fn add_fault(&self, operation: Operation, nth: Option<u64>, fault: Fault) {
+        self.lock().faults.push(FaultRule {
+            operation,
+            nth,
+            fault,
+        });
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    pub fn next_id(&self) -> String {
+        ids::uuid(self.config.seed, self.ids.fetch_add(1, Ordering::SeqCst))
+    }
+
+    pub fn issue_token(&self) -> String {
+        let token = format!("fake-token-{}", self.next_id());
+        let expires = Instant::now() + self.config.token_lifetime;
+        self.lock().tokens.insert(token.clone(), expires);
+        token
+    }
+
+    pub fn token_valid(&self, token: &str) -> bool {
+        self.lock()
+            .tokens
+            .get(token)
+            .is_some_and(|&expires| Instant::now() < expires)
+    }
+
+    pub fn expire_tokens(&self) {
+        let now = Instant::now();
+        for expires in self.lock().tokens.values_mut() {
+            *expires = now;
+        }
+    }
+
+    pub fn set_completion(&self, completion: Completion, outcome: Outcome) {
+        let mut state = self.lock();
+        state.completion = completion;
+        state.outcome = outcome;
+    }
+
+    pub fn set_rows(&self, rows: usize) {
+        self.lock().rows = rows;
+    }
+
+    pub fn executions(&self) -> usize {
+        self.lock().executions.len()
+    }
+
+    pub fn submit(
+        &self,
+        owner: Owner,
+        granularity: Option<Granularity>,
+        group_by: Vec<OrganizationGroupBy>,
+        start: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        let id = self.next_id();
+        let mut state = self.lock();
+        let execution = Execution {
+            owner,
+            submitted: Instant::now(),
+            polls: 0,
+            completion: state.completion,
+            outcome: state.outcome,
+            rows: state.rows,
+            seed: ids::mix(self.config.seed ^ ids::mix(self.ids.load(Ordering::SeqCst))),
+            granularity,
+            group_by,
+            start,
+        };
+        state.executions.insert(id.clone(), execution);
+        id
+    }
+
+    /// Counts a poll of `id` by `owner` and returns the execution as it then stands.
+    pub fn poll(&self, id: &str, owner: &Owner) -> Option<(Execution, bool)> {
+        let mut state = self.lock();
+        let execution = state.executions.get_mut(id).filter(|e| e.owner == *owner)?;
+        execution.polls += 1;
+        let done = match execution.completion {
+            Completion::AfterPolls(n) => execution.polls > n,
+            Completion::AfterTime(d) => execution.submitted.elapsed() >= d,
+        };
+        Some((execution.clone(), done))
+    }
+}
