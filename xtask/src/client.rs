@@ -8,7 +8,9 @@ use crate::{Error, format, models, spec};
 /// The models crate as the client names it.
 const MODELS: &str = "::usage_models";
 
-pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
+/// The client's settings: every schema replaced by the models crate's type, and the
+/// hand-written runtime as the inner value.
+fn settings(spec: &openapiv3::OpenAPI) -> progenitor::GenerationSettings {
     let string_enums = spec::string_enums(spec);
     let mut settings = models::base_settings();
     for name in spec::schema_names(spec) {
@@ -24,7 +26,11 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     settings
         .with_inner_type(quote!(crate::Runtime))
         .with_hooks(HooksMode::Expected);
-    let tokens = Generator::new(&settings)
+    settings
+}
+
+pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
+    let tokens = Generator::new(&settings(spec))
         .generate_tokens(spec)
         .map_err(|e| Error::Generate(format!("client: {e}")))?;
     let operations = operation_table(spec)?;
@@ -35,6 +41,15 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
         },
         "the Usage API client",
     )
+}
+
+/// `crates/usage-httpmock/src/generated.rs`: typed httpmock `When`/`Then` extensions of
+/// the five operations, for downstream crates' tests.
+pub fn generate_httpmock(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
+    let tokens = Generator::new(&settings(spec))
+        .httpmock(spec, "usage_client")
+        .map_err(|e| Error::Generate(format!("httpmock: {e}")))?;
+    format::render(tokens, "typed httpmock extensions of the Usage API")
 }
 
 /// A table of the spec's operations, so the hand-written runtime can name them (tracing,

@@ -73,6 +73,10 @@ pub fn generate(spec_text: &str) -> Result<Vec<GeneratedFile>, Error> {
             path: "crates/usage-client/src/generated.rs",
             contents: client::generate(&spec)?,
         },
+        GeneratedFile {
+            path: "crates/usage-httpmock/src/generated.rs",
+            contents: client::generate_httpmock(&spec)?,
+        },
     ])
 }
 

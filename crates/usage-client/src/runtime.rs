@@ -105,7 +105,10 @@ impl Runtime {
             // A body that cannot be copied (a stream) is sent once, without retries.
             let spare = request.try_clone();
             let sent_at = inner.clock.now();
-            let outcome = http.execute(request).await;
+            let mut outcome = http.execute(request).await;
+            if idempotent {
+                outcome = buffered(outcome).await;
+            }
             let now = inner.clock.now();
             span.record("duration_ms", (now - started).as_millis() as u64);
             record_attempt(&span, attempt, (now - sent_at).as_millis() as u64, &outcome);
@@ -163,6 +166,25 @@ impl Runtime {
             request = next;
         }
     }
+}
+
+/// Reads a GET's body before judging the attempt, so a connection that breaks mid-body is
+/// retried like one that breaks before the headers. The bytes are handed on as they are:
+/// the generated code would read the whole body into one buffer anyway.
+async fn buffered(
+    outcome: reqwest::Result<reqwest::Response>,
+) -> reqwest::Result<reqwest::Response> {
+    let response = outcome?;
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?;
+    let mut parts = http::Response::new(body);
+    *parts.status_mut() = status;
+    *parts.version_mut() = version;
+    *parts.headers_mut() = headers;
+    let rebuilt = reqwest::Response::from(parts);
+    Ok(rebuilt)
 }
 
 fn record_attempt(

@@ -37,7 +37,15 @@ pub enum PollStatus {
     Missing,
     /// The poll was rate limited; the next one waits at least `Retry-After`.
     RateLimited,
+    /// The poll failed in a way a later poll may not (a broken or garbled answer, a 5xx
+    /// after the client's retries); polling goes on, up to
+    /// [`MAX_CONSECUTIVE_FAILED_POLLS`] in a row.
+    Transient(String),
 }
+
+/// Failed polls in a row that a wait absorbs before it returns `Error::Poll`: a results
+/// GET is safe to repeat, but a persistent failure must not hide until `max_wait`.
+pub const MAX_CONSECUTIVE_FAILED_POLLS: u32 = 3;
 
 /// One poll, as reported to a progress callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +100,7 @@ impl Execution {
         let started = clock.now();
         let mut delay = policy.initial_delay;
         let mut polls = 0u32;
+        let mut failed_in_a_row = 0u32;
         loop {
             let elapsed = clock.now() - started;
             if elapsed + delay > policy.max_wait {
@@ -105,6 +114,9 @@ impl Execution {
             polls += 1;
             let answer = self.fetch(queries).await;
             let mut next_delay = policy.next_delay(delay);
+            if answer.is_ok() {
+                failed_in_a_row = 0;
+            }
             let (status, done) = match answer {
                 Ok(result) => match &result.query_status {
                     Some(QueryStatus::Complete) => (PollStatus::Complete, Some(Ok(result))),
@@ -132,6 +144,15 @@ impl Execution {
                 Err(UsageError::RateLimited { retry_after, .. }) => {
                     next_delay = next_delay.max(retry_after.unwrap_or_default());
                     (PollStatus::RateLimited, None)
+                }
+                Err(source)
+                    if failed_in_a_row < MAX_CONSECUTIVE_FAILED_POLLS
+                        && (source.is_transient()
+                            || matches!(source, UsageError::Decode { .. })) =>
+                {
+                    failed_in_a_row += 1;
+                    tracing::info!(execution_id = %self.execution_id, error = %source, "poll failed; polling on");
+                    (PollStatus::Transient(source.to_string()), None)
                 }
                 Err(source) => {
                     return Err(Error::Poll {

@@ -9,6 +9,6 @@ mod queries;
 pub mod validate;
 
 pub use error::Error;
-pub use execution::{Execution, PollEvent, PollStatus};
+pub use execution::{Execution, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStatus};
 pub use policy::PollPolicy;
 pub use queries::UsageQueries;

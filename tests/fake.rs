@@ -1,0 +1,258 @@
+//! usage-fake on its own terms (tokens, validation, seeded rows) and every fault it can
+//! inject, seen through the client and the poller.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use usage_client::models::{ApiUsageOrganizationQuery, Granularity, OrganizationGroupBy};
+use usage_client::{AuthError, Client, RetryPolicy, Runtime, UsageError};
+use usage_ext::{Error, PollPolicy, PollStatus, UsageQueries};
+use usage_fake::{Completion, FakeConfig, FakeService, Fault, Operation, Outcome};
+use usage_tests::ManualClock;
+
+const RESULTS: Operation = Operation::GetUsageQueryExecutionIdResults;
+const SUBMIT: Operation = Operation::PostUsageQuery;
+
+async fn start(rows: usize, polls: u32) -> FakeService {
+    FakeService::start(FakeConfig {
+        rows,
+        completion: Completion::AfterPolls(polls),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn client(fake: &FakeService, clock: &Arc<ManualClock>) -> Client {
+    Client::builder()
+        .base_url(&fake.base_url())
+        .client_credentials(fake.client_id(), fake.client_secret())
+        .clock(clock.clone())
+        .timeout(Duration::from_millis(500))
+        .retry_policy(RetryPolicy {
+            jitter: false,
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap()
+}
+
+fn queries(fake: &FakeService, clock: &Arc<ManualClock>) -> UsageQueries {
+    UsageQueries::new(client(fake, clock)).with_policy(PollPolicy {
+        initial_delay: Duration::from_secs(1),
+        factor: 1.0,
+        max_delay: Duration::from_secs(1),
+        max_wait: Duration::from_secs(60),
+    })
+}
+
+fn query() -> ApiUsageOrganizationQuery {
+    ApiUsageOrganizationQuery::new("2026-10-01/2026-11-01")
+        .with_granularity(Granularity::Day)
+        .with_group_by([
+            OrganizationGroupBy::OAuthClientId,
+            OrganizationGroupBy::TemplateUri,
+            OrganizationGroupBy::HttpMethod,
+        ])
+}
+
+#[tokio::test]
+async fn tokens_are_checked_and_renewed_after_expiry() {
+    let fake = start(3, 0).await;
+    let wrong = Client::builder()
+        .base_url(&fake.base_url())
+        .client_credentials(fake.client_id(), "not-the-secret")
+        .build()
+        .unwrap();
+    let err = wrong.authenticate().await.unwrap_err();
+    assert!(
+        matches!(err, AuthError::InvalidCredentials { ref error, .. } if error == "invalid_client"),
+        "{err:?}"
+    );
+
+    let bare = Client::new(&fake.base_url(), Runtime::default());
+    let err: UsageError = bare
+        .get_usage_query_execution_id_results("x")
+        .await
+        .unwrap_err()
+        .into();
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(
+        err.body().unwrap().code.as_deref(),
+        Some("authentication.required")
+    );
+
+    let clock = ManualClock::new();
+    let q = queries(&fake, &clock);
+    q.organization_usage(&query()).await.unwrap();
+    assert_eq!(
+        fake.requests(Operation::Token),
+        2,
+        "one refused, one issued"
+    );
+    // The service revokes every token mid-run: the client renews once and goes on.
+    fake.expire_tokens();
+    q.organization_usage(&query()).await.unwrap();
+    assert_eq!(fake.requests(Operation::Token), 3);
+}
+
+#[tokio::test]
+async fn rows_are_seeded_realistic_and_sized() {
+    let clock = ManualClock::new();
+    let mut bodies = Vec::new();
+    for _ in 0..2 {
+        let fake = start(1_000, 0).await;
+        let result = queries(&fake, &clock)
+            .organization_usage(&query())
+            .await
+            .unwrap();
+        bodies.push(serde_json::to_string(&result).unwrap());
+        assert_eq!(result.results.len(), 1_000);
+        for row in &result.results {
+            let n = |v: Option<i64>| v.unwrap();
+            assert!(
+                n(row.status429) <= n(row.status400),
+                "429s are a subset of 4xx"
+            );
+            assert_eq!(
+                n(row.requests),
+                n(row.status200) + n(row.status300) + n(row.status400) + n(row.status500)
+            );
+            let uri = row.template_uri.as_deref().unwrap();
+            assert!(uri.starts_with("api/v2/"), "{uri}");
+            assert!(row.date.is_some(), "granularity Day gives every row a date");
+            assert_eq!(row.user_id.as_deref(), Some(""), "not grouped by user");
+            assert!(!row.client_name.as_deref().unwrap().is_empty());
+        }
+    }
+    assert_eq!(bodies[0], bodies[1], "same seed, same rows");
+
+    let fake = start(0, 0).await;
+    let empty = queries(&fake, &clock)
+        .organization_usage(&query())
+        .await
+        .unwrap();
+    assert!(empty.results.is_empty());
+    fake.set_rows(20_000);
+    let large = queries(&fake, &clock)
+        .organization_usage(&query())
+        .await
+        .unwrap();
+    assert_eq!(large.results.len(), 20_000);
+}
+
+#[tokio::test]
+async fn completion_after_time_and_failed_outcome() {
+    let fake = FakeService::start(FakeConfig {
+        completion: Completion::AfterTime(Duration::from_millis(150)),
+        rows: 2,
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::builder()
+        .base_url(&fake.base_url())
+        .client_credentials(fake.client_id(), fake.client_secret())
+        .build()
+        .unwrap();
+    let q = UsageQueries::new(client).with_policy(PollPolicy {
+        initial_delay: Duration::from_millis(50),
+        factor: 1.0,
+        max_delay: Duration::from_millis(50),
+        max_wait: Duration::from_secs(5),
+    });
+    let result = q.organization_usage(&query()).await.unwrap();
+    assert_eq!(result.results.len(), 2);
+    assert!(
+        fake.requests(RESULTS) >= 3,
+        "Running until 150 ms had passed"
+    );
+
+    fake.set_completion(Completion::AfterPolls(0), Outcome::Failed);
+    assert!(matches!(
+        q.organization_usage(&query()).await,
+        Err(Error::FailureState { .. })
+    ));
+}
+
+/// Each fault on the first results poll: the job still ends with its rows.
+#[tokio::test]
+async fn every_fault_on_a_poll_is_absorbed() {
+    let faults = [
+        (Fault::status(503), "503 retried by the client"),
+        (Fault::status(429), "429 without Retry-After"),
+        (Fault::rate_limited(3), "429 with Retry-After"),
+        (
+            Fault::Delay(Duration::from_secs(2)),
+            "past the client timeout",
+        ),
+        (Fault::DropConnection, "connection broken mid-body"),
+        (Fault::Truncated, "JSON cut half way"),
+        (Fault::Malformed, "not JSON"),
+        (Fault::UnknownValues, "unlisted status and fields"),
+    ];
+    for (fault, what) in faults {
+        let fake = start(4, 1).await;
+        fake.fault_nth(RESULTS, 1, fault.clone());
+        let clock = ManualClock::new();
+        let q = queries(&fake, &clock);
+        let mut statuses = Vec::new();
+        let result = q
+            .submit_organization(&query())
+            .await
+            .unwrap()
+            .wait_with(&q, |e| statuses.push(e.status.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(result.results.len(), 4, "{what}");
+        assert_eq!(*statuses.last().unwrap(), PollStatus::Complete, "{what}");
+        assert_eq!(fake.requests(SUBMIT), 1, "{what}");
+    }
+}
+
+#[tokio::test]
+async fn faults_on_a_submission_are_never_replayed_unless_provably_unprocessed() {
+    // 429: refused before processing, retried.
+    let fake = start(1, 0).await;
+    fake.fault_nth(SUBMIT, 1, Fault::status(429));
+    let clock = ManualClock::new();
+    queries(&fake, &clock)
+        .organization_usage(&query())
+        .await
+        .unwrap();
+    assert_eq!(fake.requests(SUBMIT), 2);
+
+    // 500, a broken connection, a timeout: the query may have started; one send only.
+    for (fault, what) in [
+        (Fault::status(500), "500"),
+        (Fault::DropConnection, "dropped"),
+        (Fault::Delay(Duration::from_secs(2)), "timeout"),
+    ] {
+        let fake = start(1, 0).await;
+        fake.fault_nth(SUBMIT, 1, fault);
+        let err = queries(&fake, &clock)
+            .organization_usage(&query())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Submit(_)), "{what}: {err:?}");
+        assert_eq!(fake.requests(SUBMIT), 1, "{what}: never replayed");
+    }
+}
+
+#[tokio::test]
+async fn a_persistent_garbled_answer_ends_as_a_typed_poll_error() {
+    let fake = start(1, 0).await;
+    fake.fault_every(RESULTS, Fault::Malformed);
+    let clock = ManualClock::new();
+    let err = queries(&fake, &clock)
+        .organization_usage(&query())
+        .await
+        .unwrap_err();
+    match err {
+        Error::Poll { polls, source, .. } => {
+            assert_eq!(polls, usage_ext::MAX_CONSECUTIVE_FAILED_POLLS + 1);
+            assert!(matches!(source, UsageError::Decode { .. }), "{source:?}");
+        }
+        other => panic!("expected Error::Poll, got {other:?}"),
+    }
+}

@@ -1,0 +1,74 @@
+//! The generated usage-httpmock crate drives the generated client: typed `When`/`Then`
+//! for each operation, as a downstream crate would use them.
+
+use httpmock::MockServer;
+use usage_client::models::{
+    ApiUsageOrganizationQuery, ApiUsageQueryResult, ErrorBody, QueryStatus, UsageExecutionResult,
+};
+use usage_client::{Client, Runtime, UsageError};
+use usage_httpmock::MockServerExt as _;
+
+#[tokio::test]
+async fn typed_mocks_match_the_client_requests() {
+    let server = MockServer::start_async().await;
+    let query = ApiUsageOrganizationQuery::new("2026-10-01/2026-11-01");
+    let submit = server.post_usage_query(|when, then| {
+        when.body(&query);
+        then.accepted(&UsageExecutionResult {
+            execution_id: Some("e-1".into()),
+            results_uri: Some("/api/v2/usage/query/e-1/results".into()),
+        });
+    });
+    let poll = server.get_usage_query_execution_id_results(|when, then| {
+        when.execution_id("e-1");
+        then.ok(&ApiUsageQueryResult {
+            query_status: Some(QueryStatus::Complete),
+            ..Default::default()
+        });
+    });
+    let summary = server.get_oauth_client_usage_summary(|when, then| {
+        when.client_id("c-1").days("30");
+        then.client_error(
+            400,
+            &ErrorBody {
+                code: Some("invalid.query.param.value".into()),
+                ..Default::default()
+            },
+        );
+    });
+
+    let client = Client::new(&server.base_url(), Runtime::default());
+    let id = client
+        .post_usage_query(&query)
+        .await
+        .unwrap()
+        .into_inner()
+        .execution_id
+        .unwrap();
+    let result = client
+        .get_usage_query_execution_id_results(&id)
+        .await
+        .unwrap();
+    assert_eq!(result.query_status, Some(QueryStatus::Complete));
+    let err: UsageError = client
+        .get_oauth_client_usage_summary("c-1", Some("30"))
+        .await
+        .unwrap_err()
+        .into();
+    assert_eq!(
+        err.body().unwrap().code.as_deref(),
+        Some("invalid.query.param.value")
+    );
+    submit.assert_async().await;
+    poll.assert_async().await;
+    summary.assert_async().await;
+
+    // A different body does not match the typed body matcher.
+    let other = ApiUsageOrganizationQuery::new("2020-01/2020-02");
+    let err: UsageError = client.post_usage_query(&other).await.unwrap_err().into();
+    assert_eq!(
+        err.status(),
+        Some(404),
+        "httpmock answers 404 when no mock matches"
+    );
+}
