@@ -1,6 +1,10 @@
 //! Helpers shared by the cross-crate tests: fixtures, a raw request capture, a scripted
 //! loopback server and a manual clock.
 
+/// The workspace README's Rust examples, compiled as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
