@@ -60,6 +60,11 @@ impl FakeService {
         self.state.requests(operation)
     }
 
+    /// Requests to `operation` answered 401 (no valid bearer token) so far.
+    pub fn unauthorized(&self, operation: Operation) -> u64 {
+        self.state.unauthorized(operation)
+    }
+
     /// Requests received in all.
     pub fn total_requests(&self) -> u64 {
         Operation::ALL.iter().map(|&op| self.requests(op)).sum()
@@ -76,7 +81,38 @@ impl FakeService {
         self.state.add_fault(operation, None, fault);
     }
 
-    /// Removes every fault rule.
+    /// A share `rate` (0.0 to 1.0) of requests to `operations` gets a fault drawn from
+    /// `kinds`, from a generator seeded with `seed`. Rules set with `fault_nth` and
+    /// `fault_every` take precedence.
+    pub fn fault_randomly(
+        &self,
+        rate: f64,
+        seed: u64,
+        operations: &[Operation],
+        kinds: Vec<Fault>,
+    ) {
+        self.state.fault_randomly(rate, seed, operations, kinds);
+    }
+
+    /// Every fault answered so far, in order, with its operation.
+    pub fn faults_served(&self) -> Vec<(Operation, Fault)> {
+        self.state.faults_served()
+    }
+
+    /// A share `rate` of queries submitted from now on end `Failed` (seeded).
+    pub fn set_failed_rate(&self, rate: f64) {
+        self.state.set_failed_rate(rate);
+    }
+
+    /// The body a `Complete` answer for `execution_id` carries, and whether the
+    /// execution ends `Failed` instead; `None` for an unknown id. Lets a test check the
+    /// rows a client received against what the fake sent.
+    pub fn expected_result(&self, execution_id: &str) -> Option<(Vec<u8>, Outcome)> {
+        let execution = self.state.execution(execution_id)?;
+        Some((rows::complete_body(&execution), execution.outcome))
+    }
+
+    /// Removes every fault rule and stops random faults.
     pub fn clear_faults(&self) {
         self.state.clear_faults();
     }

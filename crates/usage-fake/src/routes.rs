@@ -122,6 +122,7 @@ async fn serve(
     if operation != Operation::Token
         && let Some(refused) = check_bearer(state, headers)
     {
+        state.count_unauthorized(operation);
         return refused;
     }
     let response = normal();

@@ -162,19 +162,33 @@ struct FaultRule {
     fault: Fault,
 }
 
+/// Faults drawn at random (seeded) for a share of requests.
+#[derive(Debug)]
+struct RandomFaults {
+    rate: f64,
+    operations: Vec<Operation>,
+    kinds: Vec<Fault>,
+    rng: fastrand::Rng,
+}
+
 #[derive(Debug)]
 struct Mutable {
     completion: Completion,
     outcome: Outcome,
     rows: usize,
+    failed_rate: f64,
+    outcome_rng: fastrand::Rng,
     tokens: HashMap<String, Instant>,
     executions: HashMap<String, Execution>,
     faults: Vec<FaultRule>,
+    random: Option<RandomFaults>,
+    served: Vec<(Operation, Fault)>,
 }
 
 pub(crate) struct State {
     pub config: FakeConfig,
     counters: [AtomicU64; 6],
+    unauthorized: [AtomicU64; 6],
     ids: AtomicU64,
     mutable: Mutex<Mutable>,
 }
@@ -189,9 +203,14 @@ impl State {
                 tokens: HashMap::new(),
                 executions: HashMap::new(),
                 faults: Vec::new(),
+                failed_rate: 0.0,
+                outcome_rng: fastrand::Rng::with_seed(ids::mix(config.seed)),
+                random: None,
+                served: Vec::new(),
             }),
             config,
             counters: Default::default(),
+            unauthorized: Default::default(),
             ids: AtomicU64::new(0),
         }
     }
@@ -203,13 +222,60 @@ impl State {
     /// Counts a request and returns the fault it gets, if any.
     pub fn arrive(&self, operation: Operation) -> Option<Fault> {
         let n = self.counters[operation.index()].fetch_add(1, Ordering::SeqCst) + 1;
-        let state = self.lock();
-        state
+        let mut state = self.lock();
+        let ruled = state
             .faults
             .iter()
             .rev()
             .find(|r| r.operation == operation && r.nth.is_none_or(|k| k == n))
-            .map(|r| r.fault.clone())
+            .map(|r| r.fault.clone());
+        let fault = ruled.or_else(|| {
+            let random = state.random.as_mut()?;
+            if !random.operations.contains(&operation) || random.rng.f64() >= random.rate {
+                return None;
+            }
+            let pick = random.rng.usize(..random.kinds.len());
+            Some(random.kinds[pick].clone())
+        });
+        if let Some(fault) = &fault {
+            state.served.push((operation, fault.clone()));
+        }
+        fault
+    }
+
+    pub fn fault_randomly(
+        &self,
+        rate: f64,
+        seed: u64,
+        operations: &[Operation],
+        kinds: Vec<Fault>,
+    ) {
+        self.lock().random = (!kinds.is_empty()).then(|| RandomFaults {
+            rate,
+            operations: operations.to_vec(),
+            kinds,
+            rng: fastrand::Rng::with_seed(seed),
+        });
+    }
+
+    pub fn faults_served(&self) -> Vec<(Operation, Fault)> {
+        self.lock().served.clone()
+    }
+
+    pub fn set_failed_rate(&self, rate: f64) {
+        self.lock().failed_rate = rate;
+    }
+
+    pub fn execution(&self, id: &str) -> Option<Execution> {
+        self.lock().executions.get(id).cloned()
+    }
+
+    pub fn count_unauthorized(&self, operation: Operation) {
+        self.unauthorized[operation.index()].fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn unauthorized(&self, operation: Operation) -> u64 {
+        self.unauthorized[operation.index()].load(Ordering::SeqCst)
     }
 
     pub fn requests(&self, operation: Operation) -> u64 {
@@ -225,7 +291,9 @@ impl State {
     }
 
     pub fn clear_faults(&self) {
-        self.lock().faults.clear();
+        let mut state = self.lock();
+        state.faults.clear();
+        state.random = None;
     }
 
     pub fn next_id(&self) -> String {
@@ -276,12 +344,18 @@ impl State {
     ) -> String {
         let id = self.next_id();
         let mut state = self.lock();
+        let failed_rate = state.failed_rate;
+        let outcome = if failed_rate > 0.0 && state.outcome_rng.f64() < failed_rate {
+            Outcome::Failed
+        } else {
+            state.outcome
+        };
         let execution = Execution {
             owner,
             submitted: Instant::now(),
             polls: 0,
             completion: state.completion,
-            outcome: state.outcome,
+            outcome,
             rows: state.rows,
             seed: ids::mix(self.config.seed ^ ids::mix(self.ids.load(Ordering::SeqCst))),
             granularity,
