@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 use usage_client::models::{
     ApiUsageOrganizationQuery, ApiUsageQueryResult, ApiUsageRow, Cursors, Detail, ErrorBody,
-    Interval, Limit, LimitNamespace, QueryStatus, UsageExecutionResult,
+    Interval, Limit, LimitNamespace, QueryStatus, Timestamp, UsageExecutionResult,
 };
 use usage_ext::{UsageQueries, validate};
 use usage_fake::{FakeConfig, FakeService};
@@ -70,7 +70,7 @@ fn row() -> impl Strategy<Value = ApiUsageRow> {
                     status500: s500,
                     status429: s429,
                     requests,
-                    date,
+                    date: date.map(Timestamp::from),
                 }
             },
         )
@@ -267,6 +267,34 @@ proptest! {
         let body = serde_json::to_vec(&ErrorBody { message: Some("m".into()), ..ErrorBody::default() }).unwrap();
         let at = cut.index(body.len());
         prop_assert!(serde_json::from_slice::<ErrorBody>(&body[..at]).is_err());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The fast decoder of `Timestamp` agrees with chrono on every form and on garbage.
+    #[test]
+    fn timestamps_decode_as_chrono_does(
+        t in timestamp(),
+        digits in 0usize..=10,
+        offset_minutes in -720i32..=840,
+        noise in "[0-9TZ:.+ -]{0,30}",
+    ) {
+        let zone = chrono::FixedOffset::east_opt(offset_minutes * 60).unwrap();
+        let mut forms = vec![
+            t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            t.with_timezone(&zone).to_rfc3339_opts(SecondsFormat::AutoSi, false),
+            noise,
+        ];
+        let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+        let fraction = format!("{:09}", t.timestamp_subsec_nanos());
+        forms.push(if digits == 0 { format!("{base}Z") } else { format!("{base}.{}Z", &format!("{fraction}0")[..digits]) });
+        for s in forms {
+            let ours = Timestamp::parse(&s).ok().map(Timestamp::into_inner);
+            let chrono = s.parse::<DateTime<Utc>>().ok();
+            prop_assert_eq!(ours, chrono, "{}", s);
+        }
     }
 }
 

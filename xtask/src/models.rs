@@ -25,11 +25,22 @@ pub(crate) fn base_settings() -> GenerationSettings {
     settings
 }
 
+/// Schemas whose Rust type is hand-written in the models crate (`src/timestamp.rs`):
+/// `Timestamp` wraps `chrono::DateTime<Utc>` with a faster decoder for the service's form.
+const HAND_WRITTEN: &[&str] = &["Timestamp"];
+
 pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     let string_enums = spec::string_enums(spec);
     let mut settings = base_settings();
     for (name, _, _) in &string_enums {
         settings.with_replacement(name, name, enum_impls());
+    }
+    for name in HAND_WRITTEN {
+        settings.with_replacement(
+            name,
+            format!("crate::{name}"),
+            [TypeImpl::Display].into_iter(),
+        );
     }
     let mut generator = Generator::new(&settings);
     // Generating the client populates the type space; only the types are kept here.

@@ -32,6 +32,12 @@ impl Clock for TokioClock {
     }
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(duration))
+        // tokio's timer wheel ticks in milliseconds: even a zero sleep would wait for the
+        // next tick. A zero wait only yields.
+        if duration.is_zero() {
+            Box::pin(tokio::task::yield_now())
+        } else {
+            Box::pin(tokio::time::sleep(duration))
+        }
     }
 }

@@ -5,11 +5,13 @@ use std::time::Duration;
 /// The poll schedule: wait `initial_delay`, poll, then multiply the wait by `factor` up to
 /// `max_delay`, and give up once the next wait would end past `max_wait`.
 ///
-/// The defaults (60 ms, x1.95, at most 10 s, 15 min) notice a query that completes at
-/// T = 0.3 s, 3 s or 30 s by 1.15 T + 0.2 s, with 3, 6 and 10 result GETs, and still do so
-/// when T is 10 % earlier or later (BENCHMARKS.md measures it). The price is two or three
-/// early polls that a real query rarely answers with rows; a ten-minute query then costs
-/// about 67 polls, one every 10 s. Callers polling many long queries against a tight rate
+/// The defaults (60 ms, x1.95, at most 10 s, 15 min) return a query that completes at
+/// T = 0.3 s, 3 s or 30 s by 1.15 T + 0.2 s, with 3, 6 and 10 result GETs (BENCHMARKS.md
+/// measures it). No geometric schedule can promise 1.15 T + 0.2 s for every T with at most
+/// 12 GETs up to 30 s (that needs growth of at most 15 % per poll, or about 22 polls): just
+/// after a poll the lag can reach the next wait, e.g. a query done at 2.7 s returns at
+/// 3.4 s. The price of the early polls is two or three GETs that a real query rarely
+/// answers with rows; a ten-minute query costs about 67 polls, one every 10 s. Callers polling many long queries against a tight rate
 /// limit should raise `initial_delay` and `max_delay`. Polls need no jitter: each follows
 /// its own query's schedule. A 429 on a poll pushes the next poll to at least its
 /// `Retry-After`.

@@ -157,5 +157,27 @@ impl std::fmt::Debug for FakeService {
     }
 }
 
+/// The body of a `Complete` answer with `rows` rows grouped by every dimension, daily, as
+/// the fake would send it for a query submitted with `seed`: for benchmarks of decoding.
+pub fn sample_result_body(rows: usize, seed: u64) -> Vec<u8> {
+    use usage_models::{Granularity, OrganizationGroupBy};
+    let execution = state::Execution {
+        owner: state::Owner::Organization,
+        submitted: tokio::time::Instant::now(),
+        polls: 0,
+        completion: Completion::AfterPolls(0),
+        outcome: Outcome::Complete,
+        rows,
+        seed,
+        granularity: Some(Granularity::Day),
+        group_by: OrganizationGroupBy::VALUES
+            .iter()
+            .map(|v| OrganizationGroupBy::from(*v))
+            .collect(),
+        start: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
+    };
+    rows::complete_body(&execution)
+}
+
 /// The default wait before a token the fake issued lapses.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);

@@ -1,8 +1,8 @@
 //! What the fake remembers: configuration, tokens, executions, counters and fault rules.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -44,12 +44,25 @@ impl Operation {
 }
 
 /// When a submitted query stops answering `Running`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Completion {
     /// After this many result polls answered `Running`.
     AfterPolls(u32),
     /// Once this much (real) time has passed since submission.
     AfterTime(Duration),
+    /// Once this returns true, asked at each poll: completion on a simulated clock, or on
+    /// any condition a test controls.
+    When(Arc<dyn Fn() -> bool + Send + Sync>),
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Completion::AfterPolls(n) => f.debug_tuple("AfterPolls").field(n).finish(),
+            Completion::AfterTime(d) => f.debug_tuple("AfterTime").field(d).finish(),
+            Completion::When(_) => f.write_str("When(..)"),
+        }
+    }
 }
 
 /// How a query ends.
@@ -197,7 +210,7 @@ impl State {
     pub fn new(config: FakeConfig) -> Self {
         Self {
             mutable: Mutex::new(Mutable {
-                completion: config.completion,
+                completion: config.completion.clone(),
                 outcome: config.outcome,
                 rows: config.rows,
                 tokens: HashMap::new(),
@@ -354,7 +367,7 @@ impl State {
             owner,
             submitted: Instant::now(),
             polls: 0,
-            completion: state.completion,
+            completion: state.completion.clone(),
             outcome,
             rows: state.rows,
             seed: ids::mix(self.config.seed ^ ids::mix(self.ids.load(Ordering::SeqCst))),
@@ -371,9 +384,10 @@ impl State {
         let mut state = self.lock();
         let execution = state.executions.get_mut(id).filter(|e| e.owner == *owner)?;
         execution.polls += 1;
-        let done = match execution.completion {
-            Completion::AfterPolls(n) => execution.polls > n,
-            Completion::AfterTime(d) => execution.submitted.elapsed() >= d,
+        let done = match &execution.completion {
+            Completion::AfterPolls(n) => execution.polls > *n,
+            Completion::AfterTime(d) => execution.submitted.elapsed() >= *d,
+            Completion::When(ready) => ready(),
         };
         Some((execution.clone(), done))
     }

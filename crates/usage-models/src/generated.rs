@@ -1137,9 +1137,8 @@ pub struct ApiUsageRow {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub client_name: ::std::option::Option<::std::string::String>,
-    ///Date of requests, based on granularity. Date time is represented as an ISO-8601 string. For example: yyyy-MM-ddTHH:mm:ss[.mmm]Z
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    pub date: ::std::option::Option<crate::Timestamp>,
     ///HTTP Method associated with this query result
     #[serde(
         rename = "httpMethod",

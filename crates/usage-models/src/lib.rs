@@ -8,7 +8,9 @@ mod generated;
 mod interval;
 mod open_enum;
 mod query;
+mod timestamp;
 
 pub use generated::*;
 pub use interval::{Interval, IntervalError};
 pub use open_enum::UnknownValue;
+pub use timestamp::Timestamp;

@@ -1,0 +1,32 @@
+//! The floors: plain hand-written structs of the same fields, decoded by serde_json, and a
+//! job done with plain reqwest. What the SDK is compared against.
+
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct PlainRow {
+    pub client_id: Option<String>,
+    pub client_name: Option<String>,
+    pub organization_id: Option<String>,
+    pub user_id: Option<String>,
+    pub template_uri: Option<String>,
+    pub http_method: Option<String>,
+    pub status200: Option<i64>,
+    pub status300: Option<i64>,
+    pub status400: Option<i64>,
+    pub status500: Option<i64>,
+    pub status429: Option<i64>,
+    pub requests: Option<i64>,
+    pub date: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct PlainResult {
+    #[serde(default)]
+    pub results: Vec<PlainRow>,
+    pub query_status: Option<String>,
+}

@@ -1,0 +1,53 @@
+//! `cargo run --release -p usage-bench -- <decode|e2e|poll|concurrency|all>`
+//!
+//! Each benchmark measures the SDK and its floor in the same run and prints the ratio.
+//! See BENCHMARKS.md for what each measures and the latest numbers.
+
+#![forbid(unsafe_code)]
+
+mod concurrency;
+mod decode;
+mod e2e;
+mod floor;
+mod measure;
+mod poll;
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["decode"] => decode::run(),
+        ["e2e"] => e2e::run().await,
+        ["poll"] => poll::run().await,
+        ["concurrency"] => concurrency::run().await,
+        // Each in a process of its own, so one's peak memory does not show in another's.
+        ["all"] => all(),
+        // Children of the e2e benchmark, each in its own process so peak memory is its own.
+        ["serve-fake", rows] => e2e::serve_fake(rows).await,
+        ["job", variant, url, rows] => e2e::job(variant, url, rows).await,
+        _ => Err("usage: usage-bench <decode|e2e|poll|concurrency|all>".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("usage-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+fn all() -> Result {
+    let exe = std::env::current_exe()?;
+    for bench in ["decode", "e2e", "poll", "concurrency"] {
+        let status = std::process::Command::new(&exe).arg(bench).status()?;
+        if !status.success() {
+            return Err(format!("{bench} failed: {status}").into());
+        }
+    }
+    Ok(())
+}
