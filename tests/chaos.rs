@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use usage_client::models::{ApiUsageOrganizationQuery, ApiUsageQueryResult, OrganizationGroupBy};
-use usage_client::{Client, RetryPolicy, UsageError};
+use usage_client::{RetryPolicy, UsageError};
 use usage_ext::{Error, PollPolicy, UsageQueries};
 use usage_fake::{Completion, FakeConfig, FakeService, Fault, Operation, Outcome};
 
@@ -80,9 +80,7 @@ async fn a_thousand_jobs_under_random_faults() {
             Fault::Delay(Duration::from_secs(3)),
         ],
     );
-    let client = Client::builder()
-        .base_url(&fake.base_url())
-        .client_credentials(fake.client_id(), fake.client_secret())
+    let client = usage_tests::fake_client(&fake)
         // Generous for a debug build on two cores with a thousand connections; the delay
         // fault below is well past it.
         .timeout(Duration::from_secs(2))

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use usage_client::RetryPolicy;
 use usage_client::models::{
     ApiUsageClientQuery, ApiUsageOrganizationQuery, ClientGroupBy, OrganizationGroupBy,
 };
-use usage_client::{Client, RetryPolicy};
 use usage_ext::{Error, Execution, PollPolicy, PollStatus, UsageQueries};
 use usage_fake::{Completion, FakeConfig, FakeService, Fault, Operation, Outcome};
-use usage_tests::ManualClock;
+use usage_tests::{ManualClock, fake_client, steady_polls};
 
 const ORG_RESULTS: Operation = Operation::GetUsageQueryExecutionIdResults;
 
@@ -27,9 +27,7 @@ async fn fake(completion: Completion, outcome: Outcome) -> FakeService {
 }
 
 fn queries(fake: &FakeService, clock: &Arc<ManualClock>, retry: RetryPolicy) -> UsageQueries {
-    let client = Client::builder()
-        .base_url(&fake.base_url())
-        .client_credentials(fake.client_id(), fake.client_secret())
+    let client = fake_client(fake)
         .clock(clock.clone())
         .retry_policy(RetryPolicy {
             jitter: false,
@@ -310,11 +308,7 @@ async fn the_fake_refuses_what_validation_would_have_caught() {
     // The same inputs sent with the bare client reach the fake, which answers 400 like the
     // real service: the two agree on what is invalid.
     let fake = fake(Completion::AfterPolls(0), Outcome::Complete).await;
-    let client = Client::builder()
-        .base_url(&fake.base_url())
-        .client_credentials(fake.client_id(), fake.client_secret())
-        .build()
-        .unwrap();
+    let client = fake_client(&fake).build().unwrap();
     let bad = client
         .post_usage_query(&ApiUsageOrganizationQuery::new("2026-11-01/2026-10-01"))
         .await
@@ -347,17 +341,11 @@ async fn the_fake_refuses_what_validation_would_have_caught() {
 #[tokio::test]
 async fn dropping_the_wait_stops_polling() {
     let fake = fake(Completion::AfterPolls(1_000_000), Outcome::Complete).await;
-    let client = Client::builder()
-        .base_url(&fake.base_url())
-        .client_credentials(fake.client_id(), fake.client_secret())
-        .build()
-        .unwrap();
-    let q = UsageQueries::new(client).with_policy(PollPolicy {
-        initial_delay: Duration::from_millis(10),
-        factor: 1.0,
-        max_delay: Duration::from_millis(10),
-        max_wait: Duration::from_secs(30),
-    });
+    let client = fake_client(&fake).build().unwrap();
+    let q = UsageQueries::new(client).with_policy(steady_polls(
+        Duration::from_millis(10),
+        Duration::from_secs(30),
+    ));
     let execution = q.submit_organization(&org_query()).await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let wait = execution.wait_with(&q, move |e| {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use usage_client::models::{ApiUsageOrganizationQuery, Granularity, OrganizationGroupBy};
 use usage_client::{AuthError, Client, RetryPolicy, Runtime, UsageError};
-use usage_ext::{Error, PollPolicy, PollStatus, UsageQueries};
+use usage_ext::{Error, PollStatus, UsageQueries};
 use usage_fake::{Completion, FakeConfig, FakeService, Fault, Operation, Outcome};
-use usage_tests::ManualClock;
+use usage_tests::{ManualClock, fake_client, steady_polls};
 
 const RESULTS: Operation = Operation::GetUsageQueryExecutionIdResults;
 const SUBMIT: Operation = Operation::PostUsageQuery;
@@ -24,9 +24,7 @@ async fn start(rows: usize, polls: u32) -> FakeService {
 }
 
 fn client(fake: &FakeService, clock: &Arc<ManualClock>) -> Client {
-    Client::builder()
-        .base_url(&fake.base_url())
-        .client_credentials(fake.client_id(), fake.client_secret())
+    fake_client(fake)
         .clock(clock.clone())
         .timeout(Duration::from_millis(500))
         .retry_policy(RetryPolicy {
@@ -38,12 +36,10 @@ fn client(fake: &FakeService, clock: &Arc<ManualClock>) -> Client {
 }
 
 fn queries(fake: &FakeService, clock: &Arc<ManualClock>) -> UsageQueries {
-    UsageQueries::new(client(fake, clock)).with_policy(PollPolicy {
-        initial_delay: Duration::from_secs(1),
-        factor: 1.0,
-        max_delay: Duration::from_secs(1),
-        max_wait: Duration::from_secs(60),
-    })
+    UsageQueries::new(client(fake, clock)).with_policy(steady_polls(
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+    ))
 }
 
 fn query() -> ApiUsageOrganizationQuery {
@@ -150,17 +146,11 @@ async fn completion_after_time_and_failed_outcome() {
     })
     .await
     .unwrap();
-    let client = Client::builder()
-        .base_url(&fake.base_url())
-        .client_credentials(fake.client_id(), fake.client_secret())
-        .build()
-        .unwrap();
-    let q = UsageQueries::new(client).with_policy(PollPolicy {
-        initial_delay: Duration::from_millis(50),
-        factor: 1.0,
-        max_delay: Duration::from_millis(50),
-        max_wait: Duration::from_secs(5),
-    });
+    let client = fake_client(&fake).build().unwrap();
+    let q = UsageQueries::new(client).with_policy(steady_polls(
+        Duration::from_millis(50),
+        Duration::from_secs(5),
+    ));
     let result = q.organization_usage(&query()).await.unwrap();
     assert_eq!(result.results.len(), 2);
     assert!(

@@ -123,6 +123,23 @@ impl Reply {
 type Script = dyn Fn(&Seen, &[Seen]) -> Reply + Send + Sync;
 type ScriptState = (Arc<Mutex<Vec<Seen>>>, Arc<Script>);
 
+/// A client builder aimed at `fake`, with the credentials it accepts.
+pub fn fake_client(fake: &usage_fake::FakeService) -> usage_client::ClientBuilder {
+    usage_client::Client::builder()
+        .base_url(&fake.base_url())
+        .client_credentials(fake.client_id(), fake.client_secret())
+}
+
+/// Polls every `every`, for at most `max_wait`.
+pub fn steady_polls(every: Duration, max_wait: Duration) -> usage_ext::PollPolicy {
+    usage_ext::PollPolicy {
+        initial_delay: every,
+        factor: 1.0,
+        max_delay: every,
+        max_wait,
+    }
+}
+
 /// A loopback HTTP server whose answers a closure decides, given the request and every
 /// earlier request. It records what it saw.
 pub struct Scripted {

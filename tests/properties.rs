@@ -13,6 +13,7 @@ use usage_client::models::{
 };
 use usage_ext::{UsageQueries, validate};
 use usage_fake::{FakeConfig, FakeService};
+use usage_tests::fake_client;
 
 fn text() -> impl Strategy<Value = String> {
     // Mostly printable, with quotes, escapes and non-ASCII in the mix.
@@ -375,11 +376,7 @@ fn fake() -> &'static (tokio::runtime::Runtime, FakeService, UsageQueries) {
         let fake = runtime
             .block_on(FakeService::start(FakeConfig::default()))
             .unwrap();
-        let client = usage_client::Client::builder()
-            .base_url(&fake.base_url())
-            .client_credentials(fake.client_id(), fake.client_secret())
-            .build()
-            .unwrap();
+        let client = fake_client(&fake).build().unwrap();
         (runtime, fake, UsageQueries::new(client))
     })
 }
