@@ -379,3 +379,39 @@ async fn dot_and_empty_ids_are_refused_before_sending() {
     }
     assert_eq!(any.calls_async().await, 0, "nothing may reach the server");
 }
+
+/// A proxy's HTML page or an empty body on an error status still gives the status, typed,
+/// instead of a decoding failure that loses it.
+#[tokio::test]
+async fn error_statuses_without_an_error_body_keep_their_status() {
+    for (status, body, quoted) in [
+        (
+            502u16,
+            "<html><body>Bad Gateway</body></html>",
+            "Bad Gateway",
+        ),
+        (404, "", "\"\""),
+        (503, "{\"truncated\": ", "truncated"),
+    ] {
+        for op in [Op::PostUsageQuery, Op::GetUsageQueryExecutionIdResults] {
+            let server = MockServer::start_async().await;
+            server
+                .mock_async(|when, then| {
+                    when.path(op.path());
+                    then.status(status)
+                        .header("content-type", "text/html")
+                        .body(body);
+                })
+                .await;
+            let err: usage_client::UsageError =
+                op.call(&client_for(&server)).await.unwrap_err().into();
+            assert_eq!(err.status(), Some(status), "{op:?} {status}: {err}");
+            let error_body = err.body().unwrap();
+            assert_eq!(
+                error_body.code.as_deref(),
+                Some(usage_client::UNREADABLE_ERROR_BODY)
+            );
+            assert!(err.to_string().contains(quoted), "{err}");
+        }
+    }
+}

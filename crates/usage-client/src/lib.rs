@@ -22,7 +22,7 @@ pub use error::UsageError;
 pub use generated::*;
 pub use region::{Endpoints, Region, UnknownRegion};
 pub use retry::{RetryPolicy, retry_after};
-pub use runtime::{CORRELATION_ID_HEADER, Runtime, USER_AGENT_VALUE};
+pub use runtime::{CORRELATION_ID_HEADER, Runtime, UNREADABLE_ERROR_BODY, USER_AGENT_VALUE};
 pub use secret::Secret;
 /// The models crate, re-exported so one dependency is enough.
 pub use usage_models as models;

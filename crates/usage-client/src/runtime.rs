@@ -91,6 +91,15 @@ impl Runtime {
     async fn execute(
         &self,
         http: &reqwest::Client,
+        request: reqwest::Request,
+        idempotent: bool,
+    ) -> reqwest::Result<reqwest::Response> {
+        readable_error_body(self.send(http, request, idempotent).await).await
+    }
+
+    async fn send(
+        &self,
+        http: &reqwest::Client,
         mut request: reqwest::Request,
         idempotent: bool,
     ) -> reqwest::Result<reqwest::Response> {
@@ -175,17 +184,72 @@ async fn buffered(
     outcome: reqwest::Result<reqwest::Response>,
 ) -> reqwest::Result<reqwest::Response> {
     let response = outcome?;
-    let status = response.status();
-    let version = response.version();
-    let headers = response.headers().clone();
+    let head = (
+        response.status(),
+        response.version(),
+        response.headers().clone(),
+    );
     let body = response.bytes().await?;
+    Ok(rebuild(head, body))
+}
+
+/// A response from a head kept aside and a body already read.
+fn rebuild(
+    (status, version, headers): (
+        reqwest::StatusCode,
+        reqwest::Version,
+        reqwest::header::HeaderMap,
+    ),
+    body: bytes::Bytes,
+) -> reqwest::Response {
     let mut parts = http::Response::new(body);
     *parts.status_mut() = status;
     *parts.version_mut() = version;
     *parts.headers_mut() = headers;
-    let rebuilt = reqwest::Response::from(parts);
-    Ok(rebuilt)
+    reqwest::Response::from(parts)
 }
+
+/// An error status whose body is not an `ErrorBody` (a proxy's HTML page, an empty body)
+/// would reach the caller as a decoding failure with its status lost. Such a body is
+/// replaced by an `ErrorBody` that keeps the status and quotes the start of what came, with
+/// a code that says the SDK wrote it.
+async fn readable_error_body(
+    outcome: reqwest::Result<reqwest::Response>,
+) -> reqwest::Result<reqwest::Response> {
+    let response = match outcome {
+        Ok(r) if r.status().is_client_error() || r.status().is_server_error() => r,
+        other => return other,
+    };
+    let (status, version, mut headers) = (
+        response.status(),
+        response.version(),
+        response.headers().clone(),
+    );
+    let body = response.bytes().await?;
+    let body = if serde_json::from_slice::<usage_models::ErrorBody>(&body).is_ok() {
+        body
+    } else {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+        let replacement = usage_models::ErrorBody {
+            status: Some(i32::from(status.as_u16())),
+            code: Some(UNREADABLE_ERROR_BODY.into()),
+            message: Some(format!(
+                "the service answered {status} with a body that is not an ErrorBody: {shown:?}"
+            )),
+            ..usage_models::ErrorBody::default()
+        };
+        headers.remove(reqwest::header::CONTENT_LENGTH);
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        serde_json::to_vec(&replacement).unwrap_or_default().into()
+    };
+    Ok(rebuild((status, version, headers), body))
+}
+
+/// `ErrorBody::code` of an error answer whose body the SDK replaced (see above).
+pub const UNREADABLE_ERROR_BODY: &str = "sdk.unreadable.error.body";
 
 fn record_attempt(
     span: &tracing::Span,
