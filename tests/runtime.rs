@@ -258,12 +258,18 @@ async fn token_endpoint_errors_say_what_to_check() {
     let client = Client::builder()
         .base_url(&closed)
         .client_credentials(CLIENT_ID, SECRET)
+        .clock(clock.clone())
         .build()
         .unwrap();
     let err = client.authenticate().await.unwrap_err();
     assert!(
         matches!(err, usage_client::AuthError::Network { .. }),
         "{err:?}"
+    );
+    assert_eq!(
+        clock.sleeps().len(),
+        3,
+        "retried with the default policy's backoff"
     );
     assert!(err.to_string().contains("check the network"), "{err}");
 }
@@ -591,4 +597,49 @@ fn plain_http_is_refused_except_on_loopback() {
             .build()
             .is_ok()
     );
+}
+
+#[tokio::test]
+async fn an_unavailable_login_service_is_retried_with_backoff() {
+    let server = Scripted::start(|req, earlier| match req.path.as_str() {
+        TOKEN_PATH if count(earlier, TOKEN_PATH) == 0 => Reply::json(503, "{}"),
+        TOKEN_PATH => token_reply(earlier, 86_400),
+        _ => running(),
+    })
+    .await;
+    let clock = ManualClock::new();
+    let client = builder(&server, &clock)
+        .retry_policy(policy())
+        .build()
+        .unwrap();
+    poll(&client).await.unwrap();
+    assert_eq!(server.count(TOKEN_PATH), 2);
+    assert_eq!(clock.sleeps(), [Duration::from_secs(1)]);
+
+    // Down for good: the policy's attempts, then a typed error that says so.
+    let server = Scripted::start(|_, _| Reply::json(503, "{}")).await;
+    let clock = ManualClock::new();
+    let client = builder(&server, &clock)
+        .retry_policy(policy())
+        .build()
+        .unwrap();
+    let err = client.authenticate().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            usage_client::AuthError::Unavailable { status: 503, .. }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    assert_eq!(server.count(TOKEN_PATH), 3);
+
+    // Refused credentials are not retried.
+    let server = Scripted::start(|_, _| Reply::json(401, r#"{"error":"invalid_client"}"#)).await;
+    let client = builder(&server, &clock)
+        .retry_policy(policy())
+        .build()
+        .unwrap();
+    assert!(!client.authenticate().await.unwrap_err().is_transient());
+    assert_eq!(server.count(TOKEN_PATH), 1);
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::clock::{BoxFuture, Clock};
+use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
 /// Something that hands the client a bearer token before each request.
@@ -90,6 +91,16 @@ pub enum AuthError {
     TokenRejected,
 }
 
+impl AuthError {
+    /// Whether a later try may succeed (the login service was unreachable or unavailable).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AuthError::Network { .. } | AuthError::Unavailable { .. }
+        )
+    }
+}
+
 /// A fixed access token (`GENESYSCLOUD_ACCESS_TOKEN`): used as is, never refreshed.
 #[derive(Debug, Clone)]
 pub struct StaticToken(Secret);
@@ -111,6 +122,15 @@ impl TokenSource for StaticToken {
     }
 }
 
+/// What the client lends its token source: its HTTP pool, clock and retry policy.
+pub(crate) struct TokenFetching {
+    pub http: reqwest::Client,
+    pub clock: Arc<dyn Clock>,
+    pub refresh_margin: Duration,
+    pub retry: RetryPolicy,
+    pub jitter_seed: u64,
+}
+
 struct CachedToken {
     token: Secret,
     refresh_at: Instant,
@@ -125,6 +145,8 @@ pub struct ClientCredentials {
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
     refresh_margin: Duration,
+    retry: RetryPolicy,
+    jitter_seed: u64,
     cache: Mutex<Option<CachedToken>>,
     // Held while fetching, so a burst of requests on an expired token makes one fetch.
     fetch_lock: tokio::sync::Mutex<()>,
@@ -163,17 +185,17 @@ impl ClientCredentials {
         client_id: String,
         client_secret: Secret,
         login_base_url: &str,
-        http: reqwest::Client,
-        clock: Arc<dyn Clock>,
-        refresh_margin: Duration,
+        with: TokenFetching,
     ) -> Self {
         Self {
             client_id,
             client_secret,
             token_url: format!("{login_base_url}/oauth/token"),
-            http,
-            clock,
-            refresh_margin,
+            http: with.http,
+            clock: with.clock,
+            refresh_margin: with.refresh_margin,
+            retry: with.retry,
+            jitter_seed: with.jitter_seed,
             cache: Mutex::new(None),
             fetch_lock: tokio::sync::Mutex::new(()),
             fetches: AtomicU64::new(0),
@@ -194,7 +216,25 @@ impl ClientCredentials {
             .map(|c| c.token.clone())
     }
 
+    /// Fetches a token, retrying while the login service is unreachable or unavailable
+    /// (asking for a token twice is harmless), with the client's retry policy.
     async fn fetch(&self) -> Result<Secret, AuthError> {
+        let mut backoff = self.retry.backoff(self.jitter_seed);
+        loop {
+            match self.fetch_once().await {
+                Err(error) if error.is_transient() => match backoff.next() {
+                    Some(wait) => {
+                        tracing::debug!(%error, wait_ms = wait.as_millis() as u64, "retrying the token request");
+                        self.clock.sleep(wait).await;
+                    }
+                    None => return Err(error),
+                },
+                done => return done,
+            }
+        }
+    }
+
+    async fn fetch_once(&self) -> Result<Secret, AuthError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let url = &self.token_url;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(

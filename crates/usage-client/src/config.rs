@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Client;
-use crate::auth::{ClientCredentials, StaticToken, TokenSource};
+use crate::auth::{ClientCredentials, StaticToken, TokenFetching, TokenSource};
 use crate::clock::{Clock, TokioClock};
 use crate::region::{Endpoints, Region, UnknownRegion};
 use crate::retry::RetryPolicy;
@@ -249,9 +249,13 @@ impl ClientBuilder {
                 id,
                 secret,
                 endpoints.login(),
-                http.clone(),
-                self.clock.clone(),
-                self.refresh_margin,
+                TokenFetching {
+                    http: http.clone(),
+                    clock: self.clock.clone(),
+                    refresh_margin: self.refresh_margin,
+                    retry: self.retry.clone(),
+                    jitter_seed: self.jitter_seed.unwrap_or_else(|| fastrand::u64(..)),
+                },
             ))),
             AuthConfig::Source(source) => Some(source),
         };
