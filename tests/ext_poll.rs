@@ -335,6 +335,16 @@ async fn the_fake_refuses_what_validation_would_have_caught() {
         bad.body().unwrap().code.as_deref(),
         Some("invalid.query.param.value")
     );
+    let unlisted = ApiUsageOrganizationQuery::new("2026-10/2026-11")
+        .with_metrics([usage_client::models::Metric::from("Status999")]);
+    let bad = client
+        .post_usage_query(&unlisted)
+        .await
+        .map_err(usage_client::UsageError::from)
+        .unwrap_err();
+    let body = bad.body().unwrap();
+    assert_eq!(body.code.as_deref(), Some("invalid.value"));
+    assert!(body.message.as_deref().unwrap().contains("Status999"), "{bad}");
     assert_eq!(fake.executions(), 0);
 }
 

@@ -292,12 +292,42 @@ fn invalid_value(field: &str, value: &str, allowed: &[&str]) -> Refusal {
     )
 }
 
-fn validate_common(
-    headers: &HeaderMap,
-    interval: &str,
-    granularity: &Option<Granularity>,
-    metrics: &[Metric],
-) -> Result<chrono::DateTime<chrono::Utc>, Refusal> {
+/// The two query bodies share one shape; the fake judges both the same way.
+trait QueryBody: serde::de::DeserializeOwned {
+    /// The groupBy values this body lists.
+    const GROUP_BY: &'static [&'static str];
+    fn interval(&self) -> &str;
+    fn granularity(&self) -> Option<&Granularity>;
+    fn metrics(&self) -> &[Metric];
+    fn group_by(&self) -> Vec<&str>;
+}
+
+macro_rules! query_body {
+    ($query:ty, $group_by:ty) => {
+        impl QueryBody for $query {
+            const GROUP_BY: &'static [&'static str] = <$group_by>::VALUES;
+            fn interval(&self) -> &str {
+                &self.interval
+            }
+            fn granularity(&self) -> Option<&Granularity> {
+                self.granularity.as_ref()
+            }
+            fn metrics(&self) -> &[Metric] {
+                &self.metrics
+            }
+            fn group_by(&self) -> Vec<&str> {
+                self.group_by.iter().map(|g| g.as_str()).collect()
+            }
+        }
+    };
+}
+
+query_body!(ApiUsageOrganizationQuery, OrganizationGroupBy);
+query_body!(ApiUsageClientQuery, usage_models::ClientGroupBy);
+
+/// Validates a query body as the service does: JSON content type, a well-formed body, an
+/// ISO-8601 interval, and only listed enum values.
+fn validate<Q: QueryBody>(headers: &HeaderMap, body: &[u8]) -> Result<Submitted, Refusal> {
     let json_body = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -309,19 +339,31 @@ fn validate_common(
             "Use Content-Type: application/json.",
         ));
     }
-    let interval =
-        Interval::parse(interval).map_err(|e| Refusal::new(400, "invalid.date", e.to_string()))?;
-    if let Some(g) = granularity.as_ref().filter(|g| g.is_unknown()) {
+    let query: Q = parse_body(body)?;
+    let interval = Interval::parse(query.interval())
+        .map_err(|e| Refusal::new(400, "invalid.date", e.to_string()))?;
+    if let Some(g) = query.granularity().filter(|g| g.is_unknown()) {
         return Err(invalid_value(
             "granularity",
             g.as_str(),
             Granularity::VALUES,
         ));
     }
-    if let Some(m) = metrics.iter().find(|m| m.is_unknown()) {
+    if let Some(m) = query.metrics().iter().find(|m| m.is_unknown()) {
         return Err(invalid_value("metrics", m.as_str(), Metric::VALUES));
     }
-    Ok(interval.start)
+    let group_by = query.group_by();
+    if let Some(g) = group_by.iter().find(|g| !Q::GROUP_BY.contains(g)) {
+        return Err(invalid_value("groupBy", g, Q::GROUP_BY));
+    }
+    Ok(Submitted {
+        granularity: query.granularity().cloned(),
+        group_by: group_by
+            .into_iter()
+            .map(OrganizationGroupBy::from)
+            .collect(),
+        start: interval.start,
+    })
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
@@ -358,28 +400,15 @@ async fn post_usage_query(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    serve(&state, Operation::PostUsageQuery, &headers, || {
-        let result = (|| {
-            let q: ApiUsageOrganizationQuery = parse_body(&body)?;
-            let start = validate_common(&headers, &q.interval, &q.granularity, &q.metrics)?;
-            if let Some(g) = q.group_by.iter().find(|g| g.is_unknown()) {
-                return Err(invalid_value(
-                    "groupBy",
-                    g.as_str(),
-                    OrganizationGroupBy::VALUES,
-                ));
-            }
-            Ok(Submitted {
-                granularity: q.granularity,
-                group_by: q.group_by,
-                start,
-            })
-        })();
-        match result {
+    serve(
+        &state,
+        Operation::PostUsageQuery,
+        &headers,
+        || match validate::<ApiUsageOrganizationQuery>(&headers, &body) {
             Ok(query) => submitted(&state, Owner::Organization, query),
             Err(refused) => refused.render(&state),
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -393,31 +422,9 @@ async fn post_oauth_client_usage_query(
         &state,
         Operation::PostOauthClientUsageQuery,
         &headers,
-        || {
-            let result = (|| {
-                let q: ApiUsageClientQuery = parse_body(&body)?;
-                let start = validate_common(&headers, &q.interval, &q.granularity, &q.metrics)?;
-                if let Some(g) = q.group_by.iter().find(|g| g.is_unknown()) {
-                    return Err(invalid_value(
-                        "groupBy",
-                        g.as_str(),
-                        usage_models::ClientGroupBy::VALUES,
-                    ));
-                }
-                Ok(Submitted {
-                    granularity: q.granularity,
-                    group_by: q
-                        .group_by
-                        .iter()
-                        .map(|g| OrganizationGroupBy::from(g.as_str()))
-                        .collect(),
-                    start,
-                })
-            })();
-            match result {
-                Ok(query) => submitted(&state, Owner::Client(client_id), query),
-                Err(refused) => refused.render(&state),
-            }
+        || match validate::<ApiUsageClientQuery>(&headers, &body) {
+            Ok(query) => submitted(&state, Owner::Client(client_id), query),
+            Err(refused) => refused.render(&state),
         },
     )
     .await
