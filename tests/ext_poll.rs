@@ -344,7 +344,10 @@ async fn the_fake_refuses_what_validation_would_have_caught() {
         .unwrap_err();
     let body = bad.body().unwrap();
     assert_eq!(body.code.as_deref(), Some("invalid.value"));
-    assert!(body.message.as_deref().unwrap().contains("Status999"), "{bad}");
+    assert!(
+        body.message.as_deref().unwrap().contains("Status999"),
+        "{bad}"
+    );
     assert_eq!(fake.executions(), 0);
 }
 

@@ -72,20 +72,87 @@ struct Rows<'a> {
     execution: &'a Execution,
 }
 
+/// One group key: the dimensions a row is grouped by; `""` where not grouped, as the
+/// service answers.
+#[derive(Clone, Copy)]
+struct Key {
+    client: (&'static str, &'static str),
+    organization_id: &'static str,
+    user_id: &'static str,
+    endpoint: (&'static str, &'static str),
+}
+
+/// Every distinct key the query's groupBy allows, in a seeded order.
+fn keys(e: &Execution, rng: &mut fastrand::Rng) -> Vec<Key> {
+    let grouped = |d: OrganizationGroupBy| e.group_by.contains(&d);
+    let clients: Vec<(&str, &str)> = if grouped(OrganizationGroupBy::OAuthClientId) {
+        CLIENTS.to_vec()
+    } else {
+        vec![("", "")]
+    };
+    let organizations = if grouped(OrganizationGroupBy::OrganizationId) {
+        ORGANIZATION_ID
+    } else {
+        ""
+    };
+    let users: Vec<&str> = if grouped(OrganizationGroupBy::UserId) {
+        USERS.to_vec()
+    } else {
+        vec![""]
+    };
+    let mut endpoints: Vec<(&str, &str)> = ENDPOINTS
+        .iter()
+        .map(|&(uri, method)| {
+            (
+                if grouped(OrganizationGroupBy::TemplateUri) {
+                    uri
+                } else {
+                    ""
+                },
+                if grouped(OrganizationGroupBy::HttpMethod) {
+                    method
+                } else {
+                    ""
+                },
+            )
+        })
+        .collect();
+    endpoints.sort_unstable();
+    endpoints.dedup();
+    let mut keys = Vec::with_capacity(clients.len() * users.len() * endpoints.len());
+    for &client in &clients {
+        for &user_id in &users {
+            for &endpoint in &endpoints {
+                keys.push(Key {
+                    client,
+                    organization_id: organizations,
+                    user_id,
+                    endpoint,
+                });
+            }
+        }
+    }
+    rng.shuffle(&mut keys);
+    keys
+}
+
 impl Serialize for Rows<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
         let e = self.execution;
         let mut rng = fastrand::Rng::with_seed(e.seed);
-        let grouped = |d: OrganizationGroupBy| e.group_by.contains(&d);
+        let keys = keys(e, &mut rng);
         let mut seq = serializer.serialize_seq(Some(e.rows))?;
         for i in 0..e.rows {
-            let (template_uri, http_method) = ENDPOINTS[rng.usize(..ENDPOINTS.len())];
-            let (client_id, client_name) = CLIENTS[rng.usize(..CLIENTS.len())];
-            let user_id = USERS[rng.usize(..USERS.len())];
+            // Each key once per date bucket; keys repeat only past the distinct ones a
+            // query without granularity can have.
+            let key = keys[i % keys.len()];
+            let bucket = (i / keys.len()) as i32;
             // Heavy-tailed volumes: most rows are small, a few integrations dominate.
             let requests = (rng.f64().powi(4) * 200_000.0) as i64 + 1;
-            let status429 = if rng.u8(..) < 40 {
+            // The busiest integrations are the ones that meet the rate limit.
+            let limited = requests > 50_000 || rng.u8(..) < 40;
+            let status429 = if limited {
                 rng.i64(0..=requests / 20)
             } else {
                 0
@@ -104,17 +171,15 @@ impl Serialize for Rows<'_> {
                     Granularity::Month => chrono::Duration::days(30),
                     _ => chrono::Duration::days(1),
                 };
-                let bucket = (i % 31) as i32;
                 (e.start + step * bucket).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             });
-            let pick = |d, v: &'static str| if grouped(d) { v } else { "" };
             seq.serialize_element(&Row {
-                client_id: pick(OrganizationGroupBy::OAuthClientId, client_id),
-                client_name: pick(OrganizationGroupBy::OAuthClientId, client_name),
-                organization_id: pick(OrganizationGroupBy::OrganizationId, ORGANIZATION_ID),
-                user_id: pick(OrganizationGroupBy::UserId, user_id),
-                template_uri: pick(OrganizationGroupBy::TemplateUri, template_uri),
-                http_method: pick(OrganizationGroupBy::HttpMethod, http_method),
+                client_id: key.client.0,
+                client_name: key.client.1,
+                organization_id: key.organization_id,
+                user_id: key.user_id,
+                template_uri: key.endpoint.0,
+                http_method: key.endpoint.1,
                 status200,
                 status300,
                 status400,
