@@ -219,6 +219,21 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// `value` comes back unchanged from its JSON.
+fn round_trip<T>(value: &T) -> Result<(), TestCaseError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let json = serde_json::to_string(value).unwrap();
+    prop_assert_eq!(
+        &serde_json::from_str::<T>(&json).unwrap(),
+        value,
+        "{}",
+        json
+    );
+    Ok(())
+}
+
 /// Decodes `bytes` as every response model; the results are ignored, panics are not.
 fn decode_all(bytes: &[u8]) {
     let _ = serde_json::from_slice::<ApiUsageQueryResult>(bytes);
@@ -234,20 +249,17 @@ proptest! {
 
     #[test]
     fn query_results_round_trip(value in query_result()) {
-        let json = serde_json::to_string(&value).unwrap();
-        prop_assert_eq!(serde_json::from_str::<ApiUsageQueryResult>(&json).unwrap(), value);
+        round_trip(&value)?;
     }
 
     #[test]
     fn execution_results_round_trip(value in execution_result()) {
-        let json = serde_json::to_string(&value).unwrap();
-        prop_assert_eq!(serde_json::from_str::<UsageExecutionResult>(&json).unwrap(), value);
+        round_trip(&value)?;
     }
 
     #[test]
     fn error_bodies_round_trip(value in error_body()) {
-        let json = serde_json::to_string(&value).unwrap();
-        prop_assert_eq!(serde_json::from_str::<ErrorBody>(&json).unwrap(), value);
+        round_trip(&value)?;
     }
 
     #[test]

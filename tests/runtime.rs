@@ -295,6 +295,14 @@ fn policy() -> RetryPolicy {
     }
 }
 
+/// A client with the test retry policy (no jitter, 1 s first backoff).
+fn retrying(server: &Scripted, clock: &Arc<ManualClock>) -> Client {
+    builder(server, clock)
+        .retry_policy(policy())
+        .build()
+        .unwrap()
+}
+
 /// Fails the first API call with `status` (and `Retry-After`), then succeeds.
 async fn flaky(status: u16, retry_after: Option<u64>) -> Scripted {
     Scripted::start(move |req, earlier| {
@@ -325,10 +333,7 @@ async fn retry_matrix_for_get_and_post() {
             // GET: every transient status is retried once here, then succeeds.
             let server = flaky(status, retry_after).await;
             let clock = ManualClock::new();
-            let client = builder(&server, &clock)
-                .retry_policy(policy())
-                .build()
-                .unwrap();
+            let client = retrying(&server, &clock);
             poll(&client)
                 .await
                 .unwrap_or_else(|e| panic!("GET {case}: {e}"));
@@ -338,10 +343,7 @@ async fn retry_matrix_for_get_and_post() {
             // POST: only 429 proves the service did not act.
             let server = flaky(status, retry_after).await;
             let clock = ManualClock::new();
-            let client = builder(&server, &clock)
-                .retry_policy(policy())
-                .build()
-                .unwrap();
+            let client = retrying(&server, &clock);
             let outcome = submit(&client).await;
             if status == 429 {
                 outcome.unwrap_or_else(|e| panic!("POST {case}: {e}"));
@@ -414,10 +416,7 @@ async fn the_retry_budget_bounds_total_time() {
 async fn a_retry_after_past_the_cap_fails_at_once_with_the_wait() {
     let server = flaky(429, Some(600)).await;
     let clock = ManualClock::new();
-    let client = builder(&server, &clock)
-        .retry_policy(policy())
-        .build()
-        .unwrap();
+    let client = retrying(&server, &clock);
     let err = poll(&client).await.unwrap_err();
     match &err {
         UsageError::RateLimited { retry_after, .. } => {
@@ -442,10 +441,7 @@ async fn a_retry_after_as_http_date_is_honoured() {
     })
     .await;
     let clock = ManualClock::new();
-    let client = builder(&server, &clock)
-        .retry_policy(policy())
-        .build()
-        .unwrap();
+    let client = retrying(&server, &clock);
     poll(&client).await.unwrap();
     let waited = clock.sleeps()[0];
     assert!(
@@ -608,10 +604,7 @@ async fn an_unavailable_login_service_is_retried_with_backoff() {
     })
     .await;
     let clock = ManualClock::new();
-    let client = builder(&server, &clock)
-        .retry_policy(policy())
-        .build()
-        .unwrap();
+    let client = retrying(&server, &clock);
     poll(&client).await.unwrap();
     assert_eq!(server.count(TOKEN_PATH), 2);
     assert_eq!(clock.sleeps(), [Duration::from_secs(1)]);
@@ -619,10 +612,7 @@ async fn an_unavailable_login_service_is_retried_with_backoff() {
     // Down for good: the policy's attempts, then a typed error that says so.
     let server = Scripted::start(|_, _| Reply::json(503, "{}")).await;
     let clock = ManualClock::new();
-    let client = builder(&server, &clock)
-        .retry_policy(policy())
-        .build()
-        .unwrap();
+    let client = retrying(&server, &clock);
     let err = client.authenticate().await.unwrap_err();
     assert!(
         matches!(
@@ -636,10 +626,7 @@ async fn an_unavailable_login_service_is_retried_with_backoff() {
 
     // Refused credentials are not retried.
     let server = Scripted::start(|_, _| Reply::json(401, r#"{"error":"invalid_client"}"#)).await;
-    let client = builder(&server, &clock)
-        .retry_policy(policy())
-        .build()
-        .unwrap();
+    let client = retrying(&server, &clock);
     assert!(!client.authenticate().await.unwrap_err().is_transient());
     assert_eq!(server.count(TOKEN_PATH), 1);
 }
