@@ -120,7 +120,7 @@ impl Default for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Reads the `GENESYSCLOUD_*` variables (see [`env`]) through `lookup`; the other
+    /// Reads the `GENESYSCLOUD_*` variables (see [`env`](mod@crate::env)) through `lookup`; the other
     /// settings keep their defaults. An access token wins over client credentials.
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
