@@ -1,4 +1,4 @@
-//! `cargo run --release -p usage-bench -- <decode|e2e|poll|concurrency|all>`
+//! `cargo run --release -p usage-bench -- <decode [rows]|e2e|poll|concurrency|all>`
 //!
 //! Each benchmark measures the SDK and its floor in the same run and prints the ratio.
 //! See BENCHMARKS.md for what each measures and the latest numbers.
@@ -19,7 +19,8 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        ["decode"] => decode::run(),
+        ["decode"] => decode::run(decode::ROWS),
+        ["decode", rows] => rows.parse().map_err(Into::into).and_then(decode::run),
         ["e2e"] => e2e::run().await,
         ["poll"] => poll::run().await,
         ["concurrency"] => concurrency::run().await,
