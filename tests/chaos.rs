@@ -77,13 +77,13 @@ async fn a_thousand_jobs_under_random_faults() {
             Fault::status(503),
             Fault::status(504),
             Fault::DropConnection,
-            Fault::Delay(Duration::from_secs(3)),
+            Fault::Delay(Duration::from_secs(6)),
         ],
     );
     let client = usage_tests::fake_client(&fake)
         // Generous for a debug build on two cores with a thousand connections; the delay
         // fault below is well past it.
-        .timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
         .retry_policy(RetryPolicy {
             max_attempts: 6,
             initial_backoff: Duration::from_millis(20),
@@ -210,7 +210,7 @@ async fn a_thousand_jobs_under_random_faults() {
     kinds.sort();
     println!(
         "chaos: {JOBS} jobs in {:.1} s: {verified} complete with verified rows, {failed} Failed, \
-         {submit_errors} submission errors, {poll_errors} poll errors; {} of {api_requests} API answers faulted \
+         {submit_errors} submission errors ({post_ambiguous} ambiguous faults on POST), {poll_errors} poll errors; {} of {api_requests} API answers faulted \
          ({:.1} %: {kinds:?}); {posts} POSTs ({post_429s} 429s, {post_401s} 401s on POST); {} token requests; 0 panics",
         elapsed.as_secs_f64(),
         served.len(),
