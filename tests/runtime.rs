@@ -630,3 +630,32 @@ async fn an_unavailable_login_service_is_retried_with_backoff() {
     assert!(!client.authenticate().await.unwrap_err().is_transient());
     assert_eq!(server.count(TOKEN_PATH), 1);
 }
+
+#[tokio::test]
+async fn a_retry_after_a_long_wait_carries_a_token_fetched_after_the_wait() {
+    let server = Scripted::start(|req, earlier| match req.path.as_str() {
+        TOKEN_PATH => token_reply(earlier, 300),
+        _ if count(earlier, RESULTS_PATH) == 1 => Reply::json(429, "{}").header("Retry-After", 5),
+        _ => running(),
+    })
+    .await;
+    let clock = ManualClock::new();
+    let client = retrying(&server, &clock);
+    poll(&client).await.unwrap();
+    // tok-1 is kept until 240 s; the 5 s wait below starts at 239 s and ends past it.
+    clock.advance(Duration::from_secs(239));
+    poll(&client).await.unwrap();
+    assert_eq!(clock.sleeps(), [Duration::from_secs(5)]);
+    let calls: Vec<Seen> = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == RESULTS_PATH)
+        .collect();
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[1].header("authorization"), Some("Bearer tok-1"));
+    assert_eq!(
+        calls[2].header("authorization"),
+        Some("Bearer tok-2"),
+        "renewed after the wait"
+    );
+}

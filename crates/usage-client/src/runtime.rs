@@ -160,16 +160,20 @@ impl Runtime {
                     if inner.clock.now() - started + wait > inner.retry.max_elapsed {
                         return outcome;
                     }
-                    // A long wait can outlast the token the request carries.
+                    // Kept (as bytes, not a held connection) in case no token can be had
+                    // after the wait; a GET's answer is already read.
+                    if !idempotent {
+                        outcome = buffered(outcome).await;
+                    }
+                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                    inner.clock.sleep(wait).await;
+                    // The wait can outlast the token the request carried: ask again after it.
                     if let Some(auth) = &inner.auth {
                         match auth.token().await {
                             Ok(token) => set_bearer(&mut next, &token),
                             Err(_) => return outcome,
                         }
                     }
-                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
-                    drop(outcome);
-                    inner.clock.sleep(wait).await;
                 }
             }
             request = next;
