@@ -40,9 +40,10 @@ fn expected_submit_failure(error: &Error) -> bool {
     match error {
         Error::Submit(source) => match source {
             UsageError::Api { status, .. } => matches!(status, 500 | 502 | 503 | 504),
-            UsageError::Timeout(_) | UsageError::Network(_) | UsageError::RateLimited { .. } => {
-                true
-            }
+            UsageError::Timeout { .. }
+            | UsageError::Network { .. }
+            | UsageError::RateLimited { .. }
+            | UsageError::OutcomeUnknown { .. } => true,
             _ => false,
         },
         _ => false,
@@ -95,12 +96,14 @@ async fn a_thousand_jobs_under_random_faults() {
         .jitter_seed(11)
         .build()
         .unwrap();
-    let queries = UsageQueries::new(client).with_policy(PollPolicy {
-        initial_delay: Duration::from_millis(20),
-        factor: 1.5,
-        max_delay: Duration::from_millis(200),
-        max_wait: Duration::from_secs(60),
-    });
+    let queries = UsageQueries::new(client)
+        .with_policy(PollPolicy {
+            initial_delay: Duration::from_millis(20),
+            factor: 1.5,
+            max_delay: Duration::from_millis(200),
+            max_wait: Duration::from_secs(60),
+        })
+        .expect("a valid poll policy");
 
     let mut jobs = tokio::task::JoinSet::new();
     for _ in 0..JOBS {

@@ -35,7 +35,9 @@ fn queries(fake: &FakeService, clock: &Arc<ManualClock>, retry: RetryPolicy) -> 
         })
         .build()
         .unwrap();
-    UsageQueries::new(client).with_policy(policy())
+    UsageQueries::new(client)
+        .with_policy(policy())
+        .expect("a valid poll policy")
 }
 
 /// 1 s, 2 s, 4 s, 4 s, ...; at most 60 s.
@@ -119,10 +121,12 @@ async fn failed_stops_on_the_first_failed_poll() {
 async fn the_deadline_ends_the_wait_with_id_elapsed_and_polls() {
     let fake = fake(Completion::AfterPolls(1_000), Outcome::Complete).await;
     let clock = ManualClock::new();
-    let q = queries(&fake, &clock, RetryPolicy::default()).with_policy(PollPolicy {
-        max_wait: Duration::from_secs(10),
-        ..policy()
-    });
+    let q = queries(&fake, &clock, RetryPolicy::default())
+        .with_policy(PollPolicy {
+            max_wait: Duration::from_secs(10),
+            ..policy()
+        })
+        .expect("a valid poll policy");
     let execution = q.submit_organization(&org_query()).await.unwrap();
     let err = execution.wait(&q).await.unwrap_err();
     match err {
@@ -130,12 +134,15 @@ async fn the_deadline_ends_the_wait_with_id_elapsed_and_polls() {
             execution_id,
             elapsed,
             polls,
+            last_error,
         } => {
             assert_eq!(execution_id, execution.execution_id);
-            // Waits 1 + 2 + 4 = 7 s; the next 4 s would end at 11 s.
-            assert_eq!(elapsed, Duration::from_secs(7));
-            assert_eq!(polls, 3);
-            assert_eq!(fake.requests(ORG_RESULTS), 3);
+            // Waits 1 + 2 + 4 = 7 s; the next 4 s would end at 11 s, so it is cut to
+            // 2.9 s: one more poll fits, 100 ms (`LAST_POLL_ROOM`) before the deadline.
+            assert_eq!(elapsed, Duration::from_millis(9_900));
+            assert_eq!(polls, 4);
+            assert_eq!(fake.requests(ORG_RESULTS), 4);
+            assert!(last_error.is_none(), "{last_error:?}");
         }
         other => panic!("expected ExceededMaxWait, got {other:?}"),
     }
@@ -355,10 +362,12 @@ async fn the_fake_refuses_what_validation_would_have_caught() {
 async fn dropping_the_wait_stops_polling() {
     let fake = fake(Completion::AfterPolls(1_000_000), Outcome::Complete).await;
     let client = fake_client(&fake).build().unwrap();
-    let q = UsageQueries::new(client).with_policy(steady_polls(
-        Duration::from_millis(10),
-        Duration::from_secs(30),
-    ));
+    let q = UsageQueries::new(client)
+        .with_policy(steady_polls(
+            Duration::from_millis(10),
+            Duration::from_secs(30),
+        ))
+        .expect("a valid poll policy");
     let execution = q.submit_organization(&org_query()).await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let wait = execution.wait_with(&q, move |e| {

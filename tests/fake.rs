@@ -36,10 +36,12 @@ fn client(fake: &FakeService, clock: &Arc<ManualClock>) -> Client {
 }
 
 fn queries(fake: &FakeService, clock: &Arc<ManualClock>) -> UsageQueries {
-    UsageQueries::new(client(fake, clock)).with_policy(steady_polls(
-        Duration::from_secs(1),
-        Duration::from_secs(60),
-    ))
+    UsageQueries::new(client(fake, clock))
+        .with_policy(steady_polls(
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        ))
+        .expect("a valid poll policy")
 }
 
 fn query() -> ApiUsageOrganizationQuery {
@@ -147,10 +149,12 @@ async fn completion_after_time_and_failed_outcome() {
     .await
     .unwrap();
     let client = fake_client(&fake).build().unwrap();
-    let q = UsageQueries::new(client).with_policy(steady_polls(
-        Duration::from_millis(50),
-        Duration::from_secs(5),
-    ));
+    let q = UsageQueries::new(client)
+        .with_policy(steady_polls(
+            Duration::from_millis(50),
+            Duration::from_secs(5),
+        ))
+        .expect("a valid poll policy");
     let result = q.organization_usage(&query()).await.unwrap();
     assert_eq!(result.results.len(), 2);
     assert!(

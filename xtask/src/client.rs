@@ -33,6 +33,7 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     let tokens = Generator::new(&settings(spec))
         .generate_tokens(spec)
         .map_err(|e| Error::Generate(format!("client: {e}")))?;
+    let tokens = own_path_encoder(tokens)?;
     let operations = operation_table(spec)?;
     format::render(
         quote! {
@@ -41,6 +42,52 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
         },
         "the Usage API client",
     )
+}
+
+/// progenitor's `encode_path` leaves `\` (and other characters URL parsing treats as
+/// separators) unescaped, so an id could leave its path segment. The generated code is
+/// pointed at the crate's own encoder (`crates/usage-client/src/path_segment.rs`) by
+/// taking `encode_path` out of the `progenitor_client` import and importing ours instead.
+/// A progenitor whose output no longer has that import fails here rather than silently
+/// keeping the old encoder.
+fn own_path_encoder(tokens: proc_macro2::TokenStream) -> Result<proc_macro2::TokenStream, Error> {
+    let mut file = syn::parse2::<syn::File>(tokens)
+        .map_err(|e| Error::Generate(format!("client: generated tokens do not parse: {e}")))?;
+    let mut replaced = false;
+    for item in &mut file.items {
+        let syn::Item::Use(item_use) = item else {
+            continue;
+        };
+        let syn::UseTree::Path(path) = &mut item_use.tree else {
+            continue;
+        };
+        if path.ident != "progenitor_client" {
+            continue;
+        }
+        let syn::UseTree::Group(group) = &mut *path.tree else {
+            continue;
+        };
+        let before = group.items.len();
+        group.items = std::mem::take(&mut group.items)
+            .into_iter()
+            .filter(|t| !matches!(t, syn::UseTree::Name(n) if n.ident == "encode_path"))
+            .collect();
+        replaced |= group.items.len() < before;
+    }
+    if !replaced {
+        return Err(Error::Generate(
+            "client: progenitor's output no longer imports `progenitor_client::encode_path`; \
+             point its path encoding at crate::path_segment another way"
+                .into(),
+        ));
+    }
+    file.items.insert(
+        0,
+        syn::parse_quote! {
+            use crate::path_segment::encode_path;
+        },
+    );
+    Ok(quote!(#file))
 }
 
 /// `crates/usage-httpmock/src/generated.rs`: typed httpmock `When`/`Then` extensions of

@@ -24,12 +24,14 @@ pub async fn run() -> crate::Result {
         .base_url(&fake.base_url())
         .client_credentials(fake.client_id(), fake.client_secret())
         .build()?;
-    let queries = UsageQueries::new(client).with_policy(PollPolicy {
-        initial_delay: Duration::from_millis(10),
-        factor: 1.5,
-        max_delay: Duration::from_millis(100),
-        max_wait: Duration::from_secs(120),
-    });
+    let queries = UsageQueries::new(client)
+        .with_policy(PollPolicy {
+            initial_delay: Duration::from_millis(10),
+            factor: 1.5,
+            max_delay: Duration::from_millis(100),
+            max_wait: Duration::from_secs(120),
+        })
+        .expect("a valid poll policy");
     let rss_before = peak_rss_kib();
     let started = Instant::now();
     let mut jobs = tokio::task::JoinSet::new();

@@ -42,12 +42,14 @@ pub async fn job(variant: &str, url: &str, rows: &str) -> crate::Result {
                 .base_url(url)
                 .client_credentials(config.client_id, config.client_secret)
                 .build()?;
-            let queries = UsageQueries::new(client).with_policy(PollPolicy {
-                initial_delay: Duration::ZERO,
-                factor: 1.0,
-                max_delay: Duration::ZERO,
-                max_wait: Duration::from_secs(60),
-            });
+            let queries = UsageQueries::new(client)
+                .with_policy(PollPolicy {
+                    initial_delay: Duration::ZERO,
+                    factor: 1.0,
+                    max_delay: Duration::ZERO,
+                    max_wait: Duration::from_secs(60),
+                })
+                .expect("a valid poll policy");
             let result = queries
                 .organization_usage(&ApiUsageOrganizationQuery::new(INTERVAL))
                 .await?;

@@ -9,7 +9,10 @@ use base64::Engine as _;
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use crate::body::{MAX_TOKEN_BODY_BYTES, ReadError, read_capped};
 use crate::clock::{BoxFuture, Clock};
+use crate::deadline;
+use crate::error::fmt_attempts;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
@@ -56,9 +59,10 @@ pub enum AuthError {
         /// The HTTP status.
         status: u16,
     },
-    /// The login service could not be reached.
+    /// The login service could not be reached, or did not answer in time.
     #[error(
-        "could not reach the login service at {url}: {source}; check the network, any proxy, and GENESYSCLOUD_REGION"
+        "could not reach the login service at {url} ({}); check the network, any proxy, and GENESYSCLOUD_REGION",
+        fmt_attempts(*.attempts, *.elapsed, Some(.source))
     )]
     Network {
         /// The token endpoint.
@@ -66,15 +70,71 @@ pub enum AuthError {
         /// What the HTTP stack said.
         #[source]
         source: reqwest::Error,
+        /// Token requests sent, the first included.
+        attempts: u32,
+        /// From the first token request to giving up.
+        elapsed: Duration,
     },
     /// The login service failed or is rate limiting; a later try may work.
-    #[error("the login service at {url} is unavailable ({status}); try again later")]
+    #[error(
+        "the login service at {url} is unavailable ({status}; {}); try again later",
+        fmt_attempts(*.attempts, *.elapsed, None)
+    )]
     Unavailable {
         /// The token endpoint.
         url: String,
         /// The HTTP status (429 or 5xx).
         status: u16,
+        /// Token requests sent, the first included.
+        attempts: u32,
+        /// From the first token request to giving up.
+        elapsed: Duration,
     },
+    /// The caller's deadline ([`with_deadline`](crate::with_deadline)) passed while a
+    /// token was being fetched.
+    #[error(
+        "the caller's deadline passed while asking the login service at {url} for a token ({})",
+        fmt_attempts(*.attempts, *.elapsed, None)
+    )]
+    DeadlineExceeded {
+        /// The token endpoint.
+        url: String,
+        /// Token requests sent.
+        attempts: u32,
+        /// From the first token request to giving up.
+        elapsed: Duration,
+    },
+    /// The login service redirected the token request. It never does, so the redirect was
+    /// not followed: the credentials went nowhere else.
+    #[error(
+        "the login service at {url} answered {status} redirecting to {}; it was not followed (credentials are never sent where a redirect points): check the login base URL and any proxy",
+        .location.as_deref().unwrap_or("nowhere (no Location header)")
+    )]
+    Redirected {
+        /// The token endpoint.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The `Location` header, when there was one.
+        location: Option<String>,
+    },
+    /// The token answer is larger than any token response (64 KiB).
+    #[error(
+        "the login service at {url} answered with a body over the {limit}-byte cap of token answers; check the login base URL"
+    )]
+    ResponseTooLarge {
+        /// The token endpoint.
+        url: String,
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// The token holds bytes an HTTP header cannot carry (CR, LF, other control bytes).
+    /// The token is not shown.
+    #[error(
+        "the access token holds characters an HTTP header cannot carry (CR, LF or other control bytes); \
+         check GENESYSCLOUD_ACCESS_TOKEN, or the login service that issued it"
+    )]
+    InvalidToken,
     /// The login service answered success without a usable token.
     #[error("the login service at {url} answered without a usable token: {reason}")]
     MalformedToken {
@@ -96,7 +156,9 @@ impl AuthError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            AuthError::Network { .. } | AuthError::Unavailable { .. }
+            AuthError::Network { .. }
+                | AuthError::Unavailable { .. }
+                | AuthError::DeadlineExceeded { .. }
         )
     }
 }
@@ -128,10 +190,12 @@ pub(crate) struct TokenFetching {
     pub clock: Arc<dyn Clock>,
     pub refresh_margin: Duration,
     pub retry: RetryPolicy,
+    pub timeout: Option<Duration>,
     pub jitter_seed: u64,
 }
 
 struct CachedToken {
+    // Carries the number of the fetch that issued it (`Secret::issue`).
     token: Secret,
     refresh_at: Instant,
 }
@@ -146,11 +210,15 @@ pub struct ClientCredentials {
     clock: Arc<dyn Clock>,
     refresh_margin: Duration,
     retry: RetryPolicy,
+    timeout: Option<Duration>,
     jitter_seed: u64,
     cache: Mutex<Option<CachedToken>>,
     // Held while fetching, so a burst of requests on an expired token makes one fetch.
     fetch_lock: tokio::sync::Mutex<()>,
     fetches: AtomicU64,
+    // Successful fetches so far: a token's `issue`. Compared instead of token text, since
+    // the login service may hand out the same text again.
+    generation: AtomicU64,
 }
 
 impl fmt::Debug for ClientCredentials {
@@ -167,7 +235,28 @@ impl fmt::Debug for ClientCredentials {
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: Option<String>,
-    expires_in: Option<u64>,
+    // Any JSON number: `1e19`, `-5` and `18446744073709551615` all arrive from broken
+    // servers, and each is clamped rather than refused or trusted.
+    expires_in: Option<serde_json::Number>,
+}
+
+/// The shortest lifetime a token is kept for, whatever the login service says: below it,
+/// every request would fetch a token.
+pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(10);
+
+/// The longest: Genesys tokens live at most 48 hours.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(48 * 3600);
+
+/// `expires_in` as a lifetime within [`MIN_TOKEN_LIFETIME`, `MAX_TOKEN_LIFETIME`]. A
+/// missing expiry is treated as the shortest Genesys lifetime (5 minutes) rather than
+/// forever.
+fn lifetime(expires_in: Option<&serde_json::Number>) -> Duration {
+    let seconds = match expires_in {
+        None => 300.0,
+        Some(n) => n.as_f64().filter(|s| s.is_finite()).unwrap_or(0.0),
+    };
+    let max = MAX_TOKEN_LIFETIME.as_secs_f64();
+    Duration::from_secs_f64(seconds.clamp(0.0, max)).max(MIN_TOKEN_LIFETIME)
 }
 
 #[derive(Deserialize)]
@@ -195,10 +284,12 @@ impl ClientCredentials {
             clock: with.clock,
             refresh_margin: with.refresh_margin,
             retry: with.retry,
+            timeout: with.timeout,
             jitter_seed: with.jitter_seed,
             cache: Mutex::new(None),
             fetch_lock: tokio::sync::Mutex::new(()),
             fetches: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -207,34 +298,74 @@ impl ClientCredentials {
         self.fetches.load(Ordering::Relaxed)
     }
 
-    fn cached(&self, unless: Option<&Secret>) -> Option<Secret> {
+    fn cached(&self) -> Option<Secret> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .as_ref()
             .filter(|c| self.clock.now() < c.refresh_at)
-            .filter(|c| unless != Some(&c.token))
+            .map(|c| c.token.clone())
+    }
+
+    /// The cached token if a fetch newer than `issue` made it, however short its life:
+    /// callers that queued behind a fetch share its result instead of fetching again.
+    fn newer_than(&self, issue: u64) -> Option<Secret> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .as_ref()
+            .filter(|c| c.token.issue() > issue)
             .map(|c| c.token.clone())
     }
 
     /// Fetches a token, retrying while the login service is unreachable or unavailable
-    /// (asking for a token twice is harmless), with the client's retry policy.
+    /// (asking for a token twice is harmless), with the client's retry policy, within the
+    /// caller's deadline if one is set.
     async fn fetch(&self) -> Result<Secret, AuthError> {
         let mut backoff = self.retry.backoff(self.jitter_seed);
+        let started = self.clock.now();
+        let deadline = deadline::current();
+        let mut attempts = 0u32;
         loop {
-            match self.fetch_once().await {
-                Err(error) if error.is_transient() => match backoff.next() {
-                    Some(wait) => {
-                        tracing::debug!(%error, wait_ms = wait.as_millis() as u64, "retrying the token request");
-                        self.clock.sleep(wait).await;
-                    }
-                    None => return Err(error),
-                },
-                done => return done,
+            let left = deadline.map(|d| deadline::remaining(d, self.clock.now()));
+            if left == Some(Duration::ZERO) {
+                return Err(AuthError::DeadlineExceeded {
+                    url: self.token_url.clone(),
+                    attempts,
+                    elapsed: self.clock.now() - started,
+                });
             }
+            attempts += 1;
+            let result = self.fetch_once(left).await;
+            let elapsed = self.clock.now() - started;
+            let error = match result {
+                Ok(token) => return Ok(token),
+                Err(Fetch::Network(source)) => AuthError::Network {
+                    url: self.token_url.clone(),
+                    source,
+                    attempts,
+                    elapsed,
+                },
+                Err(Fetch::Unavailable(status)) => AuthError::Unavailable {
+                    url: self.token_url.clone(),
+                    status,
+                    attempts,
+                    elapsed,
+                },
+                Err(Fetch::Final(error)) => return Err(error),
+            };
+            let Some(wait) = backoff.next() else {
+                return Err(error);
+            };
+            let now = self.clock.now();
+            let late = (now - started).saturating_add(wait) > self.retry.max_elapsed;
+            if late || deadline.is_some_and(|d| wait >= deadline::remaining(d, now)) {
+                return Err(error);
+            }
+            tracing::debug!(%error, wait_ms = wait.as_millis() as u64, "retrying the token request");
+            self.clock.sleep(wait).await;
         }
     }
 
-    async fn fetch_once(&self) -> Result<Secret, AuthError> {
+    async fn fetch_once(&self, left: Option<Duration>) -> Result<Secret, Fetch> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let url = &self.token_url;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
@@ -243,13 +374,15 @@ impl ClientCredentials {
             self.client_secret.expose()
         ));
         let mut authorization = reqwest::header::HeaderValue::try_from(format!("Basic {basic}"))
-            .map_err(|_| AuthError::MalformedToken {
-                url: url.clone(),
-                reason: "the client id or secret holds characters a header cannot carry".into(),
+            .map_err(|_| {
+                Fetch::Final(AuthError::MalformedToken {
+                    url: url.clone(),
+                    reason: "the client id or secret holds characters a header cannot carry".into(),
+                })
             })?;
         authorization.set_sensitive(true);
         let sent_at = self.clock.now();
-        let response = self
+        let mut request = self
             .http
             .post(url)
             .header(reqwest::header::AUTHORIZATION, authorization)
@@ -258,21 +391,36 @@ impl ClientCredentials {
                 "application/x-www-form-urlencoded",
             )
             .header(reqwest::header::ACCEPT, "application/json")
-            .body("grant_type=client_credentials")
+            .body("grant_type=client_credentials");
+        if let Some(left) = left {
+            request = request.timeout(self.timeout.map_or(left, |t| t.min(left)));
+        }
+        let mut response = request
             .send()
             .await
-            .map_err(|source| AuthError::Network {
-                url: url.clone(),
-                source: source.without_url(),
-            })?;
+            .map_err(|source| Fetch::Network(source.without_url()))?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| AuthError::Network {
+        if response.status().is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            return Err(Fetch::Final(AuthError::Redirected {
                 url: url.clone(),
-                source: source.without_url(),
-            })?;
+                status,
+                location,
+            }));
+        }
+        let body = match read_capped(&mut response, MAX_TOKEN_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(ReadError::Transport(source)) => return Err(Fetch::Network(source.without_url())),
+            Err(ReadError::TooLarge { limit, .. }) => {
+                return Err(Fetch::Final(AuthError::ResponseTooLarge {
+                    url: url.clone(),
+                    limit,
+                }));
+            }
+        };
         match status {
             200..=299 => {}
             400 | 401 | 403 => {
@@ -280,61 +428,68 @@ impl ClientCredentials {
                 let (error, description) = parsed
                     .map(|p| (p.error, p.error_description))
                     .unwrap_or_default();
-                return Err(AuthError::InvalidCredentials {
+                return Err(Fetch::Final(AuthError::InvalidCredentials {
                     url: url.clone(),
                     status,
                     error: error.unwrap_or_else(|| "unknown_error".into()),
                     description: description.unwrap_or_default(),
-                });
+                }));
             }
             404 | 405 => {
-                return Err(AuthError::WrongEndpoint {
+                return Err(Fetch::Final(AuthError::WrongEndpoint {
                     url: url.clone(),
                     status,
-                });
+                }));
             }
-            _ => {
-                return Err(AuthError::Unavailable {
-                    url: url.clone(),
-                    status,
-                });
-            }
+            _ => return Err(Fetch::Unavailable(status)),
         }
-        let parsed: TokenResponse =
-            serde_json::from_slice(&body).map_err(|e| AuthError::MalformedToken {
+        let malformed = |reason: String| {
+            Fetch::Final(AuthError::MalformedToken {
                 url: url.clone(),
-                reason: format!("not a token response: {e}"),
-            })?;
+                reason,
+            })
+        };
+        let parsed: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| malformed(format!("not a token response: {e}")))?;
         let token = parsed
             .access_token
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| AuthError::MalformedToken {
-                url: url.clone(),
-                reason: "access_token is missing".into(),
-            })?;
-        // Genesys tokens live 5 minutes to 48 hours; a missing expiry is treated as the
-        // shortest lifetime rather than forever.
-        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(300));
+            .ok_or_else(|| malformed("access_token is missing".into()))?;
+        let lifetime = lifetime(parsed.expires_in.as_ref());
         let margin = self.refresh_margin.min(lifetime / 2);
-        let token = Secret::new(token);
+        let issue = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let token = Secret::issued(token, issue);
+        // Refused here, once, rather than on every request that would carry it.
+        crate::runtime::bearer_value(&token).map_err(Fetch::Final)?;
+        let refresh_at = sent_at
+            .checked_add(lifetime - margin)
+            .unwrap_or_else(|| self.clock.now() + MIN_TOKEN_LIFETIME);
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(CachedToken {
             token: token.clone(),
-            refresh_at: sent_at + lifetime - margin,
+            refresh_at,
         });
         tracing::debug!(lifetime_s = lifetime.as_secs(), "fetched an access token");
         Ok(token)
     }
 }
 
+/// One token request's failure, before attempts and time are known.
+enum Fetch {
+    Network(reqwest::Error),
+    Unavailable(u16),
+    Final(AuthError),
+}
+
 impl TokenSource for ClientCredentials {
     fn token(&self) -> BoxFuture<'_, Result<Secret, AuthError>> {
         Box::pin(async move {
-            if let Some(token) = self.cached(None) {
+            if let Some(token) = self.cached() {
                 return Ok(token);
             }
+            let seen = self.generation.load(Ordering::Relaxed);
             let _fetching = self.fetch_lock.lock().await;
             // Whoever held the lock before us may have fetched a token already.
-            if let Some(token) = self.cached(None) {
+            if let Some(token) = self.newer_than(seen).or_else(|| self.cached()) {
                 return Ok(token);
             }
             self.fetch().await
@@ -344,8 +499,9 @@ impl TokenSource for ClientCredentials {
     fn refresh<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret, AuthError>> {
         Box::pin(async move {
             let _fetching = self.fetch_lock.lock().await;
-            // A concurrent request may already have replaced the refused token.
-            if let Some(token) = self.cached(Some(rejected)) {
+            // A concurrent request may already have replaced the refused token: any token
+            // issued after it counts, even one with the same text.
+            if let Some(token) = self.newer_than(rejected.issue()) {
                 return Ok(token);
             }
             self.fetch().await

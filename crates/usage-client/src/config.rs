@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use crate::Client;
 use crate::auth::{ClientCredentials, StaticToken, TokenFetching, TokenSource};
+use crate::body::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::clock::{Clock, TokioClock};
+use crate::proxy::ProxyChoice;
 use crate::region::{Endpoints, Region, UnknownRegion};
 use crate::retry::RetryPolicy;
-use crate::runtime::{Runtime, USER_AGENT_VALUE};
+use crate::runtime::{Limits, Runtime, USER_AGENT_VALUE};
 use crate::secret::Secret;
 
 /// The environment variables Genesys tooling uses.
@@ -63,6 +65,15 @@ pub enum ConfigError {
         /// The variable that is set.
         present: &'static str,
     },
+    /// The retry policy cannot work.
+    #[error("invalid retry policy: {0}")]
+    InvalidRetryPolicy(String),
+    /// The proxy setting cannot work (the URL is not shown: it may hold a password).
+    #[error("invalid proxy: {0}")]
+    InvalidProxy(String),
+    /// The response size cap is zero.
+    #[error("max_response_bytes must be at least 1")]
+    InvalidMaxResponseBytes,
     /// The HTTP client could not be built (TLS initialisation).
     #[error("could not build the HTTP client: {0}")]
     Http(#[source] reqwest::Error),
@@ -91,7 +102,8 @@ impl fmt::Debug for AuthConfig {
 }
 
 /// Builds a [`Client`]. Defaults: region us-east-1, [`RetryPolicy::default`], 30 s per
-/// request, 10 s to connect.
+/// attempt, 10 s to connect, success bodies up to 512 MiB, the proxy from `HTTPS_PROXY`
+/// (see [`proxy`](Self::proxy)), and redirects never followed.
 #[derive(Debug)]
 pub struct ClientBuilder {
     endpoints: Result<Endpoints, ConfigError>,
@@ -102,6 +114,8 @@ pub struct ClientBuilder {
     refresh_margin: Duration,
     clock: Arc<dyn Clock>,
     jitter_seed: Option<u64>,
+    max_response_bytes: u64,
+    proxy: ProxyChoice,
 }
 
 impl Default for ClientBuilder {
@@ -115,16 +129,22 @@ impl Default for ClientBuilder {
             refresh_margin: ClientCredentials::DEFAULT_REFRESH_MARGIN,
             clock: Arc::new(TokioClock),
             jitter_seed: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            proxy: ProxyChoice::from_env_with(|name| std::env::var(name).ok()),
         }
     }
 }
 
 impl ClientBuilder {
-    /// Reads the `GENESYSCLOUD_*` variables (see [`env`](mod@crate::env)) through `lookup`; the other
+    /// Reads the `GENESYSCLOUD_*` variables (see [`env`](mod@crate::env)) and the proxy
+    /// variables (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`) through `lookup`; the other
     /// settings keep their defaults. An access token wins over client credentials.
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let mut builder = Self::default();
+        let mut builder = Self {
+            proxy: ProxyChoice::from_env_with(&lookup),
+            ..Self::default()
+        };
         if let Some(region) = get(env::REGION) {
             builder = builder.region(region.parse()?);
         }
@@ -227,6 +247,32 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest success body the client reads, in bytes (default 512 MiB: the largest
+    /// legitimate answer measured, 1,000,000 rows, is 372 MB). A larger answer fails with
+    /// [`UsageError::ResponseTooLarge`](crate::UsageError::ResponseTooLarge) as soon as its
+    /// `Content-Length` or its counted bytes pass the cap. Error bodies are capped at 1 MiB
+    /// and token answers at 64 KiB, whatever this says.
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Sends `https://` requests through this proxy (`http://host:port`, with
+    /// `user:password@` if it needs them), by `CONNECT`, so TLS stays end to end. Plain
+    /// `http://` requests (loopback only) and loopback hosts never use a proxy. Without this
+    /// call the proxy comes from `HTTPS_PROXY` (or `ALL_PROXY`), minus the hosts in
+    /// `NO_PROXY`; `HTTP_PROXY` is never used.
+    pub fn proxy(mut self, url: impl Into<Secret>) -> Self {
+        self.proxy = ProxyChoice::Url(url.into());
+        self
+    }
+
+    /// Uses no proxy, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxyChoice::Off;
+        self
+    }
+
     /// Fixes the jitter's random sequence (tests, reproducible runs).
     pub fn jitter_seed(mut self, seed: u64) -> Self {
         self.jitter_seed = Some(seed);
@@ -236,12 +282,24 @@ impl ClientBuilder {
     /// Builds the client: one connection pool and one token cache, shared by its clones.
     pub fn build(self) -> Result<Client, ConfigError> {
         let endpoints = self.endpoints?;
-        let http = reqwest::Client::builder()
+        self.retry
+            .validate()
+            .map_err(ConfigError::InvalidRetryPolicy)?;
+        if self.max_response_bytes == 0 {
+            return Err(ConfigError::InvalidMaxResponseBytes);
+        }
+        // The Usage API and its login service never redirect; following one would send a
+        // POST's outcome, credentials or a token somewhere else (see retry.rs).
+        let mut http = reqwest::Client::builder()
             .user_agent(USER_AGENT_VALUE)
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
-            .build()
-            .map_err(ConfigError::Http)?;
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        if let Some(proxy) = self.proxy.build().map_err(ConfigError::InvalidProxy)? {
+            http = http.proxy(proxy);
+        }
+        let http = http.build().map_err(ConfigError::Http)?;
         let auth: Option<Arc<dyn TokenSource>> = match self.credentials {
             AuthConfig::None => None,
             AuthConfig::AccessToken(token) => Some(Arc::new(StaticToken::new(token))),
@@ -254,12 +312,17 @@ impl ClientBuilder {
                     clock: self.clock.clone(),
                     refresh_margin: self.refresh_margin,
                     retry: self.retry.clone(),
+                    timeout: Some(self.timeout),
                     jitter_seed: self.jitter_seed.unwrap_or_else(|| fastrand::u64(..)),
                 },
             ))),
             AuthConfig::Source(source) => Some(source),
         };
-        let runtime = Runtime::new(auth, self.retry, self.clock, self.jitter_seed);
+        let limits = Limits {
+            timeout: Some(self.timeout),
+            max_response_bytes: self.max_response_bytes,
+        };
+        let runtime = Runtime::new(auth, self.retry, self.clock, self.jitter_seed, limits);
         Ok(Client::new_with_client(endpoints.api(), http, runtime))
     }
 }

@@ -6,18 +6,27 @@
 mod generated;
 
 mod auth;
+mod body;
+mod carry;
 mod clock;
 mod config;
+mod deadline;
 mod error;
 mod path_guard;
+mod path_segment;
+mod proxy;
 mod region;
 mod retry;
 mod runtime;
 mod secret;
 
-pub use auth::{AuthError, ClientCredentials, StaticToken, TokenSource};
+pub use auth::{
+    AuthError, ClientCredentials, MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME, StaticToken, TokenSource,
+};
+pub use body::{DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY_BYTES, MAX_TOKEN_BODY_BYTES};
 pub use clock::{BoxFuture, Clock, TokioClock};
 pub use config::{ClientBuilder, ConfigError, env};
+pub use deadline::with_deadline;
 pub use error::UsageError;
 pub use generated::*;
 pub use region::{Endpoints, Region, UnknownRegion};

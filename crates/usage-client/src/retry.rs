@@ -4,9 +4,16 @@
 //! 503 and 504. A POST creates a new server-side query each time it is accepted, so it is
 //! repeated only when the service provably did not act on it: a 429 (refused before
 //! processing) or a failure to connect (nothing was sent). A POST that timed out or got a
-//! 5xx may have started a query; it is returned to the caller, never replayed. (The
-//! official Python SDK replays every POST up to ten times; a usage query replayed that
-//! way runs ten times.)
+//! 5xx may have started a query; it is returned to the caller as `OutcomeUnknown`, never
+//! replayed. (The official Python SDK replays every POST up to ten times; a usage query
+//! replayed that way runs ten times.)
+//!
+//! "Failure to connect" is only proof that nothing was sent because redirects are never
+//! followed: a connect error of a redirect target would come after the POST was delivered.
+//!
+//! When the service names a wait (`Retry-After`), that wait is used, plus a small jitter,
+//! instead of the exponential backoff: waiting longer wastes the caller's time, waiting
+//! less earns another 429.
 
 use std::time::{Duration, SystemTime};
 
@@ -55,6 +62,32 @@ impl RetryPolicy {
         }
     }
 
+    /// Refuses a policy that cannot work, before any request.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.max_attempts == 0 {
+            return Err("max_attempts must be at least 1 (1 sends each request once)".into());
+        }
+        if self.initial_backoff > self.max_backoff {
+            return Err(format!(
+                "initial_backoff ({:?}) is longer than max_backoff ({:?})",
+                self.initial_backoff, self.max_backoff
+            ));
+        }
+        Ok(())
+    }
+
+    /// The wait before the next attempt when the service asked for `asked`: that long,
+    /// plus a jitter of at most a tenth of it and at most 100 ms (`unit` in 0..1), so
+    /// clients told the same wait do not return in the same instant.
+    pub(crate) fn retry_after_wait(&self, asked: Duration, unit: f64) -> Duration {
+        let spread = (asked / 10).min(MAX_RETRY_AFTER_JITTER);
+        if self.jitter {
+            asked.saturating_add(spread.mul_f64(unit.clamp(0.0, 1.0)))
+        } else {
+            asked
+        }
+    }
+
     pub(crate) fn backoff(&self, seed: u64) -> Backoff {
         Backoff {
             nominal: backon::ExponentialBuilder::default()
@@ -67,6 +100,9 @@ impl RetryPolicy {
         }
     }
 }
+
+/// The most jitter added to a wait the service named.
+const MAX_RETRY_AFTER_JITTER: Duration = Duration::from_millis(100);
 
 /// The backoff sequence of one request: backon's capped exponential series, with full
 /// jitter applied from our own seeded generator so tests can fix it.
@@ -102,13 +138,13 @@ pub(crate) enum Verdict {
 
 pub(crate) fn classify(
     idempotent: bool,
-    outcome: &Result<reqwest::Response, reqwest::Error>,
+    outcome: Result<(StatusCode, &reqwest::header::HeaderMap), &reqwest::Error>,
 ) -> Verdict {
     match outcome {
-        Ok(response) => match response.status() {
+        Ok((status, headers)) => match status {
             StatusCode::UNAUTHORIZED => Verdict::Reauthenticate,
             StatusCode::TOO_MANY_REQUESTS => Verdict::Retry {
-                retry_after: retry_after(response.headers()),
+                retry_after: retry_after(headers),
             },
             StatusCode::REQUEST_TIMEOUT
             | StatusCode::INTERNAL_SERVER_ERROR
@@ -118,7 +154,7 @@ pub(crate) fn classify(
                 if idempotent =>
             {
                 Verdict::Retry {
-                    retry_after: retry_after(response.headers()),
+                    retry_after: retry_after(headers),
                 }
             }
             _ => Verdict::Done,
@@ -130,15 +166,19 @@ pub(crate) fn classify(
     }
 }
 
-/// `Retry-After` as a duration: delta-seconds, or an HTTP date (past dates mean now).
+/// `Retry-After` as a duration: delta-seconds, or an HTTP date (past dates mean now). A
+/// number of seconds too large for `u64` reads as `u64::MAX` seconds: the server means
+/// "long", and every caller caps what it waits.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(
@@ -173,8 +213,59 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(retry_after(&headers("soon")), None);
+        assert_eq!(
+            retry_after(&headers("18446744073709551615")),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(
+            retry_after(&headers("99999999999999999999999")),
+            Some(Duration::from_secs(u64::MAX))
+        );
         assert_eq!(retry_after(&headers("-3")), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn a_named_wait_gets_at_most_a_tenth_or_100_ms_of_jitter() {
+        let policy = RetryPolicy::default();
+        let s = Duration::from_secs;
+        assert_eq!(
+            policy.retry_after_wait(Duration::ZERO, 0.99),
+            Duration::ZERO
+        );
+        assert_eq!(
+            policy.retry_after_wait(s(1), 1.0),
+            Duration::from_millis(1_100)
+        );
+        assert_eq!(
+            policy.retry_after_wait(s(60), 1.0),
+            Duration::from_millis(60_100)
+        );
+        assert_eq!(
+            policy.retry_after_wait(Duration::from_millis(500), 1.0),
+            Duration::from_millis(550)
+        );
+        assert_eq!(policy.retry_after_wait(Duration::MAX, 1.0), Duration::MAX);
+        let exact = RetryPolicy {
+            jitter: false,
+            ..policy
+        };
+        assert_eq!(exact.retry_after_wait(s(3), 0.7), s(3));
+    }
+
+    #[test]
+    fn policies_that_cannot_work_are_refused() {
+        assert!(RetryPolicy::default().validate().is_ok());
+        let none = RetryPolicy {
+            max_attempts: 0,
+            ..RetryPolicy::default()
+        };
+        assert!(none.validate().unwrap_err().contains("max_attempts"));
+        let inverted = RetryPolicy {
+            initial_backoff: Duration::from_secs(30),
+            ..RetryPolicy::default()
+        };
+        assert!(inverted.validate().unwrap_err().contains("max_backoff"));
     }
 
     #[test]

@@ -1,19 +1,27 @@
 //! The hand-written runtime the generated client carries as its inner value: it adds the
 //! user agent and the bearer token to each request, retries transient failures, replays
-//! once after a 401 with a renewed token, and traces every attempt. It acts through
-//! progenitor's `ClientHooks`, which is why it lives in this crate.
+//! once after a 401 with a renewed token, reads every body under a cap, and traces every
+//! attempt. It acts through progenitor's `ClientHooks`, which is why it lives in this crate.
+//!
+//! The loop decides every failure itself and hands it to the caller whole (see
+//! `carry.rs`): the generated code only ever sees a response that is complete and bounded.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use bytes::Bytes;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use reqwest::header::{AUTHORIZATION, HeaderValue, USER_AGENT};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, LOCATION, USER_AGENT};
 use tracing::Instrument as _;
 
 use crate::auth::{AuthError, TokenSource};
+use crate::body::{self, MAX_ERROR_BODY_BYTES, ReadError};
 use crate::clock::{Clock, TokioClock};
+use crate::error::UsageError;
 use crate::retry::{self, RetryPolicy, Verdict};
 use crate::secret::Secret;
-use crate::{Client, OPERATIONS, path_guard};
+use crate::{Client, OPERATIONS, carry, deadline, path_guard};
 
 /// `genesys-usage-rs/<version>`: lets Genesys support tell this SDK's traffic apart.
 pub const USER_AGENT_VALUE: &str = concat!("genesys-usage-rs/", env!("CARGO_PKG_VERSION"));
@@ -35,13 +43,59 @@ struct Inner {
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
     rng: Mutex<fastrand::Rng>,
+    limits: Limits,
+}
+
+/// What one request may cost: the time of an attempt and the size of a success body.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// The per-attempt timeout the HTTP client was built with (`None`: its own).
+    pub timeout: Option<Duration>,
+    /// The largest success body read.
+    pub max_response_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: None,
+            max_response_bytes: body::DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
 }
 
 impl Default for Runtime {
     fn default() -> Self {
-        Self::new(None, RetryPolicy::disabled(), Arc::new(TokioClock), None)
+        Self::new(
+            None,
+            RetryPolicy::disabled(),
+            Arc::new(TokioClock),
+            None,
+            Limits::default(),
+        )
     }
 }
+
+/// One send, as the loop judges it: the whole answer, or why there is none.
+enum Attempt {
+    /// An answer whose body was read whole (an error body over its cap is replaced).
+    Answer(Head, Bytes),
+    /// The request or the body transfer failed.
+    Transport(reqwest::Error),
+    /// A success body over the cap.
+    TooLarge {
+        status: u16,
+        limit: u64,
+        declared: Option<u64>,
+    },
+    /// A 3xx, not followed.
+    Redirect {
+        status: u16,
+        location: Option<String>,
+    },
+}
+
+type Head = (StatusCode, reqwest::Version, HeaderMap);
 
 impl Runtime {
     pub(crate) fn new(
@@ -49,6 +103,7 @@ impl Runtime {
         retry: RetryPolicy,
         clock: Arc<dyn Clock>,
         jitter_seed: Option<u64>,
+        limits: Limits,
     ) -> Self {
         let rng = jitter_seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
         Self(Arc::new(Inner {
@@ -56,6 +111,7 @@ impl Runtime {
             retry,
             clock,
             rng: Mutex::new(rng),
+            limits,
         }))
     }
 
@@ -75,137 +131,251 @@ impl Runtime {
         self.0.auth.as_ref()
     }
 
+    /// The largest success body the client reads, in bytes.
+    pub fn max_response_bytes(&self) -> u64 {
+        self.0.limits.max_response_bytes
+    }
+
     /// Gets a token now, so that bad credentials surface as a typed [`AuthError`] before
     /// any API call. A client without a token source succeeds.
     pub async fn authenticate(&self) -> Result<(), AuthError> {
         match &self.0.auth {
-            Some(auth) => auth.token().await.map(drop),
+            Some(auth) => bearer_value(&auth.token().await?).map(drop),
             None => Ok(()),
         }
     }
 
-    fn backoff_seed(&self) -> u64 {
-        self.0.rng.lock().unwrap_or_else(|e| e.into_inner()).u64(..)
+    fn rng(&self) -> std::sync::MutexGuard<'_, fastrand::Rng> {
+        self.0.rng.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn execute(
-        &self,
-        http: &reqwest::Client,
-        request: reqwest::Request,
-        idempotent: bool,
-    ) -> reqwest::Result<reqwest::Response> {
-        readable_error_body(self.send(http, request, idempotent).await).await
-    }
-
-    async fn send(
+    async fn run(
         &self,
         http: &reqwest::Client,
         mut request: reqwest::Request,
         idempotent: bool,
-    ) -> reqwest::Result<reqwest::Response> {
+    ) -> Result<reqwest::Response, UsageError> {
         let inner = &self.0;
         let span = tracing::Span::current();
         let started = inner.clock.now();
-        let mut backoff = inner.retry.backoff(self.backoff_seed());
+        let deadline = deadline::current();
+        let mut backoff = inner.retry.backoff(self.rng().u64(..));
         let mut reauthenticated = false;
-        let mut attempt = 0u32;
+        // The token the next attempt carries; `None` asks the source again.
+        let mut token: Option<Secret> = None;
+        let mut attempts = 0u32;
         loop {
-            attempt += 1;
+            let left = deadline.map(|d| deadline::remaining(d, inner.clock.now()));
+            if left == Some(Duration::ZERO) {
+                return Err(UsageError::DeadlineExceeded {
+                    attempts,
+                    elapsed: inner.clock.now() - started,
+                });
+            }
+            if let Some(auth) = &inner.auth {
+                let current = match token.take() {
+                    Some(current) => current,
+                    None => auth.token().await?,
+                };
+                request
+                    .headers_mut()
+                    .insert(AUTHORIZATION, bearer_value(&current)?);
+                token = Some(current);
+            }
+            *request.timeout_mut() = match (inner.limits.timeout, left) {
+                (Some(t), Some(l)) => Some(t.min(l)),
+                (t, l) => t.or(l),
+            };
+            attempts += 1;
             // A body that cannot be copied (a stream) is sent once, without retries.
             let spare = request.try_clone();
             let sent_at = inner.clock.now();
-            let mut outcome = http.execute(request).await;
-            if idempotent {
-                outcome = buffered(outcome).await;
-            }
+            let outcome = self.attempt(http, request).await;
             let now = inner.clock.now();
             span.record("duration_ms", (now - started).as_millis() as u64);
-            record_attempt(&span, attempt, (now - sent_at).as_millis() as u64, &outcome);
-            let Some(mut next) = spare else {
-                return outcome;
+            record_attempt(
+                &span,
+                attempts,
+                (now - sent_at).as_millis() as u64,
+                &outcome,
+            );
+            let verdict = match &outcome {
+                Attempt::Answer((status, _, headers), _) => {
+                    retry::classify(idempotent, Ok((*status, headers)))
+                }
+                Attempt::Transport(e) => retry::classify(idempotent, Err(e)),
+                Attempt::TooLarge { .. } | Attempt::Redirect { .. } => Verdict::Done,
             };
-            match retry::classify(idempotent, &outcome) {
-                Verdict::Done => return outcome,
+            let done = |outcome| finish(outcome, idempotent, attempts, now - started);
+            let Some(next) = spare else {
+                return done(outcome);
+            };
+            match verdict {
+                Verdict::Done => return done(outcome),
                 Verdict::Reauthenticate => {
-                    let Some(auth) = inner.auth.as_ref().filter(|_| !reauthenticated) else {
-                        return outcome;
+                    let (Some(auth), Some(rejected)) = (&inner.auth, &token) else {
+                        return done(outcome);
                     };
+                    if reauthenticated {
+                        return done(outcome);
+                    }
                     reauthenticated = true;
-                    let Some(rejected) = bearer(&next) else {
-                        return outcome;
-                    };
-                    match auth.refresh(&rejected).await {
-                        Ok(token) => set_bearer(&mut next, &token),
+                    match auth.refresh(rejected).await {
+                        Ok(renewed) => token = Some(renewed),
+                        // The login service may come back: say so, not "401".
+                        Err(error) if error.is_transient() => return Err(error.into()),
                         Err(error) => {
                             tracing::warn!(%error, "the API refused the token and renewing it failed");
-                            return outcome;
+                            return done(outcome);
                         }
                     }
-                    tracing::debug!(attempt, "replaying once with a renewed token");
+                    tracing::debug!(attempt = attempts, "replaying once with a renewed token");
                 }
                 Verdict::Retry { retry_after } => {
-                    let Some(mut wait) = backoff.next() else {
-                        return outcome;
+                    let Some(backoff_wait) = backoff.next() else {
+                        return done(outcome);
                     };
-                    if let Some(asked) = retry_after {
-                        if asked > inner.retry.max_retry_after {
+                    let wait = match retry_after {
+                        Some(asked) if asked > inner.retry.max_retry_after => {
                             tracing::debug!(
                                 retry_after_s = asked.as_secs(),
                                 "Retry-After is past the policy's cap; not waiting"
                             );
-                            return outcome;
+                            return done(outcome);
                         }
-                        wait = wait.max(asked);
+                        Some(asked) => inner.retry.retry_after_wait(asked, self.rng().f64()),
+                        None => backoff_wait,
+                    };
+                    let now = inner.clock.now();
+                    let late = (now - started).saturating_add(wait) > inner.retry.max_elapsed;
+                    let past_deadline =
+                        deadline.is_some_and(|d| wait >= deadline::remaining(d, now));
+                    if late || past_deadline {
+                        return done(outcome);
                     }
-                    if inner.clock.now() - started + wait > inner.retry.max_elapsed {
-                        return outcome;
-                    }
-                    // Kept (as bytes, not a held connection) in case no token can be had
-                    // after the wait; a GET's answer is already read.
-                    if !idempotent {
-                        outcome = buffered(outcome).await;
-                    }
-                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                    tracing::debug!(
+                        attempt = attempts,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
                     inner.clock.sleep(wait).await;
                     // The wait can outlast the token the request carried: ask again after it.
-                    if let Some(auth) = &inner.auth {
-                        match auth.token().await {
-                            Ok(token) => set_bearer(&mut next, &token),
-                            Err(_) => return outcome,
-                        }
-                    }
+                    token = None;
                 }
             }
             request = next;
         }
     }
+
+    /// Sends once and reads the whole answer, within the caps.
+    async fn attempt(&self, http: &reqwest::Client, request: reqwest::Request) -> Attempt {
+        let mut response = match http.execute(request).await {
+            Ok(response) => response,
+            Err(e) => return Attempt::Transport(e),
+        };
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            return Attempt::Redirect {
+                status: status.as_u16(),
+                location,
+            };
+        }
+        let is_error = status.is_client_error() || status.is_server_error();
+        let limit = if is_error {
+            MAX_ERROR_BODY_BYTES
+        } else {
+            self.0.limits.max_response_bytes
+        };
+        let read = body::read_capped(&mut response, limit).await;
+        let mut head = (status, response.version(), response.headers().clone());
+        match read {
+            Ok(body) if is_error => {
+                let body = readable_error_body(&mut head, body, None);
+                Attempt::Answer(head, body)
+            }
+            Ok(body) => Attempt::Answer(head, body),
+            Err(ReadError::Transport(e)) => Attempt::Transport(e),
+            // An error answer's status says more than its body: keep the status, and say
+            // the body was not read.
+            Err(ReadError::TooLarge { limit, .. }) if is_error => {
+                let body = readable_error_body(&mut head, Bytes::new(), Some(limit));
+                Attempt::Answer(head, body)
+            }
+            Err(ReadError::TooLarge { limit, declared }) => Attempt::TooLarge {
+                status: status.as_u16(),
+                limit,
+                declared,
+            },
+        }
+    }
 }
 
-/// Reads a GET's body before judging the attempt, so a connection that breaks mid-body is
-/// retried like one that breaks before the headers. The bytes are handed on as they are:
-/// the generated code would read the whole body into one buffer anyway.
-async fn buffered(
-    outcome: reqwest::Result<reqwest::Response>,
-) -> reqwest::Result<reqwest::Response> {
-    let response = outcome?;
-    let head = (
-        response.status(),
-        response.version(),
-        response.headers().clone(),
-    );
-    let body = response.bytes().await?;
-    Ok(rebuild(head, body))
+/// The caller's result of the last attempt. A POST that may have reached the service and
+/// did not get a clear answer is `OutcomeUnknown`: never replayed, never "transient".
+fn finish(
+    outcome: Attempt,
+    idempotent: bool,
+    attempts: u32,
+    elapsed: Duration,
+) -> Result<reqwest::Response, UsageError> {
+    let (error, delivered) = match outcome {
+        Attempt::Answer(head, body) if idempotent || !head.0.is_server_error() => {
+            return Ok(rebuild(head, body));
+        }
+        Attempt::Answer((status, _, headers), body) => {
+            let body = serde_json::from_slice(&body).unwrap_or_default();
+            (
+                UsageError::from_answer(status.as_u16(), &headers, body),
+                true,
+            )
+        }
+        Attempt::Transport(source) => {
+            let delivered = !source.is_connect();
+            let error = if source.is_timeout() {
+                UsageError::Timeout {
+                    source,
+                    attempts,
+                    elapsed,
+                }
+            } else {
+                UsageError::Network {
+                    source,
+                    attempts,
+                    elapsed,
+                }
+            };
+            (error, delivered)
+        }
+        Attempt::TooLarge {
+            status,
+            limit,
+            declared,
+        } => (
+            UsageError::ResponseTooLarge {
+                status,
+                limit,
+                declared,
+            },
+            true,
+        ),
+        Attempt::Redirect { status, location } => {
+            return Err(UsageError::Redirected { status, location });
+        }
+    };
+    if !idempotent && delivered {
+        return Err(UsageError::OutcomeUnknown {
+            cause: Box::new(error),
+        });
+    }
+    Err(error)
 }
 
 /// A response from a head kept aside and a body already read.
-fn rebuild(
-    (status, version, headers): (
-        reqwest::StatusCode,
-        reqwest::Version,
-        reqwest::header::HeaderMap,
-    ),
-    body: bytes::Bytes,
-) -> reqwest::Response {
+fn rebuild((status, version, headers): Head, body: Bytes) -> reqwest::Response {
     let mut parts = http::Response::new(body);
     *parts.status_mut() = status;
     *parts.version_mut() = version;
@@ -213,60 +383,47 @@ fn rebuild(
     reqwest::Response::from(parts)
 }
 
-/// An error status whose body is not an `ErrorBody` (a proxy's HTML page, an empty body)
-/// would reach the caller as a decoding failure with its status lost. Such a body is
-/// replaced by an `ErrorBody` that keeps the status and quotes the start of what came, with
-/// a code that says the SDK wrote it.
-async fn readable_error_body(
-    outcome: reqwest::Result<reqwest::Response>,
-) -> reqwest::Result<reqwest::Response> {
-    let response = match outcome {
-        Ok(r) if r.status().is_client_error() || r.status().is_server_error() => r,
-        other => return other,
+/// An error status whose body is not an `ErrorBody` (a proxy's HTML page, an empty body,
+/// a body over the cap) would reach the caller as a decoding failure with its status lost.
+/// Such a body is replaced by an `ErrorBody` that keeps the status and quotes the start of
+/// what came, with a code that says the SDK wrote it.
+fn readable_error_body(head: &mut Head, body: Bytes, over_cap: Option<u64>) -> Bytes {
+    let (status, _, headers) = head;
+    if over_cap.is_none() && serde_json::from_slice::<usage_models::ErrorBody>(&body).is_ok() {
+        return body;
+    }
+    let message = match over_cap {
+        Some(limit) => format!(
+            "the service answered {status} with a body over the {limit}-byte cap of error bodies; it was not read"
+        ),
+        None => {
+            let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+            format!("the service answered {status} with a body that is not an ErrorBody: {shown:?}")
+        }
     };
-    let (status, version, mut headers) = (
-        response.status(),
-        response.version(),
-        response.headers().clone(),
+    let replacement = usage_models::ErrorBody {
+        status: Some(i32::from(status.as_u16())),
+        code: Some(UNREADABLE_ERROR_BODY.into()),
+        message: Some(message),
+        ..usage_models::ErrorBody::default()
+    };
+    headers.remove(reqwest::header::CONTENT_LENGTH);
+    headers.insert(
+        reqwest::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
     );
-    let body = response.bytes().await?;
-    let body = if serde_json::from_slice::<usage_models::ErrorBody>(&body).is_ok() {
-        body
-    } else {
-        let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-        let replacement = usage_models::ErrorBody {
-            status: Some(i32::from(status.as_u16())),
-            code: Some(UNREADABLE_ERROR_BODY.into()),
-            message: Some(format!(
-                "the service answered {status} with a body that is not an ErrorBody: {shown:?}"
-            )),
-            ..usage_models::ErrorBody::default()
-        };
-        headers.remove(reqwest::header::CONTENT_LENGTH);
-        headers.insert(
-            reqwest::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        serde_json::to_vec(&replacement).unwrap_or_default().into()
-    };
-    Ok(rebuild((status, version, headers), body))
+    serde_json::to_vec(&replacement).unwrap_or_default().into()
 }
 
 /// `ErrorBody::code` of an error answer whose body the SDK replaced (see above).
 pub const UNREADABLE_ERROR_BODY: &str = "sdk.unreadable.error.body";
 
-fn record_attempt(
-    span: &tracing::Span,
-    attempt: u32,
-    duration_ms: u64,
-    outcome: &reqwest::Result<reqwest::Response>,
-) {
+fn record_attempt(span: &tracing::Span, attempt: u32, duration_ms: u64, outcome: &Attempt) {
     span.record("attempt", attempt);
     match outcome {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let correlation_id = response
-                .headers()
+        Attempt::Answer((status, _, headers), _) => {
+            let status = status.as_u16();
+            let correlation_id = headers
                 .get(CORRELATION_ID_HEADER)
                 .and_then(|v| v.to_str().ok());
             span.record("status", status);
@@ -275,37 +432,29 @@ fn record_attempt(
             }
             tracing::debug!(attempt, status, duration_ms, correlation_id, "response");
         }
-        Err(error) => {
-            tracing::debug!(attempt, duration_ms, error = %error.without_url_ref(), "request failed");
+        Attempt::Transport(error) => {
+            let error = crate::error::root_cause(error);
+            tracing::debug!(attempt, duration_ms, %error, "request failed");
+        }
+        Attempt::TooLarge { status, limit, .. } => {
+            span.record("status", status);
+            tracing::debug!(attempt, status, duration_ms, limit, "body over the cap");
+        }
+        Attempt::Redirect { status, .. } => {
+            span.record("status", status);
+            tracing::debug!(attempt, status, duration_ms, "redirect not followed");
         }
     }
 }
 
-/// reqwest's error text names the URL; ids in it are not secret, but the text stays short.
-trait WithoutUrlRef {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrlRef for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let mut text = self.to_string();
-        if let Some(url) = self.url() {
-            text = text.replace(url.as_str(), "<url>");
-        }
-        text
-    }
-}
-
-fn bearer(request: &reqwest::Request) -> Option<Secret> {
-    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    value.strip_prefix("Bearer ").map(Secret::new)
-}
-
-fn set_bearer(request: &mut reqwest::Request, token: &Secret) {
-    if let Ok(mut value) = HeaderValue::try_from(format!("Bearer {}", token.expose())) {
-        value.set_sensitive(true);
-        request.headers_mut().insert(AUTHORIZATION, value);
-    }
+/// `Bearer <token>` as a header value, marked sensitive. A token that a header cannot
+/// carry (CR, LF, other control bytes) is refused: sent without it, the request would go
+/// out unauthenticated and the failure would look like a 401.
+pub(crate) fn bearer_value(token: &Secret) -> Result<HeaderValue, AuthError> {
+    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose()))
+        .map_err(|_| AuthError::InvalidToken)?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 impl ClientHooks<Runtime> for Client {
@@ -319,12 +468,6 @@ impl ClientHooks<Runtime> for Client {
         request
             .headers_mut()
             .insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-        if let Some(auth) = &self.inner().0.auth {
-            let token = auth.token().await.map_err(|e| {
-                progenitor_client::Error::Custom(format!("authentication failed: {e}"))
-            })?;
-            set_bearer(request, &token);
-        }
         Ok(())
     }
 
@@ -345,9 +488,11 @@ impl ClientHooks<Runtime> for Client {
             correlation_id = tracing::field::Empty,
         );
         let idempotent = request.method() == reqwest::Method::GET;
-        self.inner()
-            .execute(self.client(), request, idempotent)
+        let result = self
+            .inner()
+            .run(self.client(), request, idempotent)
             .instrument(span)
-            .await
+            .await;
+        Ok(result.unwrap_or_else(carry::into_response))
     }
 }

@@ -15,12 +15,23 @@ pub enum Error {
     /// Refused before any request was sent.
     #[error("invalid input, nothing was sent: {0}")]
     Invalid(#[from] ValidationError),
-    /// The submission failed; no query was started (or none is known).
+    /// The submission failed. When the source is
+    /// [`UsageError::OutcomeUnknown`] a query may have started on the service; otherwise
+    /// none did. `source.is_transient()` says whether submitting again is safe and may work.
     #[error("submitting the usage query failed: {0}")]
     Submit(#[source] UsageError),
     /// The service accepted the submission but named no execution to poll.
     #[error("the service accepted the usage query but returned no executionId to poll")]
     MissingExecutionId,
+    /// The service accepted the submission but named an execution that cannot be polled
+    /// (`.`, `..`, blank): it would address another resource.
+    #[error(
+        "the service accepted the usage query but returned executionId {execution_id:?}, which cannot be polled safely"
+    )]
+    UnusableExecutionId {
+        /// The id the service returned.
+        execution_id: String,
+    },
     /// The query ended as `Failed`.
     #[error("usage query {execution_id} failed on the service side (queryStatus Failed)")]
     FailureState {
@@ -31,7 +42,8 @@ pub enum Error {
     },
     /// The policy's `max_wait` passed first; the query may still complete.
     #[error(
-        "usage query {execution_id} was still running after {:.1} s and {polls} polls; resume it later with its execution id",
+        "usage query {execution_id} did not finish within max_wait: {} after {:.1} s and {polls} polls; resume it later with its execution id",
+        .last_error.as_ref().map_or_else(|| "still running".to_string(), |e| format!("the last poll failed ({e})")),
         .elapsed.as_secs_f64()
     )]
     ExceededMaxWait {
@@ -41,6 +53,9 @@ pub enum Error {
         elapsed: Duration,
         /// How many result requests were made.
         polls: u32,
+        /// Why the last poll had no status, if it failed (a timeout at the deadline, a
+        /// transient error); `None` when it said the query was still running.
+        last_error: Option<Box<UsageError>>,
     },
     /// A poll failed for good (after the client's retries).
     #[error("polling usage query {execution_id} failed after {polls} polls: {source}")]

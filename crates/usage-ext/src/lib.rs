@@ -9,6 +9,8 @@ mod queries;
 pub mod validate;
 
 pub use error::Error;
-pub use execution::{Execution, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStatus};
-pub use policy::PollPolicy;
+pub use execution::{
+    Execution, LAST_POLL_ROOM, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStatus,
+};
+pub use policy::{InvalidPolicy, PollPolicy};
 pub use queries::UsageQueries;

@@ -39,10 +39,50 @@ impl Default for PollPolicy {
     }
 }
 
+/// A poll policy that cannot work; [`UsageQueries::with_policy`](crate::UsageQueries::with_policy)
+/// refuses it before any request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid poll policy: {0}")]
+pub struct InvalidPolicy(String);
+
 impl PollPolicy {
-    /// The wait after `previous`.
+    /// Checks that the schedule can work: `factor` finite and at least 1.0, `max_delay`
+    /// above zero and at least `initial_delay` (a zero wait would poll in a busy loop),
+    /// `max_wait` above zero.
+    pub fn validate(&self) -> Result<(), InvalidPolicy> {
+        let fail = |why: String| Err(InvalidPolicy(why));
+        if !self.factor.is_finite() || self.factor < 1.0 {
+            return fail(format!(
+                "factor must be a finite number of at least 1.0, got {}",
+                self.factor
+            ));
+        }
+        if self.max_delay.is_zero() {
+            return fail("max_delay must be above zero: zero would poll in a busy loop".into());
+        }
+        if self.initial_delay > self.max_delay {
+            return fail(format!(
+                "initial_delay ({:?}) is longer than max_delay ({:?})",
+                self.initial_delay, self.max_delay
+            ));
+        }
+        if self.max_wait.is_zero() {
+            return fail("max_wait must be above zero".into());
+        }
+        Ok(())
+    }
+
+    /// The wait after `previous`. Never panics, whatever the fields hold: a factor that is
+    /// not a finite number of at least 1.0 counts as 1.0, and the product is capped.
     pub fn next_delay(&self, previous: Duration) -> Duration {
-        previous.mul_f64(self.factor.max(1.0)).min(self.max_delay)
+        let factor = if self.factor.is_finite() {
+            self.factor.max(1.0)
+        } else {
+            1.0
+        };
+        Duration::try_from_secs_f64(previous.as_secs_f64() * factor)
+            .unwrap_or(Duration::MAX)
+            .min(self.max_delay)
     }
 }
 
@@ -73,5 +113,41 @@ mod tests {
             flat.next_delay(Duration::from_secs(2)),
             Duration::from_secs(2)
         );
+    }
+
+    #[test]
+    fn policies_that_cannot_work_are_refused_and_never_panic() {
+        assert_eq!(PollPolicy::default().validate(), Ok(()));
+        for factor in [f64::INFINITY, f64::NAN, 0.5, -1.0] {
+            let policy = PollPolicy {
+                factor,
+                max_delay: Duration::MAX,
+                ..PollPolicy::default()
+            };
+            let err = policy.validate().unwrap_err();
+            assert!(err.to_string().contains("factor"), "{err}");
+            assert!(policy.next_delay(Duration::MAX) <= Duration::MAX);
+            assert_eq!(
+                policy.next_delay(Duration::from_secs(3)),
+                Duration::from_secs(3)
+            );
+        }
+        let busy = PollPolicy {
+            initial_delay: Duration::ZERO,
+            max_delay: Duration::ZERO,
+            ..PollPolicy::default()
+        };
+        assert!(
+            busy.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("busy loop")
+        );
+        let huge = PollPolicy {
+            factor: 1e300,
+            max_delay: Duration::MAX,
+            ..PollPolicy::default()
+        };
+        assert_eq!(huge.next_delay(Duration::from_secs(1)), Duration::MAX);
     }
 }

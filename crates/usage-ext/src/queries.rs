@@ -7,7 +7,7 @@ use usage_client::models::{
 
 use crate::error::Error;
 use crate::execution::Execution;
-use crate::policy::PollPolicy;
+use crate::policy::{InvalidPolicy, PollPolicy};
 use crate::validate;
 
 /// Submit-then-poll over a [`Client`]. Cheap to clone; clones share the client.
@@ -26,10 +26,11 @@ impl UsageQueries {
         }
     }
 
-    /// Replaces the poll policy.
-    pub fn with_policy(mut self, policy: PollPolicy) -> Self {
+    /// Replaces the poll policy, once [`PollPolicy::validate`] accepts it.
+    pub fn with_policy(mut self, policy: PollPolicy) -> Result<Self, InvalidPolicy> {
+        policy.validate()?;
         self.policy = policy;
-        self
+        Ok(self)
     }
 
     /// The client.
@@ -123,8 +124,14 @@ type Submitted = Result<
 
 fn execution_id(answer: Submitted) -> Result<String, Error> {
     let answer = answer.map_err(|e| Error::Submit(e.into()))?.into_inner();
-    answer
+    let id = answer
         .execution_id
         .filter(|id| !id.is_empty())
-        .ok_or(Error::MissingExecutionId)
+        .ok_or(Error::MissingExecutionId)?;
+    // The query was submitted: an id that cannot be polled is the service's fault, not
+    // the caller's input.
+    if validate::id("executionId", &id).is_err() {
+        return Err(Error::UnusableExecutionId { execution_id: id });
+    }
+    Ok(id)
 }
