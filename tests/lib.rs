@@ -17,6 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use usage_client::{BoxFuture, Clock};
 
+pub mod hostile;
+
 /// The workspace root, for reading `spec/` and fixtures.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,918 @@
+//! The fault suite: the client's safety promises against a server that sends what it likes
+//! (`usage_tests::hostile`). One section per promise; where a promise names a number
+//! (requests sent, a time bound, bytes read), the test asserts it. The "Failure behaviour"
+//! table in `crates/usage-client/README.md` names these tests row by row.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use usage_client::models::ApiUsageOrganizationQuery;
+use usage_client::{AuthError, Client, ClientBuilder, RetryPolicy, UsageError};
+use usage_ext::{Error, Execution, PollPolicy, PollStatus, UsageQueries};
+use usage_tests::hostile::{Act, Hostile, Logged, dead_port};
+
+const CLIENT_ID: &str = "hostile-client";
+const SECRET: &str = "s3cr3t-Do-Not-Print";
+const TOKEN: &str = "/oauth/token";
+const SUBMIT: &str = "/api/v2/usage/query";
+const RESULTS: &str = "/api/v2/usage/query/exec-1/results";
+
+fn token_ok() -> Act {
+    Act::json(
+        200,
+        json!({"access_token": "tok", "token_type": "bearer", "expires_in": 86_400}),
+    )
+}
+
+fn running() -> Act {
+    Act::json(200, json!({"queryStatus": "Running"}))
+}
+
+fn submitted() -> Act {
+    Act::json(202, json!({"executionId": "exec-1"}))
+}
+
+fn tokens(earlier: &[Logged]) -> usize {
+    earlier.iter().filter(|l| l.path() == TOKEN).count()
+}
+
+/// Fast retries, so that a test about counts does not wait for backoffs.
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        ..RetryPolicy::default()
+    }
+}
+
+fn builder(server: &Hostile) -> ClientBuilder {
+    Client::builder()
+        .base_url(&server.url())
+        .client_credentials(CLIENT_ID, SECRET)
+        .no_proxy()
+        .retry_policy(fast_retries())
+        .jitter_seed(3)
+}
+
+fn query() -> ApiUsageOrganizationQuery {
+    ApiUsageOrganizationQuery::new("2026-10-01T00:00:00Z/2026-11-01T00:00:00Z")
+}
+
+async fn submit(client: &Client) -> Result<(), UsageError> {
+    client.post_usage_query(&query()).await?;
+    Ok(())
+}
+
+async fn poll(client: &Client) -> Result<(), UsageError> {
+    client
+        .get_usage_query_execution_id_results("exec-1")
+        .await?;
+    Ok(())
+}
+
+fn queries(client: Client, max_wait: Duration) -> UsageQueries {
+    UsageQueries::new(client)
+        .with_policy(PollPolicy {
+            max_wait,
+            ..PollPolicy::default()
+        })
+        .expect("a valid poll policy")
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Redirects are never followed.
+
+#[tokio::test]
+async fn redirects_are_never_followed_for_api_calls() {
+    let other = Hostile::start_on("127.0.0.2", |_, _| submitted()).await;
+    let dead = dead_port().await;
+    for status in [301u16, 302, 303, 307, 308] {
+        for location in [
+            format!("http://{dead}{SUBMIT}"),
+            format!("{}{SUBMIT}", other.url()),
+        ] {
+            let to = location.clone();
+            let server = Hostile::start(move |req, _| match req.path() {
+                TOKEN => token_ok(),
+                _ => Act::redirect(status, &to),
+            })
+            .await;
+            let client = builder(&server).build().unwrap();
+            for (err, path) in [
+                (submit(&client).await.unwrap_err(), SUBMIT),
+                (poll(&client).await.unwrap_err(), RESULTS),
+            ] {
+                match &err {
+                    UsageError::Redirected {
+                        status: s,
+                        location: Some(l),
+                    } => assert_eq!((*s, l.as_str()), (status, location.as_str())),
+                    other => panic!("{status}: expected Redirected, got {other:?}"),
+                }
+                assert!(!err.is_transient());
+                assert!(err.to_string().contains("never redirects"), "{err}");
+                assert_eq!(server.count(path), 1, "{status} {path}: sent once");
+            }
+        }
+    }
+    assert!(other.log().is_empty(), "a redirect reached another origin");
+}
+
+#[tokio::test]
+async fn a_redirected_login_keeps_the_credentials_home() {
+    let other = Hostile::start_on("127.0.0.2", |_, _| token_ok()).await;
+    let to = format!("{}{TOKEN}", other.url());
+    let server = Hostile::start(move |_, _| Act::redirect(307, &to)).await;
+    let client = builder(&server).build().unwrap();
+    let err = client.authenticate().await.unwrap_err();
+    assert!(
+        matches!(err, AuthError::Redirected { status: 307, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.count(TOKEN), 1);
+    assert!(other.log().is_empty(), "credentials followed a redirect");
+    let err = poll(&client).await.unwrap_err();
+    assert!(
+        matches!(err, UsageError::Auth(AuthError::Redirected { .. })),
+        "{err:?}"
+    );
+    assert_eq!(server.count(RESULTS), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. A POST with an unknown outcome is typed, not transient, and never replayed.
+
+#[tokio::test]
+async fn a_post_with_an_unknown_outcome_is_typed_and_sent_once() {
+    let cases: Vec<(&str, Act)> = vec![
+        ("closed after the request", Act::Close),
+        (
+            "closed mid-body",
+            Act::CloseMidBody {
+                status: 202,
+                declared: 100,
+                sent: br#"{"executionId":"#.to_vec(),
+            },
+        ),
+        ("timed out", Act::Stall),
+        (
+            "503",
+            Act::json(503, json!({"status": 503, "code": "service.unavailable"}))
+                .with("inin-correlation-id", "corr-9"),
+        ),
+        ("500", Act::json(500, json!({"status": 500}))),
+    ];
+    for (name, act) in cases {
+        let server = Hostile::start(move |req, _| match req.path() {
+            TOKEN => token_ok(),
+            _ => act.clone(),
+        })
+        .await;
+        let client = builder(&server)
+            .timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let err = submit(&client).await.unwrap_err();
+        let UsageError::OutcomeUnknown { cause } = &err else {
+            panic!("{name}: expected OutcomeUnknown, got {err:?}");
+        };
+        assert!(!err.is_transient(), "{name}");
+        assert!(
+            err.to_string().contains("may have started"),
+            "{name}: {err}"
+        );
+        assert_eq!(server.count(SUBMIT), 1, "{name}: never replayed");
+        if name == "503" {
+            assert_eq!(err.correlation_id(), Some("corr-9"));
+            assert!(err.to_string().contains("corr-9"), "{err}");
+            assert!(matches!(**cause, UsageError::Api { status: 503, .. }));
+        }
+        if name == "timed out" {
+            assert!(matches!(**cause, UsageError::Timeout { .. }), "{cause:?}");
+        }
+        // Through the poller's submit: the same error, inside `Submit`.
+        let q = UsageQueries::new(client);
+        match q.submit_organization(&query()).await.unwrap_err() {
+            Error::Submit(UsageError::OutcomeUnknown { .. }) => {}
+            other => panic!("{name}: expected Submit(OutcomeUnknown), got {other:?}"),
+        }
+        assert_eq!(
+            server.count(SUBMIT),
+            2,
+            "{name}: one more submit, one more POST"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Bodies are read under a cap.
+
+const MIB: u64 = 1024 * 1024;
+
+#[tokio::test]
+async fn an_endless_result_body_stops_at_the_cap() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        _ => Act::EndlessChunked { status: 200 },
+    })
+    .await;
+    let client = builder(&server).max_response_bytes(MIB).build().unwrap();
+    let started = Instant::now();
+    let err = poll(&client).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            UsageError::ResponseTooLarge {
+                status: 200,
+                limit: MIB,
+                declared: None
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        server.count(RESULTS),
+        1,
+        "a body over the cap is not retried"
+    );
+    // The client stopped reading at the cap: what the server got out is the cap plus
+    // what the loopback socket buffers hold, not gigabytes.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let written = server.body_bytes_written();
+    assert!(written < 32 * MIB, "{written} bytes left the server");
+}
+
+#[tokio::test]
+async fn a_content_length_over_the_cap_fails_before_reading() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        // Announces 10 GiB and sends nothing: a client that waits for the body hangs.
+        _ => Act::json(200, "").with("content-length", 10u64 << 30),
+    })
+    .await;
+    let client = builder(&server)
+        .max_response_bytes(MIB)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = poll(&client).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            UsageError::ResponseTooLarge {
+                declared: Some(n),
+                ..
+            } if n == 10u64 << 30
+        ),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The default cap is sized from the largest legitimate result (372 MB).
+    let default = builder(&server).build().unwrap();
+    use usage_client::ClientInfo as _;
+    assert_eq!(default.inner().max_response_bytes(), 512 * MIB);
+}
+
+#[tokio::test]
+async fn an_endless_error_body_keeps_its_status_and_is_retried() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        _ => Act::EndlessChunked { status: 503 },
+    })
+    .await;
+    let client = builder(&server).build().unwrap();
+    let err = poll(&client).await.unwrap_err();
+    let UsageError::Api {
+        status: 503, body, ..
+    } = &err
+    else {
+        panic!("expected the 503 with its status, got {err:?}");
+    };
+    assert_eq!(
+        body.code.as_deref(),
+        Some(usage_client::UNREADABLE_ERROR_BODY)
+    );
+    assert!(
+        body.message
+            .as_deref()
+            .unwrap()
+            .contains("1048576-byte cap")
+    );
+    assert!(err.is_transient());
+    assert_eq!(
+        server.count(RESULTS),
+        4,
+        "a 503 is retried up to max_attempts"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_submit_answer_is_an_unknown_outcome() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        _ => Act::EndlessChunked { status: 202 },
+    })
+    .await;
+    let client = builder(&server).max_response_bytes(MIB).build().unwrap();
+    let err = submit(&client).await.unwrap_err();
+    let UsageError::OutcomeUnknown { cause } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        matches!(**cause, UsageError::ResponseTooLarge { .. }),
+        "{cause:?}"
+    );
+    assert_eq!(server.count(SUBMIT), 1);
+}
+
+#[tokio::test]
+async fn an_endless_token_answer_stops_at_64_kib() {
+    let server = Hostile::start(|_, _| Act::EndlessChunked { status: 200 }).await;
+    let client = builder(&server).build().unwrap();
+    let err = client.authenticate().await.unwrap_err();
+    assert!(
+        matches!(err, AuthError::ResponseTooLarge { limit: 65_536, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.count(TOKEN), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. No value a server sends and no policy a user sets panics. (The property test that
+// drives arbitrary values is in `properties.rs`.)
+
+#[tokio::test]
+async fn overflowing_token_lifetimes_are_clamped() {
+    for expires_in in [
+        "18446744073709551615",
+        "1e19",
+        "1e308",
+        "-1",
+        "-1e308",
+        "0",
+        "0.5",
+        "99999999999999999999999999999",
+    ] {
+        let body = format!(r#"{{"access_token":"tok","expires_in":{expires_in}}}"#);
+        let server = Hostile::start(move |req, _| match req.path() {
+            TOKEN => Act::json(200, &body),
+            _ => running(),
+        })
+        .await;
+        let client = builder(&server).build().unwrap();
+        client.authenticate().await.unwrap();
+        poll(&client).await.unwrap();
+        poll(&client).await.unwrap();
+        assert_eq!(server.count(TOKEN), 1, "expires_in {expires_in}: one token");
+    }
+}
+
+#[tokio::test]
+async fn an_overflowing_retry_after_on_a_poll_is_a_rate_limit() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        _ => Act::json(429, json!({"status": 429})).with("retry-after", "18446744073709551615"),
+    })
+    .await;
+    let q = queries(builder(&server).build().unwrap(), Duration::from_secs(60));
+    let started = Instant::now();
+    let err = Execution::organization("exec-1")
+        .wait(&q)
+        .await
+        .unwrap_err();
+    let Error::Poll {
+        source, polls: 1, ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert!(
+        matches!(source, UsageError::RateLimited { retry_after: Some(d), .. } if d.as_secs() == u64::MAX),
+        "{source:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn a_policy_that_cannot_work_is_refused_when_given() {
+    let client = Client::builder()
+        .base_url("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    let err = UsageQueries::new(client)
+        .with_policy(PollPolicy {
+            factor: f64::INFINITY,
+            ..PollPolicy::default()
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("factor"), "{err}");
+    let err = Client::builder()
+        .base_url("http://127.0.0.1:9")
+        .retry_policy(RetryPolicy {
+            max_attempts: 0,
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("max_attempts"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Credentials never go to a proxy in clear.
+
+#[tokio::test]
+async fn a_loopback_target_never_goes_through_a_proxy() {
+    let proxy = Hostile::start(|_, _| Act::Close).await;
+    let target = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        _ => running(),
+    })
+    .await;
+    let proxy_url = proxy.url();
+    let env = move |name: &str| match name {
+        "HTTP_PROXY" | "http_proxy" | "HTTPS_PROXY" | "ALL_PROXY" => Some(proxy_url.clone()),
+        "GENESYSCLOUD_OAUTHCLIENT_ID" => Some(CLIENT_ID.into()),
+        "GENESYSCLOUD_OAUTHCLIENT_SECRET" => Some(SECRET.into()),
+        _ => None,
+    };
+    let from_env = ClientBuilder::from_env_with(env)
+        .unwrap()
+        .base_url(&target.url())
+        .build()
+        .unwrap();
+    let explicit = Client::builder()
+        .base_url(&target.url())
+        .client_credentials(CLIENT_ID, SECRET)
+        .proxy(proxy.url())
+        .build()
+        .unwrap();
+    for client in [from_env, explicit] {
+        poll(&client).await.unwrap();
+    }
+    assert!(proxy.log().is_empty(), "{:?}", proxy.log());
+    assert_eq!(target.count(TOKEN), 2);
+    assert_eq!(target.count(RESULTS), 2);
+}
+
+#[tokio::test]
+async fn an_https_target_reaches_the_proxy_only_as_a_tunnel() {
+    // The proxy refuses every tunnel: what matters is what it was shown.
+    let proxy = Hostile::start(|_, _| Act::json(403, "")).await;
+    let client = Client::builder()
+        .base_urls("https://api.usage.test", "https://login.usage.test")
+        .client_credentials(CLIENT_ID, SECRET)
+        .proxy(proxy.url())
+        .retry_policy(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let err = client.authenticate().await.unwrap_err();
+    assert!(matches!(err, AuthError::Network { .. }), "{err:?}");
+    let log = proxy.log();
+    assert!(
+        !log.is_empty(),
+        "the https target was meant to use the proxy"
+    );
+    for request in &log {
+        assert_eq!(request.method, "CONNECT", "{request:?}");
+        assert_eq!(request.target, "login.usage.test:443");
+        assert_eq!(request.header("authorization"), None, "{request:?}");
+        assert!(request.body.is_empty());
+    }
+}
+
+/// reqwest reads `HTTP_PROXY` from the process environment on its own; the client must
+/// not let it. The environment is per process, so the check runs in a child process.
+#[tokio::test]
+async fn process_proxy_variables_never_see_a_plain_http_request() {
+    const CHILD: &str = "USAGE_TESTS_PROXY_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let target = Hostile::start(|req, _| match req.path() {
+            TOKEN => token_ok(),
+            _ => running(),
+        })
+        .await;
+        let client = Client::builder()
+            .base_url(&target.url())
+            .client_credentials(CLIENT_ID, SECRET)
+            .build()
+            .unwrap();
+        poll(&client)
+            .await
+            .expect("the request went around the proxy");
+        return;
+    }
+    let proxy = Hostile::start(|_, _| Act::Close).await;
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "process_proxy_variables_never_see_a_plain_http_request",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .env("HTTP_PROXY", proxy.url())
+        .env("http_proxy", proxy.url())
+        .env("HTTPS_PROXY", proxy.url())
+        .env("ALL_PROXY", proxy.url())
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    assert!(proxy.log().is_empty(), "{:?}", proxy.log());
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. An id is one path segment. (The property test is in `properties.rs`.)
+
+#[tokio::test]
+async fn an_id_cannot_escape_its_path_segment() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        p if p.ends_with("/usage/query") => submitted(),
+        _ => running(),
+    })
+    .await;
+    let client = builder(&server).build().unwrap();
+    client
+        .get_usage_query_execution_id_results(r"x\..\y")
+        .await
+        .unwrap();
+    client
+        .post_oauth_client_usage_query(
+            r"victim\..\other",
+            &usage_client::models::ApiUsageClientQuery::new("2026-10-01/2026-11-01"),
+        )
+        .await
+        .unwrap();
+    let paths: Vec<String> = server
+        .log()
+        .iter()
+        .filter(|l| l.path() != TOKEN)
+        .map(|l| l.target.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/v2/usage/query/x%5C..%5Cy/results",
+            "/api/v2/oauth/clients/victim%5C..%5Cother/usage/query"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. A token a header cannot carry is refused, never dropped.
+
+#[tokio::test]
+async fn a_token_a_header_cannot_carry_is_refused() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => Act::json(
+            200,
+            json!({"access_token": "tok\r\nX-Injected: yes", "expires_in": 3600}),
+        ),
+        _ => running(),
+    })
+    .await;
+    let client = builder(&server).build().unwrap();
+    let err = client.authenticate().await.unwrap_err();
+    assert!(matches!(err, AuthError::InvalidToken), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("X-Injected"));
+    let err = poll(&client).await.unwrap_err();
+    assert!(
+        matches!(err, UsageError::Auth(AuthError::InvalidToken)),
+        "{err:?}"
+    );
+    assert_eq!(server.count(RESULTS), 0, "nothing went out without a token");
+
+    let fixed = Client::builder()
+        .base_url(&server.url())
+        .access_token("abc\ndef")
+        .build()
+        .unwrap();
+    assert!(matches!(
+        fixed.authenticate().await,
+        Err(AuthError::InvalidToken)
+    ));
+    let err = poll(&fixed).await.unwrap_err();
+    assert!(
+        matches!(err, UsageError::Auth(AuthError::InvalidToken)),
+        "{err:?}"
+    );
+    assert_eq!(server.count(RESULTS), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. One token fetch for a burst, whatever the token's text or lifetime.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_401s_renews_once_when_the_login_reissues_the_same_token() {
+    // Until the second token request, every API call is refused; the login service hands
+    // out the same text every time.
+    let server = Hostile::start(|req, earlier| match req.path() {
+        TOKEN => token_ok(),
+        _ if tokens(earlier) < 2 => Act::json(401, json!({"status": 401})),
+        _ => running(),
+    })
+    .await;
+    let client = builder(&server).build().unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let client = client.clone();
+        calls.spawn(async move { poll(&client).await });
+    }
+    while let Some(done) = calls.join_next().await {
+        done.unwrap().unwrap();
+    }
+    assert_eq!(server.count(TOKEN), 2);
+    let refused = server.log().iter().filter(|l| l.path() == RESULTS).count();
+    assert!(refused > 100, "the burst did meet 401s: {refused} requests");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_lifetime_token_is_shared_by_concurrent_callers() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => Act::json(200, json!({"access_token": "tok", "expires_in": 0})),
+        _ => running(),
+    })
+    .await;
+    let client = builder(&server).build().unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let client = client.clone();
+        calls.spawn(async move { poll(&client).await });
+    }
+    while let Some(done) = calls.join_next().await {
+        done.unwrap().unwrap();
+    }
+    assert_eq!(server.count(TOKEN), 1);
+    assert_eq!(server.count(RESULTS), 50);
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. A login outage inside an operation is transient, and the poller rides it out.
+
+#[tokio::test]
+async fn a_login_outage_during_a_wait_is_transient() {
+    let server = Hostile::start(|req, earlier| match req.path() {
+        TOKEN if tokens(earlier) < 4 => Act::json(503, ""),
+        TOKEN => token_ok(),
+        _ => Act::json(200, json!({"queryStatus": "Complete", "results": []})),
+    })
+    .await;
+    let client = builder(&server)
+        .retry_policy(RetryPolicy {
+            max_attempts: 2,
+            ..fast_retries()
+        })
+        .build()
+        .unwrap();
+    let err = poll(&client).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            UsageError::Auth(AuthError::Unavailable {
+                status: 503,
+                attempts: 2,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    let q = queries(client, Duration::from_secs(60));
+    let mut statuses = Vec::new();
+    let result = Execution::organization("exec-1")
+        .wait_with(&q, |e| statuses.push(e.status.clone()))
+        .await
+        .unwrap();
+    assert!(result.results.is_empty());
+    assert!(
+        matches!(statuses[0], PollStatus::Transient(_)),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&PollStatus::Complete));
+}
+
+// ---------------------------------------------------------------------------------------
+// 10. Retry-After is waited as named.
+
+#[tokio::test]
+async fn retry_after_is_waited_as_named_plus_little_jitter() {
+    for (seconds, low, high) in [(0u64, 0u64, 50u64), (1, 1_000, 1_100)] {
+        let server = Hostile::start(move |req, earlier| match req.path() {
+            TOKEN => token_ok(),
+            _ if earlier.iter().filter(|l| l.path() == RESULTS).count() == 0 => {
+                Act::json(429, json!({"status": 429})).with("retry-after", seconds)
+            }
+            _ => running(),
+        })
+        .await;
+        // Default policy: a 500 ms backoff with full jitter, which a named wait replaces.
+        let client = builder(&server)
+            .retry_policy(RetryPolicy::default())
+            .jitter_seed(42)
+            .build()
+            .unwrap();
+        client.authenticate().await.unwrap();
+        let started = Instant::now();
+        poll(&client).await.unwrap();
+        let ms = started.elapsed().as_millis() as u64;
+        assert!(
+            (low..high).contains(&ms),
+            "Retry-After {seconds}: {ms} ms, not {low}..{high}"
+        );
+        assert_eq!(server.count(RESULTS), 2);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 11. max_wait bounds the whole wait.
+
+const MAX_WAIT: Duration = Duration::from_secs(2);
+const LATE: Duration = Duration::from_millis(100);
+
+#[tokio::test]
+async fn a_silent_server_costs_one_poll_and_max_wait() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        _ => Act::Stall,
+    })
+    .await;
+    // The default policy: 4 attempts of 30 s each, which the deadline cuts short.
+    let client = builder(&server)
+        .retry_policy(RetryPolicy::default())
+        .build()
+        .unwrap();
+    let q = queries(client, MAX_WAIT);
+    let started = Instant::now();
+    let err = Execution::organization("exec-1")
+        .wait(&q)
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(elapsed <= MAX_WAIT + LATE, "{elapsed:?}");
+    assert!(elapsed >= MAX_WAIT - LATE * 2, "gave up early: {elapsed:?}");
+    let Error::ExceededMaxWait {
+        last_error: Some(last),
+        polls: 1,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert!(matches!(**last, UsageError::Timeout { .. }), "{last:?}");
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert_eq!(server.count(RESULTS), 1);
+}
+
+#[tokio::test]
+async fn a_running_query_is_polled_until_max_wait_not_before() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        _ => running(),
+    })
+    .await;
+    let q = queries(builder(&server).build().unwrap(), MAX_WAIT);
+    let started = Instant::now();
+    let err = Execution::organization("exec-1")
+        .wait(&q)
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(
+            err,
+            Error::ExceededMaxWait {
+                last_error: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(elapsed <= MAX_WAIT + LATE, "{elapsed:?}");
+    // The last poll goes out `LAST_POLL_ROOM` (100 ms) before the deadline.
+    assert!(elapsed >= MAX_WAIT - LATE * 2, "gave up early: {elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_rate_limit_longer_than_the_wait_is_reported_as_a_rate_limit() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        _ => Act::json(429, json!({"status": 429, "code": "too.many.requests"}))
+            .with("retry-after", 3600),
+    })
+    .await;
+    let q = queries(builder(&server).build().unwrap(), MAX_WAIT);
+    let started = Instant::now();
+    let err = Execution::organization("exec-1")
+        .wait(&q)
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    match &err {
+        Error::Poll {
+            source: UsageError::RateLimited { retry_after, .. },
+            ..
+        } => assert_eq!(*retry_after, Some(Duration::from_secs(3600))),
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+    assert!(err.to_string().contains("Retry-After: 3600 s"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// 12. Errors say the cause, the attempts and the time.
+
+#[tokio::test]
+async fn a_network_error_names_its_cause_attempts_and_time() {
+    let dead = dead_port().await;
+    let client = Client::builder()
+        .base_url(&format!("http://{dead}"))
+        .access_token("tok")
+        .retry_policy(RetryPolicy {
+            max_attempts: 3,
+            ..fast_retries()
+        })
+        .build()
+        .unwrap();
+    let err = poll(&client).await.unwrap_err();
+    assert!(
+        matches!(err, UsageError::Network { attempts: 3, .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("3 attempts over"), "{text}");
+    assert!(text.to_lowercase().contains("connection refused"), "{text}");
+}
+
+#[tokio::test]
+async fn a_stalled_login_says_it_timed_out_and_how_often_it_tried() {
+    let server = Hostile::start(|_, _| Act::Stall).await;
+    let client = builder(&server)
+        .timeout(Duration::from_millis(150))
+        .retry_policy(RetryPolicy {
+            max_attempts: 2,
+            ..fast_retries()
+        })
+        .build()
+        .unwrap();
+    let err = client.authenticate().await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, AuthError::Network { attempts: 2, .. }),
+        "{err:?}"
+    );
+    assert!(text.contains("2 attempts over"), "{text}");
+    assert!(text.contains("timed out"), "{text}");
+    assert_eq!(server.count(TOKEN), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// 13. The last poll is reported; the service's bad id is not the caller's input.
+
+#[tokio::test]
+async fn the_progress_callback_sees_the_final_fatal_poll() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        _ => Act::json(403, json!({"status": 403, "code": "missing.permissions"})),
+    })
+    .await;
+    let q = queries(builder(&server).build().unwrap(), MAX_WAIT);
+    let mut events = Vec::new();
+    let err = Execution::organization("exec-1")
+        .wait_with(&q, |e| events.push(e.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Poll { polls: 1, .. }), "{err:?}");
+    assert_eq!(events.len(), 1);
+    assert!(
+        matches!(&events[0].status, PollStatus::Error(m) if m.contains("403")),
+        "{events:?}"
+    );
+    assert_eq!(events[0].next_delay, Duration::ZERO);
+}
+
+#[tokio::test]
+async fn an_unusable_execution_id_from_the_service_is_not_the_callers_input() {
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        _ => Act::json(202, json!({"executionId": ".."})),
+    })
+    .await;
+    let q = queries(builder(&server).build().unwrap(), MAX_WAIT);
+    let err = q.organization_usage(&query()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::UnusableExecutionId { execution_id } if execution_id == ".."),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("nothing was sent"), "{err}");
+    assert_eq!(server.count(SUBMIT), 1);
+    assert_eq!(server.log().len(), 2, "token and submit, no poll");
+}
