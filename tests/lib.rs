@@ -254,9 +254,12 @@ impl ManualClock {
         Arc::new(Self::default())
     }
 
-    /// Moves time forward, as if the process had waited.
+    /// Moves time forward, as if the process had waited (at most a century in all, so
+    /// that a test of huge waits cannot overflow the clock itself).
     pub fn advance(&self, by: Duration) {
-        *self.offset.lock().unwrap() += by;
+        const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+        let mut offset = self.offset.lock().unwrap();
+        *offset = offset.saturating_add(by).min(CENTURY);
     }
 
     /// Every wait the runtime asked for, in order.
