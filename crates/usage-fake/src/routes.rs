@@ -117,6 +117,15 @@ async fn serve(
             }
             return response;
         }
+        Some(Fault::Redirect { status, location }) => {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() =
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::TEMPORARY_REDIRECT);
+            if let Ok(value) = HeaderValue::from_str(location) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            return response;
+        }
         _ => {}
     }
     if operation != Operation::Token
@@ -135,8 +144,31 @@ async fn serve(
             b"<html><body>502 Bad Gateway</body></html>".to_vec(),
         ),
         Some(Fault::UnknownValues) => add_unknown_values(response).await,
+        Some(Fault::Oversized(bytes)) => pad(response, bytes).await,
+        Some(Fault::ExpiresIn(value)) => replace_expires_in(response, &value).await,
         _ => response,
     }
+}
+
+async fn pad(response: Response, at_least: usize) -> Response {
+    let (mut parts, bytes) = body_bytes(response).await;
+    let mut body = bytes.to_vec();
+    body.resize(body.len().max(at_least), b' ');
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+async fn replace_expires_in(response: Response, value: &str) -> Response {
+    let (mut parts, bytes) = body_bytes(response).await;
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    object.remove("expires_in");
+    // Spliced in as text: `serde_json::Value` cannot hold every number a server may send.
+    let text = Value::Object(object).to_string();
+    let body = format!("{},\"expires_in\":{value}}}", &text[..text.len() - 1]);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
 }
 
 fn check_bearer(state: &State, headers: &HeaderMap) -> Option<Response> {

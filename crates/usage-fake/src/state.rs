@@ -94,6 +94,20 @@ pub enum Fault {
     Malformed,
     /// The normal answer with unlisted enum values and unknown fields added.
     UnknownValues,
+    /// A redirect to `location` (a misconfigured front end); the request is not acted on.
+    Redirect {
+        /// The HTTP status (301, 302, 307, ...).
+        status: u16,
+        /// The `Location` header.
+        location: String,
+    },
+    /// The normal answer (acted on), padded with trailing spaces to at least this many
+    /// bytes: still valid JSON, but larger than a client's cap may allow.
+    Oversized(usize),
+    /// For [`Operation::Token`]: the token answer with `expires_in` replaced by this JSON
+    /// number, verbatim (`18446744073709551615`, `1e19`, `-1`): values a broken login
+    /// service sends.
+    ExpiresIn(String),
 }
 
 impl Fault {
