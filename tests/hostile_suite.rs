@@ -1179,3 +1179,55 @@ mod properties {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The README's failure table stays true to this suite.
+
+#[test]
+fn the_failure_table_names_existing_tests_and_every_suite_test() {
+    let root = usage_tests::workspace_root();
+    let readme = std::fs::read_to_string(root.join("crates/usage-client/README.md")).unwrap();
+    let table = readme
+        .split("## Failure behaviour")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("crates/usage-client/README.md has a Failure behaviour section");
+    let named: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .filter_map(|l| l.trim_end_matches('|').rsplit('|').next())
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+        .collect();
+    assert!(named.len() > 20, "{named:?}");
+    let sources: String = ["tests/hostile_suite.rs", "tests/runtime.rs"]
+        .iter()
+        .map(|p| std::fs::read_to_string(root.join(p)).unwrap())
+        .collect();
+    for name in &named {
+        assert!(
+            sources.contains(&format!("fn {name}(")),
+            "the failure table names `{name}`, which is no test: update the row"
+        );
+    }
+    let suite = std::fs::read_to_string(root.join("tests/hostile_suite.rs")).unwrap();
+    let mut lines = suite.lines().map(str::trim).peekable();
+    while let Some(line) = lines.next() {
+        if !(line.starts_with("#[tokio::test") || line == "#[test]") {
+            continue;
+        }
+        // proptest's tests sit inside `proptest!`, named on the next `fn` line as well.
+        let Some(name) = lines
+            .find_map(|l| l.split("fn ").nth(1))
+            .and_then(|rest| rest.split('(').next())
+        else {
+            continue;
+        };
+        if name == "the_failure_table_names_existing_tests_and_every_suite_test" {
+            continue;
+        }
+        assert!(
+            named.contains(&name),
+            "`{name}` proves a failure behaviour the table in crates/usage-client/README.md does not list"
+        );
+    }
+}

@@ -201,6 +201,7 @@ pub(crate) fn fmt_attempts(
 /// went wrong ("dns error: failed to lookup address information"), which sits further down.
 pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
+    let mut timed_out = false;
     let mut next = Some(error);
     while let Some(e) = next {
         let mut text = e.to_string();
@@ -208,9 +209,7 @@ pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
             if let Some(url) = r.url() {
                 text = text.replace(&format!(" for url ({url})"), "");
             }
-            if r.is_timeout() && !text.contains("timed out") {
-                text.push_str(" (timed out)");
-            }
+            timed_out |= r.is_timeout();
         }
         // Skip a part the previous one already says in full.
         if !parts.last().is_some_and(|p| p.contains(&text)) {
@@ -218,7 +217,11 @@ pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
         }
         next = e.source();
     }
-    parts.join(": ")
+    let mut text = parts.join(": ");
+    if timed_out && !text.contains("timed out") {
+        text.push_str(" (timed out)");
+    }
+    text
 }
 
 impl UsageError {
