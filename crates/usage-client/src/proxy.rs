@@ -70,9 +70,9 @@ impl ProxyChoice {
         };
         let proxy_url = reqwest::Url::parse(url.expose())
             .map_err(|e| format!("the proxy URL does not parse: {e}"))?;
-        if !matches!(proxy_url.scheme(), "http" | "https" | "socks5" | "socks5h") {
+        if !matches!(proxy_url.scheme(), "http" | "https") {
             return Err(format!(
-                "the proxy URL's scheme {:?} is not http, https or socks5",
+                "the proxy URL's scheme {:?} is not http or https",
                 proxy_url.scheme()
             ));
         }
