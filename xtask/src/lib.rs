@@ -11,6 +11,7 @@ mod check;
 mod client;
 mod enums;
 mod format;
+pub mod import;
 mod models;
 mod spec;
 
@@ -27,6 +28,8 @@ pub enum Error {
     Io(PathBuf, std::io::Error),
     Spec(String),
     Generate(String),
+    /// `cargo xtask import` could not convert upstream's document.
+    Import(String),
     /// `--check` found stale files; the string is the unified diff.
     Stale(String),
 }
@@ -37,6 +40,7 @@ impl std::fmt::Display for Error {
             Error::Io(p, e) => write!(f, "{}: {e}", p.display()),
             Error::Spec(m) => write!(f, "{SPEC_PATH}: {m}"),
             Error::Generate(m) => write!(f, "generation failed: {m}"),
+            Error::Import(m) => write!(f, "import failed: {m}"),
             Error::Stale(diff) => write!(
                 f,
                 "{diff}\ngenerated files are stale: run `cargo xtask generate` and commit the result"
@@ -104,4 +108,70 @@ pub fn write_all(root: &Path) -> Result<Vec<PathBuf>, Error> {
 pub fn check_all(root: &Path) -> Result<Vec<PathBuf>, Error> {
     check_files(root, &generate(&read_spec(root)?)?)?;
     Ok(Vec::new())
+}
+
+/// The fragment `cargo xtask import` makes from the upstream document at `upstream`, with
+/// the committed operation list and rules.
+pub fn import_spec(root: &Path, upstream: &Path) -> Result<String, Error> {
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::Io(p.to_path_buf(), e));
+    let document = import::parse_upstream(&read(upstream)?)?;
+    let operations = import::parse_operations(&read(&root.join(import::OPERATIONS_PATH))?)?;
+    import::import(
+        &document,
+        &operations,
+        &read(&root.join(import::RULES_PATH))?,
+    )
+}
+
+/// `cargo xtask import FILE`: writes `spec/usage-api.yaml` when it changed.
+pub fn write_import(root: &Path, upstream: &Path) -> Result<Vec<PathBuf>, Error> {
+    let text = import_spec(root, upstream)?;
+    let path = root.join(SPEC_PATH);
+    if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+        return Ok(Vec::new());
+    }
+    std::fs::write(&path, text).map_err(|e| Error::Io(path.clone(), e))?;
+    Ok(vec![path])
+}
+
+/// `cargo xtask import-speed FILE [COPIES]`: how long importing takes from a document the
+/// size of Genesys's whole platform file. Upstream's Usage file is copied `COPIES` times
+/// under other names (paths and definitions) into one JSON document, then parsed and
+/// imported as `cargo xtask import` would. Returns the JSON size in bytes and the seconds.
+pub fn import_speed(root: &Path, upstream: &Path, copies: usize) -> Result<(usize, f64), Error> {
+    use serde_yaml::Value;
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::Io(p.to_path_buf(), e));
+    let mut document = import::parse_upstream(&read(upstream)?)?;
+    let Value::Mapping(doc) = &mut document else {
+        return Err(Error::Import("upstream is not a mapping".into()));
+    };
+    for key in ["paths", "definitions"] {
+        let Some(Value::Mapping(original)) = doc.get(key).cloned() else {
+            continue;
+        };
+        let mut grown = original.clone();
+        for i in 0..copies {
+            for (name, value) in &original {
+                let name = format!("{}Copy{i}", name.as_str().unwrap_or_default());
+                let mut value = value.clone();
+                // Copied operations get ids of their own, so the listed ones stay unique.
+                if let Value::Mapping(item) = &mut value {
+                    for (_, op) in item.iter_mut() {
+                        if let Some(Value::String(id)) = op.get_mut("operationId") {
+                            id.push_str(&format!("Copy{i}"));
+                        }
+                    }
+                }
+                grown.insert(Value::String(name), value);
+            }
+        }
+        doc.insert(Value::String(key.into()), Value::Mapping(grown));
+    }
+    let json = serde_json::to_string(&document).map_err(|e| Error::Import(e.to_string()))?;
+    let operations = read(&root.join(import::OPERATIONS_PATH))?;
+    let rules = read(&root.join(import::RULES_PATH))?;
+    let started = std::time::Instant::now();
+    let parsed = import::parse_upstream(&json)?;
+    import::import(&parsed, &import::parse_operations(&operations)?, &rules)?;
+    Ok((json.len(), started.elapsed().as_secs_f64()))
 }

@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask generate [--check]`.
+//! Project automation: `cargo xtask generate [--check]`, `cargo xtask import FILE`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,8 +14,25 @@ fn main() -> ExitCode {
     {
         ["generate"] => run(|| xtask::write_all(&root)),
         ["generate", "--check"] => run(|| xtask::check_all(&root)),
+        ["import", file] => run(|| xtask::write_import(&root, std::path::Path::new(file))),
+        ["import-speed", file, rest @ ..] => {
+            let copies = rest.first().and_then(|c| c.parse().ok()).unwrap_or(600);
+            match xtask::import_speed(&root, std::path::Path::new(file), copies) {
+                Ok((bytes, seconds)) => {
+                    println!(
+                        "import of a {:.1} MB Swagger JSON document: {seconds:.2} s to parse and convert (target < 2 s)",
+                        bytes as f64 / 1e6
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         _ => {
-            eprintln!("usage: cargo xtask generate [--check]");
+            eprintln!("usage: cargo xtask generate [--check] | cargo xtask import FILE");
             eprintln!();
             eprintln!(
                 "  generate          regenerate the crates from {}",
@@ -23,6 +40,10 @@ fn main() -> ExitCode {
             );
             eprintln!(
                 "  generate --check  fail with a diff when a committed generated file is stale"
+            );
+            eprintln!(
+                "  import FILE       rewrite {} from upstream's Swagger 2.0 FILE (JSON or YAML)",
+                xtask::SPEC_PATH
             );
             ExitCode::from(2)
         }

@@ -112,7 +112,17 @@ fn check_reports_a_missing_file() {
 
 #[test]
 fn a_spec_change_changes_the_output() {
-    let spec = spec_text().replace("        - Month\n", "        - Month\n        - Quarter\n");
+    let spec: String = spec_text()
+        .lines()
+        .flat_map(|line| {
+            let quarter = line
+                .trim_end()
+                .ends_with("- Month")
+                .then(|| line.replace("Month", "Quarter"));
+            std::iter::once(line.to_string()).chain(quarter)
+        })
+        .map(|line| line + "\n")
+        .collect();
     let files = generate(&spec).unwrap();
     assert!(files[0].contents.contains("Quarter,"));
     assert!(check_files(&workspace_root(), &files).is_err());

@@ -124,7 +124,7 @@ const _: () = {
 impl Client {
     /**Query organization API Usage
 
-After calling this method, you will then need to poll for the query results based on the returned execution Id.
+After calling this method, you will then need to poll for the query results based on the returned execution Id
 
 Requires ANY permissions: `oauth:client:view`, `usage:organization:view`.
 
@@ -180,7 +180,7 @@ Arguments:
 
     /**Get the results of a usage query
 
-Answers `queryStatus: Running` until the query ends as `Complete` (rows in `results`) or `Failed`.
+Answers `queryStatus` `Running` until the query ends as `Complete` (rows in `results`) or `Failed`.
 
 Requires ANY permissions: `oauth:client:view`, `usage:organization:view`.
 
@@ -237,7 +237,7 @@ Arguments:
 
     /**Query for OAuth client API usage
 
-After calling this method, you will then need to poll for the query results based on the returned execution Id.
+After calling this method, you will then need to poll for the query results based on the returned execution Id
 
 Requires ANY permissions: `oauth:client:view`, `usage:client:view`.
 
@@ -298,7 +298,7 @@ Arguments:
 
     /**Get the results of a usage query
 
-Answers `queryStatus: Running` until the query ends as `Complete` (rows in `results`) or `Failed`.
+Answers `queryStatus` `Running` until the query ends as `Complete` (rows in `results`) or `Failed`.
 
 Requires ANY permissions: `oauth:client:view`, `usage:client:view`.
 
@@ -358,7 +358,7 @@ Arguments:
 
     /**Get a summary of OAuth client API usage
 
-After calling this method, you will then need to poll for the query results based on the returned execution Id.
+After calling this method, you will then need to poll for the query results based on the returned execution Id
 
 Requires ANY permissions: `oauth:client:view`, `usage:client:view`.
 

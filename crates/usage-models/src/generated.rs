@@ -296,6 +296,93 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationGroupBy {
     }
 }
 
+///Query status
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QueryStatus {
+    ///`Complete`
+    Complete,
+    ///`Failed`
+    Failed,
+    ///`Running`
+    Running,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl QueryStatus {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &["Complete", "Failed", "Running"];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Complete => "Complete",
+            Self::Failed => "Failed",
+            Self::Running => "Running",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "Complete" => ::std::option::Option::Some(Self::Complete),
+            "Failed" => ::std::option::Option::Some(Self::Failed),
+            "Running" => ::std::option::Option::Some(Self::Running),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for QueryStatus {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for QueryStatus {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for QueryStatus {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for QueryStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for QueryStatus {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for QueryStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
 ///A dimension an OAuth client usage query can group by.
 ///
 ///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
@@ -385,93 +472,6 @@ impl ::serde::Serialize for ClientGroupBy {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ClientGroupBy {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        crate::open_enum::deserialize(deserializer)
-    }
-}
-
-///Query status
-///
-///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum QueryStatus {
-    ///`Complete`
-    Complete,
-    ///`Failed`
-    Failed,
-    ///`Running`
-    Running,
-    /// A value this version does not list, kept exactly as the service sent it.
-    Unknown(crate::UnknownValue),
-}
-
-impl QueryStatus {
-    /// Every value this version lists, as sent on the wire.
-    pub const VALUES: &'static [&'static str] = &["Complete", "Failed", "Running"];
-    /// The value as sent on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Complete => "Complete",
-            Self::Failed => "Failed",
-            Self::Running => "Running",
-            Self::Unknown(value) => value.as_str(),
-        }
-    }
-
-    /// Whether the value is one this version does not list.
-    pub fn is_unknown(&self) -> bool {
-        matches!(self, Self::Unknown(_))
-    }
-
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "Complete" => ::std::option::Option::Some(Self::Complete),
-            "Failed" => ::std::option::Option::Some(Self::Failed),
-            "Running" => ::std::option::Option::Some(Self::Running),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-
-impl ::std::convert::From<&str> for QueryStatus {
-    fn from(value: &str) -> Self {
-        Self::known(value)
-            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
-    }
-}
-
-impl ::std::convert::From<::std::string::String> for QueryStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value)
-            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
-    }
-}
-
-impl ::std::str::FromStr for QueryStatus {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-
-impl ::std::fmt::Display for QueryStatus {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl ::serde::Serialize for QueryStatus {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for QueryStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
@@ -1077,7 +1077,7 @@ impl<'de> ::serde::Deserialize<'de> for LimitNamespace {
 pub struct ApiUsageClientQuery {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub granularity: ::std::option::Option<Granularity>,
-    ///Behaves like a SQL GROUPBY. Allows for multiple levels of grouping as a list of dimensions. A client query cannot group by `UserId`.
+    ///Behaves like a SQL GROUPBY. Allows for multiple levels of grouping as a list of dimensions. Partitions resulting aggregate computations into distinct named subgroups rather than across the entire result set as if it were one group.
     #[serde(
         rename = "groupBy",
         default,
@@ -1096,7 +1096,7 @@ pub struct ApiUsageClientQuery {
 pub struct ApiUsageOrganizationQuery {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub granularity: ::std::option::Option<Granularity>,
-    ///Behaves like a SQL GROUPBY. Allows for multiple levels of grouping as a list of dimensions.
+    ///Behaves like a SQL GROUPBY. Allows for multiple levels of grouping as a list of dimensions. Partitions resulting aggregate computations into distinct named subgroups rather than across the entire result set as if it were one group.
     #[serde(
         rename = "groupBy",
         default,
