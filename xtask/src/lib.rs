@@ -13,6 +13,7 @@ mod enums;
 mod format;
 pub mod import;
 mod models;
+pub mod public_api;
 mod spec;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,10 @@ pub enum Error {
     Generate(String),
     /// `cargo xtask import` could not convert upstream's document.
     Import(String),
+    /// `cargo xtask public-api` could not list a crate's public API.
+    PublicApi(String),
+    /// `cargo xtask public-api --check`: a listing is stale; the string is the diff.
+    ApiChanged(String),
     /// `--check` found stale files; the string is the unified diff.
     Stale(String),
 }
@@ -41,6 +46,13 @@ impl std::fmt::Display for Error {
             Error::Spec(m) => write!(f, "{SPEC_PATH}: {m}"),
             Error::Generate(m) => write!(f, "generation failed: {m}"),
             Error::Import(m) => write!(f, "import failed: {m}"),
+            Error::PublicApi(m) => write!(f, "public API listing failed: {m}"),
+            Error::ApiChanged(diff) => write!(
+                f,
+                "{diff}\nthe public API changed: lines marked - are removed or changed items (a \
+                 breaking change: bump the major version), lines marked + are additions (a minor \
+                 bump). If that is intended, run `cargo xtask public-api` and commit the listings."
+            ),
             Error::Stale(diff) => write!(
                 f,
                 "{diff}\ngenerated files are stale: run `cargo xtask generate` and commit the result"
@@ -174,4 +186,33 @@ pub fn import_speed(root: &Path, upstream: &Path, copies: usize) -> Result<(usiz
     let parsed = import::parse_upstream(&json)?;
     import::import(&parsed, &import::parse_operations(&operations)?, &rules)?;
     Ok((json.len(), started.elapsed().as_secs_f64()))
+}
+
+/// `cargo xtask public-api`: rewrites the listings that changed.
+pub fn write_public_api(root: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut written = Vec::new();
+    for (path, text) in public_api::listings(root)? {
+        let path = root.join(path);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&path, &text).map_err(|e| Error::Io(path.clone(), e))?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+/// `cargo xtask public-api --check`: fails with a diff when a committed listing is stale.
+pub fn check_public_api(root: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut diff = String::new();
+    for (path, text) in public_api::listings(root)? {
+        let committed = std::fs::read_to_string(root.join(&path)).unwrap_or_default();
+        if committed != text {
+            diff.push_str(&unified_diff(&path, &committed, &text));
+        }
+    }
+    if diff.is_empty() {
+        Ok(Vec::new())
+    } else {
+        Err(Error::ApiChanged(diff))
+    }
 }

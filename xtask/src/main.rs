@@ -14,6 +14,8 @@ fn main() -> ExitCode {
     {
         ["generate"] => run(|| xtask::write_all(&root)),
         ["generate", "--check"] => run(|| xtask::check_all(&root)),
+        ["public-api"] => run(|| xtask::write_public_api(&root)),
+        ["public-api", "--check"] => run(|| xtask::check_public_api(&root)),
         ["import", file] => run(|| xtask::write_import(&root, std::path::Path::new(file))),
         ["import-speed", file, rest @ ..] => {
             let copies = rest.first().and_then(|c| c.parse().ok()).unwrap_or(600);
@@ -32,7 +34,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask generate [--check] | cargo xtask import FILE");
+            eprintln!("usage: cargo xtask generate [--check] | import FILE | public-api [--check]");
             eprintln!();
             eprintln!(
                 "  generate          regenerate the crates from {}",
@@ -45,6 +47,10 @@ fn main() -> ExitCode {
                 "  import FILE       rewrite {} from upstream's Swagger 2.0 FILE (JSON or YAML)",
                 xtask::SPEC_PATH
             );
+            eprintln!(
+                "  public-api        rewrite crates/*/public-api.txt, the published crates' public API"
+            );
+            eprintln!("  public-api --check  fail with a diff when a listing is stale");
             ExitCode::from(2)
         }
     }
