@@ -96,7 +96,10 @@ pub fn generate_httpmock(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     let tokens = Generator::new(&settings(spec))
         .httpmock(spec, "usage_client")
         .map_err(|e| Error::Generate(format!("httpmock: {e}")))?;
-    format::render(tokens, "typed httpmock extensions of the Usage API")
+    let mut file = syn::parse2::<syn::File>(tokens)
+        .map_err(|e| Error::Generate(format!("httpmock: output does not parse: {e}")))?;
+    crate::docs::fill_mock_docs(&mut file, spec);
+    format::render(quote!(#file), "typed httpmock extensions of the Usage API")
 }
 
 /// A table of the spec's operations, so the hand-written runtime can name them (tracing,

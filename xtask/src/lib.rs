@@ -9,6 +9,7 @@
 
 mod check;
 mod client;
+mod docs;
 mod enums;
 mod format;
 pub mod import;

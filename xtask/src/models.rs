@@ -47,7 +47,9 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     generator
         .generate_tokens(spec)
         .map_err(|e| Error::Generate(format!("models: {e}")))?;
-    let structs = generator.get_type_space().to_stream();
+    let mut structs = syn::parse2::<syn::File>(generator.get_type_space().to_stream())
+        .map_err(|e| Error::Generate(format!("models: typify's output does not parse: {e}")))?;
+    crate::docs::fill_model_docs(&mut structs, spec);
     let enums = string_enums
         .iter()
         .map(|(name, values, description)| enums::emit(name, values, description.as_deref()))

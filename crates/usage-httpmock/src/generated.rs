@@ -8,8 +8,10 @@ pub mod operations {
     //! its inner type with a call to `into_inner()`. This can
     //! be used to explicitly deviate from permitted values.
     use usage_client::*;
+    ///What a mock of `postUsageQuery` (`POST /api/v2/usage/query`) matches.
     pub struct PostUsageQueryWhen(::httpmock::When);
     impl PostUsageQueryWhen {
+        ///Wraps httpmock's `When`, matching `POST /api/v2/usage/query` (any value of the path parameters).
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -18,25 +20,31 @@ pub mod operations {
             )
         }
 
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
 
+        ///Matches requests whose JSON body equals `value`.
         pub fn body(self, value: &::usage_models::ApiUsageOrganizationQuery) -> Self {
             Self(self.0.json_body_obj(value))
         }
     }
 
+    ///What a mock of `postUsageQuery` (`POST /api/v2/usage/query`) answers.
     pub struct PostUsageQueryThen(::httpmock::Then);
     impl PostUsageQueryThen {
+        ///Wraps httpmock's `Then`.
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
 
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
 
+        ///Answers 200 with `value` as JSON. `postUsageQuery` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
         pub fn ok(self, value: &::usage_models::UsageExecutionResult) -> Self {
             Self(
                 self
@@ -47,6 +55,7 @@ pub mod operations {
             )
         }
 
+        ///Answers 202 with `value` as JSON. `postUsageQuery` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
         pub fn accepted(self, value: &::usage_models::UsageExecutionResult) -> Self {
             Self(
                 self
@@ -57,6 +66,7 @@ pub mod operations {
             )
         }
 
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
         pub fn client_error(
             self,
             status: u16,
@@ -72,6 +82,7 @@ pub mod operations {
             )
         }
 
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
         pub fn server_error(
             self,
             status: u16,
@@ -88,8 +99,10 @@ pub mod operations {
         }
     }
 
+    ///What a mock of `getUsageQueryExecutionIdResults` (`GET /api/v2/usage/query/{executionId}/results`) matches.
     pub struct GetUsageQueryExecutionIdResultsWhen(::httpmock::When);
     impl GetUsageQueryExecutionIdResultsWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/usage/query/{executionId}/results` (any value of the path parameters).
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -100,10 +113,12 @@ pub mod operations {
             )
         }
 
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
 
+        ///Matches requests whose `executionId` path segment is `value`. The value goes into a regular expression as it is: escape ids that hold regex metacharacters.
         pub fn execution_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
                     &format!("^/api/v2/usage/query/{}/results$", value.to_string()),
@@ -113,16 +128,20 @@ pub mod operations {
         }
     }
 
+    ///What a mock of `getUsageQueryExecutionIdResults` (`GET /api/v2/usage/query/{executionId}/results`) answers.
     pub struct GetUsageQueryExecutionIdResultsThen(::httpmock::Then);
     impl GetUsageQueryExecutionIdResultsThen {
+        ///Wraps httpmock's `Then`.
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
 
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
 
+        ///Answers 200 with `value` as JSON. `getUsageQueryExecutionIdResults` answers 200 when it succeeds.
         pub fn ok(self, value: &::usage_models::ApiUsageQueryResult) -> Self {
             Self(
                 self
@@ -133,6 +152,7 @@ pub mod operations {
             )
         }
 
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
         pub fn client_error(
             self,
             status: u16,
@@ -148,6 +168,7 @@ pub mod operations {
             )
         }
 
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
         pub fn server_error(
             self,
             status: u16,
@@ -164,8 +185,10 @@ pub mod operations {
         }
     }
 
+    ///What a mock of `postOauthClientUsageQuery` (`POST /api/v2/oauth/clients/{clientId}/usage/query`) matches.
     pub struct PostOauthClientUsageQueryWhen(::httpmock::When);
     impl PostOauthClientUsageQueryWhen {
+        ///Wraps httpmock's `When`, matching `POST /api/v2/oauth/clients/{clientId}/usage/query` (any value of the path parameters).
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -177,10 +200,12 @@ pub mod operations {
             )
         }
 
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
 
+        ///Matches requests whose `clientId` path segment is `value`. The value goes into a regular expression as it is: escape ids that hold regex metacharacters.
         pub fn client_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
                     &format!("^/api/v2/oauth/clients/{}/usage/query$", value.to_string()),
@@ -189,21 +214,26 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
 
+        ///Matches requests whose JSON body equals `value`.
         pub fn body(self, value: &::usage_models::ApiUsageClientQuery) -> Self {
             Self(self.0.json_body_obj(value))
         }
     }
 
+    ///What a mock of `postOauthClientUsageQuery` (`POST /api/v2/oauth/clients/{clientId}/usage/query`) answers.
     pub struct PostOauthClientUsageQueryThen(::httpmock::Then);
     impl PostOauthClientUsageQueryThen {
+        ///Wraps httpmock's `Then`.
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
 
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
 
+        ///Answers 200 with `value` as JSON. `postOauthClientUsageQuery` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
         pub fn ok(self, value: &::usage_models::UsageExecutionResult) -> Self {
             Self(
                 self
@@ -214,6 +244,7 @@ pub mod operations {
             )
         }
 
+        ///Answers 202 with `value` as JSON. `postOauthClientUsageQuery` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
         pub fn accepted(self, value: &::usage_models::UsageExecutionResult) -> Self {
             Self(
                 self
@@ -224,6 +255,7 @@ pub mod operations {
             )
         }
 
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
         pub fn client_error(
             self,
             status: u16,
@@ -239,6 +271,7 @@ pub mod operations {
             )
         }
 
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
         pub fn server_error(
             self,
             status: u16,
@@ -255,8 +288,10 @@ pub mod operations {
         }
     }
 
+    ///What a mock of `getOauthClientUsageQueryResult` (`GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}`) matches.
     pub struct GetOauthClientUsageQueryResultWhen(::httpmock::When);
     impl GetOauthClientUsageQueryResultWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}` (any value of the path parameters).
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -270,10 +305,12 @@ pub mod operations {
             )
         }
 
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
 
+        ///Matches requests whose `clientId` path segment is `value`. The value goes into a regular expression as it is: escape ids that hold regex metacharacters.
         pub fn client_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
                     &format!(
@@ -285,6 +322,7 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
 
+        ///Matches requests whose `executionId` path segment is `value`. The value goes into a regular expression as it is: escape ids that hold regex metacharacters.
         pub fn execution_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
                     &format!(
@@ -297,16 +335,20 @@ pub mod operations {
         }
     }
 
+    ///What a mock of `getOauthClientUsageQueryResult` (`GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}`) answers.
     pub struct GetOauthClientUsageQueryResultThen(::httpmock::Then);
     impl GetOauthClientUsageQueryResultThen {
+        ///Wraps httpmock's `Then`.
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
 
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
 
+        ///Answers 200 with `value` as JSON. `getOauthClientUsageQueryResult` answers 200 when it succeeds.
         pub fn ok(self, value: &::usage_models::ApiUsageQueryResult) -> Self {
             Self(
                 self
@@ -317,6 +359,7 @@ pub mod operations {
             )
         }
 
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
         pub fn client_error(
             self,
             status: u16,
@@ -332,6 +375,7 @@ pub mod operations {
             )
         }
 
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
         pub fn server_error(
             self,
             status: u16,
@@ -348,8 +392,10 @@ pub mod operations {
         }
     }
 
+    ///What a mock of `getOauthClientUsageSummary` (`GET /api/v2/oauth/clients/{clientId}/usage/summary`) matches.
     pub struct GetOauthClientUsageSummaryWhen(::httpmock::When);
     impl GetOauthClientUsageSummaryWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/oauth/clients/{clientId}/usage/summary` (any value of the path parameters).
         pub fn new(inner: ::httpmock::When) -> Self {
             Self(
                 inner
@@ -361,10 +407,12 @@ pub mod operations {
             )
         }
 
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
 
+        ///Matches requests whose `clientId` path segment is `value`. The value goes into a regular expression as it is: escape ids that hold regex metacharacters.
         pub fn client_id(self, value: &str) -> Self {
             let re = regex::Regex::new(
                     &format!(
@@ -375,6 +423,7 @@ pub mod operations {
             Self(self.0.path_matches(re))
         }
 
+        ///Matches requests whose `days` query parameter is `value`.
         pub fn days<'a, T>(self, value: T) -> Self
         where
             T: Into<Option<&'a str>>,
@@ -387,16 +436,20 @@ pub mod operations {
         }
     }
 
+    ///What a mock of `getOauthClientUsageSummary` (`GET /api/v2/oauth/clients/{clientId}/usage/summary`) answers.
     pub struct GetOauthClientUsageSummaryThen(::httpmock::Then);
     impl GetOauthClientUsageSummaryThen {
+        ///Wraps httpmock's `Then`.
         pub fn new(inner: ::httpmock::Then) -> Self {
             Self(inner)
         }
 
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
 
+        ///Answers 200 with `value` as JSON. `getOauthClientUsageSummary` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
         pub fn ok(self, value: &::usage_models::UsageExecutionResult) -> Self {
             Self(
                 self
@@ -407,6 +460,7 @@ pub mod operations {
             )
         }
 
+        ///Answers 202 with `value` as JSON. `getOauthClientUsageSummary` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
         pub fn accepted(self, value: &::usage_models::UsageExecutionResult) -> Self {
             Self(
                 self
@@ -417,6 +471,7 @@ pub mod operations {
             )
         }
 
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
         pub fn client_error(
             self,
             status: u16,
@@ -432,6 +487,7 @@ pub mod operations {
             )
         }
 
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
         pub fn server_error(
             self,
             status: u16,
@@ -453,9 +509,11 @@ pub mod operations {
 /// adds a method for each operation. These are the equivalent of
 /// type-checked [`mock()`](::httpmock::MockServer::mock) calls.
 pub trait MockServerExt {
+    ///Mocks `postUsageQuery` (`POST /api/v2/usage/query`): `config_fn` gets what to match and what to answer.
     fn post_usage_query<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::PostUsageQueryWhen, operations::PostUsageQueryThen);
+    ///Mocks `getUsageQueryExecutionIdResults` (`GET /api/v2/usage/query/{executionId}/results`): `config_fn` gets what to match and what to answer.
     fn get_usage_query_execution_id_results<F>(
         &self,
         config_fn: F,
@@ -465,12 +523,14 @@ pub trait MockServerExt {
             operations::GetUsageQueryExecutionIdResultsWhen,
             operations::GetUsageQueryExecutionIdResultsThen,
         );
+    ///Mocks `postOauthClientUsageQuery` (`POST /api/v2/oauth/clients/{clientId}/usage/query`): `config_fn` gets what to match and what to answer.
     fn post_oauth_client_usage_query<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(
             operations::PostOauthClientUsageQueryWhen,
             operations::PostOauthClientUsageQueryThen,
         );
+    ///Mocks `getOauthClientUsageQueryResult` (`GET /api/v2/oauth/clients/{clientId}/usage/query/results/{executionId}`): `config_fn` gets what to match and what to answer.
     fn get_oauth_client_usage_query_result<F>(
         &self,
         config_fn: F,
@@ -480,6 +540,7 @@ pub trait MockServerExt {
             operations::GetOauthClientUsageQueryResultWhen,
             operations::GetOauthClientUsageQueryResultThen,
         );
+    ///Mocks `getOauthClientUsageSummary` (`GET /api/v2/oauth/clients/{clientId}/usage/summary`): `config_fn` gets what to match and what to answer.
     fn get_oauth_client_usage_summary<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(

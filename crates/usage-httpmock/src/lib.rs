@@ -1,8 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[rustfmt::skip]
-#[allow(missing_docs, clippy::all, rustdoc::all, unused_imports)]
+#[allow(clippy::all, rustdoc::all, unused_imports)]
 mod generated;
 
 pub use generated::*;

@@ -1072,9 +1072,10 @@ impl<'de> ::serde::Deserialize<'de> for LimitNamespace {
     }
 }
 
-///`ApiUsageClientQuery`
+///An OAuth client usage query, the body of `postOauthClientUsageQuery`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ApiUsageClientQuery {
+    ///Date granularity of the results
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub granularity: ::std::option::Option<Granularity>,
     ///Behaves like a SQL GROUPBY. Allows for multiple levels of grouping as a list of dimensions. Partitions resulting aggregate computations into distinct named subgroups rather than across the entire result set as if it were one group.
@@ -1091,9 +1092,10 @@ pub struct ApiUsageClientQuery {
     pub metrics: ::std::vec::Vec<Metric>,
 }
 
-///`ApiUsageOrganizationQuery`
+///An organization usage query, the body of `postUsageQuery`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ApiUsageOrganizationQuery {
+    ///Date granularity of the results
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub granularity: ::std::option::Option<Granularity>,
     ///Behaves like a SQL GROUPBY. Allows for multiple levels of grouping as a list of dimensions. Partitions resulting aggregate computations into distinct named subgroups rather than across the entire result set as if it were one group.
@@ -1110,11 +1112,13 @@ pub struct ApiUsageOrganizationQuery {
     pub metrics: ::std::vec::Vec<Metric>,
 }
 
-///`ApiUsageQueryResult`
+///The state of a usage query, with its rows once it is `Complete`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct ApiUsageQueryResult {
+    ///Cursor tokens to be used for navigating paginated results
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursors: ::std::option::Option<Cursors>,
+    ///Query status
     #[serde(
         rename = "queryStatus",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -1125,7 +1129,7 @@ pub struct ApiUsageQueryResult {
     pub results: ::std::vec::Vec<ApiUsageRow>,
 }
 
-///`ApiUsageRow`
+///One row of usage, the counts of one group key (client, user, template URI, HTTP method) in one date bucket.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct ApiUsageRow {
     ///Client Id associated with this query result
@@ -1137,6 +1141,7 @@ pub struct ApiUsageRow {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub client_name: ::std::option::Option<::std::string::String>,
+    ///Date of requests, based on granularity. Date time is represented as an ISO-8601 string. For example: yyyy-MM-ddTHH:mm:ss[.mmm]Z
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<crate::Timestamp>,
     ///HTTP Method associated with this query result
@@ -1183,27 +1188,33 @@ pub struct ApiUsageRow {
 ///Cursor tokens to be used for navigating paginated results
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct Cursors {
+    ///The cursor of the page after this one.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub after: ::std::option::Option<::std::string::String>,
+    ///The cursor of the page before this one.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub before: ::std::option::Option<::std::string::String>,
 }
 
-///`Detail`
+///A detail of an error, naming the field or entity it concerns.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct Detail {
+    ///The id of the entity the detail concerns.
     #[serde(rename = "entityId", skip_serializing_if = "::std::option::Option::is_none")]
     pub entity_id: ::std::option::Option<::std::string::String>,
+    ///The name of the entity the detail concerns.
     #[serde(
         rename = "entityName",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub entity_name: ::std::option::Option<::std::string::String>,
+    ///The code of this detail.
     #[serde(
         rename = "errorCode",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub error_code: ::std::option::Option<::std::string::String>,
+    ///The field the detail concerns.
     #[serde(
         rename = "fieldName",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -1211,31 +1222,40 @@ pub struct Detail {
     pub field_name: ::std::option::Option<::std::string::String>,
 }
 
-///`ErrorBody`
+///An error answer of the Genesys Cloud API.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct ErrorBody {
+    ///A stable code for the error, such as `too.many.requests.retry.after`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub code: ::std::option::Option<::std::string::String>,
+    ///The request's correlation id, to quote to Genesys support.
     #[serde(
         rename = "contextId",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub context_id: ::std::option::Option<::std::string::String>,
+    ///Details of the error, per field or entity.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub details: ::std::vec::Vec<Detail>,
+    ///The id of the entity the error concerns.
     #[serde(rename = "entityId", skip_serializing_if = "::std::option::Option::is_none")]
     pub entity_id: ::std::option::Option<::std::string::String>,
+    ///The name of the entity the error concerns.
     #[serde(
         rename = "entityName",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub entity_name: ::std::option::Option<::std::string::String>,
+    ///The errors that caused this one.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub errors: ::std::vec::Vec<ErrorBody>,
+    ///The rate limit an answer concerns (on a 429, the one that was hit).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub limit: ::std::option::Option<Limit>,
+    ///What went wrong, in words.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
+    ///The values of the placeholders in `messageWithParams`.
     #[serde(
         rename = "messageParams",
         default,
@@ -1245,27 +1265,32 @@ pub struct ErrorBody {
         ::std::string::String,
         ::std::string::String,
     >,
+    ///The message with `{placeholders}` that `messageParams` fills.
     #[serde(
         rename = "messageWithParams",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub message_with_params: ::std::option::Option<::std::string::String>,
+    ///The HTTP status of the answer.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<i32>,
 }
 
-///`Limit`
+///The rate limit an answer concerns (on a 429, the one that was hit).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct Limit {
+    ///The limit's key.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub key: ::std::option::Option<::std::string::String>,
+    ///The namespace of a rate limit; an open, growing set.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub namespace: ::std::option::Option<LimitNamespace>,
+    ///The limit's value.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<i64>,
 }
 
-///`UsageExecutionResult`
+///The answer to a submitted usage query, naming the execution to poll.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct UsageExecutionResult {
     ///The id of the query execution

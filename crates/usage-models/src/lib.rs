@@ -3,7 +3,7 @@
 #![warn(missing_docs)]
 
 #[rustfmt::skip]
-#[allow(missing_docs, clippy::all)]
+#[allow(clippy::all)]
 mod generated;
 mod interval;
 mod open_enum;
