@@ -33,7 +33,9 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     let tokens = Generator::new(&settings(spec))
         .generate_tokens(spec)
         .map_err(|e| Error::Generate(format!("client: {e}")))?;
-    let tokens = own_path_encoder(tokens)?;
+    let mut file = own_path_encoder(tokens)?;
+    crate::docs::point_constructors_at_builder(&mut file);
+    let tokens = quote!(#file);
     let operations = operation_table(spec)?;
     format::render(
         quote! {
@@ -50,7 +52,7 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
 /// taking `encode_path` out of the `progenitor_client` import and importing ours instead.
 /// A progenitor whose output no longer has that import fails here rather than silently
 /// keeping the old encoder.
-fn own_path_encoder(tokens: proc_macro2::TokenStream) -> Result<proc_macro2::TokenStream, Error> {
+fn own_path_encoder(tokens: proc_macro2::TokenStream) -> Result<syn::File, Error> {
     let mut file = syn::parse2::<syn::File>(tokens)
         .map_err(|e| Error::Generate(format!("client: generated tokens do not parse: {e}")))?;
     let mut replaced = false;
@@ -87,7 +89,7 @@ fn own_path_encoder(tokens: proc_macro2::TokenStream) -> Result<proc_macro2::Tok
             use crate::path_segment::encode_path;
         },
     );
-    Ok(quote!(#file))
+    Ok(file)
 }
 
 /// `crates/usage-httpmock/src/generated.rs`: typed httpmock `When`/`Then` extensions of

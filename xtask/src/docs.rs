@@ -156,8 +156,7 @@ fn method_doc(name: &str, op: &Operation, when: bool) -> String {
         ),
         (false, "new") => "Wraps httpmock's `Then`.".to_string(),
         (_, "into_inner") => {
-            "The httpmock value inside, to match or answer beyond what the spec allows."
-                .to_string()
+            "The httpmock value inside, to match or answer beyond what the spec allows.".to_string()
         }
         (true, "body") => "Matches requests whose JSON body equals `value`.".to_string(),
         (true, "execution_id") => path_param("executionId"),
@@ -277,4 +276,41 @@ fn snake(camel: &str) -> String {
         }
     }
     out
+}
+
+/// progenitor's constructors take reqwest's defaults (redirects followed, `HTTP_PROXY`
+/// read) or a client given as is; their docs point at the builder, which makes the HTTP
+/// client the runtime's promises need.
+pub fn point_constructors_at_builder(file: &mut syn::File) {
+    for item in &mut file.items {
+        let Item::Impl(block) = item else {
+            continue;
+        };
+        let is_client = matches!(&*block.self_ty, syn::Type::Path(p) if p.path.is_ident("Client"));
+        if !is_client || block.trait_.is_some() {
+            continue;
+        }
+        for member in &mut block.items {
+            let ImplItem::Fn(f) = member else {
+                continue;
+            };
+            let text = match f.sig.ident.to_string().as_str() {
+                "new" => {
+                    "A client on `baseurl` with reqwest's default HTTP client, which follows \
+                     redirects and reads `HTTP_PROXY`. Use [`Client::builder`] or \
+                     [`Client::from_env`] instead: they build the HTTP client the runtime's \
+                     promises need (no redirects, proxies only for https, timeouts, caps)."
+                }
+                "new_with_client" => {
+                    "A client on `baseurl` with the given reqwest client, used as it is. Prefer \
+                     [`Client::builder`] or [`Client::from_env`], which build one that follows no \
+                     redirects and sends plain http through no proxy; with your own, those \
+                     promises are yours to keep."
+                }
+                _ => continue,
+            };
+            f.attrs.retain(|a| !a.path().is_ident("doc"));
+            add_doc(&mut f.attrs, text);
+        }
+    }
 }

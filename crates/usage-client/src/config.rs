@@ -288,6 +288,7 @@ impl ClientBuilder {
         if self.max_response_bytes == 0 {
             return Err(ConfigError::InvalidMaxResponseBytes);
         }
+        install_tls_provider();
         // The Usage API and its login service never redirect; following one would send a
         // POST's outcome, credentials or a token somewhere else (see retry.rs).
         let mut http = reqwest::Client::builder()
@@ -327,6 +328,24 @@ impl ClientBuilder {
     }
 }
 
+/// With `tls-ring` alone, reqwest has no crypto provider of its own: ring becomes the
+/// process's rustls default, unless the application installed one already.
+#[cfg(all(feature = "tls-ring", not(feature = "tls-aws-lc-rs")))]
+fn install_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: a provider is installed either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+#[cfg(not(all(feature = "tls-ring", not(feature = "tls-aws-lc-rs"))))]
+fn install_tls_provider() {}
+
+#[cfg(not(any(feature = "tls-ring", feature = "tls-aws-lc-rs")))]
+compile_error!(
+    "usage-client needs a TLS provider: enable the feature `tls-aws-lc-rs` (the default) or `tls-ring`"
+);
+
 impl Client {
     /// A builder with the defaults of [`ClientBuilder`].
     pub fn builder() -> ClientBuilder {
@@ -344,5 +363,22 @@ impl Client {
     pub async fn authenticate(&self) -> Result<(), crate::AuthError> {
         use progenitor_client::ClientInfo as _;
         self.inner().authenticate().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// reqwest builds its TLS configuration in `build()`: with `tls-ring` alone it would
+    /// panic there if no crypto provider were installed.
+    #[test]
+    fn an_https_client_builds_with_the_configured_tls_provider() {
+        let client = Client::builder()
+            .region(Region::EuWest1)
+            .access_token("token")
+            .no_proxy()
+            .build();
+        assert!(client.is_ok(), "{client:?}");
     }
 }

@@ -60,11 +60,7 @@ pub struct Client {
 }
 
 impl Client {
-    /// Create a new client.
-    ///
-    /// `baseurl` is the base URL provided to the internal
-    /// `reqwest::Client`, and should include a scheme and hostname,
-    /// as well as port and a path stem if applicable.
+    ///A client on `baseurl` with reqwest's default HTTP client, which follows redirects and reads `HTTP_PROXY`. Use [`Client::builder`] or [`Client::from_env`] instead: they build the HTTP client the runtime's promises need (no redirects, proxies only for https, timeouts, caps).
     pub fn new(baseurl: &str, inner: crate::Runtime) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
@@ -76,12 +72,7 @@ impl Client {
         Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
 
-    /// Construct a new client with an existing `reqwest::Client`,
-    /// allowing more control over its configuration.
-    ///
-    /// `baseurl` is the base URL provided to the internal
-    /// `reqwest::Client`, and should include a scheme and hostname,
-    /// as well as port and a path stem if applicable.
+    ///A client on `baseurl` with the given reqwest client, used as it is. Prefer [`Client::builder`] or [`Client::from_env`], which build one that follows no redirects and sends plain http through no proxy; with your own, those promises are yours to keep.
     pub fn new_with_client(
         baseurl: &str,
         client: reqwest::Client,

@@ -14,3 +14,7 @@ pub use execution::{
 };
 pub use policy::{InvalidPolicy, PollPolicy};
 pub use queries::UsageQueries;
+// What the common path needs, so that `usage-ext` is the one dependency to add.
+/// The client crate, for everything else (`usage_ext::client::AuthError`, ...).
+pub use usage_client as client;
+pub use usage_client::{Client, ClientBuilder, Region, RetryPolicy, UsageError, models};

@@ -7,3 +7,7 @@
 mod generated;
 
 pub use generated::*;
+/// The httpmock these mocks are built on (0.8). Use it rather than a `httpmock` of your own:
+/// with another major version, `MockServer` is another type and the methods of
+/// [`MockServerExt`] are not found on it (E0599).
+pub use httpmock;

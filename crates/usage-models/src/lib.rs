@@ -8,6 +8,7 @@ mod generated;
 mod interval;
 mod open_enum;
 mod query;
+mod row;
 mod timestamp;
 
 pub use generated::*;
