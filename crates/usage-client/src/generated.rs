@@ -407,6 +407,366 @@ Arguments:
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+
+    /**Query your organization's public api usage
+
+After calling this method, you will need to save the queryExecutionId from the response and use it in a call to the results endpoint to get the results
+
+Requires ANY permissions: `usage:organization:view`.
+
+Sends a `POST` request to `/api/v2/usage/aggregates/query/jobs`
+
+Arguments:
+- `body`: Query
+*/
+    pub async fn post_usage_aggregates_query_jobs<'a>(
+        &'a self,
+        body: &'a ::usage_models::OrganizationPublicApiUsageQueryRequest,
+    ) -> Result<
+        ResponseValue<::usage_models::OrganizationUsageQueryResponse>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!("{}/api/v2/usage/aggregates/query/jobs", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "post_usage_aggregates_query_jobs",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            202u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get the status and results of the usage query
+
+Requires ANY permissions: `usage:organization:view`.
+
+Sends a `GET` request to `/api/v2/usage/aggregates/query/jobs/{jobId}`
+
+Arguments:
+- `job_id`: jobId
+- `after`: The cursor that points to the end of the set of entities that has been returned.
+- `page_size`: Page size of the results. Max is 1000.
+*/
+    pub async fn get_usage_aggregates_query_job<'a>(
+        &'a self,
+        job_id: &'a str,
+        after: Option<&'a str>,
+        page_size: Option<i32>,
+    ) -> Result<
+        ResponseValue<::usage_models::OrganizationPublicApiUsageResultsResponse>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!(
+            "{}/api/v2/usage/aggregates/query/jobs/{}", self.baseurl, encode_path(&
+            job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("after", &after))
+            .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_usage_aggregates_query_job",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            202u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Query your client's public api usage
+
+After calling this method, you will need to save the queryExecutionId from the response and use it in a call to the results endpoint to get the results
+
+Requires ANY permissions: `usage:client:view`.
+
+Sends a `POST` request to `/api/v2/usage/client/{clientId}/aggregates/query/jobs`
+
+Arguments:
+- `client_id`: clientId
+- `body`: Query
+*/
+    pub async fn post_usage_client_client_id_aggregates_query_jobs<'a>(
+        &'a self,
+        client_id: &'a str,
+        body: &'a ::usage_models::ClientPublicApiUsageQueryRequest,
+    ) -> Result<
+        ResponseValue<::usage_models::ClientUsageQueryResponse>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!(
+            "{}/api/v2/usage/client/{}/aggregates/query/jobs", self.baseurl,
+            encode_path(& client_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "post_usage_client_client_id_aggregates_query_jobs",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            202u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get the status and results of the usage query
+
+Requires ANY permissions: `usage:client:view`.
+
+Sends a `GET` request to `/api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId}`
+
+Arguments:
+- `client_id`: clientId
+- `job_id`: jobId
+- `after`: The cursor that points to the end of the set of entities that has been returned.
+- `page_size`: Page size of the results. Max is 1000.
+*/
+    pub async fn get_usage_client_client_id_aggregates_query_job<'a>(
+        &'a self,
+        client_id: &'a str,
+        job_id: &'a str,
+        after: Option<&'a str>,
+        page_size: Option<i32>,
+    ) -> Result<
+        ResponseValue<::usage_models::ClientPublicApiUsageResultsResponse>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!(
+            "{}/api/v2/usage/client/{}/aggregates/query/jobs/{}", self.baseurl,
+            encode_path(& client_id.to_string()), encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("after", &after))
+            .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_usage_client_client_id_aggregates_query_job",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            202u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Search organization API Usage
+
+After calling this method, you will then need to poll for the query results based on the returned execution Id. The number of records is limited to 20,000 results
+
+Requires ANY permissions: `oauth:client:view`, `usage:simpleSearch:view`.
+
+Sends a `POST` request to `/api/v2/usage/simplesearch`
+
+Arguments:
+- `body`: SimpleSearch
+*/
+    pub async fn post_usage_simplesearch<'a>(
+        &'a self,
+        body: &'a ::usage_models::ApiUsageSimpleSearch,
+    ) -> Result<
+        ResponseValue<::usage_models::UsageExecutionResult>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!("{}/api/v2/usage/simplesearch", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "post_usage_simplesearch",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            202u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get the results of a usage search. Number of records to be returned is limited to 20,000 results
+
+Requires ANY permissions: `oauth:client:view`, `usage:simpleSearch:view`.
+
+Sends a `GET` request to `/api/v2/usage/simplesearch/{executionId}/results`
+
+Arguments:
+- `execution_id`: ID of the search execution
+- `after`: The cursor that points to the end of the set of entities that has been returned
+- `page_size`: The max number of entities to be returned per request. Maximum page size of 1000
+*/
+    pub async fn get_usage_simplesearch_execution_id_results<'a>(
+        &'a self,
+        execution_id: &'a str,
+        after: Option<&'a str>,
+        page_size: Option<i32>,
+    ) -> Result<
+        ResponseValue<::usage_models::ApiUsageQueryResult>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!(
+            "{}/api/v2/usage/simplesearch/{}/results", self.baseurl, encode_path(&
+            execution_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("after", &after))
+            .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_usage_simplesearch_execution_id_results",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
 }
 
 /// Items consumers will typically use such as the Client.
@@ -459,5 +819,41 @@ pub const OPERATIONS: &[OperationSpec] = &[
         operation_id: "getOauthClientUsageSummary",
         method: "GET",
         path: "/api/v2/oauth/clients/{clientId}/usage/summary",
+    },
+    OperationSpec {
+        name: "post_usage_aggregates_query_jobs",
+        operation_id: "postUsageAggregatesQueryJobs",
+        method: "POST",
+        path: "/api/v2/usage/aggregates/query/jobs",
+    },
+    OperationSpec {
+        name: "get_usage_aggregates_query_job",
+        operation_id: "getUsageAggregatesQueryJob",
+        method: "GET",
+        path: "/api/v2/usage/aggregates/query/jobs/{jobId}",
+    },
+    OperationSpec {
+        name: "post_usage_client_client_id_aggregates_query_jobs",
+        operation_id: "postUsageClientClientIdAggregatesQueryJobs",
+        method: "POST",
+        path: "/api/v2/usage/client/{clientId}/aggregates/query/jobs",
+    },
+    OperationSpec {
+        name: "get_usage_client_client_id_aggregates_query_job",
+        operation_id: "getUsageClientClientIdAggregatesQueryJob",
+        method: "GET",
+        path: "/api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId}",
+    },
+    OperationSpec {
+        name: "post_usage_simplesearch",
+        operation_id: "postUsageSimplesearch",
+        method: "POST",
+        path: "/api/v2/usage/simplesearch",
+    },
+    OperationSpec {
+        name: "get_usage_simplesearch_execution_id_results",
+        operation_id: "getUsageSimplesearchExecutionIdResults",
+        method: "GET",
+        path: "/api/v2/usage/simplesearch/{executionId}/results",
     },
 ];

@@ -503,6 +503,698 @@ pub mod operations {
             )
         }
     }
+
+    ///What a mock of `postUsageAggregatesQueryJobs` (`POST /api/v2/usage/aggregates/query/jobs`) matches.
+    pub struct PostUsageAggregatesQueryJobsWhen(::httpmock::When);
+    impl PostUsageAggregatesQueryJobsWhen {
+        ///Wraps httpmock's `When`, matching `POST /api/v2/usage/aggregates/query/jobs` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new("^/api/v2/usage/aggregates/query/jobs$")
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose JSON body equals `value`.
+        pub fn body(
+            self,
+            value: &::usage_models::OrganizationPublicApiUsageQueryRequest,
+        ) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+
+    ///What a mock of `postUsageAggregatesQueryJobs` (`POST /api/v2/usage/aggregates/query/jobs`) answers.
+    pub struct PostUsageAggregatesQueryJobsThen(::httpmock::Then);
+    impl PostUsageAggregatesQueryJobsThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `postUsageAggregatesQueryJobs` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
+        pub fn ok(self, value: &::usage_models::OrganizationUsageQueryResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers 202 with `value` as JSON. `postUsageAggregatesQueryJobs` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
+        pub fn accepted(
+            self,
+            value: &::usage_models::OrganizationUsageQueryResponse,
+        ) -> Self {
+            Self(
+                self
+                    .0
+                    .status(202u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `getUsageAggregatesQueryJob` (`GET /api/v2/usage/aggregates/query/jobs/{jobId}`) matches.
+    pub struct GetUsageAggregatesQueryJobWhen(::httpmock::When);
+    impl GetUsageAggregatesQueryJobWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/usage/aggregates/query/jobs/{jobId}` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^/api/v2/usage/aggregates/query/jobs/[^/]*$")
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose `jobId` path segment is `value`. The value goes into a regular expression as it is: escape ids that hold regex metacharacters.
+        pub fn job_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^/api/v2/usage/aggregates/query/jobs/{}$", value.to_string()
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+
+        ///Matches requests whose `after` query parameter is `value`.
+        pub fn after<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("after", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("after"))
+            }
+        }
+
+        ///Matches requests whose `page_size` query parameter is `value`.
+        pub fn page_size<T>(self, value: T) -> Self
+        where
+            T: Into<Option<i32>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("pageSize", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("pageSize"))
+            }
+        }
+    }
+
+    ///What a mock of `getUsageAggregatesQueryJob` (`GET /api/v2/usage/aggregates/query/jobs/{jobId}`) answers.
+    pub struct GetUsageAggregatesQueryJobThen(::httpmock::Then);
+    impl GetUsageAggregatesQueryJobThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `getUsageAggregatesQueryJob` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
+        pub fn ok(
+            self,
+            value: &::usage_models::OrganizationPublicApiUsageResultsResponse,
+        ) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers 202 with `value` as JSON. `getUsageAggregatesQueryJob` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
+        pub fn accepted(
+            self,
+            value: &::usage_models::OrganizationPublicApiUsageResultsResponse,
+        ) -> Self {
+            Self(
+                self
+                    .0
+                    .status(202u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `postUsageClientClientIdAggregatesQueryJobs` (`POST /api/v2/usage/client/{clientId}/aggregates/query/jobs`) matches.
+    pub struct PostUsageClientClientIdAggregatesQueryJobsWhen(::httpmock::When);
+    impl PostUsageClientClientIdAggregatesQueryJobsWhen {
+        ///Wraps httpmock's `When`, matching `POST /api/v2/usage/client/{clientId}/aggregates/query/jobs` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^/api/v2/usage/client/[^/]*/aggregates/query/jobs$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose `clientId` path segment is `value`. The value goes into a regular expression as it is: escape ids that hold regex metacharacters.
+        pub fn client_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^/api/v2/usage/client/{}/aggregates/query/jobs$", value
+                        .to_string()
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+
+        ///Matches requests whose JSON body equals `value`.
+        pub fn body(
+            self,
+            value: &::usage_models::ClientPublicApiUsageQueryRequest,
+        ) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+
+    ///What a mock of `postUsageClientClientIdAggregatesQueryJobs` (`POST /api/v2/usage/client/{clientId}/aggregates/query/jobs`) answers.
+    pub struct PostUsageClientClientIdAggregatesQueryJobsThen(::httpmock::Then);
+    impl PostUsageClientClientIdAggregatesQueryJobsThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `postUsageClientClientIdAggregatesQueryJobs` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
+        pub fn ok(self, value: &::usage_models::ClientUsageQueryResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers 202 with `value` as JSON. `postUsageClientClientIdAggregatesQueryJobs` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
+        pub fn accepted(self, value: &::usage_models::ClientUsageQueryResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(202u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `getUsageClientClientIdAggregatesQueryJob` (`GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId}`) matches.
+    pub struct GetUsageClientClientIdAggregatesQueryJobWhen(::httpmock::When);
+    impl GetUsageClientClientIdAggregatesQueryJobWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId}` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^/api/v2/usage/client/[^/]*/aggregates/query/jobs/[^/]*$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose `clientId` path segment is `value`. The value goes into a regular expression as it is: escape ids that hold regex metacharacters.
+        pub fn client_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^/api/v2/usage/client/{}/aggregates/query/jobs/.*$", value
+                        .to_string()
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+
+        ///Matches requests whose `jobId` path segment is `value`. The value goes into a regular expression as it is: escape ids that hold regex metacharacters.
+        pub fn job_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^/api/v2/usage/client/.*/aggregates/query/jobs/{}$", value
+                        .to_string()
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+
+        ///Matches requests whose `after` query parameter is `value`.
+        pub fn after<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("after", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("after"))
+            }
+        }
+
+        ///Matches requests whose `page_size` query parameter is `value`.
+        pub fn page_size<T>(self, value: T) -> Self
+        where
+            T: Into<Option<i32>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("pageSize", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("pageSize"))
+            }
+        }
+    }
+
+    ///What a mock of `getUsageClientClientIdAggregatesQueryJob` (`GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId}`) answers.
+    pub struct GetUsageClientClientIdAggregatesQueryJobThen(::httpmock::Then);
+    impl GetUsageClientClientIdAggregatesQueryJobThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `getUsageClientClientIdAggregatesQueryJob` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
+        pub fn ok(
+            self,
+            value: &::usage_models::ClientPublicApiUsageResultsResponse,
+        ) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers 202 with `value` as JSON. `getUsageClientClientIdAggregatesQueryJob` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
+        pub fn accepted(
+            self,
+            value: &::usage_models::ClientPublicApiUsageResultsResponse,
+        ) -> Self {
+            Self(
+                self
+                    .0
+                    .status(202u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `postUsageSimplesearch` (`POST /api/v2/usage/simplesearch`) matches.
+    pub struct PostUsageSimplesearchWhen(::httpmock::When);
+    impl PostUsageSimplesearchWhen {
+        ///Wraps httpmock's `When`, matching `POST /api/v2/usage/simplesearch` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new("^/api/v2/usage/simplesearch$").unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose JSON body equals `value`.
+        pub fn body(self, value: &::usage_models::ApiUsageSimpleSearch) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+
+    ///What a mock of `postUsageSimplesearch` (`POST /api/v2/usage/simplesearch`) answers.
+    pub struct PostUsageSimplesearchThen(::httpmock::Then);
+    impl PostUsageSimplesearchThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `postUsageSimplesearch` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
+        pub fn ok(self, value: &::usage_models::UsageExecutionResult) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers 202 with `value` as JSON. `postUsageSimplesearch` answers 200 or 202 with the same body (upstream lists both); usage-fake answers 202, so `accepted` is the closer mock. The client accepts either.
+        pub fn accepted(self, value: &::usage_models::UsageExecutionResult) -> Self {
+            Self(
+                self
+                    .0
+                    .status(202u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `getUsageSimplesearchExecutionIdResults` (`GET /api/v2/usage/simplesearch/{executionId}/results`) matches.
+    pub struct GetUsageSimplesearchExecutionIdResultsWhen(::httpmock::When);
+    impl GetUsageSimplesearchExecutionIdResultsWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/usage/simplesearch/{executionId}/results` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^/api/v2/usage/simplesearch/[^/]*/results$")
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose `executionId` path segment is `value`. The value goes into a regular expression as it is: escape ids that hold regex metacharacters.
+        pub fn execution_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^/api/v2/usage/simplesearch/{}/results$", value.to_string()
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+
+        ///Matches requests whose `after` query parameter is `value`.
+        pub fn after<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("after", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("after"))
+            }
+        }
+
+        ///Matches requests whose `page_size` query parameter is `value`.
+        pub fn page_size<T>(self, value: T) -> Self
+        where
+            T: Into<Option<i32>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("pageSize", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("pageSize"))
+            }
+        }
+    }
+
+    ///What a mock of `getUsageSimplesearchExecutionIdResults` (`GET /api/v2/usage/simplesearch/{executionId}/results`) answers.
+    pub struct GetUsageSimplesearchExecutionIdResultsThen(::httpmock::Then);
+    impl GetUsageSimplesearchExecutionIdResultsThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `getUsageSimplesearchExecutionIdResults` answers 200 when it succeeds.
+        pub fn ok(self, value: &::usage_models::ApiUsageQueryResult) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
 }
 
 /// An extension trait for [`MockServer`](::httpmock::MockServer) that
@@ -546,6 +1238,57 @@ pub trait MockServerExt {
         F: FnOnce(
             operations::GetOauthClientUsageSummaryWhen,
             operations::GetOauthClientUsageSummaryThen,
+        );
+    ///Mocks `postUsageAggregatesQueryJobs` (`POST /api/v2/usage/aggregates/query/jobs`): `config_fn` gets what to match and what to answer.
+    fn post_usage_aggregates_query_jobs<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostUsageAggregatesQueryJobsWhen,
+            operations::PostUsageAggregatesQueryJobsThen,
+        );
+    ///Mocks `getUsageAggregatesQueryJob` (`GET /api/v2/usage/aggregates/query/jobs/{jobId}`): `config_fn` gets what to match and what to answer.
+    fn get_usage_aggregates_query_job<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetUsageAggregatesQueryJobWhen,
+            operations::GetUsageAggregatesQueryJobThen,
+        );
+    ///Mocks `postUsageClientClientIdAggregatesQueryJobs` (`POST /api/v2/usage/client/{clientId}/aggregates/query/jobs`): `config_fn` gets what to match and what to answer.
+    fn post_usage_client_client_id_aggregates_query_jobs<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostUsageClientClientIdAggregatesQueryJobsWhen,
+            operations::PostUsageClientClientIdAggregatesQueryJobsThen,
+        );
+    ///Mocks `getUsageClientClientIdAggregatesQueryJob` (`GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId}`): `config_fn` gets what to match and what to answer.
+    fn get_usage_client_client_id_aggregates_query_job<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetUsageClientClientIdAggregatesQueryJobWhen,
+            operations::GetUsageClientClientIdAggregatesQueryJobThen,
+        );
+    ///Mocks `postUsageSimplesearch` (`POST /api/v2/usage/simplesearch`): `config_fn` gets what to match and what to answer.
+    fn post_usage_simplesearch<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostUsageSimplesearchWhen,
+            operations::PostUsageSimplesearchThen,
+        );
+    ///Mocks `getUsageSimplesearchExecutionIdResults` (`GET /api/v2/usage/simplesearch/{executionId}/results`): `config_fn` gets what to match and what to answer.
+    fn get_usage_simplesearch_execution_id_results<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetUsageSimplesearchExecutionIdResultsWhen,
+            operations::GetUsageSimplesearchExecutionIdResultsThen,
         );
 }
 
@@ -624,6 +1367,105 @@ impl MockServerExt for ::httpmock::MockServer {
             config_fn(
                 operations::GetOauthClientUsageSummaryWhen::new(when),
                 operations::GetOauthClientUsageSummaryThen::new(then),
+            )
+        })
+    }
+
+    fn post_usage_aggregates_query_jobs<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostUsageAggregatesQueryJobsWhen,
+            operations::PostUsageAggregatesQueryJobsThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostUsageAggregatesQueryJobsWhen::new(when),
+                operations::PostUsageAggregatesQueryJobsThen::new(then),
+            )
+        })
+    }
+
+    fn get_usage_aggregates_query_job<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetUsageAggregatesQueryJobWhen,
+            operations::GetUsageAggregatesQueryJobThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetUsageAggregatesQueryJobWhen::new(when),
+                operations::GetUsageAggregatesQueryJobThen::new(then),
+            )
+        })
+    }
+
+    fn post_usage_client_client_id_aggregates_query_jobs<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostUsageClientClientIdAggregatesQueryJobsWhen,
+            operations::PostUsageClientClientIdAggregatesQueryJobsThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostUsageClientClientIdAggregatesQueryJobsWhen::new(when),
+                operations::PostUsageClientClientIdAggregatesQueryJobsThen::new(then),
+            )
+        })
+    }
+
+    fn get_usage_client_client_id_aggregates_query_job<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetUsageClientClientIdAggregatesQueryJobWhen,
+            operations::GetUsageClientClientIdAggregatesQueryJobThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetUsageClientClientIdAggregatesQueryJobWhen::new(when),
+                operations::GetUsageClientClientIdAggregatesQueryJobThen::new(then),
+            )
+        })
+    }
+
+    fn post_usage_simplesearch<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostUsageSimplesearchWhen,
+            operations::PostUsageSimplesearchThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostUsageSimplesearchWhen::new(when),
+                operations::PostUsageSimplesearchThen::new(then),
+            )
+        })
+    }
+
+    fn get_usage_simplesearch_execution_id_results<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetUsageSimplesearchExecutionIdResultsWhen,
+            operations::GetUsageSimplesearchExecutionIdResultsThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetUsageSimplesearchExecutionIdResultsWhen::new(when),
+                operations::GetUsageSimplesearchExecutionIdResultsThen::new(then),
             )
         })
     }

@@ -479,6 +479,508 @@ impl<'de> ::serde::Deserialize<'de> for ClientGroupBy {
     }
 }
 
+///A metric an aggregates query job can select.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobMetric {
+    ///`Requests`
+    Requests,
+    ///`Status200`
+    Status200,
+    ///`Status300`
+    Status300,
+    ///`Status400`
+    Status400,
+    ///`Status429`
+    Status429,
+    ///`Status500`
+    Status500,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl JobMetric {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &[
+        "Requests",
+        "Status200",
+        "Status300",
+        "Status400",
+        "Status429",
+        "Status500",
+    ];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Requests => "Requests",
+            Self::Status200 => "Status200",
+            Self::Status300 => "Status300",
+            Self::Status400 => "Status400",
+            Self::Status429 => "Status429",
+            Self::Status500 => "Status500",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "Requests" => ::std::option::Option::Some(Self::Requests),
+            "Status200" => ::std::option::Option::Some(Self::Status200),
+            "Status300" => ::std::option::Option::Some(Self::Status300),
+            "Status400" => ::std::option::Option::Some(Self::Status400),
+            "Status429" => ::std::option::Option::Some(Self::Status429),
+            "Status500" => ::std::option::Option::Some(Self::Status500),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for JobMetric {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for JobMetric {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for JobMetric {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for JobMetric {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for JobMetric {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for JobMetric {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///An HTTP method of the Genesys Cloud API.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HttpMethod {
+    ///`GET`
+    GET,
+    ///`POST`
+    POST,
+    ///`PUT`
+    PUT,
+    ///`PATCH`
+    PATCH,
+    ///`DELETE`
+    DELETE,
+    ///`HEAD`
+    HEAD,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl HttpMethod {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &[
+        "GET",
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+        "HEAD",
+    ];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::GET => "GET",
+            Self::POST => "POST",
+            Self::PUT => "PUT",
+            Self::PATCH => "PATCH",
+            Self::DELETE => "DELETE",
+            Self::HEAD => "HEAD",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "GET" => ::std::option::Option::Some(Self::GET),
+            "POST" => ::std::option::Option::Some(Self::POST),
+            "PUT" => ::std::option::Option::Some(Self::PUT),
+            "PATCH" => ::std::option::Option::Some(Self::PATCH),
+            "DELETE" => ::std::option::Option::Some(Self::DELETE),
+            "HEAD" => ::std::option::Option::Some(Self::HEAD),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for HttpMethod {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for HttpMethod {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for HttpMethod {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for HttpMethod {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for HttpMethod {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for HttpMethod {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///A dimension an organization aggregates query job can group by.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OrganizationJobGroupBy {
+    ///`OauthClientName`
+    OauthClientName,
+    ///`OauthClientId`
+    OauthClientId,
+    ///`UserId`
+    UserId,
+    ///`HttpMethod`
+    HttpMethod,
+    ///`TemplateUri`
+    TemplateUri,
+    ///`Platform`
+    Platform,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl OrganizationJobGroupBy {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &[
+        "OauthClientName",
+        "OauthClientId",
+        "UserId",
+        "HttpMethod",
+        "TemplateUri",
+        "Platform",
+    ];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::OauthClientName => "OauthClientName",
+            Self::OauthClientId => "OauthClientId",
+            Self::UserId => "UserId",
+            Self::HttpMethod => "HttpMethod",
+            Self::TemplateUri => "TemplateUri",
+            Self::Platform => "Platform",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "OauthClientName" => ::std::option::Option::Some(Self::OauthClientName),
+            "OauthClientId" => ::std::option::Option::Some(Self::OauthClientId),
+            "UserId" => ::std::option::Option::Some(Self::UserId),
+            "HttpMethod" => ::std::option::Option::Some(Self::HttpMethod),
+            "TemplateUri" => ::std::option::Option::Some(Self::TemplateUri),
+            "Platform" => ::std::option::Option::Some(Self::Platform),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for OrganizationJobGroupBy {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for OrganizationJobGroupBy {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for OrganizationJobGroupBy {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for OrganizationJobGroupBy {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for OrganizationJobGroupBy {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for OrganizationJobGroupBy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///The order to sort by.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SortOrder {
+    ///`Asc`
+    Asc,
+    ///`Desc`
+    Desc,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl SortOrder {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &["Asc", "Desc"];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Asc => "Asc",
+            Self::Desc => "Desc",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "Asc" => ::std::option::Option::Some(Self::Asc),
+            "Desc" => ::std::option::Option::Some(Self::Desc),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for SortOrder {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for SortOrder {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for SortOrder {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for SortOrder {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for SortOrder {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for SortOrder {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///The status of the query.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobQueryStatus {
+    ///`Queued`
+    Queued,
+    ///`Running`
+    Running,
+    ///`Succeeded`
+    Succeeded,
+    ///`Failed`
+    Failed,
+    ///`Cancelled`
+    Cancelled,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl JobQueryStatus {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &[
+        "Queued",
+        "Running",
+        "Succeeded",
+        "Failed",
+        "Cancelled",
+    ];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Queued => "Queued",
+            Self::Running => "Running",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::Cancelled => "Cancelled",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "Queued" => ::std::option::Option::Some(Self::Queued),
+            "Running" => ::std::option::Option::Some(Self::Running),
+            "Succeeded" => ::std::option::Option::Some(Self::Succeeded),
+            "Failed" => ::std::option::Option::Some(Self::Failed),
+            "Cancelled" => ::std::option::Option::Some(Self::Cancelled),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for JobQueryStatus {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for JobQueryStatus {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for JobQueryStatus {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for JobQueryStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for JobQueryStatus {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for JobQueryStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
 ///The namespace of a rate limit; an open, growing set.
 ///
 ///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
@@ -1072,6 +1574,344 @@ impl<'de> ::serde::Deserialize<'de> for LimitNamespace {
     }
 }
 
+///A dimension an OAuth client aggregates query job can group by.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ClientJobGroupBy {
+    ///`OrganizationId`
+    OrganizationId,
+    ///`HttpMethod`
+    HttpMethod,
+    ///`TemplateUri`
+    TemplateUri,
+    ///`Platform`
+    Platform,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl ClientJobGroupBy {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &[
+        "OrganizationId",
+        "HttpMethod",
+        "TemplateUri",
+        "Platform",
+    ];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::OrganizationId => "OrganizationId",
+            Self::HttpMethod => "HttpMethod",
+            Self::TemplateUri => "TemplateUri",
+            Self::Platform => "Platform",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "OrganizationId" => ::std::option::Option::Some(Self::OrganizationId),
+            "HttpMethod" => ::std::option::Option::Some(Self::HttpMethod),
+            "TemplateUri" => ::std::option::Option::Some(Self::TemplateUri),
+            "Platform" => ::std::option::Option::Some(Self::Platform),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for ClientJobGroupBy {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for ClientJobGroupBy {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for ClientJobGroupBy {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for ClientJobGroupBy {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for ClientJobGroupBy {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for ClientJobGroupBy {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///A column a simple search can select.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SimpleSearchMetric {
+    ///`Date`
+    Date,
+    ///`ClientName`
+    ClientName,
+    ///`HttpMethod`
+    HttpMethod,
+    ///`TemplateUri`
+    TemplateUri,
+    ///`Status200`
+    Status200,
+    ///`Status300`
+    Status300,
+    ///`Status400`
+    Status400,
+    ///`Status500`
+    Status500,
+    ///`Status429`
+    Status429,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl SimpleSearchMetric {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &[
+        "Date",
+        "ClientName",
+        "HttpMethod",
+        "TemplateUri",
+        "Status200",
+        "Status300",
+        "Status400",
+        "Status500",
+        "Status429",
+    ];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Date => "Date",
+            Self::ClientName => "ClientName",
+            Self::HttpMethod => "HttpMethod",
+            Self::TemplateUri => "TemplateUri",
+            Self::Status200 => "Status200",
+            Self::Status300 => "Status300",
+            Self::Status400 => "Status400",
+            Self::Status500 => "Status500",
+            Self::Status429 => "Status429",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "Date" => ::std::option::Option::Some(Self::Date),
+            "ClientName" => ::std::option::Option::Some(Self::ClientName),
+            "HttpMethod" => ::std::option::Option::Some(Self::HttpMethod),
+            "TemplateUri" => ::std::option::Option::Some(Self::TemplateUri),
+            "Status200" => ::std::option::Option::Some(Self::Status200),
+            "Status300" => ::std::option::Option::Some(Self::Status300),
+            "Status400" => ::std::option::Option::Some(Self::Status400),
+            "Status500" => ::std::option::Option::Some(Self::Status500),
+            "Status429" => ::std::option::Option::Some(Self::Status429),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for SimpleSearchMetric {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for SimpleSearchMetric {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for SimpleSearchMetric {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for SimpleSearchMetric {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for SimpleSearchMetric {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for SimpleSearchMetric {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///An HTTP method a simple search can filter on.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SimpleSearchHttpMethod {
+    ///`GET`
+    GET,
+    ///`POST`
+    POST,
+    ///`DELETE`
+    DELETE,
+    ///`PATCH`
+    PATCH,
+    ///`PUT`
+    PUT,
+    ///`HEAD`
+    HEAD,
+    ///`CONNECT`
+    CONNECT,
+    ///`OPTIONS`
+    OPTIONS,
+    ///`TRACE`
+    TRACE,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl SimpleSearchHttpMethod {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &[
+        "GET",
+        "POST",
+        "DELETE",
+        "PATCH",
+        "PUT",
+        "HEAD",
+        "CONNECT",
+        "OPTIONS",
+        "TRACE",
+    ];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::GET => "GET",
+            Self::POST => "POST",
+            Self::DELETE => "DELETE",
+            Self::PATCH => "PATCH",
+            Self::PUT => "PUT",
+            Self::HEAD => "HEAD",
+            Self::CONNECT => "CONNECT",
+            Self::OPTIONS => "OPTIONS",
+            Self::TRACE => "TRACE",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "GET" => ::std::option::Option::Some(Self::GET),
+            "POST" => ::std::option::Option::Some(Self::POST),
+            "DELETE" => ::std::option::Option::Some(Self::DELETE),
+            "PATCH" => ::std::option::Option::Some(Self::PATCH),
+            "PUT" => ::std::option::Option::Some(Self::PUT),
+            "HEAD" => ::std::option::Option::Some(Self::HEAD),
+            "CONNECT" => ::std::option::Option::Some(Self::CONNECT),
+            "OPTIONS" => ::std::option::Option::Some(Self::OPTIONS),
+            "TRACE" => ::std::option::Option::Some(Self::TRACE),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for SimpleSearchHttpMethod {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for SimpleSearchHttpMethod {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for SimpleSearchHttpMethod {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for SimpleSearchHttpMethod {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for SimpleSearchHttpMethod {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for SimpleSearchHttpMethod {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
 ///An OAuth client usage query, the body of `postOauthClientUsageQuery`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ApiUsageClientQuery {
@@ -1185,6 +2025,183 @@ pub struct ApiUsageRow {
     pub user_id: ::std::option::Option<::std::string::String>,
 }
 
+///A simple search, the body of `postUsageSimplesearch`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct ApiUsageSimpleSearch {
+    ///Behaves like a SQL WHERE with multiple IN operators. Specifies a list of HTTP methods to be queried.
+    #[serde(
+        rename = "httpMethods",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub http_methods: ::std::vec::Vec<SimpleSearchHttpMethod>,
+    ///Behaves like one clause in a SQL WHERE. Specifies the date and time range of data being queried. Intervals are represented as an ISO-8601 string. For example: YYYY-MM-DDThh:mm:ss/YYYY-MM-DDThh:mm:ss
+    pub interval: ::std::string::String,
+    ///Behaves like a SQL SELECT clause. Enables retrieving only named metrics. If omitted, all metrics that are available will be returned (like SELECT *).
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub metrics: ::std::vec::Vec<SimpleSearchMetric>,
+    ///Behaves like a SQL WHERE with multiple IN operators. Specifies a list of OAuth client names to be queried.
+    #[serde(
+        rename = "oauthClientNames",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub oauth_client_names: ::std::vec::Vec<::std::string::String>,
+    ///Behaves like a SQL WHERE with multiple IN operators. Specifies a list of Template Uris to be queried.
+    #[serde(
+        rename = "templateUris",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub template_uris: ::std::vec::Vec<::std::string::String>,
+}
+
+///One row of an OAuth client aggregates query job.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct ClientPublicApiUsage {
+    ///The date of the usage. Dates are represented as an ISO-8601 string. For example: yyyy-MM-dd
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub date: ::std::option::Option<::chrono::naive::NaiveDate>,
+    ///An HTTP method of the Genesys Cloud API.
+    #[serde(
+        rename = "httpMethod",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub http_method: ::std::option::Option<HttpMethod>,
+    ///The organizationId that made the request.
+    #[serde(
+        rename = "organizationId",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub organization_id: ::std::option::Option<::std::string::String>,
+    ///The platform the request(s) is/were made on.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub platform: ::std::option::Option<::std::string::String>,
+    ///The total number of requests.
+    #[serde(
+        rename = "requestCount",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub request_count: ::std::option::Option<i64>,
+    ///The number of requests resulting in a 2xx HTTP status code.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status200: ::std::option::Option<i64>,
+    ///The number of requests resulting in a 3xx HTTP status code.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status300: ::std::option::Option<i64>,
+    ///The number of requests resulting in a 4xx HTTP status code.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status400: ::std::option::Option<i64>,
+    ///The number of requests resulting in a 429 HTTP status code.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status429: ::std::option::Option<i64>,
+    ///The number of requests resulting in a 5xx HTTP status code.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status500: ::std::option::Option<i64>,
+    ///The templateUri of the request(s).
+    #[serde(
+        rename = "templateUri",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub template_uri: ::std::option::Option<::std::string::String>,
+}
+
+///An OAuth client aggregates query job, the body of `postUsageClientClientIdAggregatesQueryJobs`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct ClientPublicApiUsageQueryRequest {
+    ///Date granularity of the results
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub granularity: ::std::option::Option<Granularity>,
+    ///Specify how to aggregate the data (by default the data is not aggregated).
+    #[serde(
+        rename = "groupBy",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub group_by: ::std::vec::Vec<ClientJobGroupBy>,
+    ///Specify if you only want a subset of httpMethods represented in the query.
+    #[serde(
+        rename = "httpMethods",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub http_methods: ::std::vec::Vec<HttpMethod>,
+    ///Specify the interval to query on. Start and end are inclusive. Start date cannot be more than a year ago. End date cannot be more than 90 days after the start. Intervals are represented as an ISO-8601 string. For example: YYYY-MM-DDThh:mm:ss/YYYY-MM-DDThh:mm:ss
+    pub interval: ::std::string::String,
+    ///Specify which metrics you want returned (all will be returned by default).
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub metrics: ::std::vec::Vec<JobMetric>,
+    ///Specify if you only want a subset of organizationIds represented in the query.
+    #[serde(
+        rename = "organizationIds",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub organization_ids: ::std::vec::Vec<::std::string::String>,
+    ///Specify if you only want a subset of platforms represented in the query.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub platforms: ::std::vec::Vec<::std::string::String>,
+    ///Specify how to sort the returned data.
+    #[serde(
+        rename = "sortBy",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub sort_by: ::std::vec::Vec<UsageQuerySortBy>,
+    ///Specify if you only want a subset of templateUris represented in the query.
+    #[serde(
+        rename = "templateUris",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub template_uris: ::std::vec::Vec<::std::string::String>,
+}
+
+///The state of an OAuth client aggregates query job, with a page of rows once it has `Succeeded`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct ClientPublicApiUsageResultsResponse {
+    ///The results of the query.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub entities: ::std::vec::Vec<ClientPublicApiUsage>,
+    ///An error answer of the Genesys Cloud API.
+    #[serde(
+        rename = "errorBody",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub error_body: ::std::option::Option<ErrorBody>,
+    ///The job's name.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    ///The uri to get the next set of results. Will only be included if there is another page to retrieve.
+    #[serde(rename = "nextUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub next_uri: ::std::option::Option<::std::string::String>,
+    ///The status of the query.
+    #[serde(rename = "queryStatus")]
+    pub query_status: JobQueryStatus,
+    ///The URI for this object
+    #[serde(rename = "selfUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_uri: ::std::option::Option<::std::string::String>,
+}
+
+///The answer to a submitted OAuth client aggregates query job, naming the job to poll.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct ClientUsageQueryResponse {
+    ///The jobId of the query.
+    pub id: ::std::string::String,
+    ///The job's name.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    ///The uri to get the results.
+    #[serde(
+        rename = "resultsUri",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub results_uri: ::std::option::Option<::std::string::String>,
+    ///The URI for this object
+    #[serde(rename = "selfUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_uri: ::std::option::Option<::std::string::String>,
+}
+
 ///Cursor tokens to be used for navigating paginated results
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct Cursors {
@@ -1220,6 +2237,20 @@ pub struct Detail {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub field_name: ::std::option::Option<::std::string::String>,
+}
+
+///A reference to an entity of the Genesys Cloud API.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct DomainEntityRef {
+    ///The entity's id.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub id: ::std::option::Option<::std::string::String>,
+    ///The entity's name.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    ///The URI of the entity.
+    #[serde(rename = "selfUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_uri: ::std::option::Option<::std::string::String>,
 }
 
 ///An error answer of the Genesys Cloud API.
@@ -1290,6 +2321,162 @@ pub struct Limit {
     pub value: ::std::option::Option<i64>,
 }
 
+///One row of an organization aggregates query job.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct OrganizationPublicApiUsage {
+    ///The date of the usage. Dates are represented as an ISO-8601 string. For example: yyyy-MM-dd
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub date: ::std::option::Option<::chrono::naive::NaiveDate>,
+    ///An HTTP method of the Genesys Cloud API.
+    #[serde(
+        rename = "httpMethod",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub http_method: ::std::option::Option<HttpMethod>,
+    ///A reference to an entity of the Genesys Cloud API.
+    #[serde(
+        rename = "oauthClient",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub oauth_client: ::std::option::Option<DomainEntityRef>,
+    ///The platform the request(s) is/were made on.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub platform: ::std::option::Option<::std::string::String>,
+    ///The total number of requests.
+    #[serde(
+        rename = "requestCount",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub request_count: ::std::option::Option<i64>,
+    ///The number of requests resulting in a 2xx HTTP status code.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status200: ::std::option::Option<i64>,
+    ///The number of requests resulting in a 3xx HTTP status code.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status300: ::std::option::Option<i64>,
+    ///The number of requests resulting in a 4xx HTTP status code.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status400: ::std::option::Option<i64>,
+    ///The number of requests resulting in a 429 HTTP status code.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status429: ::std::option::Option<i64>,
+    ///The number of requests resulting in a 5xx HTTP status code.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status500: ::std::option::Option<i64>,
+    ///The templateUri of the request(s).
+    #[serde(
+        rename = "templateUri",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub template_uri: ::std::option::Option<::std::string::String>,
+    ///The id of the user who made the request(s).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub user: ::std::option::Option<UserReference>,
+}
+
+///An organization aggregates query job, the body of `postUsageAggregatesQueryJobs`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct OrganizationPublicApiUsageQueryRequest {
+    ///Date granularity of the results
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub granularity: ::std::option::Option<Granularity>,
+    ///Specify how to aggregate the data (by default the data is not aggregated).
+    #[serde(
+        rename = "groupBy",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub group_by: ::std::vec::Vec<OrganizationJobGroupBy>,
+    ///Specify if you only want a subset of httpMethods represented in the query.
+    #[serde(
+        rename = "httpMethods",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub http_methods: ::std::vec::Vec<HttpMethod>,
+    ///Specify the interval to query on. Start and end are inclusive. Start date cannot be more than a year ago. End date cannot be more than 90 days after the start. Intervals are represented as an ISO-8601 string. For example: YYYY-MM-DDThh:mm:ss/YYYY-MM-DDThh:mm:ss
+    pub interval: ::std::string::String,
+    ///Specify which metrics you want returned (all will be returned by default).
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub metrics: ::std::vec::Vec<JobMetric>,
+    ///Specify if you only want a subset of oauthClientIds represented in the query.
+    #[serde(
+        rename = "oauthClientIds",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub oauth_client_ids: ::std::vec::Vec<::std::string::String>,
+    ///Specify if you only want a subset of platforms represented in the query.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub platforms: ::std::vec::Vec<::std::string::String>,
+    ///Specify how to sort the returned data.
+    #[serde(
+        rename = "sortBy",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub sort_by: ::std::vec::Vec<UsageQuerySortBy>,
+    ///Specify if you only want a subset of templateUris represented in the query.
+    #[serde(
+        rename = "templateUris",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub template_uris: ::std::vec::Vec<::std::string::String>,
+    ///Specify if you only want a subset of userIds represented in the query.
+    #[serde(
+        rename = "userIds",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub user_ids: ::std::vec::Vec<::std::string::String>,
+}
+
+///The state of an organization aggregates query job, with a page of rows once it has `Succeeded`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct OrganizationPublicApiUsageResultsResponse {
+    ///The results of the query.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub entities: ::std::vec::Vec<OrganizationPublicApiUsage>,
+    ///An error answer of the Genesys Cloud API.
+    #[serde(
+        rename = "errorBody",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub error_body: ::std::option::Option<ErrorBody>,
+    ///The job's name.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    ///The uri to get the next set of results. Will only be included if there is another page to retrieve.
+    #[serde(rename = "nextUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub next_uri: ::std::option::Option<::std::string::String>,
+    ///The status of the query.
+    #[serde(rename = "queryStatus")]
+    pub query_status: JobQueryStatus,
+    ///The URI for this object
+    #[serde(rename = "selfUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_uri: ::std::option::Option<::std::string::String>,
+}
+
+///The answer to a submitted organization aggregates query job, naming the job to poll.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct OrganizationUsageQueryResponse {
+    ///The jobId of the query.
+    pub id: ::std::string::String,
+    ///The job's name.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    ///The uri to get the results.
+    #[serde(
+        rename = "resultsUri",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub results_uri: ::std::option::Option<::std::string::String>,
+    ///The URI for this object
+    #[serde(rename = "selfUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_uri: ::std::option::Option<::std::string::String>,
+}
+
 ///The answer to a submitted usage query, naming the execution to poll.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct UsageExecutionResult {
@@ -1305,6 +2492,31 @@ pub struct UsageExecutionResult {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub results_uri: ::std::option::Option<::std::string::String>,
+}
+
+///How to sort the rows of an aggregates query job.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct UsageQuerySortBy {
+    ///The name of the field you want to specify to sort by.
+    #[serde(
+        rename = "fieldName",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub field_name: ::std::option::Option<::std::string::String>,
+    ///The order to sort by.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub order: ::std::option::Option<SortOrder>,
+}
+
+///The id of the user who made the request(s).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct UserReference {
+    ///The globally unique identifier for the object.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub id: ::std::option::Option<::std::string::String>,
+    ///The URI for this object
+    #[serde(rename = "selfUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_uri: ::std::option::Option<::std::string::String>,
 }
 
 /// Error types.
