@@ -144,7 +144,11 @@ fn generated_operation_table_matches_the_spec() {
         .map(|op| (op.operation_id.into(), op.method.into(), op.path.into()))
         .collect();
     assert_eq!(generated, from_spec);
-    assert_eq!(generated.len(), 11, "the five queries and the six of the successor API");
+    assert_eq!(
+        generated.len(),
+        11,
+        "the five queries and the six of the successor API"
+    );
 }
 
 #[test]

@@ -5,14 +5,14 @@
 mod error;
 mod execution;
 mod policy;
+mod poll;
 mod queries;
 pub mod validate;
 
 pub use error::Error;
-pub use execution::{
-    Execution, LAST_POLL_ROOM, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStatus,
-};
+pub use execution::Execution;
 pub use policy::{InvalidPolicy, PollPolicy};
+pub use poll::{LAST_POLL_ROOM, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStatus};
 pub use queries::UsageQueries;
 // What the common path needs, so that `usage-ext` is the one dependency to add.
 /// The client crate, for everything else (`usage_ext::client::AuthError`, ...).

@@ -1,0 +1,225 @@
+//! The poll loop every wait shares (a usage query's execution, an aggregates query job):
+//! the schedule of the [`PollPolicy`](crate::PollPolicy), the deadline, progress events,
+//! absorbing transient failures and rate limits. What an answer means is the caller's.
+
+use std::future::Future;
+use std::time::Duration;
+
+use usage_client::{ClientInfo as _, UsageError};
+
+use crate::error::Error;
+use crate::queries::UsageQueries;
+
+/// What one poll found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PollStatus {
+    /// `Queued` (aggregates query jobs): not started yet; polling goes on.
+    Queued,
+    /// `Running`.
+    Running,
+    /// `Complete` (or a job's `Succeeded`): the wait returns the result.
+    Complete,
+    /// `Failed`: the wait returns `FailureState` (or `JobFailed`).
+    Failed,
+    /// `Cancelled` (aggregates query jobs): the wait returns `JobCancelled`.
+    Cancelled,
+    /// A `queryStatus` this version does not list; polling goes on.
+    Unlisted(String),
+    /// No `queryStatus` in the answer; polling goes on.
+    Missing,
+    /// The poll was rate limited; the next one waits at least `Retry-After`.
+    RateLimited,
+    /// The poll failed in a way a later poll may not (a broken or garbled answer, a 5xx
+    /// after the client's retries); polling goes on, up to
+    /// [`MAX_CONSECUTIVE_FAILED_POLLS`] in a row.
+    Transient(String),
+    /// The poll failed and ended the wait (`Error::Poll`).
+    Error(String),
+}
+
+/// How close to `max_wait` a last poll is still sent: a poll needs time to be answered,
+/// so one is sent no later than this before the deadline (or a tenth of `max_wait`, if
+/// that is less), and the wait ends when less is left.
+pub const LAST_POLL_ROOM: Duration = Duration::from_millis(100);
+
+/// How long past the deadline the backstop timer lets a poll run.
+const BACKSTOP_GRACE: Duration = Duration::from_millis(50);
+
+/// Failed polls in a row that a wait absorbs before it returns `Error::Poll`: a results
+/// GET is safe to repeat, but a persistent failure must not hide until `max_wait`.
+pub const MAX_CONSECUTIVE_FAILED_POLLS: u32 = 3;
+
+/// One poll, as reported to a progress callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollEvent {
+    /// The execution (or job) polled.
+    pub execution_id: String,
+    /// 1 for the first poll.
+    pub poll: u32,
+    /// Since the wait began.
+    pub elapsed: Duration,
+    /// What the poll found.
+    pub status: PollStatus,
+    /// The wait before the next poll (zero when this poll ended the wait).
+    pub next_delay: Duration,
+}
+
+/// What an answer means for the wait.
+pub(crate) enum Verdict<T> {
+    /// Keep polling.
+    Continue(PollStatus),
+    /// The wait returns this answer.
+    Done(T),
+    /// The wait fails with this error (the query or job ended badly).
+    Fail(PollStatus, Error),
+}
+
+/// Polls `fetch` until `judge` says the wait is over, or the policy's `max_wait` passes.
+///
+/// `max_wait` bounds the whole wait: each poll runs under
+/// [`usage_client::with_deadline`], so the client's own retries and per-attempt timeouts
+/// end at the deadline too.
+pub(crate) async fn until_done<T, F, Fut>(
+    queries: &UsageQueries,
+    id: &str,
+    mut on_poll: impl FnMut(&PollEvent),
+    mut fetch: F,
+    judge: impl Fn(T) -> Verdict<T>,
+) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, UsageError>>,
+{
+    let clock = queries.client().inner().clock().clone();
+    let policy = queries.policy();
+    let started = clock.now();
+    // `None`: a max_wait past the clock's range, i.e. no deadline.
+    let deadline = started.checked_add(policy.max_wait);
+    let room = LAST_POLL_ROOM.min(policy.max_wait / 10);
+    let mut delay = policy.initial_delay;
+    let mut polls = 0u32;
+    let mut failed_in_a_row = 0u32;
+    let mut last_error: Option<UsageError> = None;
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(clock.now()));
+        if left.is_some_and(|left| left <= room) {
+            return Err(Error::ExceededMaxWait {
+                execution_id: id.to_string(),
+                elapsed: clock.now() - started,
+                polls,
+                last_error: last_error.map(Box::new),
+            });
+        }
+        // The last wait is cut short so that one more poll fits before the deadline.
+        clock
+            .sleep(left.map_or(delay, |left| delay.min(left - room)))
+            .await;
+        polls += 1;
+        let answer = within(queries, deadline, fetch()).await;
+        let mut next_delay = policy.next_delay(delay);
+        let mut fatal = None;
+        let (status, done) = match answer {
+            Ok(answer) => {
+                failed_in_a_row = 0;
+                last_error = None;
+                match judge(answer) {
+                    Verdict::Continue(status) => {
+                        if matches!(status, PollStatus::Unlisted(_) | PollStatus::Missing) {
+                            tracing::info!(execution_id = %id, ?status, "unlisted or missing queryStatus; still polling");
+                        }
+                        (status, None)
+                    }
+                    Verdict::Done(answer) => (PollStatus::Complete, Some(Ok(answer))),
+                    Verdict::Fail(status, error) => (status, Some(Err(error))),
+                }
+            }
+            Err(UsageError::RateLimited {
+                retry_after,
+                body,
+                correlation_id,
+            }) => {
+                let asked = retry_after.unwrap_or_default();
+                next_delay = next_delay.max(asked);
+                let error = UsageError::RateLimited {
+                    retry_after,
+                    body,
+                    correlation_id,
+                };
+                // A wait the deadline cannot hold is reported as what it is: a rate
+                // limit, not "still running".
+                let after_wait = clock.now().checked_add(asked);
+                if deadline.is_some_and(|d| after_wait.is_none_or(|at| at > d)) {
+                    fatal = Some(error);
+                } else {
+                    last_error = Some(error);
+                }
+                (PollStatus::RateLimited, None)
+            }
+            Err(source)
+                if failed_in_a_row < MAX_CONSECUTIVE_FAILED_POLLS
+                    && (source.is_transient() || matches!(source, UsageError::Decode { .. })) =>
+            {
+                failed_in_a_row += 1;
+                tracing::info!(execution_id = %id, error = %source, "poll failed; polling on");
+                let status = PollStatus::Transient(source.to_string());
+                last_error = Some(source);
+                (status, None)
+            }
+            Err(source) => {
+                let status = PollStatus::Error(source.to_string());
+                fatal = Some(source);
+                (status, None)
+            }
+        };
+        let ends = done.is_some() || fatal.is_some();
+        let event = PollEvent {
+            execution_id: id.to_string(),
+            poll: polls,
+            elapsed: clock.now() - started,
+            status,
+            next_delay: if ends { Duration::ZERO } else { next_delay },
+        };
+        tracing::debug!(
+            execution_id = %event.execution_id,
+            poll = event.poll,
+            status = ?event.status,
+            "usage query poll"
+        );
+        on_poll(&event);
+        if let Some(source) = fatal {
+            return Err(Error::Poll {
+                execution_id: id.to_string(),
+                polls,
+                source,
+            });
+        }
+        if let Some(done) = done {
+            return done;
+        }
+        delay = next_delay;
+    }
+}
+
+/// One poll, bounded by the wait's deadline. The client stops its own retries and
+/// attempts at the deadline; the timer here is a backstop for anything that does not
+/// (a wait behind another task's token fetch).
+async fn within<T>(
+    queries: &UsageQueries,
+    deadline: Option<tokio::time::Instant>,
+    poll: impl Future<Output = Result<T, UsageError>>,
+) -> Result<T, UsageError> {
+    let Some(deadline) = deadline else {
+        return poll.await;
+    };
+    let clock = queries.client().inner().clock();
+    let started = clock.now();
+    let backstop = deadline.saturating_duration_since(started) + BACKSTOP_GRACE;
+    match tokio::time::timeout(backstop, usage_client::with_deadline(deadline, poll)).await {
+        Ok(answer) => answer,
+        Err(_) => Err(UsageError::DeadlineExceeded {
+            attempts: 1,
+            elapsed: clock.now() - started,
+        }),
+    }
+}
