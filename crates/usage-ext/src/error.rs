@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use usage_client::UsageError;
-use usage_client::models::ApiUsageQueryResult;
+use usage_client::models::{ApiUsageQueryResult, ErrorBody};
 
 use crate::validate::ValidationError;
 
@@ -57,6 +57,58 @@ pub enum Error {
         /// transient error); `None` when it said the query was still running.
         last_error: Option<Box<UsageError>>,
     },
+    /// The aggregates query job ended as `Failed`.
+    #[error("aggregates query job {job_id} failed on the service side (queryStatus Failed){}", fmt_body(.error_body))]
+    JobFailed {
+        /// The job.
+        job_id: String,
+        /// The service's reason, when it gave one.
+        error_body: Option<Box<ErrorBody>>,
+    },
+    /// The aggregates query job was `Cancelled`.
+    #[error("aggregates query job {job_id} was cancelled on the service side{}", fmt_body(.error_body))]
+    JobCancelled {
+        /// The job.
+        job_id: String,
+        /// The service's reason, when it gave one.
+        error_body: Option<Box<ErrorBody>>,
+    },
+    /// A page was asked of a job that has not `Succeeded` (a resumed [`Pages`](crate::Pages)
+    /// of a job still running): wait for the job first.
+    #[error(
+        "aggregates query job {job_id} is {query_status}, not Succeeded: wait for it before paging"
+    )]
+    JobNotFinished {
+        /// The job.
+        job_id: String,
+        /// The status the service reported.
+        query_status: String,
+    },
+    /// The service refused the paging cursor (400 or 404 on a page asked with `after`).
+    #[error(
+        "aggregates query job {job_id} refused the cursor {cursor:?}: {source}; page again from a cursor this job gave, or from the start"
+    )]
+    InvalidCursor {
+        /// The job.
+        job_id: String,
+        /// The cursor refused.
+        cursor: String,
+        /// What the client reported.
+        #[source]
+        source: Box<UsageError>,
+    },
+    /// A page of a job's rows could not be fetched (after retries); fetching it again
+    /// resumes at the same cursor.
+    #[error("fetching a page of aggregates query job {job_id} failed{}: {source}", .cursor.as_deref().map(|c| format!(" (after cursor {c:?})")).unwrap_or_default())]
+    Page {
+        /// The job.
+        job_id: String,
+        /// The cursor of the page (`None`: the first page).
+        cursor: Option<String>,
+        /// What the client reported.
+        #[source]
+        source: Box<UsageError>,
+    },
     /// A poll failed for good (after the client's retries).
     #[error("polling usage query {execution_id} failed after {polls} polls: {source}")]
     Poll {
@@ -77,7 +129,24 @@ impl Error {
             Error::FailureState { execution_id, .. }
             | Error::ExceededMaxWait { execution_id, .. }
             | Error::Poll { execution_id, .. } => Some(execution_id),
+            Error::JobFailed { job_id, .. }
+            | Error::JobCancelled { job_id, .. }
+            | Error::JobNotFinished { job_id, .. }
+            | Error::InvalidCursor { job_id, .. }
+            | Error::Page { job_id, .. } => Some(job_id),
             _ => None,
         }
+    }
+}
+
+fn fmt_body(body: &Option<Box<ErrorBody>>) -> String {
+    match body.as_deref() {
+        Some(ErrorBody { code, message, .. }) => match (code, message) {
+            (Some(c), Some(m)) => format!(": {c}: {m}"),
+            (None, Some(m)) => format!(": {m}"),
+            (Some(c), None) => format!(": {c}"),
+            (None, None) => String::new(),
+        },
+        None => String::new(),
     }
 }

@@ -4,6 +4,7 @@
 
 mod error;
 mod execution;
+mod jobs;
 mod policy;
 mod poll;
 mod queries;
@@ -11,6 +12,7 @@ pub mod validate;
 
 pub use error::Error;
 pub use execution::Execution;
+pub use jobs::{Job, JobRow, MAX_PAGE_SIZE, Pages};
 pub use policy::{InvalidPolicy, PollPolicy};
 pub use poll::{LAST_POLL_ROOM, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStatus};
 pub use queries::UsageQueries;

@@ -45,6 +45,12 @@ impl Default for PollPolicy {
 #[error("invalid poll policy: {0}")]
 pub struct InvalidPolicy(String);
 
+impl InvalidPolicy {
+    pub(crate) fn new(why: String) -> Self {
+        Self(why)
+    }
+}
+
 impl PollPolicy {
     /// Checks that the schedule can work: `factor` finite and at least 1.0, `max_delay` at
     /// least `initial_delay`, `max_wait` above zero. (Zero delays are allowed: each poll is

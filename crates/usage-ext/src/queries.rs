@@ -15,6 +15,7 @@ use crate::validate;
 pub struct UsageQueries {
     client: Client,
     policy: PollPolicy,
+    page_size: u32,
 }
 
 impl UsageQueries {
@@ -23,6 +24,7 @@ impl UsageQueries {
         Self {
             client,
             policy: PollPolicy::default(),
+            page_size: crate::jobs::MAX_PAGE_SIZE,
         }
     }
 
@@ -31,6 +33,24 @@ impl UsageQueries {
         policy.validate()?;
         self.policy = policy;
         Ok(self)
+    }
+
+    /// Sets the rows per page asked of aggregates query jobs: 1 to 1000 (the default, and
+    /// the service's maximum: fewer round trips).
+    pub fn with_page_size(mut self, rows: u32) -> Result<Self, InvalidPolicy> {
+        if !(1..=crate::jobs::MAX_PAGE_SIZE).contains(&rows) {
+            return Err(InvalidPolicy::new(format!(
+                "page size must be 1 to {}, got {rows}",
+                crate::jobs::MAX_PAGE_SIZE
+            )));
+        }
+        self.page_size = rows;
+        Ok(self)
+    }
+
+    /// The rows per page asked of aggregates query jobs.
+    pub fn page_size(&self) -> u32 {
+        self.page_size
     }
 
     /// The client.
