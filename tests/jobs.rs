@@ -282,3 +282,50 @@ async fn a_client_job_lives_under_its_client() {
     let err = q.submit_client_aggregate("..", &query).await.unwrap_err();
     assert!(matches!(err, Error::Invalid(_)), "{err:?}");
 }
+
+const SEARCH: &str = "/api/v2/usage/simplesearch";
+const SEARCH_RESULTS: &str = "/api/v2/usage/simplesearch/s-1/results";
+
+/// A simple search: `Running` once, then two pages of rows joined by a cursor (or, with
+/// `stuck`, a cursor that never moves).
+fn search_server(stuck: bool) -> impl Fn(&Logged, &[Logged]) -> Act {
+    move |req, earlier| {
+        let polls = earlier
+            .iter()
+            .filter(|l| l.path() == SEARCH_RESULTS)
+            .count();
+        let row = |i: i64| json!({"templateUri": format!("/t/{i}"), "requests": i});
+        match (req.path(), query_param(&req.target, "after")) {
+            (TOKEN, _) => Act::json(200, json!({"access_token": "tok", "expires_in": 3600})),
+            (SEARCH, _) => Act::json(202, json!({"executionId": "s-1"})),
+            (_, None) if polls == 0 => Act::json(200, json!({"queryStatus": "Running"})),
+            (_, None) => Act::json(
+                200,
+                json!({"queryStatus": "Complete", "results": [row(0), row(1)], "cursors": {"after": "p2"}}),
+            ),
+            (_, Some(_)) if stuck => Act::json(
+                200,
+                json!({"queryStatus": "Complete", "results": [row(2)], "cursors": {"after": "p2"}}),
+            ),
+            (_, Some(_)) => Act::json(200, json!({"queryStatus": "Complete", "results": [row(2)]})),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_simple_search_is_polled_and_its_pages_followed() {
+    let server = Hostile::start(search_server(false)).await;
+    let q = queries(&server, RetryPolicy::default());
+    let search: usage_client::models::ApiUsageSimpleSearch =
+        serde_json::from_value(json!({"interval": "2026-10-01/2026-11-01"})).unwrap();
+    let result = q.simple_search(&search).await.unwrap();
+    let requests: Vec<i64> = result.results.iter().map(|r| r.requests()).collect();
+    assert_eq!(requests, [0, 1, 2]);
+    assert_eq!(server.count(SEARCH_RESULTS), 3, "two polls and one page");
+
+    let stuck = Hostile::start(search_server(true)).await;
+    let q = queries(&stuck, RetryPolicy::default());
+    let err = q.simple_search(&search).await.unwrap_err();
+    assert!(matches!(err, Error::Page { .. }), "{err:?}");
+    assert!(err.to_string().contains("same cursor"), "{err}");
+}

@@ -59,19 +59,7 @@ impl Execution {
             validate::id("clientId", client_id)?;
         }
         let id = &self.execution_id;
-        let judge = |result: ApiUsageQueryResult| match &result.query_status {
-            Some(QueryStatus::Complete) => Verdict::Done(result),
-            Some(QueryStatus::Failed) => Verdict::Fail(
-                PollStatus::Failed,
-                Error::FailureState {
-                    execution_id: id.clone(),
-                    result: Box::new(result),
-                },
-            ),
-            Some(QueryStatus::Running) => Verdict::Continue(PollStatus::Running),
-            Some(other) => Verdict::Continue(PollStatus::Unlisted(other.as_str().to_string())),
-            None => Verdict::Continue(PollStatus::Missing),
-        };
+        let judge = judge_query(id);
         poll::until_done(queries, id, on_poll, || self.fetch(queries), judge).await
     }
 
@@ -90,5 +78,24 @@ impl Execution {
             }
         };
         Ok(answer?.into_inner())
+    }
+}
+
+/// What a usage query's answer means for the wait (`Complete`, `Failed`, `Running`).
+pub(crate) fn judge_query(
+    id: &str,
+) -> impl Fn(ApiUsageQueryResult) -> Verdict<ApiUsageQueryResult> {
+    move |result: ApiUsageQueryResult| match &result.query_status {
+        Some(QueryStatus::Complete) => Verdict::Done(result),
+        Some(QueryStatus::Failed) => Verdict::Fail(
+            PollStatus::Failed,
+            Error::FailureState {
+                execution_id: id.to_string(),
+                result: Box::new(result),
+            },
+        ),
+        Some(QueryStatus::Running) => Verdict::Continue(PollStatus::Running),
+        Some(other) => Verdict::Continue(PollStatus::Unlisted(other.as_str().to_string())),
+        None => Verdict::Continue(PollStatus::Missing),
     }
 }

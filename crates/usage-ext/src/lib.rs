@@ -8,6 +8,7 @@ mod jobs;
 mod policy;
 mod poll;
 mod queries;
+mod simple_search;
 pub mod validate;
 
 pub use error::Error;
@@ -16,6 +17,7 @@ pub use jobs::{Job, JobRow, MAX_PAGE_SIZE, Pages};
 pub use policy::{InvalidPolicy, PollPolicy};
 pub use poll::{LAST_POLL_ROOM, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStatus};
 pub use queries::UsageQueries;
+pub use simple_search::SimpleSearch;
 // What the common path needs, so that `usage-ext` is the one dependency to add.
 /// The client crate, for everything else (`usage_ext::client::AuthError`, ...).
 pub use usage_client as client;

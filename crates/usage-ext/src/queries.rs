@@ -142,7 +142,7 @@ type Submitted = Result<
     usage_client::Error<usage_client::models::ErrorBody>,
 >;
 
-fn execution_id(answer: Submitted) -> Result<String, Error> {
+pub(crate) fn execution_id(answer: Submitted) -> Result<String, Error> {
     let answer = answer.map_err(|e| Error::Submit(e.into()))?.into_inner();
     let id = answer
         .execution_id
