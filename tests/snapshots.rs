@@ -220,3 +220,37 @@ fn decoded_error_bodies() {
         "usage.reporting"
     );
 }
+
+#[test]
+fn job_request_serializes_to_the_wire_shape() {
+    use usage_client::models::{
+        HttpMethod, JobMetric, OrganizationJobGroupBy, OrganizationPublicApiUsageQueryRequest,
+        SortOrder, UsageQuerySortBy,
+    };
+    let request = OrganizationPublicApiUsageQueryRequest {
+        interval: "2026-10-01T00:00:00Z/2026-11-01T00:00:00Z".into(),
+        granularity: Some(Granularity::Day),
+        group_by: vec![
+            OrganizationJobGroupBy::OauthClientId,
+            OrganizationJobGroupBy::TemplateUri,
+        ],
+        http_methods: vec![HttpMethod::POST],
+        metrics: vec![JobMetric::Requests, JobMetric::Status429],
+        oauth_client_ids: vec!["1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d".into()],
+        platforms: vec![],
+        sort_by: vec![UsageQuerySortBy {
+            field_name: Some("requestCount".into()),
+            order: Some(SortOrder::Desc),
+        }],
+        template_uris: vec![],
+        user_ids: vec![],
+    };
+    insta::assert_json_snapshot!("job_request_full", request);
+}
+
+#[test]
+fn decoded_job_page() {
+    let page: usage_client::models::OrganizationPublicApiUsageResultsResponse =
+        serde_json::from_str(&fixture("job_page.json")).unwrap();
+    insta::assert_debug_snapshot!(page);
+}

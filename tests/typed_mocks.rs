@@ -72,3 +72,56 @@ async fn typed_mocks_match_the_client_requests() {
         "httpmock answers 404 when no mock matches"
     );
 }
+
+/// The successor API's mocks: a job submitted, polled and paged by cursor through the
+/// typed query-parameter matchers.
+#[tokio::test]
+async fn typed_mocks_of_the_jobs_api() {
+    use usage_client::models::{
+        JobQueryStatus, OrganizationPublicApiUsage, OrganizationPublicApiUsageQueryRequest,
+        OrganizationPublicApiUsageResultsResponse, OrganizationUsageQueryResponse,
+    };
+    let server = MockServer::start_async().await;
+    let query: OrganizationPublicApiUsageQueryRequest =
+        serde_json::from_value(serde_json::json!({"interval": "2026-10-01/2026-11-01"})).unwrap();
+    let submit = server.post_usage_aggregates_query_jobs(|when, then| {
+        when.body(&query);
+        then.accepted(&OrganizationUsageQueryResponse {
+            id: "job-1".into(),
+            name: None,
+            results_uri: None,
+            self_uri: None,
+        });
+    });
+    let row = |n: i64| OrganizationPublicApiUsage {
+        request_count: Some(n),
+        ..Default::default()
+    };
+    let second = server.get_usage_aggregates_query_job(|when, then| {
+        when.job_id("job-1").after("c1").page_size(1);
+        then.ok(&OrganizationPublicApiUsageResultsResponse {
+            entities: vec![row(2)],
+            error_body: None,
+            name: None,
+            next_uri: None,
+            query_status: JobQueryStatus::Succeeded,
+            self_uri: None,
+        });
+    });
+    let client = Client::new(&server.base_url(), Runtime::default());
+    let id = client
+        .post_usage_aggregates_query_jobs(&query)
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let page = client
+        .get_usage_aggregates_query_job(&id, Some("c1"), Some(1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.query_status, JobQueryStatus::Succeeded);
+    assert_eq!(page.entities[0].request_count, Some(2));
+    submit.assert_async().await;
+    second.assert_async().await;
+}
