@@ -250,3 +250,120 @@ async fn a_persistent_garbled_answer_ends_as_a_typed_poll_error() {
         other => panic!("expected Error::Poll, got {other:?}"),
     }
 }
+
+fn job_request(
+    group_by: serde_json::Value,
+) -> usage_client::models::OrganizationPublicApiUsageQueryRequest {
+    serde_json::from_value(serde_json::json!({
+        "interval": "2026-10-01/2026-11-01",
+        "granularity": "Day",
+        "groupBy": group_by,
+    }))
+    .unwrap()
+}
+
+/// Aggregates query jobs: `Queued`, `Running`, then pages by cursor; the same rows
+/// whatever the page size; a client's job sees its own rows; refused cursors and sizes.
+#[tokio::test]
+async fn jobs_are_queued_run_and_paged_by_cursor() {
+    let fake = start(2_500, 2).await;
+    let clock = ManualClock::new();
+    let q = queries(&fake, &clock);
+    let request = job_request(serde_json::json!([
+        "OauthClientId",
+        "TemplateUri",
+        "HttpMethod"
+    ]));
+    let mut statuses = Vec::new();
+    let pages = q
+        .submit_aggregate(&request)
+        .await
+        .unwrap()
+        .wait_with(&q, |e| statuses.push(e.status.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses,
+        [
+            PollStatus::Queued,
+            PollStatus::Running,
+            PollStatus::Complete
+        ]
+    );
+    let job = pages.job().clone();
+    let big = pages.collect().await.unwrap();
+    assert_eq!(big.len(), 2_500);
+    assert!(
+        big.iter()
+            .all(|r| r.oauth_client.is_some() && r.template_uri.is_some())
+    );
+    assert!(big.iter().all(|r| r.user.is_none()), "not grouped by user");
+    // The same rows in pages of 100 (resumed from the start, as after a restart).
+    let small = job
+        .pages_from(&q.clone().with_page_size(100).unwrap(), None)
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(small, big);
+    // 3 polls (the last is page 1 of 1,000), 2 more pages; then 25 pages of 100.
+    assert_eq!(
+        fake.requests(Operation::GetUsageAggregatesQueryJob),
+        3 + 2 + 25
+    );
+
+    // A cursor the fake did not give.
+    let err = job
+        .pages_from(&q, Some("3e8.00000000".into()))
+        .next_page()
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidCursor { .. }), "{err:?}");
+    // A page size out of range, through the client.
+    let err: UsageError = q
+        .client()
+        .get_usage_aggregates_query_job(&job.job_id, None, Some(1_001))
+        .await
+        .unwrap_err()
+        .into();
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(
+        err.body().unwrap().code.as_deref(),
+        Some("invalid.query.param.value")
+    );
+}
+
+#[tokio::test]
+async fn a_client_job_sees_its_own_rows_and_unknown_clients_are_404() {
+    let fake = start(300, 0).await;
+    let clock = ManualClock::new();
+    let q = queries(&fake, &clock);
+    let client_id = "1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d";
+    let request: usage_client::models::ClientPublicApiUsageQueryRequest =
+        serde_json::from_value(serde_json::json!({
+            "interval": "2026-10-01/2026-11-01",
+            "groupBy": ["TemplateUri", "OrganizationId"],
+        }))
+        .unwrap();
+    let rows = q
+        .client_aggregate_usage(client_id, &request)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 300);
+    assert!(
+        rows.iter()
+            .all(|r| r.organization_id.as_deref() == Some("8a1b2c3d-0000-4000-8000-00000000cafe")),
+        "grouped by organization, a client's rows name the org"
+    );
+    let err = q
+        .submit_client_aggregate("00000000-0000-4000-8000-000000000000", &request)
+        .await
+        .unwrap_err();
+    match err {
+        Error::Submit(source) => assert_eq!(source.status(), Some(404)),
+        other => panic!("{other:?}"),
+    }
+}

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 mod ids;
+mod jobs;
 mod routes;
 mod rows;
 mod state;
@@ -175,6 +176,7 @@ pub fn sample_result_body(rows: usize, seed: u64) -> Vec<u8> {
             .map(|v| OrganizationGroupBy::from(*v))
             .collect(),
         start: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
+        job: false,
     };
     rows::complete_body(&execution)
 }

@@ -16,10 +16,10 @@ use usage_models::{
     OrganizationGroupBy,
 };
 
-use crate::rows;
 use crate::state::{Fault, Operation, Outcome, Owner, State};
+use crate::{jobs, rows};
 
-type Shared = Arc<State>;
+pub(crate) type Shared = Arc<State>;
 
 pub(crate) fn router(state: Shared) -> Router {
     Router::new()
@@ -41,6 +41,19 @@ pub(crate) fn router(state: Shared) -> Router {
             "/api/v2/oauth/clients/{client_id}/usage/summary",
             get(get_oauth_client_usage_summary),
         )
+        .route("/api/v2/usage/aggregates/query/jobs", post(jobs::post_jobs))
+        .route(
+            "/api/v2/usage/aggregates/query/jobs/{job_id}",
+            get(jobs::get_job),
+        )
+        .route(
+            "/api/v2/usage/client/{client_id}/aggregates/query/jobs",
+            post(jobs::post_client_jobs),
+        )
+        .route(
+            "/api/v2/usage/client/{client_id}/aggregates/query/jobs/{job_id}",
+            get(jobs::get_client_job),
+        )
         .fallback(|Extract(state): Extract<Shared>| async move {
             error(
                 &state,
@@ -52,7 +65,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
-fn json_response(state: &State, status: u16, body: Vec<u8>) -> Response {
+pub(crate) fn json_response(state: &State, status: u16, body: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let headers = response.headers_mut();
@@ -66,7 +79,7 @@ fn json_response(state: &State, status: u16, body: Vec<u8>) -> Response {
     response
 }
 
-fn error(state: &State, status: u16, code: &str, message: &str) -> Response {
+pub(crate) fn error(state: &State, status: u16, code: &str, message: &str) -> Response {
     let mut response = json_response(state, status, Vec::new());
     let context_id = response
         .headers()
@@ -87,7 +100,7 @@ fn error(state: &State, status: u16, code: &str, message: &str) -> Response {
 }
 
 /// Runs `normal` for a request to `operation`, with whatever fault the rules assign.
-async fn serve(
+pub(crate) async fn serve(
     state: &Shared,
     operation: Operation,
     headers: &HeaderMap,
@@ -286,14 +299,14 @@ async fn token(Extract(state): Extract<Shared>, headers: HeaderMap, body: Bytes)
 }
 
 /// A 400-class answer decided during validation, rendered by `error`.
-struct Refusal {
+pub(crate) struct Refusal {
     status: u16,
     code: &'static str,
     message: String,
 }
 
 impl Refusal {
-    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -301,7 +314,7 @@ impl Refusal {
         }
     }
 
-    fn render(self, state: &State) -> Response {
+    pub(crate) fn render(self, state: &State) -> Response {
         error(state, self.status, self.code, &self.message)
     }
 }
@@ -313,7 +326,7 @@ struct Submitted {
     start: chrono::DateTime<chrono::Utc>,
 }
 
-fn invalid_value(field: &str, value: &str, allowed: &[&str]) -> Refusal {
+pub(crate) fn invalid_value(field: &str, value: &str, allowed: &[&str]) -> Refusal {
     Refusal::new(
         400,
         "invalid.value",
@@ -398,7 +411,7 @@ fn validate<Q: QueryBody>(headers: &HeaderMap, body: &[u8]) -> Result<Submitted,
     })
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| {
         Refusal::new(
             400,
@@ -416,6 +429,7 @@ fn submitted(state: &State, owner: Owner, query: Submitted) -> Response {
         query.granularity,
         query.group_by,
         query.start,
+        false,
     );
     let results_uri = match owner {
         Owner::Organization => format!("/api/v2/usage/query/{id}/results"),
@@ -499,7 +513,7 @@ async fn get_oauth_client_usage_summary(
 }
 
 fn results(state: &State, execution_id: &str, owner: Owner) -> Response {
-    match state.poll(execution_id, &owner) {
+    match state.poll(execution_id, &owner, false) {
         None => error(
             state,
             404,

@@ -213,3 +213,158 @@ pub(crate) fn complete_body(execution: &Execution) -> Vec<u8> {
     .expect("serializing to a Vec cannot fail");
     body
 }
+
+/// `{id, name}` of an OAuth client, as a job row names it.
+#[derive(Serialize)]
+struct ClientRef {
+    id: &'static str,
+    name: &'static str,
+}
+
+/// `{id}` of a user.
+#[derive(Serialize)]
+struct UserRef {
+    id: &'static str,
+}
+
+/// A row of an aggregates query job (`OrganizationPublicApiUsage`): other field names than
+/// a query's row, a calendar date, and the grouped dimensions only.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobRow {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oauth_client: Option<ClientRef>,
+    /// Client jobs' rows only (`ClientPublicApiUsage`), grouped by organization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization_id: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    template_uri: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<UserRef>,
+    request_count: i64,
+    status200: i64,
+    status300: i64,
+    status400: i64,
+    status429: i64,
+    status500: i64,
+}
+
+/// Row `i` of a job, computed on its own (each row has its own seed), so that any page
+/// can be served without generating the rows before it.
+fn job_row(
+    e: &Execution,
+    keys: &[Key],
+    client: Option<(&'static str, &'static str)>,
+    i: usize,
+) -> JobRow {
+    let mut rng =
+        fastrand::Rng::with_seed(crate::ids::mix(e.seed ^ (i as u64).wrapping_mul(0x9e37)));
+    let key = keys[i % keys.len()];
+    let bucket = (i / keys.len()) as u32;
+    let requests = (rng.f64().powi(4) * 200_000.0) as i64 + 1;
+    let limited = requests > 50_000 || rng.u8(..) < 40;
+    let status429 = if limited {
+        rng.i64(0..=requests / 20)
+    } else {
+        0
+    };
+    let status400 = status429 + rng.i64(0..=requests / 50);
+    let status500 = if rng.u8(..) < 10 {
+        rng.i64(0..=requests / 200)
+    } else {
+        0
+    };
+    let status300 = if rng.u8(..) < 20 {
+        rng.i64(0..=requests / 100)
+    } else {
+        0
+    };
+    let status200 = requests - status400 - status500 - status300;
+    let date = e.granularity.as_ref().and_then(|g| {
+        let day = e.start.date_naive();
+        let date = match g {
+            Granularity::Week => day.checked_add_days(chrono::Days::new(7 * u64::from(bucket))),
+            Granularity::Month => day.checked_add_months(chrono::Months::new(bucket)),
+            _ => day.checked_add_days(chrono::Days::new(u64::from(bucket))),
+        };
+        date.map(|d| d.format("%Y-%m-%d").to_string())
+    });
+    let grouped = |d: OrganizationGroupBy| e.group_by.contains(&d);
+    // A client's job rows are all that client's: they name the organization instead.
+    let (oauth_client, organization_id) = match client {
+        Some(_) => (
+            None,
+            grouped(OrganizationGroupBy::OrganizationId).then_some(ORGANIZATION_ID),
+        ),
+        None => (
+            grouped(OrganizationGroupBy::OAuthClientId).then_some(key.client),
+            None,
+        ),
+    };
+    JobRow {
+        date,
+        http_method: grouped(OrganizationGroupBy::HttpMethod).then_some(key.endpoint.1),
+        oauth_client: oauth_client.map(|(id, name)| ClientRef { id, name }),
+        organization_id,
+        template_uri: grouped(OrganizationGroupBy::TemplateUri).then_some(key.endpoint.0),
+        user: grouped(OrganizationGroupBy::UserId)
+            .then_some(key.user_id)
+            .filter(|u| !u.is_empty())
+            .map(|id| UserRef { id }),
+        request_count: requests,
+        status200,
+        status300,
+        status400,
+        status429,
+        status500,
+    }
+}
+
+/// The name of one of the org's clients.
+pub(crate) fn client_name(id: &str) -> Option<&'static str> {
+    CLIENTS
+        .iter()
+        .find(|(c, _)| *c == id)
+        .map(|(_, name)| *name)
+}
+
+/// The ids of the org's OAuth clients the fake knows.
+pub(crate) fn client_ids() -> impl Iterator<Item = &'static str> {
+    CLIENTS.iter().map(|(id, _)| *id)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobPage {
+    entities: Vec<JobRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_uri: Option<String>,
+    query_status: &'static str,
+}
+
+/// The body of a `Succeeded` job's page: rows `offset..offset + size` (of `e.rows`), and
+/// `next_uri` when another page follows. `client` scopes every row to one OAuth client.
+pub(crate) fn job_page_body(
+    e: &Execution,
+    client: Option<(&'static str, &'static str)>,
+    offset: usize,
+    size: usize,
+    next_uri: Option<String>,
+) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(e.seed);
+    let keys = keys(e, &mut rng);
+    let end = offset.saturating_add(size).min(e.rows);
+    let entities = (offset.min(end)..end)
+        .map(|i| job_row(e, &keys, client, i))
+        .collect();
+    serde_json::to_vec(&JobPage {
+        entities,
+        next_uri,
+        query_status: "Succeeded",
+    })
+    .expect("serializing to a Vec cannot fail")
+}

@@ -25,17 +25,29 @@ pub enum Operation {
     GetOauthClientUsageQueryResult,
     /// `GET /api/v2/oauth/clients/{clientId}/usage/summary`
     GetOauthClientUsageSummary,
+    /// `POST /api/v2/usage/aggregates/query/jobs`
+    PostUsageAggregatesQueryJobs,
+    /// `GET /api/v2/usage/aggregates/query/jobs/{jobId}`
+    GetUsageAggregatesQueryJob,
+    /// `POST /api/v2/usage/client/{clientId}/aggregates/query/jobs`
+    PostUsageClientClientIdAggregatesQueryJobs,
+    /// `GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId}`
+    GetUsageClientClientIdAggregatesQueryJob,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 10] = [
         Operation::Token,
         Operation::PostUsageQuery,
         Operation::GetUsageQueryExecutionIdResults,
         Operation::PostOauthClientUsageQuery,
         Operation::GetOauthClientUsageQueryResult,
         Operation::GetOauthClientUsageSummary,
+        Operation::PostUsageAggregatesQueryJobs,
+        Operation::GetUsageAggregatesQueryJob,
+        Operation::PostUsageClientClientIdAggregatesQueryJobs,
+        Operation::GetUsageClientClientIdAggregatesQueryJob,
     ];
 
     fn index(self) -> usize {
@@ -180,6 +192,8 @@ pub(crate) struct Execution {
     pub granularity: Option<Granularity>,
     pub group_by: Vec<OrganizationGroupBy>,
     pub start: chrono::DateTime<chrono::Utc>,
+    /// An aggregates query job (polled and paged on the jobs routes) rather than a query.
+    pub job: bool,
 }
 
 #[derive(Debug)]
@@ -214,8 +228,8 @@ struct Mutable {
 
 pub(crate) struct State {
     pub config: FakeConfig,
-    counters: [AtomicU64; 6],
-    unauthorized: [AtomicU64; 6],
+    counters: [AtomicU64; Operation::ALL.len()],
+    unauthorized: [AtomicU64; Operation::ALL.len()],
     ids: AtomicU64,
     mutable: Mutex<Mutable>,
 }
@@ -368,6 +382,7 @@ impl State {
         granularity: Option<Granularity>,
         group_by: Vec<OrganizationGroupBy>,
         start: chrono::DateTime<chrono::Utc>,
+        job: bool,
     ) -> String {
         let id = self.next_id();
         let mut state = self.lock();
@@ -388,15 +403,20 @@ impl State {
             granularity,
             group_by,
             start,
+            job,
         };
         state.executions.insert(id.clone(), execution);
         id
     }
 
-    /// Counts a poll of `id` by `owner` and returns the execution as it then stands.
-    pub fn poll(&self, id: &str, owner: &Owner) -> Option<(Execution, bool)> {
+    /// Counts a poll of `id` by `owner` and returns the execution as it then stands. A
+    /// job's id is unknown to the query routes and the other way round.
+    pub fn poll(&self, id: &str, owner: &Owner, job: bool) -> Option<(Execution, bool)> {
         let mut state = self.lock();
-        let execution = state.executions.get_mut(id).filter(|e| e.owner == *owner)?;
+        let execution = state
+            .executions
+            .get_mut(id)
+            .filter(|e| e.owner == *owner && e.job == job)?;
         execution.polls += 1;
         let done = match &execution.completion {
             Completion::AfterPolls(n) => execution.polls > *n,
