@@ -30,3 +30,38 @@ pub struct PlainResult {
     pub results: Vec<PlainRow>,
     pub query_status: Option<String>,
 }
+
+/// `{id, name}` of a job row's client.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+pub struct PlainRef {
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A job row, as a plain struct.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct PlainJobRow {
+    pub date: Option<String>,
+    pub http_method: Option<String>,
+    pub oauth_client: Option<PlainRef>,
+    pub template_uri: Option<String>,
+    pub request_count: Option<i64>,
+    pub status200: Option<i64>,
+    pub status300: Option<i64>,
+    pub status400: Option<i64>,
+    pub status429: Option<i64>,
+    pub status500: Option<i64>,
+}
+
+/// A job's answer: its status and a page of rows.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlainJobPage {
+    #[serde(default)]
+    pub entities: Vec<PlainJobRow>,
+    pub next_uri: Option<String>,
+    pub query_status: Option<String>,
+}

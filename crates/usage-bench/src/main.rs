@@ -1,4 +1,4 @@
-//! `cargo run --release -p usage-bench -- <decode [rows]|e2e|poll|concurrency|all>`
+//! `cargo run --release -p usage-bench -- <decode [rows]|e2e|jobs|poll|concurrency|all>`
 //!
 //! Each benchmark measures the SDK and its floor in the same run and prints the ratio.
 //! See BENCHMARKS.md for what each measures and the latest numbers.
@@ -9,6 +9,7 @@ mod concurrency;
 mod decode;
 mod e2e;
 mod floor;
+mod jobs;
 mod measure;
 mod poll;
 
@@ -22,6 +23,7 @@ async fn main() -> ExitCode {
         ["decode"] => decode::run(decode::ROWS),
         ["decode", rows] => rows.parse().map_err(Into::into).and_then(decode::run),
         ["e2e"] => e2e::run().await,
+        ["jobs"] => jobs::run().await,
         ["poll"] => poll::run().await,
         ["concurrency"] => concurrency::run().await,
         // Each in a process of its own, so one's peak memory does not show in another's.
@@ -29,7 +31,8 @@ async fn main() -> ExitCode {
         // Children of the e2e benchmark, each in its own process so peak memory is its own.
         ["serve-fake", rows] => e2e::serve_fake(rows).await,
         ["job", variant, url, rows] => e2e::job(variant, url, rows).await,
-        _ => Err("usage: usage-bench <decode|e2e|poll|concurrency|all>".into()),
+        ["jobs-job", variant, url] => jobs::job(variant, url).await,
+        _ => Err("usage: usage-bench <decode|e2e|jobs|poll|concurrency|all>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,7 +47,7 @@ type Result = std::result::Result<(), Box<dyn std::error::Error>>;
 
 fn all() -> Result {
     let exe = std::env::current_exe()?;
-    for bench in ["decode", "e2e", "poll", "concurrency"] {
+    for bench in ["decode", "e2e", "jobs", "poll", "concurrency"] {
         let status = std::process::Command::new(&exe).arg(bench).status()?;
         if !status.success() {
             return Err(format!("{bench} failed: {status}").into());
