@@ -150,7 +150,7 @@ fn operation_table(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream
     })
 }
 
-fn snake_case(camel: &str) -> String {
+pub(crate) fn snake_case(camel: &str) -> String {
     let mut out = String::with_capacity(camel.len() + 4);
     for (i, c) in camel.chars().enumerate() {
         if c.is_ascii_uppercase() {

@@ -247,7 +247,9 @@ pub fn fill_mock_docs(file: &mut syn::File, spec: &OpenAPI) {
                         continue;
                     }
                     let method = f.sig.ident.to_string();
-                    let op = ops.values().find(|op| snake(&op.operation_id) == method);
+                    let op = ops
+                        .values()
+                        .find(|op| crate::client::snake_case(&op.operation_id) == method);
                     if let Some(op) = op {
                         let text = format!(
                             "Mocks `{}` (`{} {}`): `config_fn` gets what to match and what to \
@@ -261,21 +263,6 @@ pub fn fill_mock_docs(file: &mut syn::File, spec: &OpenAPI) {
             _ => {}
         }
     }
-}
-
-fn snake(camel: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// progenitor's constructors take reqwest's defaults (redirects followed, `HTTP_PROXY`

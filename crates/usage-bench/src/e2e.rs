@@ -108,7 +108,7 @@ pub async fn job(variant: &str, url: &str, rows: &str) -> crate::Result {
     Ok(())
 }
 
-async fn run_child(
+pub(crate) async fn run_child(
     exe: &std::path::Path,
     args: &[&str],
 ) -> Result<(Duration, u64), Box<dyn std::error::Error>> {

@@ -14,6 +14,7 @@ use usage_client::models::OrganizationPublicApiUsageQueryRequest;
 use usage_ext::{PollPolicy, UsageQueries};
 use usage_fake::FakeConfig;
 
+use crate::e2e::run_child;
 use crate::floor::PlainJobPage;
 use crate::measure::{median, median_u64, ms, peak_rss_kib};
 
@@ -111,24 +112,6 @@ pub async fn job(variant: &str, url: &str) -> crate::Result {
     Ok(())
 }
 
-async fn child(
-    exe: &std::path::Path,
-    args: &[&str],
-) -> Result<(Duration, u64), Box<dyn std::error::Error>> {
-    let out = tokio::process::Command::new(exe)
-        .args(args)
-        .output()
-        .await?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
-    }
-    let text = String::from_utf8(out.stdout)?;
-    let mut parts = text.split_whitespace();
-    let micros: u64 = parts.next().ok_or("no time")?.parse()?;
-    let kib: u64 = parts.next().ok_or("no memory")?.parse()?;
-    Ok((Duration::from_micros(micros), kib))
-}
-
 pub async fn run() -> crate::Result {
     let exe = std::env::current_exe()?;
     let mut fake = tokio::process::Command::new(&exe)
@@ -149,8 +132,8 @@ pub async fn run() -> crate::Result {
         };
         for variant in order {
             let (t, m) = match variant {
-                "single" => child(&exe, &["job", "sdk", &url, &rows]).await?,
-                v => child(&exe, &["jobs-job", v, &url]).await?,
+                "single" => run_child(&exe, &["job", "sdk", &url, &rows]).await?,
+                v => run_child(&exe, &["jobs-job", v, &url]).await?,
             };
             if run == 0 {
                 continue;

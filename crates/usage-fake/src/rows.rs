@@ -136,6 +136,38 @@ fn keys(e: &Execution, rng: &mut fastrand::Rng) -> Vec<Key> {
     keys
 }
 
+/// A row's request counts.
+struct Counts {
+    requests: i64,
+    status400: i64,
+    status429: i64,
+    status500: i64,
+}
+
+fn counts(rng: &mut fastrand::Rng) -> Counts {
+    // Heavy-tailed volumes: most rows are small, a few integrations dominate.
+    let requests = (rng.f64().powi(4) * 200_000.0) as i64 + 1;
+    // The busiest integrations are the ones that meet the rate limit.
+    let limited = requests > 50_000 || rng.u8(..) < 40;
+    let status429 = if limited {
+        rng.i64(0..=requests / 20)
+    } else {
+        0
+    };
+    let status400 = status429 + rng.i64(0..=requests / 50);
+    let status500 = if rng.u8(..) < 10 {
+        rng.i64(0..=requests / 200)
+    } else {
+        0
+    };
+    Counts {
+        requests,
+        status400,
+        status429,
+        status500,
+    }
+}
+
 impl Serialize for Rows<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
@@ -148,21 +180,12 @@ impl Serialize for Rows<'_> {
             // query without granularity can have.
             let key = keys[i % keys.len()];
             let bucket = (i / keys.len()) as i32;
-            // Heavy-tailed volumes: most rows are small, a few integrations dominate.
-            let requests = (rng.f64().powi(4) * 200_000.0) as i64 + 1;
-            // The busiest integrations are the ones that meet the rate limit.
-            let limited = requests > 50_000 || rng.u8(..) < 40;
-            let status429 = if limited {
-                rng.i64(0..=requests / 20)
-            } else {
-                0
-            };
-            let status400 = status429 + rng.i64(0..=requests / 50);
-            let status500 = if rng.u8(..) < 10 {
-                rng.i64(0..=requests / 200)
-            } else {
-                0
-            };
+            let Counts {
+                requests,
+                status400,
+                status429,
+                status500,
+            } = counts(&mut rng);
             let status300 = 0;
             let status200 = requests - status400 - status500 - status300;
             let date = e.granularity.as_ref().map(|g| {
@@ -265,19 +288,12 @@ fn job_row(
         fastrand::Rng::with_seed(crate::ids::mix(e.seed ^ (i as u64).wrapping_mul(0x9e37)));
     let key = keys[i % keys.len()];
     let bucket = (i / keys.len()) as u32;
-    let requests = (rng.f64().powi(4) * 200_000.0) as i64 + 1;
-    let limited = requests > 50_000 || rng.u8(..) < 40;
-    let status429 = if limited {
-        rng.i64(0..=requests / 20)
-    } else {
-        0
-    };
-    let status400 = status429 + rng.i64(0..=requests / 50);
-    let status500 = if rng.u8(..) < 10 {
-        rng.i64(0..=requests / 200)
-    } else {
-        0
-    };
+    let Counts {
+        requests,
+        status400,
+        status429,
+        status500,
+    } = counts(&mut rng);
     let status300 = if rng.u8(..) < 20 {
         rng.i64(0..=requests / 100)
     } else {
