@@ -221,7 +221,10 @@ async fn client_query_and_summary_flows() {
     let q = queries(&fake, &clock, RetryPolicy::default());
     let query =
         ApiUsageClientQuery::new("2026-10/2026-11").with_group_by([ClientGroupBy::TemplateUri]);
-    let result = q.client_usage("oauth-client-1", &query).await.unwrap();
+    let result = q
+        .client_usage(usage_fake::OAUTH_CLIENTS[0].0, &query)
+        .await
+        .unwrap();
     assert_eq!(result.results.len(), 5);
     assert!(
         result
@@ -229,7 +232,10 @@ async fn client_query_and_summary_flows() {
             .iter()
             .all(|r| r.template_uri.as_deref().is_some_and(|t| !t.is_empty()))
     );
-    let summary = q.client_summary("oauth-client-1", Some(30)).await.unwrap();
+    let summary = q
+        .client_summary(usage_fake::OAUTH_CLIENTS[0].0, Some(30))
+        .await
+        .unwrap();
     assert_eq!(summary.results.len(), 5);
     assert_eq!(fake.requests(Operation::PostOauthClientUsageQuery), 1);
     assert_eq!(fake.requests(Operation::GetOauthClientUsageSummary), 1);
@@ -325,7 +331,7 @@ async fn the_fake_refuses_what_validation_would_have_caught() {
     assert_eq!(bad.body().unwrap().code.as_deref(), Some("invalid.date"));
     let bad = client
         .post_oauth_client_usage_query(
-            "c",
+            usage_fake::OAUTH_CLIENTS[0].0,
             &ApiUsageClientQuery::new("2026-10/2026-11")
                 .with_group_by([ClientGroupBy::from("UserId")]),
         )
@@ -334,7 +340,7 @@ async fn the_fake_refuses_what_validation_would_have_caught() {
         .unwrap_err();
     assert_eq!(bad.body().unwrap().code.as_deref(), Some("invalid.value"));
     let bad = client
-        .get_oauth_client_usage_summary("c", Some("0"))
+        .get_oauth_client_usage_summary(usage_fake::OAUTH_CLIENTS[0].0, Some("0"))
         .await
         .map_err(usage_client::UsageError::from)
         .unwrap_err();

@@ -367,3 +367,42 @@ async fn a_client_job_sees_its_own_rows_and_unknown_clients_are_404() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A client query sees only that client's rows, and a client the org does not have is a
+/// 404, for the query and the summary alike.
+#[tokio::test]
+async fn client_queries_are_scoped_to_a_known_client() {
+    let fake = start(40, 0).await;
+    let clock = ManualClock::new();
+    let q = queries(&fake, &clock);
+    let (id, name) = usage_fake::OAUTH_CLIENTS[2];
+    let query = usage_client::models::ApiUsageClientQuery::new("2026-10-01/2026-11-01")
+        .with_group_by([
+            usage_client::models::ClientGroupBy::OAuthClientId,
+            usage_client::models::ClientGroupBy::TemplateUri,
+        ]);
+    let result = q.client_usage(id, &query).await.unwrap();
+    assert!(!result.results.is_empty());
+    assert!(
+        result
+            .results
+            .iter()
+            .all(|r| r.client_id() == id && r.client_name() == name),
+        "another client's rows came back"
+    );
+    for err in [
+        q.client_usage("no-such-client", &query).await.unwrap_err(),
+        q.client_summary("no-such-client", None).await.unwrap_err(),
+    ] {
+        match err {
+            Error::Submit(source) => {
+                assert_eq!(source.status(), Some(404));
+                assert_eq!(
+                    source.body().unwrap().message.as_deref(),
+                    Some("The requested resource was not found.")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

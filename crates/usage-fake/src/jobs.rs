@@ -19,7 +19,9 @@ use usage_models::{
 };
 
 use crate::ids;
-use crate::routes::{Refusal, Shared, error, invalid_value, json_response, parse_body, serve};
+use crate::routes::{
+    Refusal, Shared, error, invalid_value, json_response, parse_body, serve, unknown_client,
+};
 use crate::rows;
 use crate::state::{Operation, Outcome, Owner, State};
 
@@ -138,15 +140,6 @@ fn known_client(client_id: &str) -> Option<(&'static str, &'static str)> {
         .and_then(|id| Some((id, rows::client_name(id)?)))
 }
 
-fn unknown_client(state: &State, client_id: &str) -> Response {
-    error(
-        state,
-        404,
-        "not.found",
-        &format!("The OAuth client {client_id} was not found."),
-    )
-}
-
 fn job_answer(
     state: &State,
     owner: Owner,
@@ -161,7 +154,7 @@ fn job_answer(
         Owner::Organization => None,
         Owner::Client(id) => match known_client(id) {
             Some(client) => Some(client),
-            None => return unknown_client(state, id),
+            None => return unknown_client(state),
         },
     };
     let not_found = || {
@@ -266,7 +259,7 @@ pub(crate) async fn post_client_jobs(
         &headers,
         || {
             if known_client(&client_id).is_none() {
-                return unknown_client(&state, &client_id);
+                return unknown_client(&state);
             }
             let query = parse_body::<ClientPublicApiUsageQueryRequest>(&body).and_then(|q| {
                 let group_by: Vec<&str> = q.group_by.iter().map(|g| g.as_str()).collect();

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use rows::OAUTH_CLIENTS;
 pub use state::{Completion, FakeConfig, Fault, Operation, Outcome};
 
 /// A running fake of the Usage API on `127.0.0.1`. Dropping it stops the server.

@@ -411,6 +411,21 @@ fn validate<Q: QueryBody>(headers: &HeaderMap, body: &[u8]) -> Result<Submitted,
     })
 }
 
+/// Whether the org has this OAuth client.
+pub(crate) fn known_client(client_id: &str) -> bool {
+    rows::OAUTH_CLIENTS.iter().any(|(id, _)| *id == client_id)
+}
+
+/// The service's 404, in upstream's words (`x-inin-error-codes`).
+pub(crate) fn unknown_client(state: &State) -> Response {
+    error(
+        state,
+        404,
+        "not.found",
+        "The requested resource was not found.",
+    )
+}
+
 pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| {
         Refusal::new(
@@ -468,9 +483,14 @@ async fn post_oauth_client_usage_query(
         &state,
         Operation::PostOauthClientUsageQuery,
         &headers,
-        || match validate::<ApiUsageClientQuery>(&headers, &body) {
-            Ok(query) => submitted(&state, Owner::Client(client_id), query),
-            Err(refused) => refused.render(&state),
+        || {
+            if !known_client(&client_id) {
+                return unknown_client(&state);
+            }
+            match validate::<ApiUsageClientQuery>(&headers, &body) {
+                Ok(query) => submitted(&state, Owner::Client(client_id), query),
+                Err(refused) => refused.render(&state),
+            }
         },
     )
     .await
@@ -483,6 +503,9 @@ async fn get_oauth_client_usage_summary(
     headers: HeaderMap,
 ) -> Response {
     serve(&state, Operation::GetOauthClientUsageSummary, &headers, || {
+        if !known_client(&client_id) {
+            return unknown_client(&state);
+        }
         let days = match query.get("days").map(|d| d.parse::<u32>()) {
             None => 7,
             Some(Ok(d)) if d > 0 => d,

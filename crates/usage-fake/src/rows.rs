@@ -32,8 +32,9 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("api/v2/authorization/roles", "GET"),
 ];
 
-/// (client id, client name): the org's OAuth clients.
-const CLIENTS: &[(&str, &str)] = &[
+/// (client id, client name): the org's OAuth clients, the only ones the fake knows. A
+/// client query, summary or job for another client id is a 404, as the service answers.
+pub const OAUTH_CLIENTS: &[(&str, &str)] = &[
     ("4c4e8a4a-5b1e-4b8e-9d4b-0f1e2d3c4b5a", "Nightly WFM export"),
     ("9f0e1d2c-3b4a-4968-8766-554433221100", "CRM screen pop"),
     ("1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d", "Data lake sync"),
@@ -82,11 +83,24 @@ struct Key {
     endpoint: (&'static str, &'static str),
 }
 
+/// The clients whose rows an execution may see: all of the org's, or the one a client query
+/// names (never another client's rows).
+fn clients_of(e: &Execution) -> Vec<(&'static str, &'static str)> {
+    match &e.owner {
+        crate::state::Owner::Organization => OAUTH_CLIENTS.to_vec(),
+        crate::state::Owner::Client(id) => OAUTH_CLIENTS
+            .iter()
+            .copied()
+            .filter(|(c, _)| c == id)
+            .collect(),
+    }
+}
+
 /// Every distinct key the query's groupBy allows, in a seeded order.
 fn keys(e: &Execution, rng: &mut fastrand::Rng) -> Vec<Key> {
     let grouped = |d: OrganizationGroupBy| e.group_by.contains(&d);
     let clients: Vec<(&str, &str)> = if grouped(OrganizationGroupBy::OAuthClientId) {
-        CLIENTS.to_vec()
+        clients_of(e)
     } else {
         vec![("", "")]
     };
@@ -342,7 +356,7 @@ fn job_row(
 
 /// The name of one of the org's clients.
 pub(crate) fn client_name(id: &str) -> Option<&'static str> {
-    CLIENTS
+    OAUTH_CLIENTS
         .iter()
         .find(|(c, _)| *c == id)
         .map(|(_, name)| *name)
@@ -350,7 +364,7 @@ pub(crate) fn client_name(id: &str) -> Option<&'static str> {
 
 /// The ids of the org's OAuth clients the fake knows.
 pub(crate) fn client_ids() -> impl Iterator<Item = &'static str> {
-    CLIENTS.iter().map(|(id, _)| *id)
+    OAUTH_CLIENTS.iter().map(|(id, _)| *id)
 }
 
 #[derive(Serialize)]
