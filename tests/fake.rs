@@ -406,3 +406,20 @@ async fn client_queries_are_scoped_to_a_known_client() {
         }
     }
 }
+
+/// A summary's daily buckets are dates at midnight UTC, not the time of the request.
+#[tokio::test]
+async fn summary_dates_are_days_at_midnight() {
+    let fake = start(10, 0).await;
+    let clock = ManualClock::new();
+    let q = queries(&fake, &clock);
+    let summary = q
+        .client_summary(usage_fake::OAUTH_CLIENTS[0].0, Some(3))
+        .await
+        .unwrap();
+    assert!(!summary.results.is_empty());
+    for row in &summary.results {
+        let date = row.date.as_ref().expect("a summary is daily").to_string();
+        assert!(date.contains("T00:00:00"), "{date}");
+    }
+}

@@ -521,7 +521,13 @@ async fn get_oauth_client_usage_summary(
                 );
             }
         };
-        let start = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        // Daily buckets start at midnight UTC, as the service's dates do.
+        let today = chrono::Utc::now().date_naive();
+        let start = today
+            .checked_sub_days(chrono::Days::new(u64::from(days)))
+            .unwrap_or(today)
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
         submitted(
             &state,
             Owner::Client(client_id),
