@@ -1,0 +1,85 @@
+"""usage-fake driven by a client no one here wrote: the official Python SDK
+(PureCloudPlatformClientV2 269.0.0) with `configuration.host` at the fake.
+
+Run by .ci/run as `python3 tests/python/official_sdk.py URL`; exits non-zero on the first
+disagreement. Every loop is bounded.
+"""
+
+import sys
+import time
+
+import PureCloudPlatformClientV2 as pc
+from PureCloudPlatformClientV2.rest import ApiException
+
+CLIENT_ID = "fake-oauth-client-id"
+CLIENT_SECRET = "fake-oauth-client-secret"
+KNOWN_CLIENT = "1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d"
+
+
+def wait(fetch, done, what):
+    for _ in range(50):
+        answer = fetch()
+        if done(answer.query_status):
+            return answer
+        time.sleep(0.02)
+    raise SystemExit(f"{what}: still not done after 50 polls")
+
+
+def main(url):
+    pc.configuration.host = url
+    api = pc.api_client.ApiClient()
+    api.get_client_credentials_token(CLIENT_ID, CLIENT_SECRET)
+    usage = pc.UsageApi(api)
+
+    query = pc.ApiUsageOrganizationQuery()
+    query.interval = "2026-10-01/2026-11-01"
+    query.group_by = ["OAuthClientId", "TemplateUri"]
+    submitted = usage.post_usage_query(query)
+    result = wait(
+        lambda: usage.get_usage_query_execution_id_results(submitted.execution_id),
+        lambda s: s in ("Complete", "Failed"),
+        "organization query",
+    )
+    assert result.query_status == "Complete", result.query_status
+    assert result.results, "no rows"
+    assert all(r.client_id and r.template_uri for r in result.results)
+
+    job_query = pc.OrganizationPublicApiUsageQueryRequest()
+    job_query.interval = "2026-10-01/2026-11-01"
+    job_query.group_by = ["OauthClientId"]
+    job = usage.post_usage_aggregates_query_jobs(job_query)
+    page = wait(
+        lambda: usage.get_usage_aggregates_query_job(job.id, page_size=10),
+        lambda s: s in ("Succeeded", "Failed", "Cancelled"),
+        "aggregates job",
+    )
+    assert page.query_status == "Succeeded", page.query_status
+    rows = len(page.entities)
+    for _ in range(1000):
+        if not page.next_uri:
+            break
+        after = page.next_uri.split("after=")[1]
+        page = usage.get_usage_aggregates_query_job(job.id, page_size=10, after=after)
+        rows += len(page.entities)
+    assert page.next_uri is None, "paging did not end"
+    assert rows > 10, rows
+
+    summary = usage.get_oauth_client_usage_summary(KNOWN_CLIENT, days="3")
+    wait(
+        lambda: usage.get_oauth_client_usage_query_result(summary.execution_id, KNOWN_CLIENT),
+        lambda s: s in ("Complete", "Failed"),
+        "summary",
+    )
+
+    try:
+        usage.get_oauth_client_usage_summary("no-such-client")
+        raise SystemExit("an unknown client was accepted")
+    except ApiException as e:
+        assert e.status == 404, e.status
+        assert "The requested resource was not found." in e.body, e.body
+
+    print(f"official Python SDK against usage-fake: query {len(result.results)} rows, job {rows} rows in pages of 10, summary and 404 as upstream")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
