@@ -423,3 +423,69 @@ async fn summary_dates_are_days_at_midnight() {
         assert!(date.contains("T00:00:00"), "{date}");
     }
 }
+
+/// A field sent as `null` counts as absent, whichever field it is.
+#[tokio::test]
+async fn null_fields_count_as_absent() {
+    use base64::Engine as _;
+    let fake = start(5, 0).await;
+    let base = fake.base_url();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        fake.client_id(),
+        fake.client_secret()
+    ));
+    let form = "application/x-www-form-urlencoded".to_string();
+    let (_, token) = raw_post(
+        &format!("{base}/oauth/token"),
+        &[
+            ("authorization", format!("Basic {basic}")),
+            ("content-type", form),
+        ],
+        "grant_type=client_credentials",
+    )
+    .await;
+    let token: serde_json::Value = serde_json::from_str(&token).unwrap();
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    for body in [
+        r#"{"interval":"2026-10-01/2026-11-01","granularity":null}"#,
+        r#"{"interval":"2026-10-01/2026-11-01","metrics":null,"groupBy":null}"#,
+    ] {
+        let headers = [
+            ("authorization", bearer.clone()),
+            ("content-type", "application/json".to_string()),
+        ];
+        let (status, answer) =
+            raw_post(&format!("{base}/api/v2/usage/query"), &headers, body).await;
+        assert_eq!(status, 202, "{body}: {answer}");
+    }
+}
+
+/// A POST over a plain TCP connection (the client cannot send a `null` field): the status
+/// and the body.
+async fn raw_post(url: &str, headers: &[(&str, String)], body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut request = format!(
+        "POST /{path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    (status, body)
+}

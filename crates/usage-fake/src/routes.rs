@@ -426,8 +426,10 @@ pub(crate) fn unknown_client(state: &State) -> Response {
     )
 }
 
+/// A JSON body as `T`. A field sent as `null` counts as absent, for every field alike (the
+/// fake accepted `granularity: null` but refused `metrics: null`).
 pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
-    serde_json::from_slice(body).map_err(|e| {
+    let malformed = |e: serde_json::Error| {
         Refusal::new(
             400,
             "bad.request",
@@ -435,7 +437,12 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
                 "The request could not be understood by the server due to malformed syntax: {e}"
             ),
         )
-    })
+    };
+    let mut value: Value = serde_json::from_slice(body).map_err(malformed)?;
+    if let Value::Object(fields) = &mut value {
+        fields.retain(|_, v| !v.is_null());
+    }
+    serde_json::from_value(value).map_err(malformed)
 }
 
 fn submitted(state: &State, owner: Owner, query: Submitted) -> Response {
