@@ -489,3 +489,46 @@ async fn raw_post(url: &str, headers: &[(&str, String)], body: &str) -> (u16, St
         .to_string();
     (status, body)
 }
+
+/// Only the metrics a query selects come back; without `metrics`, all of them.
+#[tokio::test]
+async fn only_the_selected_metrics_come_back() {
+    use usage_client::models::Metric;
+    let fake = start(20, 0).await;
+    let clock = ManualClock::new();
+    let q = queries(&fake, &clock);
+    let selected = q
+        .organization_usage(&query().with_metrics([Metric::Requests, Metric::Status429]))
+        .await
+        .unwrap();
+    assert!(selected.results.iter().all(|r| r.requests.is_some()
+        && r.status429.is_some()
+        && r.status200.is_none()
+        && r.status300.is_none()
+        && r.status400.is_none()
+        && r.status500.is_none()));
+    let all = q.organization_usage(&query()).await.unwrap();
+    assert!(
+        all.results
+            .iter()
+            .all(|r| r.requests.is_some() && r.status200.is_some())
+    );
+    // The jobs likewise.
+    let request: usage_client::models::OrganizationPublicApiUsageQueryRequest =
+        serde_json::from_value(serde_json::json!({
+            "interval": "2026-10-01/2026-11-01",
+            "metrics": ["Status500"],
+        }))
+        .unwrap();
+    let rows = q
+        .aggregate_usage(&request)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.status500.is_some() && r.request_count.is_none())
+    );
+}

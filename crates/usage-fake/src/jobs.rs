@@ -4,7 +4,7 @@
 //! client's rows; an unknown client is a 404.
 //!
 //! Not yet like the service: the filters (templateUris, httpMethods, platforms, userIds,
-//! oauthClientIds), `sortBy` and `metrics` are validated but do not shape the rows.
+//! oauthClientIds) and `sortBy` are validated but do not shape the rows.
 
 use std::collections::HashMap;
 
@@ -30,6 +30,7 @@ const MAX_PAGE_SIZE: usize = 1000;
 
 /// What a job body asks for, once validated.
 struct JobQuery {
+    metrics: Vec<String>,
     granularity: Option<Granularity>,
     group_by: Vec<OrganizationGroupBy>,
     start: chrono::DateTime<chrono::Utc>,
@@ -74,6 +75,7 @@ fn validate(
         group_by.iter().filter_map(|g| dimension(g)).collect();
     dimensions.dedup();
     Ok(JobQuery {
+        metrics: metrics.iter().map(|m| m.as_str().to_string()).collect(),
         granularity: granularity.cloned(),
         group_by: dimensions,
         start: interval.start,
@@ -87,6 +89,7 @@ fn submitted(state: &State, owner: Owner, query: JobQuery) -> Response {
         query.group_by,
         query.start,
         true,
+        query.metrics,
     );
     let results_uri = job_path(&owner, &id);
     let body = json!({"id": id, "resultsUri": results_uri, "selfUri": results_uri});

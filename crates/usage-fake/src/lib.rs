@@ -178,6 +178,7 @@ pub fn sample_result_body(rows: usize, seed: u64) -> Vec<u8> {
             .collect(),
         start: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
         job: false,
+        metrics: Vec::new(),
     };
     rows::complete_body(&execution)
 }

@@ -324,6 +324,7 @@ struct Submitted {
     granularity: Option<Granularity>,
     group_by: Vec<OrganizationGroupBy>,
     start: chrono::DateTime<chrono::Utc>,
+    metrics: Vec<String>,
 }
 
 pub(crate) fn invalid_value(field: &str, value: &str, allowed: &[&str]) -> Refusal {
@@ -402,6 +403,11 @@ fn validate<Q: QueryBody>(headers: &HeaderMap, body: &[u8]) -> Result<Submitted,
         return Err(invalid_value("groupBy", g, Q::GROUP_BY));
     }
     Ok(Submitted {
+        metrics: query
+            .metrics()
+            .iter()
+            .map(|m| m.as_str().to_string())
+            .collect(),
         granularity: query.granularity().cloned(),
         group_by: group_by
             .into_iter()
@@ -452,6 +458,7 @@ fn submitted(state: &State, owner: Owner, query: Submitted) -> Response {
         query.group_by,
         query.start,
         false,
+        query.metrics,
     );
     let results_uri = match owner {
         Owner::Organization => format!("/api/v2/usage/query/{id}/results"),
@@ -539,6 +546,7 @@ async fn get_oauth_client_usage_summary(
             &state,
             Owner::Client(client_id),
             Submitted {
+                metrics: Vec::new(),
                 granularity: Some(Granularity::Day),
                 group_by: vec![OrganizationGroupBy::TemplateUri, OrganizationGroupBy::HttpMethod],
                 start,

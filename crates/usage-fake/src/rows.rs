@@ -59,12 +59,18 @@ struct Row {
     user_id: &'static str,
     template_uri: &'static str,
     http_method: &'static str,
-    status200: i64,
-    status300: i64,
-    status400: i64,
-    status500: i64,
-    status429: i64,
-    requests: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status200: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status300: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status400: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status500: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status429: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requests: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     date: Option<String>,
 }
@@ -217,12 +223,13 @@ impl Serialize for Rows<'_> {
                 user_id: key.user_id,
                 template_uri: key.endpoint.0,
                 http_method: key.endpoint.1,
-                status200,
-                status300,
-                status400,
-                status500,
-                status429,
-                requests,
+                // Only the counters the query selected come back.
+                status200: e.selects("Status200").then_some(status200),
+                status300: e.selects("Status300").then_some(status300),
+                status400: e.selects("Status400").then_some(status400),
+                status500: e.selects("Status500").then_some(status500),
+                status429: e.selects("Status429").then_some(status429),
+                requests: e.selects("Requests").then_some(requests),
                 date,
             })?;
         }
@@ -282,12 +289,18 @@ struct JobRow {
     template_uri: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<UserRef>,
-    request_count: i64,
-    status200: i64,
-    status300: i64,
-    status400: i64,
-    status429: i64,
-    status500: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status200: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status300: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status400: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status429: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status500: Option<i64>,
 }
 
 /// Row `i` of a job, computed on its own (each row has its own seed), so that any page
@@ -345,12 +358,12 @@ fn job_row(
             .then_some(key.user_id)
             .filter(|u| !u.is_empty())
             .map(|id| UserRef { id }),
-        request_count: requests,
-        status200,
-        status300,
-        status400,
-        status429,
-        status500,
+        request_count: e.selects("Requests").then_some(requests),
+        status200: e.selects("Status200").then_some(status200),
+        status300: e.selects("Status300").then_some(status300),
+        status400: e.selects("Status400").then_some(status400),
+        status429: e.selects("Status429").then_some(status429),
+        status500: e.selects("Status500").then_some(status500),
     }
 }
 

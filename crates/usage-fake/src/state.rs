@@ -194,6 +194,15 @@ pub(crate) struct Execution {
     pub start: chrono::DateTime<chrono::Utc>,
     /// An aggregates query job (polled and paged on the jobs routes) rather than a query.
     pub job: bool,
+    /// The metrics the query selected, as sent (`Status429`, `Requests`, ...); empty: all.
+    pub metrics: Vec<String>,
+}
+
+impl Execution {
+    /// Whether a row carries the counter of `metric` (`Status200`, ..., `Requests`).
+    pub fn selects(&self, metric: &str) -> bool {
+        self.metrics.is_empty() || self.metrics.iter().any(|m| m == metric)
+    }
 }
 
 #[derive(Debug)]
@@ -383,6 +392,7 @@ impl State {
         group_by: Vec<OrganizationGroupBy>,
         start: chrono::DateTime<chrono::Utc>,
         job: bool,
+        metrics: Vec<String>,
     ) -> String {
         let id = self.next_id();
         let mut state = self.lock();
@@ -404,6 +414,7 @@ impl State {
             group_by,
             start,
             job,
+            metrics,
         };
         state.executions.insert(id.clone(), execution);
         id
