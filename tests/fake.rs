@@ -532,3 +532,21 @@ async fn only_the_selected_metrics_come_back() {
             .all(|r| r.status500.is_some() && r.request_count.is_none())
     );
 }
+
+/// Every counter is plausible: 2xx + 3xx + 4xx + 5xx make the requests, 429s are part of
+/// the 4xx, and 3xx is not always zero.
+#[tokio::test]
+async fn counters_add_up_and_3xx_occurs() {
+    let fake = start(300, 0).await;
+    let clock = ManualClock::new();
+    let q = queries(&fake, &clock);
+    let result = q.organization_usage(&query()).await.unwrap();
+    for r in &result.results {
+        assert_eq!(
+            r.status200() + r.status300() + r.status400() + r.status500(),
+            r.requests()
+        );
+        assert!(r.status429() <= r.status400());
+    }
+    assert!(result.results.iter().any(|r| r.status300() > 0));
+}

@@ -159,6 +159,7 @@ fn keys(e: &Execution, rng: &mut fastrand::Rng) -> Vec<Key> {
 /// A row's request counts.
 struct Counts {
     requests: i64,
+    status300: i64,
     status400: i64,
     status429: i64,
     status500: i64,
@@ -180,8 +181,15 @@ fn counts(rng: &mut fastrand::Rng) -> Counts {
     } else {
         0
     };
+    // Redirects are rare but real (the service counts them): not always zero.
+    let status300 = if rng.u8(..) < 20 {
+        rng.i64(0..=requests / 100)
+    } else {
+        0
+    };
     Counts {
         requests,
+        status300,
         status400,
         status429,
         status500,
@@ -202,11 +210,11 @@ impl Serialize for Rows<'_> {
             let bucket = (i / keys.len()) as i32;
             let Counts {
                 requests,
+                status300,
                 status400,
                 status429,
                 status500,
             } = counts(&mut rng);
-            let status300 = 0;
             let status200 = requests - status400 - status500 - status300;
             let date = e.granularity.as_ref().map(|g| {
                 let step = match g {
@@ -317,15 +325,11 @@ fn job_row(
     let bucket = (i / keys.len()) as u32;
     let Counts {
         requests,
+        status300,
         status400,
         status429,
         status500,
     } = counts(&mut rng);
-    let status300 = if rng.u8(..) < 20 {
-        rng.i64(0..=requests / 100)
-    } else {
-        0
-    };
     let status200 = requests - status400 - status500 - status300;
     let date = e.granularity.as_ref().and_then(|g| {
         let day = e.start.date_naive();
