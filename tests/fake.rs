@@ -255,7 +255,7 @@ fn job_request(
     group_by: serde_json::Value,
 ) -> usage_client::models::OrganizationPublicApiUsageQueryRequest {
     serde_json::from_value(serde_json::json!({
-        "interval": "2026-10-01/2026-11-01",
+        "interval": usage_tests::recent_interval(),
         "granularity": "Day",
         "groupBy": group_by,
     }))
@@ -341,7 +341,7 @@ async fn a_client_job_sees_its_own_rows_and_unknown_clients_are_404() {
     let client_id = "1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d";
     let request: usage_client::models::ClientPublicApiUsageQueryRequest =
         serde_json::from_value(serde_json::json!({
-            "interval": "2026-10-01/2026-11-01",
+            "interval": usage_tests::recent_interval(),
             "groupBy": ["TemplateUri", "OrganizationId"],
         }))
         .unwrap();
@@ -516,7 +516,7 @@ async fn only_the_selected_metrics_come_back() {
     // The jobs likewise.
     let request: usage_client::models::OrganizationPublicApiUsageQueryRequest =
         serde_json::from_value(serde_json::json!({
-            "interval": "2026-10-01/2026-11-01",
+            "interval": usage_tests::recent_interval(),
             "metrics": ["Status500"],
         }))
         .unwrap();
@@ -549,4 +549,30 @@ async fn counters_add_up_and_3xx_occurs() {
         assert!(r.status429() <= r.status400());
     }
     assert!(result.results.iter().any(|r| r.status300() > 0));
+}
+
+/// A job's interval spans at most 90 days and starts at most a year ago, as upstream says.
+#[tokio::test]
+async fn the_fake_refuses_job_intervals_the_service_refuses() {
+    let fake = start(5, 0).await;
+    let client = fake_client(&fake).build().unwrap();
+    for (interval, message) in [
+        ("2026-01-01/2026-06-01", "90 days"),
+        ("2019-01-01/2019-01-31", "a year ago"),
+    ] {
+        let request: usage_client::models::OrganizationPublicApiUsageQueryRequest =
+            serde_json::from_value(serde_json::json!({ "interval": interval })).unwrap();
+        let err: UsageError = client
+            .post_usage_aggregates_query_jobs(&request)
+            .await
+            .unwrap_err()
+            .into();
+        assert_eq!(err.status(), Some(400), "{interval}");
+        let body = err.body().unwrap();
+        assert_eq!(body.code.as_deref(), Some("constraint.validation"));
+        assert!(
+            body.message.as_deref().unwrap().contains(message),
+            "{body:?}"
+        );
+    }
 }

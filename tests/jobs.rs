@@ -97,7 +97,7 @@ fn queries(server: &Hostile, retry: RetryPolicy) -> UsageQueries {
 }
 
 fn request() -> OrganizationPublicApiUsageQueryRequest {
-    serde_json::from_value(json!({"interval": "2026-10-01/2026-11-01"})).unwrap()
+    serde_json::from_value(json!({"interval": usage_tests::recent_interval()})).unwrap()
 }
 
 fn counts(rows: &[OrganizationPublicApiUsage]) -> Vec<i64> {
@@ -267,7 +267,7 @@ async fn a_client_job_lives_under_its_client() {
         .with_page_size(100)
         .unwrap();
     let query: ClientPublicApiUsageQueryRequest =
-        serde_json::from_value(json!({"interval": "2026-10-01/2026-11-01"})).unwrap();
+        serde_json::from_value(json!({"interval": usage_tests::recent_interval()})).unwrap();
     let rows = q
         .client_aggregate_usage("c-1", &query)
         .await
@@ -328,4 +328,17 @@ async fn a_simple_search_is_polled_and_its_pages_followed() {
     let err = q.simple_search(&search).await.unwrap_err();
     assert!(matches!(err, Error::Page { .. }), "{err:?}");
     assert!(err.to_string().contains("same cursor"), "{err}");
+}
+
+#[tokio::test]
+async fn a_job_interval_the_service_refuses_is_refused_before_sending() {
+    let server = Hostile::start(job_server(10, "Succeeded")).await;
+    let q = queries(&server, RetryPolicy::default());
+    for interval in ["2026-01-01/2026-06-01", "2019-01-01/2019-01-31"] {
+        let request: OrganizationPublicApiUsageQueryRequest =
+            serde_json::from_value(json!({"interval": interval})).unwrap();
+        let err = q.submit_aggregate(&request).await.unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{interval}: {err:?}");
+    }
+    assert_eq!(server.count(JOBS), 0, "nothing was sent");
 }

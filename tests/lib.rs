@@ -284,3 +284,12 @@ impl Clock for ManualClock {
         Box::pin(async {})
     }
 }
+
+/// An interval of the last 30 whole days (UTC), as `YYYY-MM-DD/YYYY-MM-DD`: an aggregates
+/// query job's interval may start at most a year ago, so tests do not hard-code dates.
+pub fn recent_interval() -> String {
+    let today = chrono::Utc::now().date_naive();
+    let start = today - chrono::Days::new(31);
+    let end = today - chrono::Days::new(1);
+    format!("{}/{}", start.format("%Y-%m-%d"), end.format("%Y-%m-%d"))
+}

@@ -5,6 +5,7 @@ Run by .ci/run as `python3 tests/python/official_sdk.py URL`; exits non-zero on 
 disagreement. Every loop is bounded.
 """
 
+import datetime
 import sys
 import time
 
@@ -45,7 +46,8 @@ def main(url):
     assert all(r.client_id and r.template_uri for r in result.results)
 
     job_query = pc.OrganizationPublicApiUsageQueryRequest()
-    job_query.interval = "2026-10-01/2026-11-01"
+    today = datetime.date.today()
+    job_query.interval = f"{today - datetime.timedelta(days=31)}/{today - datetime.timedelta(days=1)}"
     job_query.group_by = ["OauthClientId"]
     job = usage.post_usage_aggregates_query_jobs(job_query)
     page = wait(

@@ -23,8 +23,15 @@ const ROWS: usize = 100_000;
 const PAGE: u32 = 1_000;
 
 fn request() -> serde_json::Value {
+    // A job's interval may start at most a year ago: the last 31 days.
+    let today = chrono::Utc::now().date_naive();
+    let interval = format!(
+        "{}/{}",
+        today - chrono::Days::new(31),
+        today - chrono::Days::new(1)
+    );
     serde_json::json!({
-        "interval": "2026-10-01/2026-11-01",
+        "interval": interval,
         "granularity": "Day",
         "groupBy": ["OauthClientId", "TemplateUri", "HttpMethod"],
     })

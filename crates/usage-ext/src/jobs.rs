@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 use usage_client::models::{
-    ClientPublicApiUsage, ClientPublicApiUsageQueryRequest, ErrorBody, Interval, JobQueryStatus,
+    ClientPublicApiUsage, ClientPublicApiUsageQueryRequest, ErrorBody, JobQueryStatus,
     OrganizationPublicApiUsage, OrganizationPublicApiUsageQueryRequest,
 };
 use usage_client::{BoxFuture, Client, ClientInfo as _, UsageError};
@@ -422,7 +422,7 @@ impl UsageQueries {
         &self,
         query: &OrganizationPublicApiUsageQueryRequest,
     ) -> Result<Job<OrganizationPublicApiUsage>, Error> {
-        Interval::parse(&query.interval).map_err(ValidationError::from)?;
+        validate::job_interval(&query.interval, now_unix())?;
         let answer = self
             .client()
             .post_usage_aggregates_query_jobs(query)
@@ -440,7 +440,7 @@ impl UsageQueries {
         query: &ClientPublicApiUsageQueryRequest,
     ) -> Result<Job<ClientPublicApiUsage>, Error> {
         validate::id("clientId", client_id)?;
-        Interval::parse(&query.interval).map_err(ValidationError::from)?;
+        validate::job_interval(&query.interval, now_unix())?;
         let answer = self
             .client()
             .post_usage_client_client_id_aggregates_query_jobs(client_id, query)
@@ -469,6 +469,13 @@ impl UsageQueries {
             .wait(self)
             .await
     }
+}
+
+/// Seconds since the epoch, by the system clock (the service judges "a year ago" by its own).
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A job id the service returned: one that can be polled, or the service's fault.

@@ -23,6 +23,16 @@ pub enum ValidationError {
         /// The value given.
         value: String,
     },
+    /// An aggregates query job's interval outside what the service takes.
+    #[error(
+        "the interval {interval:?} of an aggregates query job is refused by the service: {reason}"
+    )]
+    JobInterval {
+        /// The interval given.
+        interval: String,
+        /// Which rule it breaks, in upstream's words.
+        reason: &'static str,
+    },
     /// `UserId` in the `groupBy` of an OAuth client query.
     #[error(
         "an OAuth client query cannot group by UserId; group by user with an organization query"
@@ -58,6 +68,30 @@ pub fn parse_days(text: &str) -> Result<u32, ValidationError> {
     days(parsed).map(|()| parsed)
 }
 
+/// The longest interval an aggregates query job takes (upstream: "End date cannot be more
+/// than 90 days after the start").
+pub const MAX_JOB_INTERVAL_DAYS: i64 = 90;
+
+/// An aggregates query job's interval: ISO-8601, start before end, end at most 90 days
+/// after the start, start at most a year before `now_unix` (seconds since the epoch).
+pub fn job_interval(interval: &str, now_unix: i64) -> Result<(), ValidationError> {
+    let parsed = Interval::parse(interval)?;
+    let refuse = |reason| {
+        Err(ValidationError::JobInterval {
+            interval: interval.to_string(),
+            reason,
+        })
+    };
+    let (start, end) = (parsed.start.timestamp(), parsed.end.timestamp());
+    if end - start > MAX_JOB_INTERVAL_DAYS * 86_400 {
+        return refuse("end date cannot be more than 90 days after the start");
+    }
+    if start < now_unix - 366 * 86_400 {
+        return refuse("start date cannot be more than a year ago");
+    }
+    Ok(())
+}
+
 /// The organization query body.
 pub fn organization_query(query: &ApiUsageOrganizationQuery) -> Result<(), ValidationError> {
     Interval::parse(&query.interval)?;
@@ -90,6 +124,20 @@ mod tests {
             let err = parse_days(bad).unwrap_err();
             assert!(err.to_string().contains("positive whole number"), "{err}");
         }
+    }
+
+    #[test]
+    fn job_intervals_span_at_most_90_days_from_at_most_a_year_ago() {
+        let now = 1_793_000_000; // 2026-10-26
+        assert_eq!(job_interval("2026-08-01/2026-10-01", now), Ok(()));
+        let long = job_interval("2026-06-01/2026-10-01", now).unwrap_err();
+        assert!(long.to_string().contains("90 days"), "{long}");
+        let old = job_interval("2024-01-01/2024-02-01", now).unwrap_err();
+        assert!(old.to_string().contains("a year ago"), "{old}");
+        assert!(matches!(
+            job_interval("2026-10-01/2026-09-01", now),
+            Err(ValidationError::Interval(_))
+        ));
     }
 
     #[test]

@@ -58,6 +58,22 @@ fn validate(
 ) -> Result<JobQuery, Refusal> {
     let interval =
         Interval::parse(interval).map_err(|e| Refusal::new(400, "invalid.date", e.to_string()))?;
+    // Upstream: "Start date cannot be more than a year ago. End date cannot be more than 90
+    // days after the start."
+    if interval.end - interval.start > chrono::Duration::days(90) {
+        return Err(Refusal::new(
+            400,
+            "constraint.validation",
+            "End date cannot be more than 90 days after the start.",
+        ));
+    }
+    if interval.start < chrono::Utc::now() - chrono::Duration::days(366) {
+        return Err(Refusal::new(
+            400,
+            "constraint.validation",
+            "Start date cannot be more than a year ago.",
+        ));
+    }
     if let Some(g) = granularity.filter(|g| g.is_unknown()) {
         return Err(invalid_value(
             "granularity",
