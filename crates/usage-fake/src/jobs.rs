@@ -152,13 +152,6 @@ fn page_size(params: &HashMap<String, String>) -> Result<usize, Refusal> {
     }
 }
 
-/// A known client of the org, as `(id, name)` with the fake's own strings.
-fn known_client(client_id: &str) -> Option<(&'static str, &'static str)> {
-    rows::client_ids()
-        .find(|id| *id == client_id)
-        .and_then(|id| Some((id, rows::client_name(id)?)))
-}
-
 fn job_answer(
     state: &State,
     owner: Owner,
@@ -171,7 +164,7 @@ fn job_answer(
     };
     let client = match &owner {
         Owner::Organization => None,
-        Owner::Client(id) => match known_client(id) {
+        Owner::Client(id) => match rows::known_client(id) {
             Some(client) => Some(client),
             None => return unknown_client(state),
         },
@@ -277,7 +270,7 @@ pub(crate) async fn post_client_jobs(
         Operation::PostUsageClientClientIdAggregatesQueryJobs,
         &headers,
         || {
-            if known_client(&client_id).is_none() {
+            if rows::known_client(&client_id).is_none() {
                 return unknown_client(&state);
             }
             let query = parse_body::<ClientPublicApiUsageQueryRequest>(&body).and_then(|q| {

@@ -417,11 +417,6 @@ fn validate<Q: QueryBody>(headers: &HeaderMap, body: &[u8]) -> Result<Submitted,
     })
 }
 
-/// Whether the org has this OAuth client.
-pub(crate) fn known_client(client_id: &str) -> bool {
-    rows::OAUTH_CLIENTS.iter().any(|(id, _)| *id == client_id)
-}
-
 /// The service's 404, in upstream's words (`x-inin-error-codes`).
 pub(crate) fn unknown_client(state: &State) -> Response {
     error(
@@ -498,7 +493,7 @@ async fn post_oauth_client_usage_query(
         Operation::PostOauthClientUsageQuery,
         &headers,
         || {
-            if !known_client(&client_id) {
+            if rows::known_client(&client_id).is_none() {
                 return unknown_client(&state);
             }
             match validate::<ApiUsageClientQuery>(&headers, &body) {
@@ -517,7 +512,7 @@ async fn get_oauth_client_usage_summary(
     headers: HeaderMap,
 ) -> Response {
     serve(&state, Operation::GetOauthClientUsageSummary, &headers, || {
-        if !known_client(&client_id) {
+        if rows::known_client(&client_id).is_none() {
             return unknown_client(&state);
         }
         let days = match query.get("days").map(|d| d.parse::<u32>()) {

@@ -94,11 +94,7 @@ struct Key {
 fn clients_of(e: &Execution) -> Vec<(&'static str, &'static str)> {
     match &e.owner {
         crate::state::Owner::Organization => OAUTH_CLIENTS.to_vec(),
-        crate::state::Owner::Client(id) => OAUTH_CLIENTS
-            .iter()
-            .copied()
-            .filter(|(c, _)| c == id)
-            .collect(),
+        crate::state::Owner::Client(id) => known_client(id).into_iter().collect(),
     }
 }
 
@@ -159,6 +155,7 @@ fn keys(e: &Execution, rng: &mut fastrand::Rng) -> Vec<Key> {
 /// A row's request counts.
 struct Counts {
     requests: i64,
+    status200: i64,
     status300: i64,
     status400: i64,
     status429: i64,
@@ -189,6 +186,7 @@ fn counts(rng: &mut fastrand::Rng) -> Counts {
     };
     Counts {
         requests,
+        status200: requests - status400 - status500 - status300,
         status300,
         status400,
         status429,
@@ -210,12 +208,12 @@ impl Serialize for Rows<'_> {
             let bucket = (i / keys.len()) as i32;
             let Counts {
                 requests,
+                status200,
                 status300,
                 status400,
                 status429,
                 status500,
             } = counts(&mut rng);
-            let status200 = requests - status400 - status500 - status300;
             let date = e.granularity.as_ref().map(|g| {
                 let step = match g {
                     Granularity::Week => chrono::Duration::weeks(1),
@@ -325,12 +323,12 @@ fn job_row(
     let bucket = (i / keys.len()) as u32;
     let Counts {
         requests,
+        status200,
         status300,
         status400,
         status429,
         status500,
     } = counts(&mut rng);
-    let status200 = requests - status400 - status500 - status300;
     let date = e.granularity.as_ref().and_then(|g| {
         let day = e.start.date_naive();
         let date = match g {
@@ -371,17 +369,10 @@ fn job_row(
     }
 }
 
-/// The name of one of the org's clients.
-pub(crate) fn client_name(id: &str) -> Option<&'static str> {
-    OAUTH_CLIENTS
-        .iter()
-        .find(|(c, _)| *c == id)
-        .map(|(_, name)| *name)
-}
-
-/// The ids of the org's OAuth clients the fake knows.
-pub(crate) fn client_ids() -> impl Iterator<Item = &'static str> {
-    OAUTH_CLIENTS.iter().map(|(id, _)| *id)
+/// `(id, name)` of one of the org's OAuth clients; `None` for a client the org does not
+/// have.
+pub(crate) fn known_client(id: &str) -> Option<(&'static str, &'static str)> {
+    OAUTH_CLIENTS.iter().copied().find(|(c, _)| *c == id)
 }
 
 #[derive(Serialize)]
