@@ -356,8 +356,8 @@ impl ClientCredentials {
                 return Err(error);
             };
             let now = self.clock.now();
-            let late = (now - started).saturating_add(wait) > self.retry.max_elapsed;
-            if late || deadline.is_some_and(|d| wait >= deadline::remaining(d, now)) {
+            let left = deadline.map(|d| deadline::remaining(d, now));
+            if !self.retry.retry_fits(now - started, wait, left) {
                 return Err(error);
             }
             tracing::debug!(%error, wait_ms = wait.as_millis() as u64, "retrying the token request");
@@ -401,14 +401,10 @@ impl ClientCredentials {
             .map_err(|source| Fetch::Network(source.without_url()))?;
         let status = response.status().as_u16();
         if response.status().is_redirection() {
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
             return Err(Fetch::Final(AuthError::Redirected {
                 url: url.clone(),
                 status,
-                location,
+                location: crate::runtime::location(response.headers()),
             }));
         }
         let body = match read_capped(&mut response, MAX_TOKEN_BODY_BYTES).await {

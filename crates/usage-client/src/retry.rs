@@ -88,6 +88,18 @@ impl RetryPolicy {
         }
     }
 
+    /// Whether a retry that waits `wait` may start, `spent` after the first send and with
+    /// `left` before the caller's deadline: it must end within `max_elapsed` and before the
+    /// deadline.
+    pub(crate) fn retry_fits(
+        &self,
+        spent: Duration,
+        wait: Duration,
+        left: Option<Duration>,
+    ) -> bool {
+        spent.saturating_add(wait) <= self.max_elapsed && left.is_none_or(|left| wait < left)
+    }
+
     pub(crate) fn backoff(&self, seed: u64) -> Backoff {
         Backoff {
             nominal: backon::ExponentialBuilder::default()

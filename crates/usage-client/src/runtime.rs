@@ -247,10 +247,8 @@ impl Runtime {
                         None => backoff_wait,
                     };
                     let now = inner.clock.now();
-                    let late = (now - started).saturating_add(wait) > inner.retry.max_elapsed;
-                    let past_deadline =
-                        deadline.is_some_and(|d| wait >= deadline::remaining(d, now));
-                    if late || past_deadline {
+                    let left = deadline.map(|d| deadline::remaining(d, now));
+                    if !inner.retry.retry_fits(now - started, wait, left) {
                         return done(outcome);
                     }
                     tracing::debug!(
@@ -275,13 +273,9 @@ impl Runtime {
         };
         let status = response.status();
         if status.is_redirection() {
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
             return Attempt::Redirect {
                 status: status.as_u16(),
-                location,
+                location: location(response.headers()),
             };
         }
         let is_error = status.is_client_error() || status.is_server_error();
@@ -445,6 +439,13 @@ fn record_attempt(span: &tracing::Span, attempt: u32, duration_ms: u64, outcome:
             tracing::debug!(attempt, status, duration_ms, "redirect not followed");
         }
     }
+}
+
+/// Where a redirect pointed (never followed: see retry.rs), as text even if not UTF-8.
+pub(crate) fn location(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// `Bearer <token>` as a header value, marked sensitive. A token that a header cannot
