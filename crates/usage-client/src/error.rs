@@ -166,12 +166,7 @@ fn fmt_wait(wait: &Option<Duration>) -> String {
 }
 
 fn fmt_message(body: &ErrorBody) -> String {
-    match (&body.code, &body.message) {
-        (Some(code), Some(message)) => format!(": {code}: {message}"),
-        (None, Some(message)) => format!(": {message}"),
-        (Some(code), None) => format!(": {code}"),
-        (None, None) => String::new(),
-    }
+    body.summary().map(|s| format!(": {s}")).unwrap_or_default()
 }
 
 fn fmt_correlation(id: Option<&str>) -> String {

@@ -140,13 +140,8 @@ impl Error {
 }
 
 fn fmt_body(body: &Option<Box<ErrorBody>>) -> String {
-    match body.as_deref() {
-        Some(ErrorBody { code, message, .. }) => match (code, message) {
-            (Some(c), Some(m)) => format!(": {c}: {m}"),
-            (None, Some(m)) => format!(": {m}"),
-            (Some(c), None) => format!(": {c}"),
-            (None, None) => String::new(),
-        },
-        None => String::new(),
-    }
+    body.as_deref()
+        .and_then(ErrorBody::summary)
+        .map(|s| format!(": {s}"))
+        .unwrap_or_default()
 }

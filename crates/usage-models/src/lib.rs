@@ -5,6 +5,7 @@
 #[rustfmt::skip]
 #[allow(clippy::all)]
 mod generated;
+mod error_body;
 mod interval;
 mod open_enum;
 mod query;
