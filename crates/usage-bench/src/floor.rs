@@ -65,3 +65,28 @@ pub struct PlainJobPage {
     pub next_uri: Option<String>,
     pub query_status: Option<String>,
 }
+
+/// The floors' token: client credentials against the fake's login, by hand. Returns the
+/// `Authorization` value.
+pub async fn bearer(
+    http: &reqwest::Client,
+    url: &str,
+    config: &usage_fake::FakeConfig,
+) -> Result<String, Box<dyn std::error::Error>> {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", config.client_id, config.client_secret));
+    let token: serde_json::Value = http
+        .post(format!("{url}/oauth/token"))
+        .header("authorization", format!("Basic {basic}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(format!(
+        "Bearer {}",
+        token["access_token"].as_str().unwrap_or_default()
+    ))
+}

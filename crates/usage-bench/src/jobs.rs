@@ -7,7 +7,6 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use usage_client::Client;
 use usage_client::models::OrganizationPublicApiUsageQueryRequest;
@@ -64,21 +63,7 @@ pub async fn job(variant: &str, url: &str) -> crate::Result {
         }
         "floor" => {
             let http = reqwest::Client::new();
-            let basic = base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", config.client_id, config.client_secret));
-            let token: serde_json::Value = http
-                .post(format!("{url}/oauth/token"))
-                .header("authorization", format!("Basic {basic}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body("grant_type=client_credentials")
-                .send()
-                .await?
-                .json()
-                .await?;
-            let bearer = format!(
-                "Bearer {}",
-                token["access_token"].as_str().unwrap_or_default()
-            );
+            let bearer = crate::floor::bearer(&http, url, &config).await?;
             let submitted: serde_json::Value = http
                 .post(format!("{url}/api/v2/usage/aggregates/query/jobs"))
                 .header("authorization", &bearer)
