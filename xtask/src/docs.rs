@@ -109,14 +109,8 @@ fn operations(spec: &OpenAPI) -> HashMap<String, Operation> {
                 .map(ToString::to_string)
                 .filter(|s| s.starts_with('2'))
                 .collect();
-            let mut pascal = String::new();
-            let mut chars = id.chars();
-            if let Some(first) = chars.next() {
-                pascal.extend(first.to_uppercase());
-                pascal.extend(chars);
-            }
             out.insert(
-                pascal,
+                crate::import::pascal(id),
                 Operation {
                     operation_id: id.clone(),
                     method: method.to_ascii_uppercase(),

@@ -103,7 +103,7 @@ fn get_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// `groupBy` → `GroupBy`, `queryStatus` → `QueryStatus`.
-fn pascal(name: &str) -> String {
+pub(crate) fn pascal(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut upper = true;
     for c in name.chars() {
