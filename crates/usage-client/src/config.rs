@@ -119,7 +119,15 @@ pub struct ClientBuilder {
 }
 
 impl Default for ClientBuilder {
+    /// The defaults, with the proxy from the process environment.
     fn default() -> Self {
+        Self::with_proxy(ProxyChoice::from_env_with(|name| std::env::var(name).ok()))
+    }
+}
+
+impl ClientBuilder {
+    /// The defaults with `proxy`, so that `from_env_with` reads the environment once.
+    fn with_proxy(proxy: ProxyChoice) -> Self {
         Self {
             endpoints: Ok(Endpoints::region(Region::UsEast1)),
             credentials: AuthConfig::None,
@@ -130,21 +138,16 @@ impl Default for ClientBuilder {
             clock: Arc::new(TokioClock),
             jitter_seed: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            proxy: ProxyChoice::from_env_with(|name| std::env::var(name).ok()),
+            proxy,
         }
     }
-}
 
-impl ClientBuilder {
     /// Reads the `GENESYSCLOUD_*` variables (see [`env`](mod@crate::env)) and the proxy
     /// variables (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`) through `lookup`; the other
     /// settings keep their defaults. An access token wins over client credentials.
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let mut builder = Self {
-            proxy: ProxyChoice::from_env_with(&lookup),
-            ..Self::default()
-        };
+        let mut builder = Self::with_proxy(ProxyChoice::from_env_with(&lookup));
         if let Some(region) = get(env::REGION) {
             builder = builder.region(region.parse()?);
         }
