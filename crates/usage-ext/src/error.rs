@@ -123,6 +123,25 @@ pub enum Error {
 }
 
 impl Error {
+    /// Paging stopped because the service's answer cannot be paged on (a `nextUri` without
+    /// a usable cursor, a cursor that repeats): a `Page` error whose source is a `Decode`
+    /// of `answer` (its first 120 characters quoted).
+    pub(crate) fn paging_stopped(
+        job_id: &str,
+        cursor: Option<String>,
+        reason: String,
+        answer: &str,
+    ) -> Self {
+        Error::Page {
+            job_id: job_id.to_string(),
+            cursor,
+            source: Box::new(UsageError::Decode {
+                reason,
+                snippet: answer.chars().take(120).collect(),
+            }),
+        }
+    }
+
     /// The execution this error concerns, when one was started.
     pub fn execution_id(&self) -> Option<&str> {
         match self {

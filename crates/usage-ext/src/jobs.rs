@@ -227,13 +227,9 @@ impl<R: JobRow> Job<R> {
         let first = poll::until_done(queries, job_id, on_poll, fetch, judge).await?;
         let next = match first.next_uri.as_deref() {
             None => Next::End,
-            Some(uri) => Next::After(cursor_of(uri).ok_or_else(|| Error::Page {
-                job_id: job_id.clone(),
-                cursor: None,
-                source: Box::new(UsageError::Decode {
-                    reason: format!("nextUri {uri:?} holds no `after` cursor"),
-                    snippet: uri.chars().take(120).collect(),
-                }),
+            Some(uri) => Next::After(cursor_of(uri).ok_or_else(|| {
+                let reason = format!("nextUri {uri:?} holds no `after` cursor");
+                Error::paging_stopped(job_id, None, reason, uri)
             })?),
         };
         Ok(Pages {
@@ -353,16 +349,14 @@ impl<R: JobRow> Pages<R> {
                 Some(cursor) if Some(&cursor) != after.as_ref() => Next::After(cursor),
                 // A cursor that does not move would page forever.
                 _ => {
-                    return Some(Err(Error::Page {
-                        job_id: self.job.job_id.clone(),
-                        cursor: after,
-                        source: Box::new(UsageError::Decode {
-                            reason: format!(
-                                "nextUri {uri:?} holds no new `after` cursor; paging stopped"
-                            ),
-                            snippet: uri.chars().take(120).collect(),
-                        }),
-                    }));
+                    let reason =
+                        format!("nextUri {uri:?} holds no new `after` cursor; paging stopped");
+                    return Some(Err(Error::paging_stopped(
+                        &self.job.job_id,
+                        after,
+                        reason,
+                        uri,
+                    )));
                 }
             },
         };

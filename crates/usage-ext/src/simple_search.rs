@@ -72,14 +72,8 @@ impl SimpleSearch {
     }
 
     fn page_error(&self, cursor: Option<String>, why: &str) -> Error {
-        Error::Page {
-            job_id: self.execution_id.clone(),
-            cursor,
-            source: Box::new(UsageError::Decode {
-                reason: format!("{why}; paging stopped"),
-                snippet: String::new(),
-            }),
-        }
+        let reason = format!("{why}; paging stopped");
+        Error::paging_stopped(&self.execution_id, cursor, reason, "")
     }
 
     async fn fetch(
