@@ -596,32 +596,9 @@ impl<'a> Schemas<'a> {
             .ok_or_else(|| fail(format!("schema {name} is not among upstream's definitions")))?;
         let mut made = Vec::new();
         let mut refs = Vec::new();
-        let mut converted = self
+        let converted = self
             .convert(name, definition, &mut made, &mut refs)
             .map_err(|e| fail(format!("schema {name}: {e}")))?;
-        if let Value::Mapping(m) = &mut converted
-            && !m.contains_key("description")
-        {
-            let description = self
-                .rules
-                .descriptions
-                .get(name)
-                .map(|d| s(d))
-                .or_else(|| self.ref_descriptions.get(name).cloned());
-            if let Some(d) = description {
-                let mut with = Mapping::new();
-                for (k, v) in std::mem::take(m) {
-                    with.insert(k.clone(), v);
-                    if k.as_str() == Some("type") {
-                        with.insert(s("description"), d.clone());
-                    }
-                }
-                if !with.contains_key("description") {
-                    with.insert(s("description"), d);
-                }
-                *m = with;
-            }
-        }
         self.output.push((name.to_string(), converted));
         for (made_name, schema) in made {
             if self.seen.insert(made_name.clone()) {
@@ -657,10 +634,9 @@ impl<'a> Schemas<'a> {
         for key in SCHEMA_KEYS {
             let Some(value) = get(schema, key) else {
                 if key == "description"
-                    && let Some(d) = self.rules.descriptions.get(path)
-                    && path.contains('.')
+                    && let Some(d) = self.missing_description(path)
                 {
-                    out.insert(s(key), s(d));
+                    out.insert(s(key), d);
                 }
                 continue;
             };
@@ -681,14 +657,26 @@ impl<'a> Schemas<'a> {
                     }
                     Value::Mapping(props)
                 }
+                // A nested schema has a path of its own, so that the description meant for
+                // `path` is not repeated inside it.
                 "additionalProperties" | "items" if value.is_mapping() => {
-                    self.convert(path, value, made, refs)?
+                    self.convert(&format!("{path}[]"), value, made, refs)?
                 }
                 _ => value.clone(),
             };
             out.insert(s(key), value);
         }
         Ok(Value::Mapping(out))
+    }
+
+    /// The description for `path` where upstream gives none: the rules' (for a schema or a
+    /// property), else, for a schema, one found beside a `$ref` to it.
+    fn missing_description(&self, path: &str) -> Option<Value> {
+        self.rules.descriptions.get(path).map(|d| s(d)).or_else(|| {
+            (!path.contains('.'))
+                .then(|| self.ref_descriptions.get(path).cloned())
+                .flatten()
+        })
     }
 
     /// A property: an inline string enum or a listed string becomes a named schema.
