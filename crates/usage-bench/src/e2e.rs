@@ -31,24 +31,30 @@ pub async fn serve_fake(rows: &str) -> crate::Result {
     Ok(())
 }
 
+/// The SDK side of a benchmark: a client of the fake, polling without waits.
+pub(crate) fn sdk_queries(
+    url: &str,
+    config: FakeConfig,
+) -> Result<UsageQueries, Box<dyn std::error::Error>> {
+    let client = Client::builder()
+        .base_url(url)
+        .client_credentials(config.client_id, config.client_secret)
+        .build()?;
+    Ok(UsageQueries::new(client).with_policy(PollPolicy {
+        initial_delay: Duration::ZERO,
+        factor: 1.0,
+        max_delay: Duration::ZERO,
+        max_wait: Duration::from_secs(60),
+    })?)
+}
+
 pub async fn job(variant: &str, url: &str, rows: &str) -> crate::Result {
     let rows: usize = rows.parse()?;
     let config = FakeConfig::default();
     let started = Instant::now();
     let got = match variant {
         "sdk" => {
-            let client = Client::builder()
-                .base_url(url)
-                .client_credentials(config.client_id, config.client_secret)
-                .build()?;
-            let queries = UsageQueries::new(client)
-                .with_policy(PollPolicy {
-                    initial_delay: Duration::ZERO,
-                    factor: 1.0,
-                    max_delay: Duration::ZERO,
-                    max_wait: Duration::from_secs(60),
-                })
-                .expect("a valid poll policy");
+            let queries = sdk_queries(url, config)?;
             let result = queries
                 .organization_usage(&ApiUsageOrganizationQuery::new(INTERVAL))
                 .await?;

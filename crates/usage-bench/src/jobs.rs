@@ -5,12 +5,10 @@
 //! process; and, in the same run, the single-body query of as many rows, for memory.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use usage_client::Client;
 use usage_client::models::OrganizationPublicApiUsageQueryRequest;
-use usage_ext::{PollPolicy, UsageQueries};
 use usage_fake::FakeConfig;
 
 use crate::e2e::run_child;
@@ -41,18 +39,7 @@ pub async fn job(variant: &str, url: &str) -> crate::Result {
     let started = Instant::now();
     let got = match variant {
         "sdk" => {
-            let client = Client::builder()
-                .base_url(url)
-                .client_credentials(config.client_id, config.client_secret)
-                .build()?;
-            let queries = UsageQueries::new(client)
-                .with_policy(PollPolicy {
-                    initial_delay: Duration::ZERO,
-                    factor: 1.0,
-                    max_delay: Duration::ZERO,
-                    max_wait: Duration::from_secs(60),
-                })?
-                .with_page_size(PAGE)?;
+            let queries = crate::e2e::sdk_queries(url, config)?.with_page_size(PAGE)?;
             let query: OrganizationPublicApiUsageQueryRequest = serde_json::from_value(request())?;
             let mut pages = queries.aggregate_usage(&query).await?;
             let mut rows = 0;
