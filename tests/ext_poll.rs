@@ -14,12 +14,16 @@ use usage_fake::{Completion, FakeConfig, FakeService, Fault, Operation, Outcome}
 use usage_tests::{ManualClock, fake_client, steady_polls};
 
 const ORG_RESULTS: Operation = Operation::GetUsageQueryExecutionIdResults;
+const SERIES: usize = 240;
+const ENDPOINTS: usize = 16;
 
 async fn fake(completion: Completion, outcome: Outcome) -> FakeService {
     FakeService::start(FakeConfig {
         completion,
         outcome,
-        rows: 5,
+        // Every client × user × endpoint of the fake's org: each client calls each of the
+        // 16 endpoints, so the counts below follow from the groupings.
+        rows: SERIES,
         ..FakeConfig::default()
     })
     .await
@@ -75,7 +79,7 @@ async fn completes_at_poll_k_with_exactly_k_plus_1_gets() {
             .wait_with(&q, |e| events.push(e.clone()))
             .await
             .unwrap();
-        assert_eq!(result.results.len(), 5, "k={k}");
+        assert_eq!(result.results.len(), ENDPOINTS, "k={k}");
         assert_eq!(fake.requests(ORG_RESULTS), u64::from(k) + 1, "k={k}");
         assert_eq!(fake.requests(Operation::PostUsageQuery), 1);
         // Returned right after the completing poll: no wait after it.
@@ -166,7 +170,7 @@ async fn an_unlisted_status_keeps_polling_until_complete() {
         statuses,
         [PollStatus::Unlisted("Queued".into()), PollStatus::Complete]
     );
-    assert_eq!(result.results.len(), 5);
+    assert_eq!(result.results.len(), ENDPOINTS);
 }
 
 #[tokio::test]
@@ -179,7 +183,7 @@ async fn a_429_with_retry_after_7_delays_the_next_poll_at_least_7_s() {
         let clock = ManualClock::new();
         let q = queries(&fake, &clock, retry.clone());
         let result = q.organization_usage(&org_query()).await.unwrap();
-        assert_eq!(result.results.len(), 5);
+        assert_eq!(result.results.len(), ENDPOINTS);
         let sleeps = secs(&clock.sleeps());
         assert_eq!(sleeps[0], 1, "{sleeps:?}");
         assert!(
@@ -206,7 +210,7 @@ async fn a_wait_resumes_from_a_saved_execution_id() {
     let again = Execution::organization(restored.execution_id.clone());
     assert_eq!(again, restored);
     let result = again.wait(&q).await.unwrap();
-    assert_eq!(result.results.len(), 5);
+    assert_eq!(result.results.len(), ENDPOINTS);
     assert_eq!(
         fake.requests(Operation::PostUsageQuery),
         1,
@@ -225,7 +229,7 @@ async fn client_query_and_summary_flows() {
         .client_usage(usage_fake::OAUTH_CLIENTS[0].0, &query)
         .await
         .unwrap();
-    assert_eq!(result.results.len(), 5);
+    assert_eq!(result.results.len(), ENDPOINTS);
     assert!(
         result
             .results
@@ -236,7 +240,8 @@ async fn client_query_and_summary_flows() {
         .client_summary(usage_fake::OAUTH_CLIENTS[0].0, Some(30))
         .await
         .unwrap();
-    assert_eq!(summary.results.len(), 5);
+    // 30 days, today's without data yet (the service lags a day): 29 days of 16 rows.
+    assert_eq!(summary.results.len(), ENDPOINTS * 29);
     assert_eq!(fake.requests(Operation::PostOauthClientUsageQuery), 1);
     assert_eq!(fake.requests(Operation::GetOauthClientUsageSummary), 1);
     assert_eq!(fake.requests(Operation::GetOauthClientUsageQueryResult), 4);

@@ -44,14 +44,15 @@ fn queries(fake: &FakeService, clock: &Arc<ManualClock>) -> UsageQueries {
         .expect("a valid poll policy")
 }
 
+/// Grouped by client, user and endpoint without granularity: one row per series of the
+/// fake's org, so as many rows as it was started with.
 fn query() -> ApiUsageOrganizationQuery {
-    ApiUsageOrganizationQuery::new("2026-10-01/2026-11-01")
-        .with_granularity(Granularity::Day)
-        .with_group_by([
-            OrganizationGroupBy::OAuthClientId,
-            OrganizationGroupBy::TemplateUri,
-            OrganizationGroupBy::HttpMethod,
-        ])
+    ApiUsageOrganizationQuery::new("2026-10-01/2026-11-01").with_group_by([
+        OrganizationGroupBy::OAuthClientId,
+        OrganizationGroupBy::UserId,
+        OrganizationGroupBy::TemplateUri,
+        OrganizationGroupBy::HttpMethod,
+    ])
 }
 
 #[tokio::test]
@@ -118,8 +119,9 @@ async fn rows_are_seeded_realistic_and_sized() {
             );
             let uri = row.template_uri.as_deref().unwrap();
             assert!(uri.starts_with("api/v2/"), "{uri}");
-            assert!(row.date.is_some(), "granularity Day gives every row a date");
-            assert_eq!(row.user_id.as_deref(), Some(""), "not grouped by user");
+            assert!(row.date.is_none(), "no granularity, no date");
+            assert!(row.user_id.is_some(), "grouped by user: an id or \"\"");
+            assert!(!row.http_method.as_deref().unwrap().is_empty());
             assert!(!row.client_name.as_deref().unwrap().is_empty());
         }
     }
@@ -256,7 +258,6 @@ fn job_request(
 ) -> usage_client::models::OrganizationPublicApiUsageQueryRequest {
     serde_json::from_value(serde_json::json!({
         "interval": usage_tests::recent_interval(),
-        "granularity": "Day",
         "groupBy": group_by,
     }))
     .unwrap()
@@ -269,8 +270,10 @@ async fn jobs_are_queued_run_and_paged_by_cursor() {
     let fake = start(2_500, 2).await;
     let clock = ManualClock::new();
     let q = queries(&fake, &clock);
+    // One row per series: grouped by client, user and endpoint, no granularity.
     let request = job_request(serde_json::json!([
         "OauthClientId",
+        "UserId",
         "TemplateUri",
         "HttpMethod"
     ]));
@@ -297,7 +300,9 @@ async fn jobs_are_queued_run_and_paged_by_cursor() {
         big.iter()
             .all(|r| r.oauth_client.is_some() && r.template_uri.is_some())
     );
-    assert!(big.iter().all(|r| r.user.is_none()), "not grouped by user");
+    // Grouped by user: a user where there is one; client-credentials requests have none.
+    assert!(big.iter().any(|r| r.user.is_some()));
+    assert!(big.iter().any(|r| r.user.is_none()));
     // The same rows in pages of 100 (resumed from the start, as after a restart).
     let small = job
         .pages_from(&q.clone().with_page_size(100).unwrap(), None)
@@ -335,7 +340,8 @@ async fn jobs_are_queued_run_and_paged_by_cursor() {
 
 #[tokio::test]
 async fn a_client_job_sees_its_own_rows_and_unknown_clients_are_404() {
-    let fake = start(300, 0).await;
+    // Every client × user × endpoint: each client calls each of the 16 endpoints.
+    let fake = start(240, 0).await;
     let clock = ManualClock::new();
     let q = queries(&fake, &clock);
     let client_id = "1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d";
@@ -352,7 +358,7 @@ async fn a_client_job_sees_its_own_rows_and_unknown_clients_are_404() {
         .collect()
         .await
         .unwrap();
-    assert_eq!(rows.len(), 300);
+    assert_eq!(rows.len(), 16, "one row per endpoint, the users summed");
     assert!(
         rows.iter()
             .all(|r| r.organization_id.as_deref() == Some("8a1b2c3d-0000-4000-8000-00000000cafe")),

@@ -1,10 +1,8 @@
 //! The aggregates query jobs: submitted like a query, answered `Queued`, then `Running`,
 //! then `Succeeded` with pages of rows (`pageSize` 1 to 1000, default 100) joined by opaque
-//! cursors, `nextUri` only while another page exists. A client's job sees only that
-//! client's rows; an unknown client is a 404.
-//!
-//! Not yet like the service: the filters (templateUris, httpMethods, platforms, userIds,
-//! oauthClientIds) and `sortBy` are validated but do not shape the rows.
+//! cursors, `nextUri` only while another page exists. The filters, `groupBy`, `metrics`
+//! and `sortBy` shape the rows; a client's job sees only that client's rows; an unknown
+//! client is a 404.
 
 use std::collections::HashMap;
 
@@ -14,16 +12,16 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::json;
 use usage_models::{
-    ClientJobGroupBy, ClientPublicApiUsageQueryRequest, Granularity, Interval, JobMetric,
-    OrganizationGroupBy, OrganizationJobGroupBy, OrganizationPublicApiUsageQueryRequest,
+    ClientJobGroupBy, ClientPublicApiUsageQueryRequest, Granularity, HttpMethod, Interval,
+    JobMetric, OrganizationJobGroupBy, OrganizationPublicApiUsageQueryRequest, SortOrder,
+    UsageQuerySortBy,
 };
 
+use crate::data::{self, Cut, Dim, Filters, SortField};
+use crate::errors::Refusal;
 use crate::ids;
-use crate::routes::{
-    Refusal, Shared, error, invalid_value, json_response, parse_body, serve, unknown_client,
-};
-use crate::rows;
-use crate::state::{Operation, Outcome, Owner, State};
+use crate::routes::{Shared, json_response, parse_body, serve, unknown_client};
+use crate::state::{Kind, Operation, Outcome, Owner, State};
 
 const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 1000;
@@ -31,82 +29,123 @@ const MAX_PAGE_SIZE: usize = 1000;
 /// What a job body asks for, once validated.
 struct JobQuery {
     metrics: Vec<String>,
-    granularity: Option<Granularity>,
-    group_by: Vec<OrganizationGroupBy>,
-    start: chrono::DateTime<chrono::Utc>,
+    cut: Cut,
 }
 
-/// The dimension of a query's rows that a job's groupBy value stands for (`Platform` has
-/// none in the fake's rows).
-fn dimension(value: &str) -> Option<OrganizationGroupBy> {
+/// The parts of the organization and client job bodies that are judged alike.
+struct Body<'a> {
+    interval: &'a str,
+    granularity: Option<&'a Granularity>,
+    metrics: &'a [JobMetric],
+    group_by: Vec<&'a str>,
+    listed: &'a [&'a str],
+    http_methods: &'a [HttpMethod],
+    sort_by: &'a [UsageQuerySortBy],
+    filters: Filters,
+}
+
+/// The dimension of the rows that a job's groupBy value stands for.
+fn dimension(value: &str) -> Option<Dim> {
     Some(match value {
-        "OauthClientId" | "OauthClientName" => OrganizationGroupBy::OAuthClientId,
-        "OrganizationId" => OrganizationGroupBy::OrganizationId,
-        "UserId" => OrganizationGroupBy::UserId,
-        "TemplateUri" => OrganizationGroupBy::TemplateUri,
-        "HttpMethod" => OrganizationGroupBy::HttpMethod,
+        "OauthClientId" | "OauthClientName" => Dim::Client,
+        "OrganizationId" => Dim::Organization,
+        "UserId" => Dim::User,
+        "TemplateUri" => Dim::Template,
+        "HttpMethod" => Dim::Method,
+        "Platform" => Dim::Platform,
         _ => return None,
     })
 }
 
-fn validate(
-    interval: &str,
-    granularity: Option<&Granularity>,
-    metrics: &[JobMetric],
-    group_by: &[&str],
-    listed: &[&str],
-) -> Result<JobQuery, Refusal> {
+fn validate(body: Body<'_>) -> Result<JobQuery, Refusal> {
     let interval =
-        Interval::parse(interval).map_err(|e| Refusal::new(400, "invalid.date", e.to_string()))?;
+        Interval::parse(body.interval).map_err(|_| Refusal::new(400, "invalid.date"))?;
     // Upstream: "Start date cannot be more than a year ago. End date cannot be more than 90
     // days after the start."
     if interval.end - interval.start > chrono::Duration::days(90) {
-        return Err(Refusal::new(
-            400,
-            "constraint.validation",
+        return Err(Refusal::constraint(
             "End date cannot be more than 90 days after the start.",
         ));
     }
     if interval.start < chrono::Utc::now() - chrono::Duration::days(366) {
-        return Err(Refusal::new(
-            400,
-            "constraint.validation",
+        return Err(Refusal::constraint(
             "Start date cannot be more than a year ago.",
         ));
     }
-    if let Some(g) = granularity.filter(|g| g.is_unknown()) {
-        return Err(invalid_value(
+    if let Some(g) = body.granularity.filter(|g| g.is_unknown()) {
+        return Err(Refusal::invalid_value(
             "granularity",
             g.as_str(),
             Granularity::VALUES,
         ));
     }
-    if let Some(m) = metrics.iter().find(|m| m.is_unknown()) {
-        return Err(invalid_value("metrics", m.as_str(), JobMetric::VALUES));
+    if let Some(m) = body.metrics.iter().find(|m| m.is_unknown()) {
+        return Err(Refusal::invalid_value(
+            "metrics",
+            m.as_str(),
+            JobMetric::VALUES,
+        ));
     }
-    if let Some(g) = group_by.iter().find(|g| !listed.contains(g)) {
-        return Err(invalid_value("groupBy", g, listed));
+    if let Some(g) = body.group_by.iter().find(|g| !body.listed.contains(g)) {
+        return Err(Refusal::invalid_value("groupBy", g, body.listed));
     }
-    let mut dimensions: Vec<OrganizationGroupBy> =
-        group_by.iter().filter_map(|g| dimension(g)).collect();
-    dimensions.dedup();
+    if let Some(m) = body.http_methods.iter().find(|m| m.is_unknown()) {
+        return Err(Refusal::invalid_value(
+            "httpMethods",
+            m.as_str(),
+            HttpMethod::VALUES,
+        ));
+    }
+    let mut sort = Vec::new();
+    for s in body.sort_by {
+        let name = s.field_name.as_deref().unwrap_or_default();
+        let field = SortField::parse(name).ok_or_else(|| {
+            Refusal::new(400, "invalid.property")
+                .param("value", name)
+                .param("object", "UsageQuerySortBy")
+        })?;
+        let descending = match &s.order {
+            None | Some(SortOrder::Asc) => false,
+            Some(SortOrder::Desc) => true,
+            Some(other) => {
+                return Err(Refusal::invalid_value(
+                    "order",
+                    other.as_str(),
+                    SortOrder::VALUES,
+                ));
+            }
+        };
+        sort.push((field, descending));
+    }
+    let mut dims: Vec<Dim> = body.group_by.iter().filter_map(|g| dimension(g)).collect();
+    dims.dedup();
+    let (first, last) = data::job_days(&interval);
     Ok(JobQuery {
-        metrics: metrics.iter().map(|m| m.as_str().to_string()).collect(),
-        granularity: granularity.cloned(),
-        group_by: dimensions,
-        start: interval.start,
+        metrics: body.metrics.iter().map(|m| m.as_str().to_string()).collect(),
+        cut: Cut {
+            client: None,
+            dims,
+            granularity: body.granularity.cloned(),
+            first,
+            last,
+            filters: Filters {
+                http_methods: body
+                    .http_methods
+                    .iter()
+                    .map(|m| m.as_str().to_string())
+                    .collect(),
+                ..body.filters
+            },
+            sort,
+        },
     })
 }
 
-fn submitted(state: &State, owner: Owner, query: JobQuery) -> Response {
-    let id = state.submit(
-        owner.clone(),
-        query.granularity,
-        query.group_by,
-        query.start,
-        true,
-        query.metrics,
-    );
+fn submitted(state: &State, owner: Owner, mut query: JobQuery) -> Response {
+    if let Owner::Client(client) = &owner {
+        query.cut.client = Some(client.clone());
+    }
+    let id = state.submit(owner.clone(), Kind::Job, &query.cut, query.metrics);
     let results_uri = job_path(&owner, &id);
     let body = json!({"id": id, "resultsUri": results_uri, "selfUri": results_uri});
     json_response(state, 202, body.to_string().into_bytes())
@@ -123,7 +162,7 @@ fn job_path(owner: &Owner, id: &str) -> String {
 
 /// An opaque cursor: the offset and a check of it under the job's seed, so a cursor of
 /// another job or an edited one is refused.
-fn cursor(seed: u64, offset: usize) -> String {
+pub(crate) fn cursor(seed: u64, offset: usize) -> String {
     format!("{offset:x}.{:08x}", ids::mix(seed ^ offset as u64) as u32)
 }
 
@@ -133,7 +172,8 @@ fn offset_of(seed: u64, cursor_text: &str) -> Option<usize> {
     (cursor(seed, offset) == cursor_text).then_some(offset)
 }
 
-fn page_size(params: &HashMap<String, String>) -> Result<usize, Refusal> {
+/// `pageSize` of a page request: 1 to 1000, 100 when absent.
+pub(crate) fn page_size(params: &HashMap<String, String>) -> Result<usize, Refusal> {
     match params.get("pageSize") {
         None => Ok(DEFAULT_PAGE_SIZE),
         Some(text) => text
@@ -141,14 +181,24 @@ fn page_size(params: &HashMap<String, String>) -> Result<usize, Refusal> {
             .ok()
             .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
             .ok_or_else(|| {
-                Refusal::new(
-                    400,
-                    "invalid.query.param.value",
-                    format!(
-                        "Value [{text}] is not valid for parameter [pageSize]. Allowable values are: 1 to {MAX_PAGE_SIZE}"
-                    ),
-                )
+                Refusal::invalid_param("pageSize", text, &format!("1 to {MAX_PAGE_SIZE}"))
             }),
+    }
+}
+
+/// Where a page starts: 0 without `after`, the cursor's offset with one (an edited cursor,
+/// another execution's, or one past the rows is refused).
+pub(crate) fn page_offset(
+    params: &HashMap<String, String>,
+    seed: u64,
+    rows: usize,
+) -> Result<usize, Refusal> {
+    match params.get("after") {
+        None => Ok(0),
+        Some(after) => match offset_of(seed, after) {
+            Some(offset) if offset < rows => Ok(offset),
+            _ => Err(Refusal::invalid_param("after", after, "a cursor from nextUri")),
+        },
     }
 }
 
@@ -162,61 +212,47 @@ fn job_answer(
         Ok(size) => size,
         Err(refused) => return refused.render(state),
     };
-    let client = match &owner {
-        Owner::Organization => None,
-        Owner::Client(id) => match rows::known_client(id) {
-            Some(client) => Some(client),
-            None => return unknown_client(state),
-        },
-    };
-    let not_found = || {
-        error(
-            state,
-            404,
-            "not.found",
-            &format!("No aggregates query job {job_id} is known."),
-        )
-    };
-    let (job, offset) = match params.get("after") {
+    if let Owner::Client(id) = &owner
+        && data::known_client(id).is_none()
+    {
+        return unknown_client(state);
+    }
+    let job = if params.contains_key("after") {
         // A page after the first: the job is done by then; asking is not a poll.
-        Some(after) => {
-            let Some(job) = state
-                .execution(job_id)
-                .filter(|j| j.job && j.owner == owner)
-            else {
-                return not_found();
-            };
-            match offset_of(job.seed, after) {
-                Some(offset) if offset < job.rows => (job, offset),
-                _ => {
-                    return error(
-                        state,
-                        400,
-                        "invalid.query.param.value",
-                        &format!("Value [{after}] is not valid for parameter [after]."),
-                    );
-                }
-            }
+        match state
+            .execution(job_id)
+            .filter(|j| j.kind == Kind::Job && j.owner == owner)
+        {
+            Some(job) => job,
+            None => return Refusal::not_found().render(state),
         }
-        None => match state.poll(job_id, &owner, true) {
-            None => return not_found(),
+    } else {
+        match state.poll(job_id, &owner, Kind::Job) {
+            None => return Refusal::not_found().render(state),
             Some((job, false)) => {
                 let status = if job.polls <= 1 { "Queued" } else { "Running" };
                 let body = json!({"queryStatus": status, "selfUri": job_path(&owner, job_id)});
                 return json_response(state, 200, body.to_string().into_bytes());
             }
-            Some((job, true)) if job.outcome == Outcome::Failed => {
-                let body = json!({
-                    "queryStatus": "Failed",
-                    "errorBody": {"status": 500, "code": "internal.server.error", "message": "The usage query failed."},
-                });
+            Some((job, true)) if job.outcome != Outcome::Complete => {
+                let body = match job.outcome {
+                    Outcome::Cancelled => json!({"queryStatus": "Cancelled"}),
+                    _ => json!({
+                        "queryStatus": "Failed",
+                        "errorBody": Refusal::new(500, "internal.server.error").body(""),
+                    }),
+                };
                 return json_response(state, 200, body.to_string().into_bytes());
             }
-            Some((job, true)) => (job, 0),
-        },
+            Some((job, true)) => job,
+        }
+    };
+    let offset = match page_offset(params, job.seed, job.rows.len()) {
+        Ok(offset) => offset,
+        Err(refused) => return refused.render(state),
     };
     let next = offset + size;
-    let next_uri = (next < job.rows).then(|| {
+    let next_uri = (next < job.rows.len()).then(|| {
         format!(
             "{}?pageSize={size}&after={}",
             job_path(&owner, job_id),
@@ -226,7 +262,7 @@ fn job_answer(
     json_response(
         state,
         200,
-        rows::job_page_body(&job, client, offset, size, next_uri),
+        crate::rows::job_page_body(&job, offset, size, next_uri),
     )
 }
 
@@ -241,14 +277,22 @@ pub(crate) async fn post_jobs(
         &headers,
         || {
             let query = parse_body::<OrganizationPublicApiUsageQueryRequest>(&body).and_then(|q| {
-                let group_by: Vec<&str> = q.group_by.iter().map(|g| g.as_str()).collect();
-                validate(
-                    &q.interval,
-                    q.granularity.as_ref(),
-                    &q.metrics,
-                    &group_by,
-                    OrganizationJobGroupBy::VALUES,
-                )
+                validate(Body {
+                    interval: &q.interval,
+                    granularity: q.granularity.as_ref(),
+                    metrics: &q.metrics,
+                    group_by: q.group_by.iter().map(|g| g.as_str()).collect(),
+                    listed: OrganizationJobGroupBy::VALUES,
+                    http_methods: &q.http_methods,
+                    sort_by: &q.sort_by,
+                    filters: Filters {
+                        template_uris: q.template_uris.clone(),
+                        platforms: q.platforms.clone(),
+                        user_ids: q.user_ids.clone(),
+                        oauth_client_ids: q.oauth_client_ids.clone(),
+                        ..Filters::default()
+                    },
+                })
             });
             match query {
                 Ok(query) => submitted(&state, Owner::Organization, query),
@@ -270,18 +314,25 @@ pub(crate) async fn post_client_jobs(
         Operation::PostUsageClientClientIdAggregatesQueryJobs,
         &headers,
         || {
-            if rows::known_client(&client_id).is_none() {
+            if data::known_client(&client_id).is_none() {
                 return unknown_client(&state);
             }
             let query = parse_body::<ClientPublicApiUsageQueryRequest>(&body).and_then(|q| {
-                let group_by: Vec<&str> = q.group_by.iter().map(|g| g.as_str()).collect();
-                validate(
-                    &q.interval,
-                    q.granularity.as_ref(),
-                    &q.metrics,
-                    &group_by,
-                    ClientJobGroupBy::VALUES,
-                )
+                validate(Body {
+                    interval: &q.interval,
+                    granularity: q.granularity.as_ref(),
+                    metrics: &q.metrics,
+                    group_by: q.group_by.iter().map(|g| g.as_str()).collect(),
+                    listed: ClientJobGroupBy::VALUES,
+                    http_methods: &q.http_methods,
+                    sort_by: &q.sort_by,
+                    filters: Filters {
+                        template_uris: q.template_uris.clone(),
+                        platforms: q.platforms.clone(),
+                        organization_ids: q.organization_ids.clone(),
+                        ..Filters::default()
+                    },
+                })
             });
             match query {
                 Ok(query) => submitted(&state, Owner::Client(client_id), query),

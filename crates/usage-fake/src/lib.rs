@@ -2,17 +2,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod data;
+mod errors;
 mod ids;
 mod jobs;
 mod routes;
 mod rows;
+mod simple_search;
 mod state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use rows::OAUTH_CLIENTS;
+pub use data::OAUTH_CLIENTS;
 pub use state::{Completion, FakeConfig, Fault, Operation, Outcome};
 
 /// A running fake of the Usage API on `127.0.0.1`. Dropping it stops the server.
@@ -159,26 +162,36 @@ impl std::fmt::Debug for FakeService {
     }
 }
 
-/// The body of a `Complete` answer with `rows` rows grouped by every dimension, daily, as
-/// the fake would send it for a query submitted with `seed`: for benchmarks of decoding.
+/// The body of a `Complete` answer with `rows` rows (grouped by every dimension, one day
+/// of an org with `rows` series seeded with `seed`), as the fake would send it: for
+/// benchmarks of decoding.
 pub fn sample_result_body(rows: usize, seed: u64) -> Vec<u8> {
-    use usage_models::{Granularity, OrganizationGroupBy};
+    let day = data::last_day_with_data();
+    let cut = data::Cut {
+        client: None,
+        dims: vec![
+            data::Dim::Client,
+            data::Dim::Organization,
+            data::Dim::User,
+            data::Dim::Template,
+            data::Dim::Method,
+        ],
+        granularity: Some(usage_models::Granularity::Day),
+        first: day,
+        last: day,
+        filters: data::Filters::default(),
+        sort: Vec::new(),
+    };
     let execution = state::Execution {
         owner: state::Owner::Organization,
         submitted: tokio::time::Instant::now(),
         polls: 0,
         completion: Completion::AfterPolls(0),
         outcome: Outcome::Complete,
-        rows,
         seed,
-        granularity: Some(Granularity::Day),
-        group_by: OrganizationGroupBy::VALUES
-            .iter()
-            .map(|v| OrganizationGroupBy::from(*v))
-            .collect(),
-        start: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
-        job: false,
+        kind: state::Kind::Query,
         metrics: Vec::new(),
+        rows: Arc::new(cut.rows(seed, rows)),
     };
     rows::complete_body(&execution)
 }

@@ -1,4 +1,5 @@
-//! The HTTP surface: `/oauth/token` and the five operations, with faults applied.
+//! The HTTP surface: `/oauth/token` and the five query operations, with faults applied;
+//! the jobs and simple search have modules of their own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,8 +17,10 @@ use usage_models::{
     OrganizationGroupBy,
 };
 
-use crate::state::{Fault, Operation, Outcome, Owner, State};
-use crate::{jobs, rows};
+use crate::data::{self, Cut, Dim, Filters};
+use crate::errors::{self, Refusal};
+use crate::state::{Fault, Kind, Operation, Outcome, Owner, State};
+use crate::{jobs, rows, simple_search};
 
 pub(crate) type Shared = Arc<State>;
 
@@ -54,13 +57,13 @@ pub(crate) fn router(state: Shared) -> Router {
             "/api/v2/usage/client/{client_id}/aggregates/query/jobs/{job_id}",
             get(jobs::get_client_job),
         )
+        .route("/api/v2/usage/simplesearch", post(simple_search::post))
+        .route(
+            "/api/v2/usage/simplesearch/{execution_id}/results",
+            get(simple_search::results),
+        )
         .fallback(|Extract(state): Extract<Shared>| async move {
-            error(
-                &state,
-                404,
-                "not.found",
-                "The requested resource was not found.",
-            )
+            Refusal::not_found().render(&state)
         })
         .with_state(state)
 }
@@ -79,26 +82,6 @@ pub(crate) fn json_response(state: &State, status: u16, body: Vec<u8>) -> Respon
     response
 }
 
-pub(crate) fn error(state: &State, status: u16, code: &str, message: &str) -> Response {
-    let mut response = json_response(state, status, Vec::new());
-    let context_id = response
-        .headers()
-        .get("inin-correlation-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = json!({
-        "message": message,
-        "code": code,
-        "status": status,
-        "contextId": context_id,
-        "details": [],
-        "errors": [],
-    });
-    *response.body_mut() = Body::from(body.to_string());
-    response
-}
-
 /// Runs `normal` for a request to `operation`, with whatever fault the rules assign.
 pub(crate) async fn serve(
     state: &Shared,
@@ -114,14 +97,7 @@ pub(crate) async fn serve(
             status,
             retry_after,
         }) => {
-            let code = match status {
-                429 => "too.many.requests.retry.after",
-                500 => "internal.server.error",
-                503 => "service.unavailable",
-                504 => "request.timeout",
-                _ => "fault.injected",
-            };
-            let mut response = error(state, *status, code, "Injected by usage-fake.");
+            let mut response = errors::for_status(*status, retry_after.as_deref()).render(state);
             if let Some(value) = retry_after
                 .as_deref()
                 .and_then(|v| HeaderValue::from_str(v).ok())
@@ -189,21 +165,11 @@ fn check_bearer(state: &State, headers: &HeaderMap) -> Option<Response> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return Some(error(
-            state,
-            401,
-            "authentication.required",
-            "No authentication bearer token specified in authorization header.",
-        ));
+        return Some(Refusal::new(401, "authentication.required").render(state));
     };
     match value.strip_prefix("Bearer ") {
         Some(token) if state.token_valid(token) => None,
-        _ => Some(error(
-            state,
-            401,
-            "bad.credentials",
-            "Invalid login credentials.",
-        )),
+        _ => Some(Refusal::new(401, "bad.credentials").render(state)),
     }
 }
 
@@ -298,44 +264,21 @@ async fn token(Extract(state): Extract<Shared>, headers: HeaderMap, body: Bytes)
     .await
 }
 
-/// A 400-class answer decided during validation, rendered by `error`.
-pub(crate) struct Refusal {
-    status: u16,
-    code: &'static str,
-    message: String,
-}
-
-impl Refusal {
-    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn render(self, state: &State) -> Response {
-        error(state, self.status, self.code, &self.message)
-    }
-}
-
 /// What a query body asks for, once validated as the service would.
 struct Submitted {
-    granularity: Option<Granularity>,
-    group_by: Vec<OrganizationGroupBy>,
-    start: chrono::DateTime<chrono::Utc>,
+    cut: Cut,
     metrics: Vec<String>,
 }
 
-pub(crate) fn invalid_value(field: &str, value: &str, allowed: &[&str]) -> Refusal {
-    Refusal::new(
-        400,
-        "invalid.value",
-        format!(
-            "Value [{value}] is not valid for field type [{field}]. Allowable values are: {}",
-            allowed.join(", ")
-        ),
-    )
+/// The dimension an old query's groupBy value stands for.
+fn dimension(g: &OrganizationGroupBy) -> Dim {
+    match g {
+        OrganizationGroupBy::OAuthClientId => Dim::Client,
+        OrganizationGroupBy::OrganizationId => Dim::Organization,
+        OrganizationGroupBy::UserId => Dim::User,
+        OrganizationGroupBy::TemplateUri => Dim::Template,
+        _ => Dim::Method,
+    }
 }
 
 /// The two query bodies share one shape; the fake judges both the same way.
@@ -379,66 +322,62 @@ fn validate<Q: QueryBody>(headers: &HeaderMap, body: &[u8]) -> Result<Submitted,
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !json_body {
-        return Err(Refusal::new(
-            415,
-            "unsupported.media.type",
-            "Use Content-Type: application/json.",
-        ));
+        return Err(Refusal::new(415, "unsupported.media.type"));
     }
     let query: Q = parse_body(body)?;
-    let interval = Interval::parse(query.interval())
-        .map_err(|e| Refusal::new(400, "invalid.date", e.to_string()))?;
+    let interval =
+        Interval::parse(query.interval()).map_err(|_| Refusal::new(400, "invalid.date"))?;
     if let Some(g) = query.granularity().filter(|g| g.is_unknown()) {
-        return Err(invalid_value(
+        return Err(Refusal::invalid_value(
             "granularity",
             g.as_str(),
             Granularity::VALUES,
         ));
     }
     if let Some(m) = query.metrics().iter().find(|m| m.is_unknown()) {
-        return Err(invalid_value("metrics", m.as_str(), Metric::VALUES));
+        return Err(Refusal::invalid_value(
+            "metrics",
+            m.as_str(),
+            Metric::VALUES,
+        ));
     }
     let group_by = query.group_by();
     if let Some(g) = group_by.iter().find(|g| !Q::GROUP_BY.contains(g)) {
-        return Err(invalid_value("groupBy", g, Q::GROUP_BY));
+        return Err(Refusal::invalid_value("groupBy", g, Q::GROUP_BY));
     }
+    let (first, last) = data::query_days(&interval);
+    let mut dims: Vec<Dim> = group_by
+        .into_iter()
+        .map(|g| dimension(&OrganizationGroupBy::from(g)))
+        .collect();
+    dims.dedup();
     Ok(Submitted {
         metrics: query
             .metrics()
             .iter()
             .map(|m| m.as_str().to_string())
             .collect(),
-        granularity: query.granularity().cloned(),
-        group_by: group_by
-            .into_iter()
-            .map(OrganizationGroupBy::from)
-            .collect(),
-        start: interval.start,
+        cut: Cut {
+            client: None,
+            dims,
+            granularity: query.granularity().cloned(),
+            first,
+            last,
+            filters: Filters::default(),
+            sort: Vec::new(),
+        },
     })
 }
 
 /// The service's 404, in upstream's words (`x-inin-error-codes`).
 pub(crate) fn unknown_client(state: &State) -> Response {
-    error(
-        state,
-        404,
-        "not.found",
-        "The requested resource was not found.",
-    )
+    Refusal::not_found().render(state)
 }
 
 /// A JSON body as `T`. A field sent as `null` counts as absent, for every field alike (the
 /// fake accepted `granularity: null` but refused `metrics: null`).
 pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
-    let malformed = |e: serde_json::Error| {
-        Refusal::new(
-            400,
-            "bad.request",
-            format!(
-                "The request could not be understood by the server due to malformed syntax: {e}"
-            ),
-        )
-    };
+    let malformed = |_: serde_json::Error| Refusal::new(400, "bad.request");
     let mut value: Value = serde_json::from_slice(body).map_err(malformed)?;
     if let Value::Object(fields) = &mut value {
         fields.retain(|_, v| !v.is_null());
@@ -446,15 +385,11 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
     serde_json::from_value(value).map_err(malformed)
 }
 
-fn submitted(state: &State, owner: Owner, query: Submitted) -> Response {
-    let id = state.submit(
-        owner.clone(),
-        query.granularity,
-        query.group_by,
-        query.start,
-        false,
-        query.metrics,
-    );
+fn submitted(state: &State, owner: Owner, mut query: Submitted) -> Response {
+    if let Owner::Client(client) = &owner {
+        query.cut.client = Some(client.clone());
+    }
+    let id = state.submit(owner.clone(), Kind::Query, &query.cut, query.metrics);
     let results_uri = match owner {
         Owner::Organization => format!("/api/v2/usage/query/{id}/results"),
         Owner::Client(client) => {
@@ -493,7 +428,7 @@ async fn post_oauth_client_usage_query(
         Operation::PostOauthClientUsageQuery,
         &headers,
         || {
-            if rows::known_client(&client_id).is_none() {
+            if data::known_client(&client_id).is_none() {
                 return unknown_client(&state);
             }
             match validate::<ApiUsageClientQuery>(&headers, &body) {
@@ -512,57 +447,60 @@ async fn get_oauth_client_usage_summary(
     headers: HeaderMap,
 ) -> Response {
     serve(&state, Operation::GetOauthClientUsageSummary, &headers, || {
-        if rows::known_client(&client_id).is_none() {
+        if data::known_client(&client_id).is_none() {
             return unknown_client(&state);
         }
-        let days = match query.get("days").map(|d| d.parse::<u32>()) {
+        let days = match query.get("days").map(|d| (d, d.parse::<u32>())) {
             None => 7,
-            Some(Ok(d)) if d > 0 => d,
-            Some(_) => {
-                return error(
-                    &state,
-                    400,
-                    "invalid.query.param.value",
-                    &format!(
-                        "Value [{}] is not valid for parameter [days]. Allowable values are: a positive integer",
-                        query["days"]
-                    ),
-                );
+            Some((_, Ok(d))) if (1..=MAX_SUMMARY_DAYS).contains(&d) => d,
+            Some((text, _)) => {
+                return Refusal::invalid_param(
+                    "days",
+                    text,
+                    &format!("1 to {MAX_SUMMARY_DAYS}"),
+                )
+                .render(&state);
             }
         };
-        // Daily buckets start at midnight UTC, as the service's dates do.
+        // The last `days` days, today included (which has no data yet: the service's
+        // data lags about a day); daily buckets at midnight UTC.
         let today = chrono::Utc::now().date_naive();
-        let start = today
-            .checked_sub_days(chrono::Days::new(u64::from(days)))
-            .unwrap_or(today)
-            .and_time(chrono::NaiveTime::MIN)
-            .and_utc();
+        let first = today
+            .checked_sub_days(chrono::Days::new(u64::from(days - 1)))
+            .unwrap_or(today);
         submitted(
             &state,
             Owner::Client(client_id),
             Submitted {
                 metrics: Vec::new(),
-                granularity: Some(Granularity::Day),
-                group_by: vec![OrganizationGroupBy::TemplateUri, OrganizationGroupBy::HttpMethod],
-                start,
+                cut: Cut {
+                    client: None,
+                    dims: vec![Dim::Template, Dim::Method],
+                    granularity: Some(Granularity::Day),
+                    first,
+                    last: today,
+                    filters: Filters::default(),
+            sort: Vec::new(),
+                },
             },
         )
     })
     .await
 }
 
+/// The most days a summary looks back. Upstream documents no bound (`days` is a string,
+/// default `"7"`); the fake refuses more than a year, as the jobs' interval rule does.
+const MAX_SUMMARY_DAYS: u32 = 365;
+
 fn results(state: &State, execution_id: &str, owner: Owner) -> Response {
-    match state.poll(execution_id, &owner, false) {
-        None => error(
-            state,
-            404,
-            "not.found",
-            &format!("No usage query execution {execution_id} is known."),
-        ),
+    match state.poll(execution_id, &owner, Kind::Query) {
+        None => Refusal::not_found().render(state),
         Some((_, false)) => json_response(state, 200, br#"{"queryStatus":"Running"}"#.to_vec()),
         Some((execution, true)) => match execution.outcome {
             Outcome::Complete => json_response(state, 200, rows::complete_body(&execution)),
-            Outcome::Failed => json_response(state, 200, br#"{"queryStatus":"Failed"}"#.to_vec()),
+            Outcome::Failed | Outcome::Cancelled => {
+                json_response(state, 200, br#"{"queryStatus":"Failed"}"#.to_vec())
+            }
         },
     }
 }

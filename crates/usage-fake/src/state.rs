@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
-use usage_models::{Granularity, OrganizationGroupBy};
-
+use crate::data::{Cell, Cut};
 use crate::ids;
 
 /// The operations the fake serves, the token endpoint included.
@@ -33,11 +32,15 @@ pub enum Operation {
     PostUsageClientClientIdAggregatesQueryJobs,
     /// `GET /api/v2/usage/client/{clientId}/aggregates/query/jobs/{jobId}`
     GetUsageClientClientIdAggregatesQueryJob,
+    /// `POST /api/v2/usage/simplesearch`
+    PostUsageSimplesearch,
+    /// `GET /api/v2/usage/simplesearch/{executionId}/results`
+    GetUsageSimplesearchExecutionIdResults,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 10] = [
+    pub const ALL: [Operation; 12] = [
         Operation::Token,
         Operation::PostUsageQuery,
         Operation::GetUsageQueryExecutionIdResults,
@@ -48,6 +51,8 @@ impl Operation {
         Operation::GetUsageAggregatesQueryJob,
         Operation::PostUsageClientClientIdAggregatesQueryJobs,
         Operation::GetUsageClientClientIdAggregatesQueryJob,
+        Operation::PostUsageSimplesearch,
+        Operation::GetUsageSimplesearchExecutionIdResults,
     ];
 
     fn index(self) -> usize {
@@ -82,8 +87,11 @@ impl std::fmt::Debug for Completion {
 pub enum Outcome {
     /// `Complete` with rows.
     Complete,
-    /// `Failed`.
+    /// `Failed` (a job's answer carries an `errorBody`).
     Failed,
+    /// `Cancelled`: for a job or a simple search; the old queries, which have no such
+    /// status, answer `Failed`.
+    Cancelled,
 }
 
 /// A fault answered instead of the normal response.
@@ -153,7 +161,10 @@ pub struct FakeConfig {
     pub completion: Completion,
     /// How they end.
     pub outcome: Outcome,
-    /// Rows a completed query returns (0 to 1,000,000 and more).
+    /// The org's usage series (one OAuth client calling one endpoint as one user, with
+    /// traffic every day up to yesterday): the rows of a query grouped by client, user and
+    /// templateUri without granularity (0 to 1,000,000 and more). Other queries sum the
+    /// series into fewer rows, or split them into date buckets.
     pub rows: usize,
     /// Seed of ids and rows: the same seed gives the same answers.
     pub seed: u64,
@@ -180,6 +191,15 @@ pub(crate) enum Owner {
     Client(String),
 }
 
+/// Which routes serve an execution: a job's id is unknown to the query routes and the
+/// other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Query,
+    Job,
+    SimpleSearch,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Execution {
     pub owner: Owner,
@@ -187,15 +207,13 @@ pub(crate) struct Execution {
     pub polls: u32,
     pub completion: Completion,
     pub outcome: Outcome,
-    pub rows: usize,
+    /// This execution's own seed: its cursors are checked under it.
     pub seed: u64,
-    pub granularity: Option<Granularity>,
-    pub group_by: Vec<OrganizationGroupBy>,
-    pub start: chrono::DateTime<chrono::Utc>,
-    /// An aggregates query job (polled and paged on the jobs routes) rather than a query.
-    pub job: bool,
+    pub kind: Kind,
     /// The metrics the query selected, as sent (`Status429`, `Requests`, ...); empty: all.
     pub metrics: Vec<String>,
+    /// The answer's rows, cut from the org's data when the query was submitted.
+    pub rows: Arc<Vec<Cell>>,
 }
 
 impl Execution {
@@ -385,15 +403,26 @@ impl State {
         self.lock().executions.len()
     }
 
-    pub fn submit(
+    /// Records a submitted query and returns its id. Its rows are cut now, from the org's
+    /// data as it stands (`rows` series), as the service's answer reflects the data of the
+    /// moment it ran.
+    pub fn submit(&self, owner: Owner, kind: Kind, cut: &Cut, metrics: Vec<String>) -> String {
+        self.submit_capped(owner, kind, cut, metrics, usize::MAX)
+    }
+
+    /// [`State::submit`], keeping at most `cap` rows.
+    pub fn submit_capped(
         &self,
         owner: Owner,
-        granularity: Option<Granularity>,
-        group_by: Vec<OrganizationGroupBy>,
-        start: chrono::DateTime<chrono::Utc>,
-        job: bool,
+        kind: Kind,
+        cut: &Cut,
         metrics: Vec<String>,
+        cap: usize,
     ) -> String {
+        let series = self.lock().rows;
+        let mut rows = cut.rows(self.config.seed, series);
+        rows.truncate(cap);
+        let rows = Arc::new(rows);
         let id = self.next_id();
         let mut state = self.lock();
         let failed_rate = state.failed_rate;
@@ -408,26 +437,22 @@ impl State {
             polls: 0,
             completion: state.completion.clone(),
             outcome,
-            rows: state.rows,
             seed: ids::mix(self.config.seed ^ ids::mix(self.ids.load(Ordering::SeqCst))),
-            granularity,
-            group_by,
-            start,
-            job,
+            kind,
             metrics,
+            rows,
         };
         state.executions.insert(id.clone(), execution);
         id
     }
 
-    /// Counts a poll of `id` by `owner` and returns the execution as it then stands. A
-    /// job's id is unknown to the query routes and the other way round.
-    pub fn poll(&self, id: &str, owner: &Owner, job: bool) -> Option<(Execution, bool)> {
+    /// Counts a poll of `id` by `owner` and returns the execution as it then stands.
+    pub fn poll(&self, id: &str, owner: &Owner, kind: Kind) -> Option<(Execution, bool)> {
         let mut state = self.lock();
         let execution = state
             .executions
             .get_mut(id)
-            .filter(|e| e.owner == *owner && e.job == job)?;
+            .filter(|e| e.owner == *owner && e.kind == kind)?;
         execution.polls += 1;
         let done = match &execution.completion {
             Completion::AfterPolls(n) => execution.polls > *n,
