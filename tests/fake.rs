@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use usage_client::models::{ApiUsageOrganizationQuery, Granularity, OrganizationGroupBy};
+use usage_client::models::{ApiUsageOrganizationQuery, OrganizationGroupBy};
 use usage_client::{AuthError, Client, RetryPolicy, Runtime, UsageError};
 use usage_ext::{Error, PollStatus, UsageQueries};
 use usage_fake::{Completion, FakeConfig, FakeService, Fault, Operation, Outcome};

@@ -6,6 +6,7 @@ disagreement. Every loop is bounded.
 """
 
 import datetime
+import json
 import sys
 import time
 
@@ -15,6 +16,7 @@ from PureCloudPlatformClientV2.rest import ApiException
 CLIENT_ID = "fake-oauth-client-id"
 CLIENT_SECRET = "fake-oauth-client-secret"
 KNOWN_CLIENT = "1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d"
+SERIES = 40
 
 
 def wait(fetch, done, what):
@@ -48,7 +50,8 @@ def main(url):
     job_query = pc.OrganizationPublicApiUsageQueryRequest()
     today = datetime.date.today()
     job_query.interval = f"{today - datetime.timedelta(days=31)}/{today - datetime.timedelta(days=1)}"
-    job_query.group_by = ["OauthClientId"]
+    # One row per series of the fake's org (.ci/run starts it with --rows 40).
+    job_query.group_by = ["OauthClientId", "UserId", "TemplateUri"]
     job = usage.post_usage_aggregates_query_jobs(job_query)
     page = wait(
         lambda: usage.get_usage_aggregates_query_job(job.id, page_size=10),
@@ -64,7 +67,19 @@ def main(url):
         page = usage.get_usage_aggregates_query_job(job.id, page_size=10, after=after)
         rows += len(page.entities)
     assert page.next_uri is None, "paging did not end"
-    assert rows > 10, rows
+    assert rows == SERIES, rows
+
+    search = pc.ApiUsageSimpleSearch()
+    search.interval = "2026-10-01/2026-10-08"
+    search.metrics = ["ClientName", "Status429"]
+    searched = usage.post_usage_simplesearch(search)
+    found = wait(
+        lambda: usage.get_usage_simplesearch_execution_id_results(searched.execution_id),
+        lambda s: s in ("Complete", "Failed"),
+        "simple search",
+    )
+    assert found.query_status == "Complete", found.query_status
+    assert found.results and all(r.client_name and r.status429 is not None for r in found.results)
 
     summary = usage.get_oauth_client_usage_summary(KNOWN_CLIENT, days="3")
     wait(
@@ -80,7 +95,21 @@ def main(url):
         assert e.status == 404, e.status
         assert "The requested resource was not found." in e.body, e.body
 
-    print(f"official Python SDK against usage-fake: query {len(result.results)} rows, job {rows} rows in pages of 10, summary and 404 as upstream")
+    try:
+        usage.get_oauth_client_usage_summary(KNOWN_CLIENT, days="100000")
+        raise SystemExit("days=100000 was accepted")
+    except ApiException as e:
+        assert e.status == 400, e.status
+        body = json.loads(e.body)
+        assert body["code"] == "invalid.query.param.value", body
+        assert body["messageParams"]["value"] == "100000", body
+        assert "{value}" in body["messageWithParams"], body
+
+    print(
+        f"official Python SDK against usage-fake: query {len(result.results)} rows, "
+        f"job {rows} rows in pages of 10, simple search {len(found.results)} rows, "
+        "summary, 404 and 400 as upstream"
+    )
 
 
 if __name__ == "__main__":

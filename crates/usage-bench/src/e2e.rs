@@ -16,7 +16,15 @@ use crate::floor::PlainResult;
 use crate::measure::{median, median_u64, ms, peak_rss_kib};
 
 const RUNS: usize = 7;
-const INTERVAL: &str = "2026-10-01/2026-11-01";
+
+/// One day, grouped by client, user and endpoint: one row per series of the fake's org, so
+/// as many rows as it was started with. The SDK and the floor send this same body.
+pub(crate) fn every_series_query() -> serde_json::Value {
+    serde_json::json!({
+        "interval": "2026-10-01/2026-10-02",
+        "groupBy": ["OAuthClientId", "UserId", "TemplateUri", "HttpMethod"],
+    })
+}
 
 pub async fn serve_fake(rows: &str) -> crate::Result {
     let fake = FakeService::start(FakeConfig {
@@ -56,7 +64,9 @@ pub async fn job(variant: &str, url: &str, rows: &str) -> crate::Result {
         "sdk" => {
             let queries = sdk_queries(url, config)?;
             let result = queries
-                .organization_usage(&ApiUsageOrganizationQuery::new(INTERVAL))
+                .organization_usage(&serde_json::from_value::<ApiUsageOrganizationQuery>(
+                    every_series_query(),
+                )?)
                 .await?;
             result.results.len()
         }
@@ -66,7 +76,7 @@ pub async fn job(variant: &str, url: &str, rows: &str) -> crate::Result {
             let submitted: serde_json::Value = http
                 .post(format!("{url}/api/v2/usage/query"))
                 .header("authorization", &bearer)
-                .json(&serde_json::json!({ "interval": INTERVAL }))
+                .json(&every_series_query())
                 .send()
                 .await?
                 .json()

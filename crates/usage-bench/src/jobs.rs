@@ -20,17 +20,12 @@ const ROWS: usize = 100_000;
 const PAGE: u32 = 1_000;
 
 fn request() -> serde_json::Value {
-    // A job's interval may start at most a year ago: the last 31 days.
+    // A job's interval may start at most a year ago. Yesterday and today (which has no
+    // data yet), grouped by client, user and endpoint: one row per series of the fake's org.
     let today = chrono::Utc::now().date_naive();
-    let interval = format!(
-        "{}/{}",
-        today - chrono::Days::new(31),
-        today - chrono::Days::new(1)
-    );
     serde_json::json!({
-        "interval": interval,
-        "granularity": "Day",
-        "groupBy": ["OauthClientId", "TemplateUri", "HttpMethod"],
+        "interval": format!("{}/{today}", today - chrono::Days::new(1)),
+        "groupBy": ["OauthClientId", "UserId", "TemplateUri", "HttpMethod"],
     })
 }
 

@@ -58,8 +58,7 @@ fn dimension(value: &str) -> Option<Dim> {
 }
 
 fn validate(body: Body<'_>) -> Result<JobQuery, Refusal> {
-    let interval =
-        Interval::parse(body.interval).map_err(|_| Refusal::new(400, "invalid.date"))?;
+    let interval = Interval::parse(body.interval).map_err(|_| Refusal::new(400, "invalid.date"))?;
     // Upstream: "Start date cannot be more than a year ago. End date cannot be more than 90
     // days after the start."
     if interval.end - interval.start > chrono::Duration::days(90) {
@@ -121,7 +120,11 @@ fn validate(body: Body<'_>) -> Result<JobQuery, Refusal> {
     dims.dedup();
     let (first, last) = data::job_days(&interval);
     Ok(JobQuery {
-        metrics: body.metrics.iter().map(|m| m.as_str().to_string()).collect(),
+        metrics: body
+            .metrics
+            .iter()
+            .map(|m| m.as_str().to_string())
+            .collect(),
         cut: Cut {
             client: None,
             dims,
@@ -197,7 +200,11 @@ pub(crate) fn page_offset(
         None => Ok(0),
         Some(after) => match offset_of(seed, after) {
             Some(offset) if offset < rows => Ok(offset),
-            _ => Err(Refusal::invalid_param("after", after, "a cursor from nextUri")),
+            _ => Err(Refusal::invalid_param(
+                "after",
+                after,
+                "a cursor from nextUri",
+            )),
         },
     }
 }

@@ -62,9 +62,9 @@ pub(crate) fn router(state: Shared) -> Router {
             "/api/v2/usage/simplesearch/{execution_id}/results",
             get(simple_search::results),
         )
-        .fallback(|Extract(state): Extract<Shared>| async move {
-            Refusal::not_found().render(&state)
-        })
+        .fallback(
+            |Extract(state): Extract<Shared>| async move { Refusal::not_found().render(&state) },
+        )
         .with_state(state)
 }
 
@@ -446,45 +446,50 @@ async fn get_oauth_client_usage_summary(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, Operation::GetOauthClientUsageSummary, &headers, || {
-        if data::known_client(&client_id).is_none() {
-            return unknown_client(&state);
-        }
-        let days = match query.get("days").map(|d| (d, d.parse::<u32>())) {
-            None => 7,
-            Some((_, Ok(d))) if (1..=MAX_SUMMARY_DAYS).contains(&d) => d,
-            Some((text, _)) => {
-                return Refusal::invalid_param(
-                    "days",
-                    text,
-                    &format!("1 to {MAX_SUMMARY_DAYS}"),
-                )
-                .render(&state);
+    serve(
+        &state,
+        Operation::GetOauthClientUsageSummary,
+        &headers,
+        || {
+            if data::known_client(&client_id).is_none() {
+                return unknown_client(&state);
             }
-        };
-        // The last `days` days, today included (which has no data yet: the service's
-        // data lags about a day); daily buckets at midnight UTC.
-        let today = chrono::Utc::now().date_naive();
-        let first = today
-            .checked_sub_days(chrono::Days::new(u64::from(days - 1)))
-            .unwrap_or(today);
-        submitted(
-            &state,
-            Owner::Client(client_id),
-            Submitted {
-                metrics: Vec::new(),
-                cut: Cut {
-                    client: None,
-                    dims: vec![Dim::Template, Dim::Method],
-                    granularity: Some(Granularity::Day),
-                    first,
-                    last: today,
-                    filters: Filters::default(),
-            sort: Vec::new(),
+            let days = match query.get("days").map(|d| (d, d.parse::<u32>())) {
+                None => 7,
+                Some((_, Ok(d))) if (1..=MAX_SUMMARY_DAYS).contains(&d) => d,
+                Some((text, _)) => {
+                    return Refusal::invalid_param(
+                        "days",
+                        text,
+                        &format!("1 to {MAX_SUMMARY_DAYS}"),
+                    )
+                    .render(&state);
+                }
+            };
+            // The last `days` days, today included (which has no data yet: the service's
+            // data lags about a day); daily buckets at midnight UTC.
+            let today = chrono::Utc::now().date_naive();
+            let first = today
+                .checked_sub_days(chrono::Days::new(u64::from(days - 1)))
+                .unwrap_or(today);
+            submitted(
+                &state,
+                Owner::Client(client_id),
+                Submitted {
+                    metrics: Vec::new(),
+                    cut: Cut {
+                        client: None,
+                        dims: vec![Dim::Template, Dim::Method],
+                        granularity: Some(Granularity::Day),
+                        first,
+                        last: today,
+                        filters: Filters::default(),
+                        sort: Vec::new(),
+                    },
                 },
-            },
-        )
-    })
+            )
+        },
+    )
     .await
 }
 

@@ -26,7 +26,13 @@ use crate::state::{Kind, Operation, Outcome, Owner, State};
 /// The most rows a simple search answers.
 const MAX_ROWS: usize = 20_000;
 
-const COUNTERS: &[&str] = &["Status200", "Status300", "Status400", "Status500", "Status429"];
+const COUNTERS: &[&str] = &[
+    "Status200",
+    "Status300",
+    "Status400",
+    "Status500",
+    "Status429",
+];
 
 fn validate(query: &ApiUsageSimpleSearch) -> Result<(Cut, Vec<String>), Refusal> {
     let interval =
@@ -96,10 +102,19 @@ pub(crate) async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    serve(&state, Operation::PostUsageSimplesearch, &headers, || {
-        match parse_body::<ApiUsageSimpleSearch>(&body).and_then(|q| validate(&q)) {
+    serve(
+        &state,
+        Operation::PostUsageSimplesearch,
+        &headers,
+        || match parse_body::<ApiUsageSimpleSearch>(&body).and_then(|q| validate(&q)) {
             Ok((cut, metrics)) => {
-                let id = state.submit_capped(Owner::Organization, Kind::SimpleSearch, &cut, metrics, MAX_ROWS);
+                let id = state.submit_capped(
+                    Owner::Organization,
+                    Kind::SimpleSearch,
+                    &cut,
+                    metrics,
+                    MAX_ROWS,
+                );
                 let body = json!({
                     "executionId": id,
                     "resultsUri": format!("/api/v2/usage/simplesearch/{id}/results"),
@@ -107,8 +122,8 @@ pub(crate) async fn post(
                 json_response(&state, 202, body.to_string().into_bytes())
             }
             Err(refused) => refused.render(&state),
-        }
-    })
+        },
+    )
     .await
 }
 

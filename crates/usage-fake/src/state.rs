@@ -5,12 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::time::Instant;
 use crate::data::{Cell, Cut};
 use crate::ids;
+use tokio::time::Instant;
 
 /// The operations the fake serves, the token endpoint included.
+/// Non-exhaustive: upstream adds operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Operation {
     /// `POST /oauth/token`
     Token,
@@ -84,6 +86,7 @@ impl std::fmt::Debug for Completion {
 
 /// How a query ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// `Complete` with rows.
     Complete,
