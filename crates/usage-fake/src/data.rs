@@ -280,7 +280,8 @@ impl std::ops::AddAssign for Counts {
 struct Traits {
     seed: u64,
     volume: f64,
-    limited: bool,
+    /// The share of requests the rate limit refuses (0 for most series).
+    limited: f64,
     failing: bool,
     redirected: bool,
 }
@@ -295,13 +296,19 @@ impl Traits {
         let seed = mix(seed ^ mix(i as u64));
         let a = mix(seed);
         let b = mix(a);
-        // Heavy-tailed daily volumes: most series are small, a few integrations dominate,
-        // and the busiest are the ones that meet the rate limit.
+        // Heavy-tailed daily volumes: most series are small, a few integrations dominate.
+        // The busiest meet the rate limit, and a few smaller ones burst into it; the share
+        // refused is heavy-tailed too, so one integration stands out.
         let volume = unit(a).powi(4) * 8_000.0 + 1.0;
+        let limited = if volume > 4_000.0 || b & 0xff < 13 {
+            0.01 + unit(mix(b)).powi(2) * 0.3
+        } else {
+            0.0
+        };
         Self {
             seed,
             volume,
-            limited: volume > 2_000.0 || b & 0xff < 40,
+            limited,
             failing: (b >> 8) & 0xff < 25,
             redirected: (b >> 16) & 0xff < 20,
         }
@@ -313,7 +320,7 @@ impl Traits {
         let b = mix(a);
         let requests = (self.volume * (0.5 + unit(a))) as i64 + 1;
         let share = |bits: u64, over: i64| ((bits & 0xffff) as i64 * (requests / over)) >> 16;
-        let status429 = if self.limited { share(b, 20) } else { 0 };
+        let status429 = (requests as f64 * self.limited * (0.5 + unit(mix(b)))) as i64;
         let status400 = status429 + share(b >> 16, 50);
         let status500 = if self.failing { share(b >> 32, 200) } else { 0 };
         // Redirects are rare but real (the service counts them): not always zero.

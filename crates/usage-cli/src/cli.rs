@@ -1,0 +1,301 @@
+//! The command line: what each command and flag means, in clap's derive form.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::PossibleValuesParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use usage_ext::models::{
+    ClientGroupBy, Granularity, JobMetric, Metric, OrganizationGroupBy, OrganizationJobGroupBy,
+};
+
+const AFTER_HELP: &str = "\
+Examples:
+  genesys-usage report --demo                     try it on the built-in fake, offline
+  genesys-usage report --since 30d --top 3        which OAuth clients get 429s, last 30 days
+  genesys-usage jobs --since 7d --group-by OauthClientId,TemplateUri --format csv -o usage.csv
+  genesys-usage client 4c4e8a4a-... summary --days 14
+  genesys-usage resume 9b2f...                    wait again for a query submitted earlier
+
+Configuration (environment):
+  GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET   client credentials
+  GENESYSCLOUD_ACCESS_TOKEN                                      or a ready token
+  GENESYSCLOUD_REGION                                            e.g. us_east_1 (see `regions`)
+  RUST_LOG                                                       e.g. usage_client=debug
+The secret is read from the environment or from stdin (--client-secret-stdin), never from a flag.
+
+Exit codes:
+  0    success
+  1    API or network error
+  2    usage or configuration error (nothing was sent)
+  3    the query ended Failed or Cancelled on the service side
+  4    the wait timed out (--max-wait); the query may still finish: resume it
+  130  interrupted (Ctrl-C); the id to resume is printed";
+
+/// Which OAuth client, on which endpoints, is using up your Genesys Cloud org's API rate
+/// limit: the Usage API from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "genesys-usage", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Run against the built-in fake service (usage-fake, offline) instead of an org. The
+    /// numbers are generated, and stderr says so.
+    #[arg(long, global = true)]
+    pub demo: bool,
+    /// Output format [default: table, or the --output file's extension: .csv, .json, .ndjson]
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<Format>,
+    /// Write the data to FILE instead of stdout.
+    #[arg(long, short, global = true, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No progress or notes on stderr; errors only.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Print every poll on stderr (the poll trace).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// Region of your org (overrides GENESYSCLOUD_REGION), e.g. eu_west_1; see `regions`.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// OAuth client id (overrides GENESYSCLOUD_OAUTHCLIENT_ID).
+    #[arg(long, global = true)]
+    pub client_id: Option<String>,
+    /// Read the OAuth client secret from the first line of stdin.
+    #[arg(long, global = true)]
+    pub client_secret_stdin: bool,
+    /// API and login base URL instead of the region's (a gateway, or a test server; plain
+    /// http is accepted for loopback hosts only).
+    #[arg(long, global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Give up waiting for a query after this long (exit code 4), e.g. 90s, 15m.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
+    pub max_wait: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// Comma-separated, a header row of the API's field names; streamed.
+    Csv,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line; streamed.
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Api {
+    /// The aggregates query jobs (paged; the successor API; intervals up to 90 days, at
+    /// most a year back).
+    Jobs,
+    /// The original usage query (one answer with every row).
+    Query,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Per OAuth client: requests, 429s and their share, with the endpoints that get the
+    /// most 429s. Sorted by 429s, then requests.
+    Report(ReportArgs),
+    /// Organization usage rows (postUsageQuery), grouped and bucketed as asked.
+    Query(QueryArgs),
+    /// One OAuth client's usage: `query` or `summary`.
+    Client {
+        /// The OAuth client's id (of the client whose usage to see; not --client-id, the
+        /// one the tool logs in as).
+        #[arg(value_name = "CLIENT_ID")]
+        client: String,
+        #[command(subcommand)]
+        what: ClientCommand,
+    },
+    /// Organization usage through the aggregates query jobs, streamed page by page.
+    Jobs(JobsArgs),
+    /// Wait for a query or job submitted earlier (after Ctrl-C or a timeout), then print it.
+    Resume {
+        /// The executionId (query) or jobId (aggregates job).
+        id: String,
+        /// The OAuth client whose query or job it is.
+        #[arg(long = "client", value_name = "CLIENT_ID")]
+        client: Option<String>,
+    },
+    /// The Genesys Cloud regions, with their API hosts.
+    Regions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// The client's usage rows (postOauthClientUsageQuery).
+    Query(ClientQueryArgs),
+    /// The client's daily usage per endpoint over the last days (getOauthClientUsageSummary).
+    Summary {
+        /// Days to look back (the service's default is 7).
+        #[arg(long)]
+        days: Option<u32>,
+    },
+}
+
+/// The time window of a query: `--since` or `--interval`.
+#[derive(Debug, Clone, Args)]
+pub struct Window {
+    /// How far back, from today: 7d, 2w, 30d [default: 7d]
+    #[arg(long, value_name = "AGE", conflicts_with = "interval", value_parser = parse_age)]
+    pub since: Option<u32>,
+    /// An ISO-8601 interval START/END, e.g. 2026-10-01/2026-11-01
+    #[arg(long, value_name = "START/END")]
+    pub interval: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub window: Window,
+    /// Endpoints shown per OAuth client.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Which generation of the API to ask.
+    #[arg(long, value_enum, default_value_t = Api::Jobs)]
+    pub api: Api,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub window: Window,
+    /// Dimensions to group rows by, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(OrganizationGroupBy::VALUES))]
+    pub group_by: Vec<String>,
+    /// Counters to return, comma-separated [default: all].
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(Metric::VALUES))]
+    pub metrics: Vec<String>,
+    /// Date buckets.
+    #[arg(long, value_parser = PossibleValuesParser::new(Granularity::VALUES))]
+    pub granularity: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientQueryArgs {
+    #[command(flatten)]
+    pub window: Window,
+    /// Dimensions to group rows by, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(ClientGroupBy::VALUES))]
+    pub group_by: Vec<String>,
+    /// Counters to return, comma-separated [default: all].
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(Metric::VALUES))]
+    pub metrics: Vec<String>,
+    /// Date buckets.
+    #[arg(long, value_parser = PossibleValuesParser::new(Granularity::VALUES))]
+    pub granularity: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    #[command(flatten)]
+    pub window: Window,
+    /// Dimensions to group rows by, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(OrganizationJobGroupBy::VALUES))]
+    pub group_by: Vec<String>,
+    /// Counters to return, comma-separated [default: all].
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(JobMetric::VALUES))]
+    pub metrics: Vec<String>,
+    /// Date buckets.
+    #[arg(long, value_parser = PossibleValuesParser::new(Granularity::VALUES))]
+    pub granularity: Option<String>,
+    /// Only these templateUris (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    pub template_uri: Vec<String>,
+    /// Only these HTTP methods.
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(usage_ext::models::HttpMethod::VALUES))]
+    pub http_method: Vec<String>,
+    /// Only these platforms.
+    #[arg(long, value_delimiter = ',')]
+    pub platform: Vec<String>,
+    /// Only these users.
+    #[arg(long, value_delimiter = ',')]
+    pub user_id: Vec<String>,
+    /// Only these OAuth clients.
+    #[arg(long, value_delimiter = ',')]
+    pub oauth_client_id: Vec<String>,
+    /// Sort by a row field, `field` or `field:desc` (repeatable), e.g. requestCount:desc.
+    #[arg(long, value_name = "FIELD[:desc]")]
+    pub sort_by: Vec<String>,
+    /// Rows per page (1 to 1000).
+    #[arg(long, default_value_t = usage_ext::MAX_PAGE_SIZE, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub page_size: u32,
+}
+
+/// `7d`, `2w`: a number of days.
+fn parse_age(text: &str) -> Result<u32, String> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u32 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not an age like 7d or 2w"))?;
+    let days = match unit {
+        "d" => n,
+        "w" => n.checked_mul(7).ok_or("too long")?,
+        _ => {
+            return Err(format!(
+                "{text:?}: use d (days) or w (weeks), e.g. 7d or 2w"
+            ));
+        }
+    };
+    if days == 0 {
+        return Err("an age of 0 days has no data".into());
+    }
+    Ok(days)
+}
+
+/// `90s`, `15m`, `1h`, or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s or 15m"))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("{text:?}: use s, m or h, e.g. 90s or 15m")),
+    };
+    if seconds == 0 {
+        return Err("the wait must be longer than 0 s".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_and_durations() {
+        assert_eq!(parse_age("7d"), Ok(7));
+        assert_eq!(parse_age("2w"), Ok(14));
+        assert!(parse_age("0d").is_err());
+        assert!(parse_age("7").is_err());
+        assert!(parse_age("7y").is_err());
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,477 @@
+//! `genesys-usage` as a user runs it: a child process, no terminal, an environment of our
+//! choosing. Outputs are checked against what usage-fake holds, computed in-process through
+//! usage-ext from the same seeded org.
+
+use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use usage_ext::models::{ApiUsageOrganizationQuery, ApiUsageRow, Metric, OrganizationGroupBy};
+use usage_ext::{PollPolicy, UsageQueries};
+use usage_fake::{Completion, FakeConfig, FakeService, Outcome};
+
+/// A fixed window in the past: the same rows on any day.
+const INTERVAL: &str = "2026-10-01/2026-10-08";
+
+/// The tool with an empty environment (no GENESYSCLOUD_* of the developer's leaks in).
+fn tool() -> Command {
+    let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
+    cmd.env_clear().env("COLUMNS", "100");
+    cmd.timeout(Duration::from_secs(60));
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn run(args: &[&str]) -> Output {
+    tool().args(args).output().unwrap()
+}
+
+/// Rows the demo's org answers for `query`, asked in-process.
+async fn demo_rows(query: &ApiUsageOrganizationQuery) -> Vec<ApiUsageRow> {
+    let fake = FakeService::start(usage_cli::demo_config()).await.unwrap();
+    let client = usage_ext::Client::builder()
+        .base_url(&fake.base_url())
+        .client_credentials(fake.client_id(), fake.client_secret())
+        .build()
+        .unwrap();
+    UsageQueries::new(client)
+        .with_policy(PollPolicy {
+            initial_delay: Duration::from_millis(1),
+            ..PollPolicy::default()
+        })
+        .unwrap()
+        .organization_usage(query)
+        .await
+        .unwrap()
+        .results
+}
+
+fn by_client() -> ApiUsageOrganizationQuery {
+    ApiUsageOrganizationQuery::new(INTERVAL).with_group_by([OrganizationGroupBy::OAuthClientId])
+}
+
+#[test]
+fn help_lists_commands_examples_and_exit_codes() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    insta::assert_snapshot!("help", text(&out.stdout));
+    let version = run(&["--version"]);
+    assert_eq!(
+        text(&version.stdout),
+        format!("genesys-usage {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_outputs_carry_the_fakes_exact_rows() {
+    let expected = demo_rows(&by_client()).await;
+    assert_eq!(expected.len(), 5);
+    let args = [
+        "query",
+        "--demo",
+        "--interval",
+        INTERVAL,
+        "--group-by",
+        "OAuthClientId",
+    ];
+
+    let csv_out = tool()
+        .args(args)
+        .args(["--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(csv_out.status.success(), "{}", text(&csv_out.stderr));
+    let csv_text = text(&csv_out.stdout);
+    insta::assert_snapshot!("query_by_client_csv", csv_text);
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), expected.len());
+    for (record, row) in records.iter().zip(&expected) {
+        assert_eq!(&record[column("clientId")], row.client_id());
+        assert_eq!(
+            record[column("requests")].parse::<i64>().unwrap(),
+            row.requests.unwrap()
+        );
+        assert_eq!(
+            record[column("status429")].parse::<i64>().unwrap(),
+            row.status429.unwrap()
+        );
+    }
+
+    let json_out = tool()
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(json_out.status.success());
+    let rows: Vec<ApiUsageRow> = serde_json::from_slice(&json_out.stdout).unwrap();
+    assert_eq!(rows, expected, "JSON keeps the API's rows as they are");
+
+    let ndjson_out = tool()
+        .args(args)
+        .args(["--format", "ndjson"])
+        .output()
+        .unwrap();
+    assert!(ndjson_out.status.success());
+    let rows: Vec<ApiUsageRow> = text(&ndjson_out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows, expected);
+
+    let table = tool().args(args).output().unwrap();
+    assert!(table.status.success());
+    insta::assert_snapshot!("query_by_client_table", text(&table.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_ranks_clients_by_429s_with_the_fakes_totals() {
+    let rows = demo_rows(
+        &ApiUsageOrganizationQuery::new(INTERVAL)
+            .with_group_by([OrganizationGroupBy::OAuthClientId])
+            .with_metrics([Metric::Requests, Metric::Status429]),
+    )
+    .await;
+    let args = [
+        "report",
+        "--demo",
+        "--api",
+        "query",
+        "--interval",
+        INTERVAL,
+        "--top",
+        "2",
+    ];
+    let json_out = tool()
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(json_out.status.success(), "{}", text(&json_out.stderr));
+    let report: Vec<serde_json::Value> = serde_json::from_slice(&json_out.stdout).unwrap();
+    assert_eq!(report.len(), rows.len());
+    for client in &report {
+        let id = client["oauthClientId"].as_str().unwrap();
+        let row = rows.iter().find(|r| r.client_id() == id).unwrap();
+        assert_eq!(client["requestCount"], row.requests.unwrap());
+        assert_eq!(client["status429"], row.status429.unwrap());
+        assert!(client["topEndpoints"].as_array().unwrap().len() <= 2);
+    }
+    let limited: Vec<i64> = report
+        .iter()
+        .map(|c| c["status429"].as_i64().unwrap())
+        .collect();
+    assert!(limited.windows(2).all(|w| w[0] >= w[1]), "{limited:?}");
+
+    let table = tool().args(args).output().unwrap();
+    assert!(table.status.success());
+    insta::assert_snapshot!("report_table", text(&table.stdout));
+    let csv_out = tool()
+        .args(args)
+        .args(["--format", "csv"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!("report_csv", text(&csv_out.stdout));
+}
+
+/// The jobs API and the query API agree on the same days, and `jobs` streams every row.
+#[test]
+fn jobs_and_queries_agree_and_ndjson_streams_every_row() {
+    let report = |api: &str| -> Vec<serde_json::Value> {
+        let out = run(&[
+            "report", "--demo", "--api", api, "--since", "14d", "--format", "json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(report("jobs"), report("query"));
+
+    let out = run(&[
+        "jobs",
+        "--demo",
+        "--since",
+        "3d",
+        "--group-by",
+        "OauthClientId,UserId,TemplateUri",
+        "--format",
+        "ndjson",
+        "--page-size",
+        "7",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // One row per series of the demo's org, in pages of 7.
+    assert_eq!(rows.len(), usage_cli::demo_config().rows);
+    assert!(rows.iter().all(|r| r["requestCount"].as_i64() > Some(0)));
+}
+
+#[test]
+fn without_credentials_it_names_the_variables_and_demo_and_sends_nothing() {
+    let out = run(&["report"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    insta::assert_snapshot!("no_credentials", text(&out.stderr));
+}
+
+#[test]
+fn misspelled_or_partial_configuration_says_what_is_missing() {
+    let misspelled = tool()
+        .args(["report"])
+        .env("GENESYSCLOUD_CLIENT_ID", "abc")
+        .env("GENESYSCLOUD_CLIENT_SECRET", "not-printed-7f3a")
+        .env("GENESYSCLOUD_REGION", "eu_west_1")
+        .output()
+        .unwrap();
+    assert_eq!(misspelled.status.code(), Some(2));
+    let stderr = text(&misspelled.stderr);
+    assert!(
+        !stderr.contains("not-printed-7f3a"),
+        "the secret was printed"
+    );
+    insta::assert_snapshot!("misspelled", stderr);
+
+    let region_only = tool()
+        .args(["report"])
+        .env("GENESYSCLOUD_REGION", "eu_west_1")
+        .output()
+        .unwrap();
+    assert_eq!(region_only.status.code(), Some(2));
+    insta::assert_snapshot!("region_only", text(&region_only.stderr));
+    assert!(region_only.stdout.is_empty(), "no fake numbers");
+
+    let no_region = tool()
+        .args(["report"])
+        .env("GENESYSCLOUD_ACCESS_TOKEN", "t")
+        .output()
+        .unwrap();
+    assert_eq!(no_region.status.code(), Some(2));
+    assert!(text(&no_region.stderr).contains("GENESYSCLOUD_REGION"));
+}
+
+#[test]
+fn usage_errors_exit_2_before_sending() {
+    for args in [
+        &["report", "--demo", "--interval", "last week"][..],
+        &["report", "--demo", "--since", "7y"],
+        &["query", "--demo", "--group-by", "Colour"],
+        &["jobs", "--demo", "--interval", "2020-01-01/2020-02-01"],
+        &["frobnicate"],
+    ] {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// Runs the tool against a fake started here, with its credentials in the environment.
+async fn against(fake: &FakeService, args: &[&str]) -> Output {
+    let mut cmd = tool();
+    cmd.args(args)
+        .args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_codes_for_api_errors_failures_and_timeouts() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let ok = against(&fake, &["query", "--interval", INTERVAL]).await;
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+
+    // A client the org does not have: the service's 404, exit 1.
+    let missing = against(&fake, &["client", "no-such-client", "summary"]).await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("404"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    fake.set_completion(Completion::AfterPolls(0), Outcome::Failed);
+    let failed = against(&fake, &["query", "--interval", INTERVAL]).await;
+    assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stderr));
+    fake.set_completion(Completion::AfterPolls(0), Outcome::Cancelled);
+    let cancelled = against(&fake, &["jobs", "--since", "7d"]).await;
+    assert_eq!(
+        cancelled.status.code(),
+        Some(3),
+        "{}",
+        text(&cancelled.stderr)
+    );
+
+    // Running until the test says otherwise.
+    let finished = Arc::new(AtomicBool::new(false));
+    let flag = finished.clone();
+    fake.set_completion(
+        Completion::When(Arc::new(move || flag.load(Ordering::SeqCst))),
+        Outcome::Complete,
+    );
+    let slow = against(
+        &fake,
+        &["query", "--interval", INTERVAL, "--max-wait", "1s"],
+    )
+    .await;
+    assert_eq!(slow.status.code(), Some(4), "{}", text(&slow.stderr));
+    let stderr = text(&slow.stderr);
+    assert!(stderr.contains("genesys-usage resume "), "{stderr}");
+
+    // Resume: the same execution, once the service has finished it.
+    let id = stderr
+        .split("genesys-usage resume ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    finished.store(true, Ordering::SeqCst);
+    let resumed = against(&fake, &["resume", &id, "--format", "json"]).await;
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
+    let rows: Vec<ApiUsageRow> = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert!(!rows.is_empty());
+    assert_eq!(
+        fake.requests(usage_fake::Operation::PostUsageQuery),
+        3,
+        "three queries submitted (ok, failed, slow); the resume submitted none"
+    );
+
+    let bad_secret = {
+        let mut cmd = tool();
+        cmd.args([
+            "query",
+            "--interval",
+            INTERVAL,
+            "--base-url",
+            &fake.base_url(),
+        ])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "wrong-secret-5e1d");
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    };
+    assert_eq!(bad_secret.status.code(), Some(1));
+    assert!(!text(&bad_secret.stderr).contains("wrong-secret-5e1d"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_finds_a_query_or_a_job_by_its_id() {
+    let fake = FakeService::start(FakeConfig {
+        completion: Completion::AfterPolls(0),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = usage_ext::Client::builder()
+        .base_url(&fake.base_url())
+        .client_credentials(fake.client_id(), fake.client_secret())
+        .build()
+        .unwrap();
+    let q = UsageQueries::new(client);
+    let execution = q.submit_organization(&by_client()).await.unwrap();
+    let job_request = serde_json::from_value(serde_json::json!({
+        "interval": format!("{}/{}", chrono::Utc::now().date_naive() - chrono::Days::new(7), chrono::Utc::now().date_naive()),
+        "groupBy": ["OauthClientId"],
+    }))
+    .unwrap();
+    let job = q.submit_aggregate(&job_request).await.unwrap();
+
+    let query_rows = against(
+        &fake,
+        &["resume", &execution.execution_id, "--format", "ndjson"],
+    )
+    .await;
+    assert_eq!(
+        query_rows.status.code(),
+        Some(0),
+        "{}",
+        text(&query_rows.stderr)
+    );
+    assert_eq!(text(&query_rows.stdout).lines().count(), 5);
+    let job_rows = against(&fake, &["resume", &job.job_id, "--format", "ndjson"]).await;
+    assert_eq!(
+        job_rows.status.code(),
+        Some(0),
+        "{}",
+        text(&job_rows.stderr)
+    );
+    assert!(text(&job_rows.stdout).contains("oauthClient"));
+    let unknown = against(&fake, &["resume", "no-such-id"]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("knows no usage query or aggregates query job"));
+}
+
+#[test]
+fn nothing_but_text_when_not_a_terminal() {
+    let out = run(&["report", "--demo", "-v"]);
+    assert!(out.status.success());
+    for (name, stream) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(!stream.contains(&0x1b), "{name} has escape codes");
+    }
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--demo: running against the built-in usage-fake"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("poll  1"),
+        "-v prints the poll trace: {stderr}"
+    );
+    let quiet = run(&["report", "--demo", "--quiet"]);
+    assert!(quiet.stderr.is_empty(), "{}", text(&quiet.stderr));
+    assert_eq!(quiet.stdout, out.stdout);
+}
+
+#[test]
+fn regions_lists_every_region() {
+    let out = run(&["regions", "--format", "csv"]);
+    assert!(out.status.success());
+    let text = text(&out.stdout);
+    assert_eq!(text.lines().count(), 1 + usage_ext::Region::ALL.len());
+    assert!(text.contains("eu_west_1,mypurecloud.ie,https://api.mypurecloud.ie"));
+}
+
+#[test]
+fn output_files_take_their_format_from_the_extension() {
+    let dir = std::env::temp_dir().join(format!("genesys-usage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("usage.csv");
+    let out = run(&[
+        "query",
+        "--demo",
+        "--quiet",
+        "--interval",
+        INTERVAL,
+        "--group-by",
+        "OAuthClientId",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "data went to the file");
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        written.starts_with("date,clientId,clientName,"),
+        "{written}"
+    );
+    assert_eq!(written.lines().count(), 6);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
