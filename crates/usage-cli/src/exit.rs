@@ -29,10 +29,10 @@ pub enum Failure {
     /// The service or the network failed.
     Api(Box<dyn StdError + Send + Sync>),
     /// The query ended `Failed`/`Cancelled`.
-    Ended(usage_ext::Error),
+    Ended(Box<usage_ext::Error>),
     /// `--max-wait` passed.
     TimedOut {
-        error: usage_ext::Error,
+        error: Box<usage_ext::Error>,
         resume: Option<String>,
     },
     /// Ctrl-C; `resume` is the command that waits for the query again.
@@ -53,13 +53,16 @@ impl From<usage_ext::Error> for Failure {
         match e {
             E::Invalid(_) => Failure::Usage(e.to_string()),
             E::FailureState { .. } | E::JobFailed { .. } | E::JobCancelled { .. } => {
-                Failure::Ended(e)
+                Failure::Ended(Box::new(e))
             }
             E::ExceededMaxWait {
                 ref execution_id, ..
             } => {
                 let resume = Some(format!("genesys-usage resume {execution_id}"));
-                Failure::TimedOut { error: e, resume }
+                Failure::TimedOut {
+                    error: Box::new(e),
+                    resume,
+                }
             }
             other => Failure::Api(Box::new(other)),
         }
@@ -97,11 +100,11 @@ impl Failure {
                 code::API
             }
             Failure::Ended(e) => {
-                print_error(&e);
+                print_error(&*e);
                 code::ENDED
             }
             Failure::TimedOut { error, resume } => {
-                print_error(&error);
+                print_error(&*error);
                 if let Some(resume) = resume {
                     eprintln!("  the query may still finish: {resume}");
                 }

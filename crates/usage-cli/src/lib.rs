@@ -117,6 +117,15 @@ pub async fn run(cli: Cli, vars: Vec<(String, String)>, stdin: impl BufRead) -> 
     };
     match result {
         Ok(()) => 0,
+        // The session knows the whole resume command (a client query needs --client).
+        Err(Failure::TimedOut { error, resume }) => {
+            let pending = pending.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            Failure::TimedOut {
+                error,
+                resume: pending.or(resume),
+            }
+            .report()
+        }
         Err(failure) => failure.report(),
     }
 }

@@ -475,3 +475,90 @@ fn output_files_take_their_format_from_the_extension() {
     assert_eq!(written.lines().count(), 6);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Under a pseudo-terminal (`script`), the spinner shows the job's status and is cleared
+/// before the report is printed.
+#[test]
+fn on_a_terminal_progress_shows_then_clears_before_the_data() {
+    let bin = assert_cmd::cargo::cargo_bin("genesys-usage");
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!("{} report --demo --top 1", bin.display()))
+        .arg("/dev/null")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("TERM", "xterm")
+        .output()
+        .expect("`script` (util-linux) runs the tool under a pseudo-terminal");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let screen = String::from_utf8_lossy(&out.stdout).to_string();
+    let spinner = screen.find("· poll ").expect("the spinner showed a poll");
+    let heading = screen.find("Usage by OAuth client").expect("the report");
+    assert!(spinner < heading);
+    let cleared = screen[..heading]
+        .rfind("\x1b[2K")
+        .expect("the spinner line was cleared");
+    assert!(
+        !screen[cleared..heading].contains("poll"),
+        "nothing of the spinner between the clear and the data"
+    );
+    assert!(
+        !screen[heading..].contains("· poll "),
+        "the spinner came back"
+    );
+}
+
+/// Ctrl-C stops the wait at once and prints the command that resumes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_and_prints_the_resume_command() {
+    use std::io::BufRead;
+    let fake = FakeService::start(FakeConfig {
+        completion: Completion::AfterTime(Duration::from_secs(3_600)),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"))
+        .args([
+            "query",
+            "--interval",
+            INTERVAL,
+            "--base-url",
+            &fake.base_url(),
+        ])
+        .env_clear()
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let stderr = child.stderr.take().unwrap();
+    let result = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let submitted = lines
+            .by_ref()
+            .take(10)
+            .map(Result::unwrap)
+            .find(|l| l.starts_with("Submitted usage query "))
+            .expect("the submission is announced");
+        let id = submitted.rsplit(' ').next().unwrap().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let rest: Vec<String> = lines.take(10).map(Result::unwrap).collect();
+        (id, rest, child.wait().unwrap())
+    })
+    .await
+    .unwrap();
+    let (id, rest, status) = result;
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains(&format!("genesys-usage resume {id}"))),
+        "{rest:?}"
+    );
+}
