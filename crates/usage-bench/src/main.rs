@@ -1,10 +1,11 @@
-//! `cargo run --release -p usage-bench -- <decode [rows]|e2e|jobs|poll|concurrency|all>`
+//! `cargo run --release -p usage-bench -- <decode [rows]|e2e|jobs|poll|concurrency|cli|all>`
 //!
 //! Each benchmark measures the SDK and its floor in the same run and prints the ratio.
 //! See BENCHMARKS.md for what each measures and the latest numbers.
 
 #![forbid(unsafe_code)]
 
+mod cli;
 mod concurrency;
 mod decode;
 mod e2e;
@@ -26,13 +27,14 @@ async fn main() -> ExitCode {
         ["jobs"] => jobs::run().await,
         ["poll"] => poll::run().await,
         ["concurrency"] => concurrency::run().await,
+        ["cli"] => cli::run().await,
         // Each in a process of its own, so one's peak memory does not show in another's.
         ["all"] => all(),
         // Children of the e2e benchmark, each in its own process so peak memory is its own.
         ["serve-fake", rows] => e2e::serve_fake(rows).await,
         ["job", variant, url, rows] => e2e::job(variant, url, rows).await,
         ["jobs-job", variant, url] => jobs::job(variant, url).await,
-        _ => Err("usage: usage-bench <decode|e2e|jobs|poll|concurrency|all>".into()),
+        _ => Err("usage: usage-bench <decode|e2e|jobs|poll|concurrency|cli|all>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,7 +49,7 @@ type Result = std::result::Result<(), Box<dyn std::error::Error>>;
 
 fn all() -> Result {
     let exe = std::env::current_exe()?;
-    for bench in ["decode", "e2e", "jobs", "poll", "concurrency"] {
+    for bench in ["decode", "e2e", "jobs", "poll", "concurrency", "cli"] {
         let status = std::process::Command::new(&exe).arg(bench).status()?;
         if !status.success() {
             return Err(format!("{bench} failed: {status}").into());
