@@ -172,6 +172,13 @@ pub struct QueryArgs {
     /// Dimensions to group rows by, comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(OrganizationGroupBy::VALUES))]
     pub group_by: Vec<String>,
+    #[command(flatten)]
+    pub shape: QueryShape,
+}
+
+/// What the original queries count, and in which date buckets.
+#[derive(Debug, Args)]
+pub struct QueryShape {
     /// Counters to return, comma-separated [default: all].
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(Metric::VALUES))]
     pub metrics: Vec<String>,
@@ -187,12 +194,8 @@ pub struct ClientQueryArgs {
     /// Dimensions to group rows by, comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(ClientGroupBy::VALUES))]
     pub group_by: Vec<String>,
-    /// Counters to return, comma-separated [default: all].
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(Metric::VALUES))]
-    pub metrics: Vec<String>,
-    /// Date buckets.
-    #[arg(long, value_parser = PossibleValuesParser::new(Granularity::VALUES))]
-    pub granularity: Option<String>,
+    #[command(flatten)]
+    pub shape: QueryShape,
 }
 
 #[derive(Debug, Args)]

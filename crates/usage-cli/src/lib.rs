@@ -206,17 +206,14 @@ async fn run_command(
     let result = match cli.command {
         Command::Report(args) => report(&session, &args).await,
         Command::Query(args) => {
-            let query = ApiUsageOrganizationQuery::new(interval(&args.window)?)
+            let mut query = ApiUsageOrganizationQuery::new(interval(&args.window)?)
                 .with_group_by(
                     args.group_by
                         .iter()
                         .map(|g| OrganizationGroupBy::from(g.as_str())),
                 )
-                .with_metrics(args.metrics.iter().map(|m| Metric::from(m.as_str())));
-            let query = match &args.granularity {
-                Some(g) => query.with_granularity(Granularity::from(g.as_str())),
-                None => query,
-            };
+                .with_metrics(metrics(&args.shape));
+            query.granularity = granularity(&args.shape);
             let execution = session.queries.submit_organization(&query).await?;
             wait_rows(&session, execution, None).await
         }
@@ -226,17 +223,14 @@ async fn run_command(
         } => {
             let execution = match what {
                 ClientCommand::Query(args) => {
-                    let query = ApiUsageClientQuery::new(interval(&args.window)?)
+                    let mut query = ApiUsageClientQuery::new(interval(&args.window)?)
                         .with_group_by(
                             args.group_by
                                 .iter()
                                 .map(|g| ClientGroupBy::from(g.as_str())),
                         )
-                        .with_metrics(args.metrics.iter().map(|m| Metric::from(m.as_str())));
-                    let query = match &args.granularity {
-                        Some(g) => query.with_granularity(Granularity::from(g.as_str())),
-                        None => query,
-                    };
+                        .with_metrics(metrics(&args.shape));
+                    query.granularity = granularity(&args.shape);
                     session.queries.submit_client(&client_id, &query).await?
                 }
                 ClientCommand::Summary { days } => {
@@ -254,6 +248,19 @@ async fn run_command(
     };
     drop(fake);
     result
+}
+
+/// The counters an original query asks for, as the models spell them.
+fn metrics(shape: &cli::QueryShape) -> Vec<Metric> {
+    shape
+        .metrics
+        .iter()
+        .map(|m| Metric::from(m.as_str()))
+        .collect()
+}
+
+fn granularity(shape: &cli::QueryShape) -> Option<Granularity> {
+    shape.granularity.as_deref().map(Granularity::from)
 }
 
 /// The interval a window names: `--interval` as given (checked), or the last `--since`

@@ -7,7 +7,9 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
-use usage_ext::models::{ApiUsageRow, ClientPublicApiUsage, OrganizationPublicApiUsage};
+use usage_ext::models::{
+    ApiUsageRow, ClientPublicApiUsage, HttpMethod, OrganizationPublicApiUsage,
+};
 
 use crate::cli::Format;
 
@@ -71,6 +73,20 @@ impl Record for ApiUsageRow {
     }
 }
 
+/// The endpoint and counter cells both job rows end with.
+fn job_counts(
+    method: Option<&HttpMethod>,
+    template_uri: &Option<String>,
+    counts: [Option<i64>; 6],
+) -> impl Iterator<Item = String> {
+    [
+        method.map(|m| m.as_str().to_string()).unwrap_or_default(),
+        text(template_uri),
+    ]
+    .into_iter()
+    .chain(counts.map(number))
+}
+
 impl Record for OrganizationPublicApiUsage {
     fn columns() -> &'static [&'static str] {
         &[
@@ -92,24 +108,26 @@ impl Record for OrganizationPublicApiUsage {
 
     fn cells(&self) -> Vec<String> {
         let client = self.oauth_client.as_ref();
-        vec![
+        let mut cells = vec![
             self.date.map(|d| d.to_string()).unwrap_or_default(),
             client.map(|c| text(&c.id)).unwrap_or_default(),
             client.map(|c| text(&c.name)).unwrap_or_default(),
             self.user.as_ref().map(|u| text(&u.id)).unwrap_or_default(),
             text(&self.platform),
-            self.http_method
-                .as_ref()
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default(),
-            text(&self.template_uri),
-            number(self.request_count),
-            number(self.status200),
-            number(self.status300),
-            number(self.status400),
-            number(self.status429),
-            number(self.status500),
-        ]
+        ];
+        cells.extend(job_counts(
+            self.http_method.as_ref(),
+            &self.template_uri,
+            [
+                self.request_count,
+                self.status200,
+                self.status300,
+                self.status400,
+                self.status429,
+                self.status500,
+            ],
+        ));
+        cells
     }
 }
 
@@ -131,22 +149,24 @@ impl Record for ClientPublicApiUsage {
     }
 
     fn cells(&self) -> Vec<String> {
-        vec![
+        let mut cells = vec![
             self.date.map(|d| d.to_string()).unwrap_or_default(),
             text(&self.organization_id),
             text(&self.platform),
-            self.http_method
-                .as_ref()
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default(),
-            text(&self.template_uri),
-            number(self.request_count),
-            number(self.status200),
-            number(self.status300),
-            number(self.status400),
-            number(self.status429),
-            number(self.status500),
-        ]
+        ];
+        cells.extend(job_counts(
+            self.http_method.as_ref(),
+            &self.template_uri,
+            [
+                self.request_count,
+                self.status200,
+                self.status300,
+                self.status400,
+                self.status429,
+                self.status500,
+            ],
+        ));
+        cells
     }
 }
 

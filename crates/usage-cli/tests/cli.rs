@@ -111,6 +111,7 @@ async fn query_outputs_carry_the_fakes_exact_rows() {
         .output()
         .unwrap();
     assert!(json_out.status.success());
+    insta::assert_snapshot!("query_by_client_json", text(&json_out.stdout));
     let rows: Vec<ApiUsageRow> = serde_json::from_slice(&json_out.stdout).unwrap();
     assert_eq!(rows, expected, "JSON keeps the API's rows as they are");
 
@@ -120,6 +121,7 @@ async fn query_outputs_carry_the_fakes_exact_rows() {
         .output()
         .unwrap();
     assert!(ndjson_out.status.success());
+    insta::assert_snapshot!("query_by_client_ndjson", text(&ndjson_out.stdout));
     let rows: Vec<ApiUsageRow> = text(&ndjson_out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -560,5 +562,49 @@ async fn ctrl_c_stops_and_prints_the_resume_command() {
         rest.iter()
             .any(|l| l.contains(&format!("genesys-usage resume {id}"))),
         "{rest:?}"
+    );
+}
+
+/// The secret from stdin, and RUST_LOG turning on the SDK's tracing on stderr.
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_from_stdin_and_rust_log() {
+    let fake = FakeService::start(FakeConfig {
+        completion: Completion::AfterPolls(0),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut cmd = tool();
+    cmd.args(["query", "--interval", INTERVAL, "--client-secret-stdin"])
+        .args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("RUST_LOG", "usage_client=debug")
+        .write_stdin(format!("{}\n", fake.client_secret()));
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("DEBUG"), "RUST_LOG: {stderr}");
+    assert!(
+        !stderr.contains(fake.client_secret()),
+        "the secret was logged"
+    );
+    assert!(!stderr.contains('\x1b'));
+
+    let mut empty = tool();
+    empty
+        .args(["query", "--interval", INTERVAL, "--client-secret-stdin"])
+        .args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .write_stdin("");
+    let out = tokio::task::spawn_blocking(move || empty.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        fake.requests(usage_fake::Operation::Token),
+        1,
+        "nothing sent without a secret"
     );
 }
