@@ -60,18 +60,20 @@ pub async fn job(variant: &str, url: &str, rows: &str) -> crate::Result {
     let rows: usize = rows.parse()?;
     let config = FakeConfig::default();
     let started = Instant::now();
+    // Each variant notes when its client is built and its first request goes out: the
+    // time from there to rows in hand is the one compared with a client prebuilt.
+    let first_request;
     let got = match variant {
         "sdk" => {
             let queries = sdk_queries(url, config)?;
-            let result = queries
-                .organization_usage(&serde_json::from_value::<ApiUsageOrganizationQuery>(
-                    every_series_query(),
-                )?)
-                .await?;
+            let query = serde_json::from_value::<ApiUsageOrganizationQuery>(every_series_query())?;
+            first_request = Instant::now();
+            let result = queries.organization_usage(&query).await?;
             result.results.len()
         }
         "floor" => {
             let http = reqwest::Client::new();
+            first_request = Instant::now();
             let bearer = crate::floor::bearer(&http, url, &config).await?;
             let submitted: serde_json::Value = http
                 .post(format!("{url}/api/v2/usage/query"))
@@ -99,20 +101,92 @@ pub async fn job(variant: &str, url: &str, rows: &str) -> crate::Result {
                 }
             }
         }
+        "raw" => {
+            first_request = Instant::now();
+            raw_job(url, &config)?
+        }
         other => return Err(format!("unknown variant {other}").into()),
     };
     let elapsed = started.elapsed();
+    let from_first = first_request.elapsed();
     if got != rows {
         return Err(format!("{variant}: {got} rows, expected {rows}").into());
     }
-    println!("{} {}", elapsed.as_micros(), peak_rss_kib());
+    println!(
+        "{} {} {}",
+        elapsed.as_micros(),
+        peak_rss_kib(),
+        from_first.as_micros()
+    );
     Ok(())
 }
 
+/// The same six requests over one keep-alive socket, by hand (`raw.rs`).
+fn raw_job(url: &str, config: &FakeConfig) -> Result<usize, Box<dyn std::error::Error>> {
+    use base64::Engine as _;
+    let mut raw = crate::raw::Raw::connect(url)?;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", config.client_id, config.client_secret))
+    );
+    let (_, token) = raw.request(
+        "POST",
+        "/oauth/token",
+        &[
+            ("authorization", &basic),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        b"grant_type=client_credentials",
+    )?;
+    let token: serde_json::Value = serde_json::from_slice(&token)?;
+    let bearer = format!(
+        "Bearer {}",
+        token["access_token"].as_str().unwrap_or_default()
+    );
+    let query = serde_json::to_vec(&every_series_query())?;
+    let (_, submitted) = raw.request(
+        "POST",
+        "/api/v2/usage/query",
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/json"),
+        ],
+        &query,
+    )?;
+    let submitted: serde_json::Value = serde_json::from_slice(&submitted)?;
+    let path = format!(
+        "/api/v2/usage/query/{}/results",
+        submitted["executionId"].as_str().unwrap_or_default()
+    );
+    // Bounded: the fake answers Running three times.
+    for _ in 0..100 {
+        let (status, body) = raw.request("GET", &path, &[("authorization", &bearer)], b"")?;
+        if status != 200 {
+            return Err(format!("raw: results answered {status}").into());
+        }
+        let result: PlainResult = serde_json::from_slice(&body)?;
+        if result.query_status.as_deref() == Some("Complete") {
+            return Ok(result.results.len());
+        }
+    }
+    Err("raw: the query never completed".into())
+}
+
+/// Runs a child benchmark and returns what it printed: its time, its peak memory (KiB),
+/// and, for e2e jobs, the time from its first request.
 pub(crate) async fn run_child(
     exe: &std::path::Path,
     args: &[&str],
 ) -> Result<(Duration, u64), Box<dyn std::error::Error>> {
+    let (t, m, _) = run_child_3(exe, args).await?;
+    Ok((t, m))
+}
+
+async fn run_child_3(
+    exe: &std::path::Path,
+    args: &[&str],
+) -> Result<(Duration, u64, Duration), Box<dyn std::error::Error>> {
     let out = tokio::process::Command::new(exe)
         .args(args)
         .output()
@@ -124,7 +198,32 @@ pub(crate) async fn run_child(
     let mut parts = text.split_whitespace();
     let micros: u64 = parts.next().ok_or("no time")?.parse()?;
     let kib: u64 = parts.next().ok_or("no memory")?.parse()?;
-    Ok((Duration::from_micros(micros), kib))
+    let first: u64 = parts.next().map_or(Ok(micros), str::parse)?;
+    Ok((
+        Duration::from_micros(micros),
+        kib,
+        Duration::from_micros(first),
+    ))
+}
+
+/// Medians of one variant's runs.
+#[derive(Default)]
+struct Samples {
+    total: Vec<Duration>,
+    from_first: Vec<Duration>,
+    construct: Vec<Duration>,
+    peak: Vec<u64>,
+}
+
+impl Samples {
+    fn medians(&mut self) -> (Duration, Duration, u64, Duration) {
+        (
+            median(&mut self.total),
+            median(&mut self.from_first),
+            median_u64(&mut self.peak),
+            median(&mut self.construct),
+        )
+    }
 }
 
 pub async fn run() -> crate::Result {
@@ -137,42 +236,77 @@ pub async fn run() -> crate::Result {
             .spawn()?;
         let mut lines = BufReader::new(fake.stdout.take().ok_or("no stdout")?).lines();
         let url = lines.next_line().await?.ok_or("the fake printed no URL")?;
-        let (mut sdk_t, mut sdk_m, mut floor_t, mut floor_m) = (vec![], vec![], vec![], vec![]);
+        let mut samples: [Samples; 3] = Default::default();
+        let variants = ["sdk", "floor", "raw"];
         let rows_arg = rows.to_string();
-        // One warm-up of each, then alternating runs.
+        // One warm-up round, then rounds in rotating order.
         for run in 0..=RUNS {
-            let order = if run % 2 == 0 {
-                ["floor", "sdk"]
-            } else {
-                ["sdk", "floor"]
-            };
-            for variant in order {
-                let (t, m) = run_child(&exe, &["job", variant, &url, &rows_arg]).await?;
-                if run == 0 {
-                    continue;
-                }
-                if variant == "sdk" {
-                    sdk_t.push(t);
-                    sdk_m.push(m);
-                } else {
-                    floor_t.push(t);
-                    floor_m.push(m);
+            for k in 0..variants.len() {
+                let i = (k + run) % variants.len();
+                let (t, m, f) = run_child_3(&exe, &["job", variants[i], &url, &rows_arg]).await?;
+                if run > 0 {
+                    samples[i].total.push(t);
+                    samples[i].peak.push(m);
+                    samples[i].from_first.push(f);
+                    samples[i].construct.push(t.saturating_sub(f));
                 }
             }
         }
         fake.kill().await?;
-        let (st, ft) = (median(&mut sdk_t), median(&mut floor_t));
-        let (sm, fm) = (median_u64(&mut sdk_m), median_u64(&mut floor_m));
+        let [sdk, floor, raw] = samples.each_mut().map(Samples::medians);
+        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
         println!(
-            "e2e: {rows} rows: usage-ext {:.1} ms / {:.1} MiB peak, floor {:.1} ms / {:.1} MiB peak; \
-             time ratio {:.3} (target <= 1.15), memory ratio {:.3} (target <= 1.10), median of {RUNS}",
-            ms(st),
-            sm as f64 / 1024.0,
-            ms(ft),
-            fm as f64 / 1024.0,
-            st.as_secs_f64() / ft.as_secs_f64(),
-            sm as f64 / fm as f64
+            "e2e: {rows} rows, client built: usage-ext {:.2} ms / {:.1} MiB, reqwest floor {:.2} ms / {:.1} MiB, raw floor {:.2} ms / {:.1} MiB; \
+             time vs reqwest {:.3}, vs raw {:.3}; memory vs reqwest {:.3}, vs raw {:.3}; median of {RUNS}",
+            ms(sdk.1),
+            sdk.2 as f64 / 1024.0,
+            ms(floor.1),
+            floor.2 as f64 / 1024.0,
+            ms(raw.1),
+            raw.2 as f64 / 1024.0,
+            ratio(sdk.1, floor.1),
+            ratio(sdk.1, raw.1),
+            sdk.2 as f64 / floor.2 as f64,
+            sdk.2 as f64 / raw.2 as f64,
+        );
+        println!(
+            "e2e: {rows} rows, with client construction: usage-ext {:.2} ms, reqwest floor {:.2} ms, raw floor {:.2} ms; \
+             construction: usage-ext {:.2} ms, reqwest {:.2} ms",
+            ms(sdk.0),
+            ms(floor.0),
+            ms(raw.0),
+            ms(sdk.3),
+            ms(floor.3),
         );
     }
+    Ok(())
+}
+
+/// Client construction on its own: the first client of a process, then nine more.
+pub fn construction() -> crate::Result {
+    let config = FakeConfig::default();
+    let url = "http://127.0.0.1:9";
+    let mut sdk = Vec::new();
+    let mut plain = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let client = Client::builder()
+            .base_url(url)
+            .client_credentials(config.client_id.clone(), config.client_secret.clone())
+            .build()?;
+        sdk.push(t.elapsed());
+        drop(client);
+        let t = Instant::now();
+        let http = reqwest::Client::new();
+        plain.push(t.elapsed());
+        drop(http);
+    }
+    println!(
+        "construction: usage-client first {:.2} ms, then median {:.2} ms; reqwest::Client::new() first {:.2} ms, then median {:.2} ms",
+        ms(sdk[0]),
+        ms(median(&mut sdk[1..].to_vec())),
+        ms(plain[0]),
+        ms(median(&mut plain[1..].to_vec())),
+    );
     Ok(())
 }

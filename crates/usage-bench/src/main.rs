@@ -13,6 +13,7 @@ mod floor;
 mod jobs;
 mod measure;
 mod poll;
+mod raw;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,7 @@ async fn main() -> ExitCode {
         ["poll"] => poll::run().await,
         ["concurrency"] => concurrency::run().await,
         ["cli"] => cli::run().await,
+        ["construction"] => e2e::construction(),
         // Each in a process of its own, so one's peak memory does not show in another's.
         ["all"] => all(),
         // Children of the e2e benchmark, each in its own process so peak memory is its own.

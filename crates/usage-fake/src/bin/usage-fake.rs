@@ -1,6 +1,9 @@
 //! `usage-fake`: serves the fake Usage API on 127.0.0.1 until interrupted.
 //!
 //! usage-fake [--port N] [--rows N] [--running-polls N] [--seed N]
+//!
+//! `--rows` is the org's number of usage series: the rows of a query grouped by client,
+//! user and templateUri without granularity (see the crate's README).
 
 use std::process::ExitCode;
 
