@@ -282,31 +282,68 @@ pub async fn run() -> crate::Result {
     Ok(())
 }
 
-/// Client construction on its own: the first client of a process, then nine more.
+/// Client construction on its own: the first client of a process, then nine more; for a
+/// region (https, TLS configured) and for a loopback fake (plain http).
 pub fn construction() -> crate::Result {
     let config = FakeConfig::default();
-    let url = "http://127.0.0.1:9";
-    let mut sdk = Vec::new();
-    let mut plain = Vec::new();
-    for _ in 0..10 {
+    let build = |https: bool| -> Result<Duration, Box<dyn std::error::Error>> {
+        let builder = Client::builder()
+            .client_credentials(config.client_id.clone(), config.client_secret.clone());
+        let builder = if https {
+            builder.region(usage_client::Region::EuWest1)
+        } else {
+            builder.base_url("http://127.0.0.1:9")
+        };
         let t = Instant::now();
-        let client = Client::builder()
-            .base_url(url)
-            .client_credentials(config.client_id.clone(), config.client_secret.clone())
-            .build()?;
-        sdk.push(t.elapsed());
+        let client = builder.build()?;
+        let elapsed = t.elapsed();
         drop(client);
+        Ok(elapsed)
+    };
+    let (mut https, mut http, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..10 {
+        https.push(build(true)?);
+        http.push(build(false)?);
         let t = Instant::now();
-        let http = reqwest::Client::new();
+        drop(reqwest::Client::new());
         plain.push(t.elapsed());
-        drop(http);
+    }
+    let first_then = |v: &mut Vec<Duration>| (ms(v[0]), ms(median(&mut v[1..].to_vec())));
+    let (hs0, hs) = first_then(&mut https);
+    let (h0, h) = first_then(&mut http);
+    let (p0, p) = first_then(&mut plain);
+    println!(
+        "construction: usage-client https (a region) first {hs0:.2} ms, then median {hs:.2} ms; \
+         plain http (loopback) first {h0:.2} ms, then {h:.2} ms; reqwest::Client::new() first {p0:.2} ms, then {p:.2} ms"
+    );
+    Ok(())
+}
+
+/// `n` jobs in one process with one client, for a profiler (`perf record`, callgrind):
+/// where the time of a job goes once the client is built.
+pub async fn job_loop(variant: &str, url: &str, n: &str) -> crate::Result {
+    let n: usize = n.parse()?;
+    let config = FakeConfig::default();
+    let query = serde_json::from_value::<ApiUsageOrganizationQuery>(every_series_query())?;
+    let started = Instant::now();
+    let mut rows = 0;
+    match variant {
+        "sdk" => {
+            let queries = sdk_queries(url, config)?;
+            for _ in 0..n {
+                rows += queries.organization_usage(&query).await?.results.len();
+            }
+        }
+        "raw" => {
+            for _ in 0..n {
+                rows += raw_job(url, &config)?;
+            }
+        }
+        other => return Err(format!("unknown variant {other}").into()),
     }
     println!(
-        "construction: usage-client first {:.2} ms, then median {:.2} ms; reqwest::Client::new() first {:.2} ms, then median {:.2} ms",
-        ms(sdk[0]),
-        ms(median(&mut sdk[1..].to_vec())),
-        ms(plain[0]),
-        ms(median(&mut plain[1..].to_vec())),
+        "{n} jobs, {rows} rows, {:.2} ms a job",
+        ms(started.elapsed()) / n as f64
     );
     Ok(())
 }

@@ -17,8 +17,27 @@ mod raw;
 
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // USAGE_BENCH_RUNTIME=current_thread runs a child on one thread: what the job costs
+    // without tokio's cross-thread wake-ups (BENCHMARKS.md, "where the time goes").
+    let runtime = match std::env::var("USAGE_BENCH_RUNTIME").as_deref() {
+        Ok("current_thread") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("usage-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
@@ -30,6 +49,7 @@ async fn main() -> ExitCode {
         ["concurrency"] => concurrency::run().await,
         ["cli"] => cli::run().await,
         ["construction"] => e2e::construction(),
+        ["job-loop", variant, url, n] => e2e::job_loop(variant, url, n).await,
         // Each in a process of its own, so one's peak memory does not show in another's.
         ["all"] => all(),
         // Children of the e2e benchmark, each in its own process so peak memory is its own.

@@ -49,6 +49,10 @@ pub enum ConfigError {
     /// `GENESYSCLOUD_REGION` names no region.
     #[error(transparent)]
     UnknownRegion(#[from] UnknownRegion),
+    /// The TLS configuration could not be built (no usable crypto provider or system
+    /// certificate store).
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
     /// No way to authenticate was configured.
     #[error(
         "no credentials: set {} and {} (client credentials), or {}",
@@ -294,7 +298,17 @@ impl ClientBuilder {
         install_tls_provider();
         // The Usage API and its login service never redirect; following one would send a
         // POST's outcome, credentials or a token somewhere else (see retry.rs).
+        let plain_http = [endpoints.api(), endpoints.login()]
+            .iter()
+            .all(|url| url.starts_with("http://"));
+        let tls = if plain_http {
+            crate::tls::unused()
+        } else {
+            crate::tls::verifying()
+        }
+        .map_err(ConfigError::Tls)?;
         let mut http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .user_agent(USER_AGENT_VALUE)
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)

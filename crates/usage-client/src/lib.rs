@@ -20,6 +20,7 @@ mod region;
 mod retry;
 mod runtime;
 mod secret;
+mod tls;
 
 pub use auth::{
     AuthError, ClientCredentials, MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME, StaticToken, TokenSource,
