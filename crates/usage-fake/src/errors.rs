@@ -79,6 +79,21 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     ("request.timeout", "The request timed out."),
 ];
 
+/// Returns `invalid.value` from the enclosing function for the first of `$values` (an
+/// iterator of references to an open enum of usage-models) that upstream does not list.
+macro_rules! refuse_unlisted {
+    ($field:literal, $values:expr, $enum:ty) => {
+        if let Some(v) = $values.into_iter().find(|v| v.is_unknown()) {
+            return Err($crate::errors::Refusal::invalid_value(
+                $field,
+                v.as_str(),
+                <$enum>::VALUES,
+            ));
+        }
+    };
+}
+pub(crate) use refuse_unlisted;
+
 /// An error answer: a status, one of upstream's codes, and the values of its template's
 /// `%s`, in order.
 #[derive(Debug)]

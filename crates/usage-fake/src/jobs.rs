@@ -18,7 +18,7 @@ use usage_models::{
 };
 
 use crate::data::{self, Cut, Dim, Filters, SortField};
-use crate::errors::Refusal;
+use crate::errors::{Refusal, refuse_unlisted};
 use crate::ids;
 use crate::routes::{Shared, json_response, parse_body, serve, unknown_client};
 use crate::state::{Kind, Operation, Outcome, Owner, State};
@@ -71,30 +71,12 @@ fn validate(body: Body<'_>) -> Result<JobQuery, Refusal> {
             "Start date cannot be more than a year ago.",
         ));
     }
-    if let Some(g) = body.granularity.filter(|g| g.is_unknown()) {
-        return Err(Refusal::invalid_value(
-            "granularity",
-            g.as_str(),
-            Granularity::VALUES,
-        ));
-    }
-    if let Some(m) = body.metrics.iter().find(|m| m.is_unknown()) {
-        return Err(Refusal::invalid_value(
-            "metrics",
-            m.as_str(),
-            JobMetric::VALUES,
-        ));
-    }
+    refuse_unlisted!("granularity", body.granularity, Granularity);
+    refuse_unlisted!("metrics", body.metrics, JobMetric);
     if let Some(g) = body.group_by.iter().find(|g| !body.listed.contains(g)) {
         return Err(Refusal::invalid_value("groupBy", g, body.listed));
     }
-    if let Some(m) = body.http_methods.iter().find(|m| m.is_unknown()) {
-        return Err(Refusal::invalid_value(
-            "httpMethods",
-            m.as_str(),
-            HttpMethod::VALUES,
-        ));
-    }
+    refuse_unlisted!("httpMethods", body.http_methods, HttpMethod);
     let mut sort = Vec::new();
     for s in body.sort_by {
         let name = s.field_name.as_deref().unwrap_or_default();

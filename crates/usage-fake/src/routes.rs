@@ -18,7 +18,7 @@ use usage_models::{
 };
 
 use crate::data::{self, Cut, Dim, Filters};
-use crate::errors::{self, Refusal};
+use crate::errors::{self, Refusal, refuse_unlisted};
 use crate::state::{Fault, Kind, Operation, Outcome, Owner, State};
 use crate::{jobs, rows, simple_search};
 
@@ -327,20 +327,8 @@ fn validate<Q: QueryBody>(headers: &HeaderMap, body: &[u8]) -> Result<Submitted,
     let query: Q = parse_body(body)?;
     let interval =
         Interval::parse(query.interval()).map_err(|_| Refusal::new(400, "invalid.date"))?;
-    if let Some(g) = query.granularity().filter(|g| g.is_unknown()) {
-        return Err(Refusal::invalid_value(
-            "granularity",
-            g.as_str(),
-            Granularity::VALUES,
-        ));
-    }
-    if let Some(m) = query.metrics().iter().find(|m| m.is_unknown()) {
-        return Err(Refusal::invalid_value(
-            "metrics",
-            m.as_str(),
-            Metric::VALUES,
-        ));
-    }
+    refuse_unlisted!("granularity", query.granularity(), Granularity);
+    refuse_unlisted!("metrics", query.metrics(), Metric);
     let group_by = query.group_by();
     if let Some(g) = group_by.iter().find(|g| !Q::GROUP_BY.contains(g)) {
         return Err(Refusal::invalid_value("groupBy", g, Q::GROUP_BY));

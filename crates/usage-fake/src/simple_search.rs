@@ -17,7 +17,7 @@ use usage_models::{
 };
 
 use crate::data::{self, Cut, Dim, Filters};
-use crate::errors::Refusal;
+use crate::errors::{Refusal, refuse_unlisted};
 use crate::jobs::{cursor, page_offset, page_size};
 use crate::routes::{Shared, json_response, parse_body, serve};
 use crate::rows;
@@ -37,20 +37,8 @@ const COUNTERS: &[&str] = &[
 fn validate(query: &ApiUsageSimpleSearch) -> Result<(Cut, Vec<String>), Refusal> {
     let interval =
         Interval::parse(&query.interval).map_err(|_| Refusal::new(400, "invalid.date"))?;
-    if let Some(m) = query.metrics.iter().find(|m| m.is_unknown()) {
-        return Err(Refusal::invalid_value(
-            "metrics",
-            m.as_str(),
-            SimpleSearchMetric::VALUES,
-        ));
-    }
-    if let Some(m) = query.http_methods.iter().find(|m| m.is_unknown()) {
-        return Err(Refusal::invalid_value(
-            "httpMethods",
-            m.as_str(),
-            SimpleSearchHttpMethod::VALUES,
-        ));
-    }
+    refuse_unlisted!("metrics", &query.metrics, SimpleSearchMetric);
+    refuse_unlisted!("httpMethods", &query.http_methods, SimpleSearchHttpMethod);
     let named = |m: SimpleSearchMetric| query.metrics.contains(&m);
     let mut dims = Vec::new();
     if named(SimpleSearchMetric::ClientName) {
