@@ -134,7 +134,19 @@ async fn rows_are_seeded_realistic_and_sized() {
         .unwrap();
     assert!(empty.results.is_empty());
     fake.set_rows(20_000);
-    let large = queries(&fake, &clock)
+    // Rows are decoded while the body arrives, inside the request's timeout: this suite's
+    // 500 ms is for its fault tests, not for 7 MB decoded by a debug build.
+    let patient = fake_client(&fake)
+        .clock(clock.clone())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let large = UsageQueries::new(patient)
+        .with_policy(steady_polls(
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        ))
+        .unwrap()
         .organization_usage(&query())
         .await
         .unwrap();

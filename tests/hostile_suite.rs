@@ -1157,6 +1157,137 @@ mod properties {
 }
 
 // ---------------------------------------------------------------------------------------
+// Streamed results: usage-ext polls with `usage_query_results`, which decodes the rows as
+// the body arrives. The same caps and typed errors; a break mid-body is one send (the
+// runtime has handed the body on) and the poller polls again.
+
+async fn streamed(client: &Client) -> Result<usize, UsageError> {
+    Ok(client.usage_query_results("exec-1").await?.results.len())
+}
+
+#[tokio::test]
+async fn a_streamed_result_stops_at_the_cap_or_before_an_oversized_length() {
+    let server = with_token(Act::EndlessChunked { status: 200 }).await;
+    let client = builder(&server).max_response_bytes(MIB).build().unwrap();
+    let started = Instant::now();
+    let err = streamed(&client).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            UsageError::ResponseTooLarge {
+                status: 200,
+                limit: MIB,
+                declared: None
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(server.count(RESULTS), 1, "not retried");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let written = server.body_bytes_written();
+    assert!(written < 32 * MIB, "{written} bytes left the server");
+
+    let declared = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        _ => Act::json(200, "").with("content-length", 10u64 << 30),
+    })
+    .await;
+    let client = builder(&declared)
+        .max_response_bytes(MIB)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = streamed(&client).await.unwrap_err();
+    assert!(
+        matches!(err, UsageError::ResponseTooLarge { declared: Some(n), .. } if n == 10u64 << 30),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_streamed_result_broken_mid_body_is_transient_and_polled_again() {
+    let answer = json!({"results": [{"requests": 1}, {"requests": 2}], "queryStatus": "Complete"})
+        .to_string();
+    // The first two result answers break off half way; the third is whole.
+    let server = Hostile::start(move |req, earlier| match req.path() {
+        TOKEN => token_ok(),
+        _ if earlier.iter().filter(|l| l.path() == RESULTS).count() < 2 => Act::CloseMidBody {
+            status: 200,
+            declared: answer.len(),
+            sent: answer.as_bytes()[..answer.len() / 2].to_vec(),
+        },
+        _ => Act::json(200, &answer),
+    })
+    .await;
+    let client = builder(&server).build().unwrap();
+    let err = streamed(&client).await.unwrap_err();
+    assert!(
+        matches!(err, UsageError::Network { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    assert_eq!(server.count(RESULTS), 1, "the body was handed on: one send");
+    let result = Execution::organization("exec-1")
+        .wait(&queries(client, Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert_eq!(result.results.len(), 2);
+    assert_eq!(
+        server.count(RESULTS),
+        3,
+        "one broken poll, then the whole answer"
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_result_that_is_not_a_result_is_a_decode_error_and_agrees_with_the_whole_body() {
+    let cases = [
+        ("<html><body>502 Bad Gateway</body></html>", false),
+        (
+            r#"{"results":[{"requests":"many"}],"queryStatus":"Complete"}"#,
+            false,
+        ),
+        (
+            r#"{"results":[{"requests":1},],"queryStatus":"Complete"}"#,
+            false,
+        ),
+        (r#"{"results":[{"requests":1}"#, false),
+        (
+            r#"{"queryStatus":"Complete","cursors":{"after":"]"},"results":[{"clientId":"a\"]","requests":1,"date":"2026-10-01T00:00:00Z"},{"status429":2,"x":[{"y":"}"}]}],"z":null}"#,
+            true,
+        ),
+    ];
+    for (body, valid) in cases {
+        let server = with_token(Act::json(200, body)).await;
+        let client = builder(&server).build().unwrap();
+        let ours = client.usage_query_results("exec-1").await;
+        let whole = client.get_usage_query_execution_id_results("exec-1").await;
+        match (ours, whole) {
+            (Ok(ours), Ok(whole)) => {
+                assert!(valid, "{body}");
+                assert_eq!(ours, whole.into_inner(), "{body}");
+            }
+            (Err(ours), Err(whole)) => {
+                assert!(!valid, "{body}: {ours}");
+                assert!(
+                    matches!(ours, UsageError::Decode { .. }),
+                    "{body}: {ours:?}"
+                );
+                assert!(
+                    matches!(UsageError::from(whole), UsageError::Decode { .. }),
+                    "{body}"
+                );
+            }
+            (ours, whole) => panic!("{body}: streamed {ours:?}, whole {whole:?}"),
+        }
+        assert_eq!(server.count(RESULTS), 2, "{body}: one send each, no retry");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // The README's failure table stays true to this suite.
 
 #[test]

@@ -20,6 +20,8 @@ mod region;
 mod retry;
 mod runtime;
 mod secret;
+mod streamed;
+mod streaming;
 mod tls;
 
 pub use auth::{

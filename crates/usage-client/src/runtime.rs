@@ -93,6 +93,9 @@ enum Attempt {
         status: u16,
         location: Option<String>,
     },
+    /// A success whose body is left for the caller to read (under the same cap), asked for
+    /// by `run_unread`: the rows of a large result are decoded as they arrive.
+    Unread(reqwest::Response),
 }
 
 type Head = (StatusCode, reqwest::Version, HeaderMap);
@@ -149,11 +152,31 @@ impl Runtime {
         self.0.rng.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// [`Runtime::run`] for a GET whose success body the caller reads itself, counted
+    /// against `max_response_bytes` (streamed.rs); error answers are read here as always.
+    pub(crate) async fn run_unread(
+        &self,
+        http: &reqwest::Client,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response, UsageError> {
+        self.run_with(http, request, true, true).await
+    }
+
     async fn run(
+        &self,
+        http: &reqwest::Client,
+        request: reqwest::Request,
+        idempotent: bool,
+    ) -> Result<reqwest::Response, UsageError> {
+        self.run_with(http, request, idempotent, false).await
+    }
+
+    async fn run_with(
         &self,
         http: &reqwest::Client,
         mut request: reqwest::Request,
         idempotent: bool,
+        unread_success: bool,
     ) -> Result<reqwest::Response, UsageError> {
         let inner = &self.0;
         let span = tracing::Span::current();
@@ -190,7 +213,7 @@ impl Runtime {
             // A body that cannot be copied (a stream) is sent once, without retries.
             let spare = request.try_clone();
             let sent_at = inner.clock.now();
-            let outcome = self.attempt(http, request).await;
+            let outcome = self.attempt(http, request, unread_success).await;
             let now = inner.clock.now();
             span.record("duration_ms", (now - started).as_millis() as u64);
             record_attempt(
@@ -204,7 +227,9 @@ impl Runtime {
                     retry::classify(idempotent, Ok((*status, headers)))
                 }
                 Attempt::Transport(e) => retry::classify(idempotent, Err(e)),
-                Attempt::TooLarge { .. } | Attempt::Redirect { .. } => Verdict::Done,
+                Attempt::TooLarge { .. } | Attempt::Redirect { .. } | Attempt::Unread(_) => {
+                    Verdict::Done
+                }
             };
             let done = |outcome| finish(outcome, idempotent, attempts, now - started);
             let Some(next) = spare else {
@@ -265,8 +290,14 @@ impl Runtime {
         }
     }
 
-    /// Sends once and reads the whole answer, within the caps.
-    async fn attempt(&self, http: &reqwest::Client, request: reqwest::Request) -> Attempt {
+    /// Sends once and reads the whole answer, within the caps (a success only if
+    /// `unread_success` is false).
+    async fn attempt(
+        &self,
+        http: &reqwest::Client,
+        request: reqwest::Request,
+        unread_success: bool,
+    ) -> Attempt {
         let mut response = match http.execute(request).await {
             Ok(response) => response,
             Err(e) => return Attempt::Transport(e),
@@ -284,6 +315,17 @@ impl Runtime {
         } else {
             self.0.limits.max_response_bytes
         };
+        if unread_success && status.is_success() {
+            // An announced length over the cap fails before anything is read, as below.
+            if let Some(declared) = response.content_length().filter(|&n| n > limit) {
+                return Attempt::TooLarge {
+                    status: status.as_u16(),
+                    limit,
+                    declared: Some(declared),
+                };
+            }
+            return Attempt::Unread(response);
+        }
         let read = body::read_capped(&mut response, limit).await;
         let mut head = (status, response.version(), response.headers().clone());
         match read {
@@ -359,6 +401,7 @@ fn finish(
         Attempt::Redirect { status, location } => {
             return Err(UsageError::Redirected { status, location });
         }
+        Attempt::Unread(response) => return Ok(response),
     };
     if !idempotent && delivered {
         return Err(UsageError::OutcomeUnknown {
@@ -438,6 +481,24 @@ fn record_attempt(span: &tracing::Span, attempt: u32, duration_ms: u64, outcome:
             span.record("status", status);
             tracing::debug!(attempt, status, duration_ms, "redirect not followed");
         }
+        Attempt::Unread(response) => {
+            let status = response.status().as_u16();
+            let correlation_id = response
+                .headers()
+                .get(CORRELATION_ID_HEADER)
+                .and_then(|v| v.to_str().ok());
+            span.record("status", status);
+            if let Some(id) = correlation_id {
+                span.record("correlation_id", id);
+            }
+            tracing::debug!(
+                attempt,
+                status,
+                duration_ms,
+                correlation_id,
+                "response, body streamed"
+            );
+        }
     }
 }
 
@@ -456,6 +517,20 @@ pub(crate) fn bearer_value(token: &Secret) -> Result<HeaderValue, AuthError> {
         .map_err(|_| AuthError::InvalidToken)?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// The span of one operation call, named by its operationId.
+pub(crate) fn request_span(operation: &str, method: &str) -> tracing::Span {
+    let spec = OPERATIONS.iter().find(|op| op.name == operation);
+    tracing::info_span!(
+        "usage_api.request",
+        operation_id = spec.map_or(operation, |s| s.operation_id),
+        method = %method,
+        attempt = tracing::field::Empty,
+        status = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+        correlation_id = tracing::field::Empty,
+    )
 }
 
 impl ClientHooks<Runtime> for Client {
@@ -477,17 +552,7 @@ impl ClientHooks<Runtime> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let spec = OPERATIONS.iter().find(|op| op.name == info.operation_id);
-        let method = request.method().as_str().to_string();
-        let span = tracing::info_span!(
-            "usage_api.request",
-            operation_id = spec.map_or(info.operation_id, |s| s.operation_id),
-            method = %method,
-            attempt = tracing::field::Empty,
-            status = tracing::field::Empty,
-            duration_ms = tracing::field::Empty,
-            correlation_id = tracing::field::Empty,
-        );
+        let span = request_span(info.operation_id, request.method().as_str());
         let idempotent = request.method() == reqwest::Method::GET;
         let result = self
             .inner()

@@ -63,21 +63,18 @@ impl Execution {
         poll::until_done(queries, id, on_poll, || self.fetch(queries), judge).await
     }
 
+    /// One poll. The rows of a large answer are decoded as they arrive, so the body is never
+    /// held whole (usage-client's `usage_query_results`).
     async fn fetch(&self, queries: &UsageQueries) -> Result<ApiUsageQueryResult, UsageError> {
         let client = queries.client();
-        let answer = match &self.client_id {
-            None => {
-                client
-                    .get_usage_query_execution_id_results(&self.execution_id)
-                    .await
-            }
+        match &self.client_id {
+            None => client.usage_query_results(&self.execution_id).await,
             Some(client_id) => {
                 client
-                    .get_oauth_client_usage_query_result(client_id, &self.execution_id)
+                    .oauth_client_usage_query_result(client_id, &self.execution_id)
                     .await
             }
-        };
-        Ok(answer?.into_inner())
+        }
     }
 }
 
