@@ -102,6 +102,18 @@ impl ResultDecoder {
         let mut run = 0;
         let mut i = 0;
         while i < chunk.len() {
+            if self.mode == Mode::Element {
+                // The hot path: nearly every byte of a body is inside a row, where only
+                // quotes, backslashes and brackets matter. One tight pass, no calls.
+                match self.scan_row(chunk, &mut i) {
+                    Some(end) => {
+                        self.row(&chunk[run..end])?;
+                        run = end;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
             if self.in_string {
                 if self.escaped {
                     self.escaped = false;
@@ -111,7 +123,7 @@ impl ResultDecoder {
                 }
                 // Most of a body is strings: jump to the next quote or backslash.
                 let rest = &chunk[i..];
-                let Some(at) = rest.iter().position(|&b| b == b'"' || b == b'\\') else {
+                let Some(at) = memchr::memchr2(b'"', b'\\', rest) else {
                     self.note_key_bytes(rest);
                     i = chunk.len();
                     continue;
@@ -189,24 +201,8 @@ impl ResultDecoder {
                     i += 1;
                     run = i;
                 }
-                Mode::Element => {
-                    match b {
-                        b'"' => self.in_string = true,
-                        b'{' | b'[' => self.depth = self.depth.saturating_add(1),
-                        b'}' | b']' => {
-                            // At least 3 here: the row's own bracket is still open.
-                            self.depth -= 1;
-                            if self.depth == 2 {
-                                i += 1;
-                                self.row(&chunk[run..i])?;
-                                run = i;
-                                continue;
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
+                // Handled by `scan_row` at the top of the loop.
+                Mode::Element => {}
             }
         }
         match self.mode {
@@ -215,6 +211,60 @@ impl ResultDecoder {
             Mode::Between { .. } => {}
         }
         Ok(())
+    }
+
+    /// Scans a row from `*i` to its closing bracket; returns the index just past it, or
+    /// `None` (with `*i` at the end of the chunk) if the row goes on in the next chunk.
+    fn scan_row(&mut self, chunk: &[u8], i: &mut usize) -> Option<usize> {
+        let mut at = *i;
+        let mut depth = self.depth;
+        let mut in_string = self.in_string;
+        let mut escaped = self.escaped;
+        let mut end = None;
+        while at < chunk.len() {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                    at += 1;
+                    continue;
+                }
+                // Strings are most of a row: jump to the next quote or backslash.
+                match memchr::memchr2(b'"', b'\\', &chunk[at..]) {
+                    None => at = chunk.len(),
+                    Some(n) => {
+                        at += n;
+                        if chunk[at] == b'\\' {
+                            escaped = true;
+                        } else {
+                            in_string = false;
+                        }
+                        at += 1;
+                    }
+                }
+                continue;
+            }
+            // Between strings: a colon, a comma, a number, brackets; a few bytes.
+            let b = chunk[at];
+            at += 1;
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth = depth.saturating_add(1),
+                // At least 3 here: the row's own bracket is still open.
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 2 {
+                        end = Some(at);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.depth = depth;
+        self.in_string = in_string;
+        self.escaped = escaped;
+        *i = at;
+        end
     }
 
     /// The whole result: the rows, and the rest of the document decoded by serde_json.
