@@ -21,7 +21,7 @@ use crate::data::{self, Cut, Dim, Filters, SortField};
 use crate::errors::{Refusal, refuse_unlisted};
 use crate::ids;
 use crate::routes::{Shared, json_response, parse_body, serve, unknown_client};
-use crate::state::{Kind, Operation, Outcome, Owner, State};
+use crate::state::{Execution, Kind, Operation, Outcome, Owner, State};
 
 const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 1000;
@@ -173,7 +173,7 @@ pub(crate) fn page_size(params: &HashMap<String, String>) -> Result<usize, Refus
 
 /// Where a page starts: 0 without `after`, the cursor's offset with one (an edited cursor,
 /// another execution's, or one past the rows is refused).
-pub(crate) fn page_offset(
+fn page_offset(
     params: &HashMap<String, String>,
     seed: u64,
     rows: usize,
@@ -191,6 +191,35 @@ pub(crate) fn page_offset(
     }
 }
 
+/// The execution a page request is for, and where its page starts; or the answer already:
+/// not found, a refused cursor, or `unfinished(execution, ended)` for one still running
+/// (`ended` false) or ended other than `Complete` (`ended` true). The first page is a poll; a page after it (`after`) is
+/// not, the execution being done by then. Jobs and simple searches page alike.
+pub(crate) fn page_of(
+    state: &State,
+    owner: &Owner,
+    id: &str,
+    kind: Kind,
+    params: &HashMap<String, String>,
+    unfinished: impl FnOnce(&Execution, bool) -> Response,
+) -> Result<(Execution, usize), Box<Response>> {
+    let execution = if params.contains_key("after") {
+        state
+            .execution(id)
+            .filter(|e| e.kind == kind && e.owner == *owner)
+            .ok_or_else(|| Box::new(Refusal::not_found().render(state)))?
+    } else {
+        match state.poll(id, owner, kind) {
+            None => return Err(Box::new(Refusal::not_found().render(state))),
+            Some((execution, true)) if execution.outcome == Outcome::Complete => execution,
+            Some((execution, ended)) => return Err(Box::new(unfinished(&execution, ended))),
+        }
+    };
+    let offset = page_offset(params, execution.seed, execution.rows.len())
+        .map_err(|refused| Box::new(refused.render(state)))?;
+    Ok((execution, offset))
+}
+
 fn job_answer(
     state: &State,
     owner: Owner,
@@ -206,39 +235,22 @@ fn job_answer(
     {
         return unknown_client(state);
     }
-    let job = if params.contains_key("after") {
-        // A page after the first: the job is done by then; asking is not a poll.
-        match state
-            .execution(job_id)
-            .filter(|j| j.kind == Kind::Job && j.owner == owner)
-        {
-            Some(job) => job,
-            None => return Refusal::not_found().render(state),
-        }
-    } else {
-        match state.poll(job_id, &owner, Kind::Job) {
-            None => return Refusal::not_found().render(state),
-            Some((job, false)) => {
-                let status = if job.polls <= 1 { "Queued" } else { "Running" };
-                let body = json!({"queryStatus": status, "selfUri": job_path(&owner, job_id)});
-                return json_response(state, 200, body.to_string().into_bytes());
-            }
-            Some((job, true)) if job.outcome != Outcome::Complete => {
-                let body = match job.outcome {
-                    Outcome::Cancelled => json!({"queryStatus": "Cancelled"}),
-                    _ => json!({
-                        "queryStatus": "Failed",
-                        "errorBody": Refusal::new(500, "internal.server.error").body(""),
-                    }),
-                };
-                return json_response(state, 200, body.to_string().into_bytes());
-            }
-            Some((job, true)) => job,
-        }
-    };
-    let offset = match page_offset(params, job.seed, job.rows.len()) {
-        Ok(offset) => offset,
-        Err(refused) => return refused.render(state),
+    let (job, offset) = match page_of(state, &owner, job_id, Kind::Job, params, |job, ended| {
+        let body = if !ended {
+            let status = if job.polls <= 1 { "Queued" } else { "Running" };
+            json!({"queryStatus": status, "selfUri": job_path(&owner, job_id)})
+        } else if job.outcome == Outcome::Cancelled {
+            json!({"queryStatus": "Cancelled"})
+        } else {
+            json!({
+                "queryStatus": "Failed",
+                "errorBody": Refusal::new(500, "internal.server.error").body(""),
+            })
+        };
+        json_response(state, 200, body.to_string().into_bytes())
+    }) {
+        Ok(page) => page,
+        Err(answer) => return *answer,
     };
     let next = offset + size;
     let next_uri = (next < job.rows.len()).then(|| {

@@ -18,10 +18,10 @@ use usage_models::{
 
 use crate::data::{self, Cut, Dim, Filters};
 use crate::errors::{Refusal, refuse_unlisted};
-use crate::jobs::{cursor, page_offset, page_size};
+use crate::jobs::{cursor, page_of, page_size};
 use crate::routes::{Shared, json_response, parse_body, serve};
 use crate::rows;
-use crate::state::{Kind, Operation, Outcome, Owner, State};
+use crate::state::{Kind, Operation, Owner, State};
 
 /// The most rows a simple search answers.
 const MAX_ROWS: usize = 20_000;
@@ -120,31 +120,25 @@ fn answer(state: &State, execution_id: &str, params: &HashMap<String, String>) -
         Ok(size) => size,
         Err(refused) => return refused.render(state),
     };
-    let owner = Owner::Organization;
-    let search = if params.contains_key("after") {
-        // A page after the first: the search is done by then; asking is not a poll.
-        match state
-            .execution(execution_id)
-            .filter(|e| e.kind == Kind::SimpleSearch)
-        {
-            Some(search) => search,
-            None => return Refusal::not_found().render(state),
-        }
-    } else {
-        match state.poll(execution_id, &owner, Kind::SimpleSearch) {
-            None => return Refusal::not_found().render(state),
-            Some((_, false)) => {
-                return json_response(state, 200, br#"{"queryStatus":"Running"}"#.to_vec());
-            }
-            Some((search, true)) if search.outcome != Outcome::Complete => {
-                return json_response(state, 200, br#"{"queryStatus":"Failed"}"#.to_vec());
-            }
-            Some((search, true)) => search,
-        }
+    let unfinished = |_: &_, ended| {
+        let status: &[u8] = if ended {
+            br#"{"queryStatus":"Failed"}"#
+        } else {
+            br#"{"queryStatus":"Running"}"#
+        };
+        json_response(state, 200, status.to_vec())
     };
-    let offset = match page_offset(params, search.seed, search.rows.len()) {
-        Ok(offset) => offset,
-        Err(refused) => return refused.render(state),
+    let page = page_of(
+        state,
+        &Owner::Organization,
+        execution_id,
+        Kind::SimpleSearch,
+        params,
+        unfinished,
+    );
+    let (search, offset) = match page {
+        Ok(page) => page,
+        Err(answer) => return *answer,
     };
     let next = offset + size;
     let after = (next < search.rows.len()).then(|| cursor(search.seed, next));
