@@ -173,11 +173,7 @@ pub(crate) fn page_size(params: &HashMap<String, String>) -> Result<usize, Refus
 
 /// Where a page starts: 0 without `after`, the cursor's offset with one (an edited cursor,
 /// another execution's, or one past the rows is refused).
-fn page_offset(
-    params: &HashMap<String, String>,
-    seed: u64,
-    rows: usize,
-) -> Result<usize, Refusal> {
+fn page_offset(params: &HashMap<String, String>, seed: u64, rows: usize) -> Result<usize, Refusal> {
     match params.get("after") {
         None => Ok(0),
         Some(after) => match offset_of(seed, after) {

@@ -71,21 +71,24 @@ impl Serialize for OrEmpty {
     }
 }
 
-struct Rows<'a> {
+/// Cells written as a JSON array, each in the shape `shape` gives it, without building the
+/// rows first.
+struct Rows<'a, R> {
     execution: &'a Execution,
     cells: &'a [Cell],
+    shape: fn(&Execution, &Cell) -> R,
 }
 
-impl Serialize for Rows<'_> {
+impl<R: Serialize> Serialize for Rows<'_, R> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.cells.iter().map(|c| Row::of(self.execution, c)))
+        serializer.collect_seq(self.cells.iter().map(|c| (self.shape)(self.execution, c)))
     }
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Complete<'a> {
-    results: Rows<'a>,
+    results: Rows<'a, Row>,
     query_status: &'static str,
 }
 
@@ -98,6 +101,7 @@ pub(crate) fn complete_body(execution: &Execution) -> Vec<u8> {
             results: Rows {
                 execution,
                 cells: &execution.rows,
+                shape: Row::of,
             },
             query_status: "Complete",
         },
@@ -176,21 +180,10 @@ impl JobRow {
     }
 }
 
-struct JobRows<'a> {
-    execution: &'a Execution,
-    cells: &'a [Cell],
-}
-
-impl Serialize for JobRows<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.cells.iter().map(|c| JobRow::of(self.execution, c)))
-    }
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JobPage<'a> {
-    entities: JobRows<'a>,
+    entities: Rows<'a, JobRow>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_uri: Option<String>,
     query_status: &'static str,
@@ -211,9 +204,10 @@ pub(crate) fn job_page_body(
     next_uri: Option<String>,
 ) -> Vec<u8> {
     serde_json::to_vec(&JobPage {
-        entities: JobRows {
+        entities: Rows {
             execution: e,
             cells: page(&e.rows, offset, size),
+            shape: JobRow::of,
         },
         next_uri,
         query_status: "Succeeded",
@@ -229,7 +223,7 @@ struct Cursors {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SimplePage<'a> {
-    results: Rows<'a>,
+    results: Rows<'a, Row>,
     query_status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     cursors: Option<Cursors>,
@@ -247,6 +241,7 @@ pub(crate) fn simple_search_page_body(
         results: Rows {
             execution: e,
             cells: page(&e.rows, offset, size),
+            shape: Row::of,
         },
         query_status: "Complete",
         cursors: after.map(|after| Cursors { after }),
