@@ -47,12 +47,7 @@ struct Session {
 
 impl Session {
     fn out(&self) -> Result<Box<dyn Write>, Failure> {
-        Ok(match &self.output {
-            Some(path) => Box::new(BufWriter::new(std::fs::File::create(path).map_err(
-                |e| Failure::Usage(format!("cannot write {}: {e}", path.display())),
-            )?)),
-            None => Box::new(BufWriter::new(std::io::stdout().lock())),
-        })
+        open_output(self.output.as_deref())
     }
 
     fn submitted(&self, what: &str, id: &str, client: Option<&str>) {
@@ -76,7 +71,6 @@ impl Session {
 
     /// Prints every row of a finished query.
     fn rows<R: Record>(&self, rows: &[R]) -> Result<(), Failure> {
-        self.progress.clear();
         let mut sink = Sink::<R>::new(self.format, self.out()?)?;
         for row in rows {
             sink.row(row)?;
@@ -477,14 +471,18 @@ impl Record for RegionRow {
     }
 }
 
-fn regions(format: Format, output: Option<&std::path::Path>) -> Result<(), Failure> {
-    let out: Box<dyn Write> = match output {
+/// Where data goes: the `--output` file, or stdout; buffered either way.
+fn open_output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>, Failure> {
+    Ok(match path {
         Some(path) => Box::new(BufWriter::new(std::fs::File::create(path).map_err(
             |e| Failure::Usage(format!("cannot write {}: {e}", path.display())),
         )?)),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
-    let mut sink = Sink::<RegionRow>::new(format, out)?;
+    })
+}
+
+fn regions(format: Format, output: Option<&std::path::Path>) -> Result<(), Failure> {
+    let mut sink = Sink::<RegionRow>::new(format, open_output(output)?)?;
     for region in Region::ALL {
         sink.row(&RegionRow {
             name: region.name(),
