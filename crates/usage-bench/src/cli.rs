@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncReadExt, BufReader};
 use usage_fake::FakeConfig;
 
 use crate::measure::{median, median_u64, ms};
@@ -96,17 +96,7 @@ async fn export(
 
 pub async fn run() -> crate::Result {
     let tool = tool().await?;
-    let exe = std::env::current_exe()?;
-    let mut fake = tokio::process::Command::new(&exe)
-        .args(["serve-fake", &ROWS.to_string()])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut fake_lines = BufReader::new(fake.stdout.take().ok_or("no stdout")?).lines();
-    let url = fake_lines
-        .next_line()
-        .await?
-        .ok_or("the fake printed no URL")?;
+    let (mut fake, url) = crate::e2e::spawn_fake(ROWS).await?;
     let today = chrono::Utc::now().date_naive();
     // Yesterday: the last day with data. A job's end day is included, a query's is not.
     let interval = format!("{}/{today}", today - chrono::Days::new(1));

@@ -173,6 +173,21 @@ fn raw_job(url: &str, config: &FakeConfig) -> Result<usize, Box<dyn std::error::
     Err("raw: the query never completed".into())
 }
 
+/// usage-fake with `rows` series in a process of its own (`serve-fake`), and its URL. It
+/// is killed when the handle is dropped.
+pub(crate) async fn spawn_fake(
+    rows: usize,
+) -> Result<(tokio::process::Child, String), Box<dyn std::error::Error>> {
+    let mut fake = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["serve-fake", &rows.to_string()])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(fake.stdout.take().ok_or("no stdout")?).lines();
+    let url = lines.next_line().await?.ok_or("the fake printed no URL")?;
+    Ok((fake, url))
+}
+
 /// Runs a child benchmark and returns what it printed: its time, its peak memory (KiB),
 /// and, for e2e jobs, the time from its first request.
 pub(crate) async fn run_child(
@@ -229,13 +244,7 @@ impl Samples {
 pub async fn run() -> crate::Result {
     let exe = std::env::current_exe()?;
     for rows in [1_000usize, 100_000] {
-        let mut fake = tokio::process::Command::new(&exe)
-            .args(["serve-fake", &rows.to_string()])
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let mut lines = BufReader::new(fake.stdout.take().ok_or("no stdout")?).lines();
-        let url = lines.next_line().await?.ok_or("the fake printed no URL")?;
+        let (mut fake, url) = spawn_fake(rows).await?;
         let mut samples: [Samples; 3] = Default::default();
         let variants = ["sdk", "floor", "raw"];
         let rows_arg = rows.to_string();

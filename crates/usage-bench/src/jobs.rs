@@ -4,10 +4,8 @@
 //! following `nextUri` the same way, each in a process of its own against one usage-fake
 //! process; and, in the same run, the single-body query of as many rows, for memory.
 
-use std::process::Stdio;
 use std::time::Instant;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use usage_client::models::OrganizationPublicApiUsageQueryRequest;
 use usage_fake::FakeConfig;
 
@@ -88,13 +86,7 @@ pub async fn job(variant: &str, url: &str) -> crate::Result {
 
 pub async fn run() -> crate::Result {
     let exe = std::env::current_exe()?;
-    let mut fake = tokio::process::Command::new(&exe)
-        .args(["serve-fake", &ROWS.to_string()])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = BufReader::new(fake.stdout.take().ok_or("no stdout")?).lines();
-    let url = lines.next_line().await?.ok_or("the fake printed no URL")?;
+    let (mut fake, url) = crate::e2e::spawn_fake(ROWS).await?;
     let (mut sdk_t, mut sdk_m, mut floor_t, mut floor_m, mut single_m) =
         (vec![], vec![], vec![], vec![], vec![]);
     let rows = ROWS.to_string();
