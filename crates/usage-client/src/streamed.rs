@@ -13,7 +13,6 @@ use usage_models::{ApiUsageQueryResult, ErrorBody};
 
 use crate::error::UsageError;
 use crate::path_segment::encode_path;
-use crate::runtime::USER_AGENT_VALUE;
 use crate::streaming::ResultDecoder;
 use progenitor_client::ClientHooks as _;
 
@@ -73,12 +72,6 @@ impl Client {
         self.pre::<ErrorBody>(&mut request, &info)
             .await
             .map_err(UsageError::from)?;
-        debug_assert!(
-            request
-                .headers()
-                .get(reqwest::header::USER_AGENT)
-                .is_some_and(|v| v == USER_AGENT_VALUE)
-        );
         let span = crate::runtime::request_span(operation, "GET");
         let started = Instant::now();
         let response = self

@@ -102,49 +102,18 @@ impl ResultDecoder {
         let mut run = 0;
         let mut i = 0;
         while i < chunk.len() {
-            if self.mode == Mode::Element {
-                // The hot path: nearly every byte of a body is inside a row, where only
-                // quotes, backslashes and brackets matter. One tight pass, no calls.
-                match self.scan_row(chunk, &mut i) {
+            match self.mode {
+                // Nearly every byte of a body is inside a row.
+                Mode::Element => match self.scan_row(chunk, &mut i) {
                     Some(end) => {
                         self.row(&chunk[run..end])?;
                         run = end;
-                        continue;
                     }
                     None => break,
-                }
-            }
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                    self.note_key_bytes(&chunk[i..=i]);
-                    i += 1;
-                    continue;
-                }
-                // Most of a body is strings: jump to the next quote or backslash.
-                let rest = &chunk[i..];
-                let Some(at) = memchr::memchr2(b'"', b'\\', rest) else {
-                    self.note_key_bytes(rest);
-                    i = chunk.len();
-                    continue;
-                };
-                self.note_key_bytes(&rest[..at]);
-                i += at;
-                if chunk[i] == b'\\' {
-                    self.escaped = true;
-                    if self.collecting_key() {
-                        self.key_escaped = true;
-                    }
-                } else {
-                    self.in_string = false;
-                    self.end_string();
-                }
-                i += 1;
-                continue;
-            }
-            let b = chunk[i];
-            match self.mode {
+                },
+                Mode::Envelope if self.in_string => self.envelope_string(chunk, &mut i),
                 Mode::Envelope => {
+                    let b = chunk[i];
                     let opens_results = self.depth == 1
                         && self.top == Top::Value
                         && self.value_is_results
@@ -170,7 +139,7 @@ impl ResultDecoder {
                     run = i;
                 }
                 Mode::Between { after_element } => {
-                    match b {
+                    match chunk[i] {
                         b' ' | b'\t' | b'\n' | b'\r' => {}
                         b']' if !after_element && !self.rows.is_empty() => {
                             return fail("a trailing `,` in `results`");
@@ -201,8 +170,6 @@ impl ResultDecoder {
                     i += 1;
                     run = i;
                 }
-                // Handled by `scan_row` at the top of the loop.
-                Mode::Element => {}
             }
         }
         match self.mode {
@@ -211,6 +178,35 @@ impl ResultDecoder {
             Mode::Between { .. } => {}
         }
         Ok(())
+    }
+
+    /// Reads a string of the envelope from `*i`, up to its closing quote or the chunk's end,
+    /// noting a top-level key on the way.
+    fn envelope_string(&mut self, chunk: &[u8], i: &mut usize) {
+        if self.escaped {
+            self.escaped = false;
+            self.note_key_bytes(&chunk[*i..=*i]);
+            *i += 1;
+            return;
+        }
+        let rest = &chunk[*i..];
+        let Some(at) = memchr::memchr2(b'"', b'\\', rest) else {
+            self.note_key_bytes(rest);
+            *i = chunk.len();
+            return;
+        };
+        self.note_key_bytes(&rest[..at]);
+        *i += at;
+        if chunk[*i] == b'\\' {
+            self.escaped = true;
+            if self.collecting_key() {
+                self.key_escaped = true;
+            }
+        } else {
+            self.in_string = false;
+            self.end_string();
+        }
+        *i += 1;
     }
 
     /// Scans a row from `*i` to its closing bracket; returns the index just past it, or
