@@ -55,15 +55,11 @@ impl From<usage_ext::Error> for Failure {
             E::FailureState { .. } | E::JobFailed { .. } | E::JobCancelled { .. } => {
                 Failure::Ended(Box::new(e))
             }
-            E::ExceededMaxWait {
-                ref execution_id, ..
-            } => {
-                let resume = Some(format!("genesys-usage resume {execution_id}"));
-                Failure::TimedOut {
-                    error: Box::new(e),
-                    resume,
-                }
-            }
+            // The session fills in the resume command: it knows the client of a client query.
+            E::ExceededMaxWait { .. } => Failure::TimedOut {
+                error: Box::new(e),
+                resume: None,
+            },
             other => Failure::Api(Box::new(other)),
         }
     }

@@ -112,14 +112,11 @@ pub async fn run(cli: Cli, vars: Vec<(String, String)>, stdin: impl BufRead) -> 
     match result {
         Ok(()) => 0,
         // The session knows the whole resume command (a client query needs --client).
-        Err(Failure::TimedOut { error, resume }) => {
-            let pending = pending.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            Failure::TimedOut {
-                error,
-                resume: pending.or(resume),
-            }
-            .report()
+        Err(Failure::TimedOut { error, .. }) => Failure::TimedOut {
+            error,
+            resume: pending.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
+        .report(),
         Err(failure) => failure.report(),
     }
 }
