@@ -2,9 +2,11 @@
 //! the body is not: a 100,000-row answer is about 35 MB of JSON for 20 MB of rows, and
 //! reading it whole first roughly doubles what a query costs in memory.
 //!
-//! The decoder finds the elements of the top-level `results` array as the bytes come in
-//! (tracking strings, escapes and nesting, nothing more) and hands each one, as a slice, to
-//! serde_json's own decoder for [`ApiUsageRow`]. Everything else of the document (the
+//! The decoder finds the elements of the top-level `results` array as the bytes come in.
+//! A row that lies whole in its chunk is decoded there by serde_json's own decoder for
+//! [`ApiUsageRow`], which also says where it ends; a row cut off by the chunk's end is
+//! followed by a scanner (strings, escapes and nesting, nothing more) to its end, then
+//! decoded from its pieces. Everything else of the document (the
 //! *envelope*: `queryStatus`, `cursors`, unknown fields, with `"results":[]` where the rows
 //! were) is kept and decoded by serde_json at the end, with the same rules as a whole body:
 //! a document that `serde_json::from_slice` refuses is refused here too, and the rows of one
