@@ -103,14 +103,15 @@ async fn a_thousand_jobs_under_random_faults() {
         // fault below is well past it.
         .timeout(Duration::from_secs(5))
         .max_response_bytes(CAP)
-        .retry_policy(RetryPolicy {
-            max_attempts: 6,
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(300),
-            max_elapsed: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(5),
-            jitter: true,
-        })
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(6)
+                .with_initial_backoff(Duration::from_millis(20))
+                .with_max_backoff(Duration::from_millis(300))
+                .with_max_elapsed(Duration::from_secs(30))
+                .with_max_retry_after(Duration::from_secs(5))
+                .with_jitter(true),
+        )
         .jitter_seed(11)
         .build()
         .unwrap();

@@ -8,10 +8,10 @@ use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
 use serde_json::{Value, json};
 use usage_client::models::{
-    ApiUsageClientQuery, ApiUsageOrganizationQuery, ApiUsageQueryResult, ClientGroupBy, ErrorBody,
+    ApiUsageClientQuery, ApiUsageOrganizationQuery, ApiUsageQueryResult, ClientGroupBy,
     Granularity, Metric, OrganizationGroupBy, QueryStatus, UsageExecutionResult,
 };
-use usage_client::{Client, Error, Runtime};
+use usage_client::{Client, UsageError};
 use usage_tests::{RawCapture, fixture};
 
 const CLIENT_ID: &str = "4c4e8a4a-5b1e-4b8e-9d4b-0f1e2d3c4b5a";
@@ -120,14 +120,9 @@ impl Op {
 
     /// Calls the operation; the decoded success value is returned as JSON so every
     /// operation can be compared the same way.
-    async fn call(self, client: &Client) -> Result<(u16, Value), Error<ErrorBody>> {
-        fn ok<T: serde::Serialize>(
-            rv: usage_client::ResponseValue<T>,
-        ) -> Result<(u16, Value), Error<ErrorBody>> {
-            Ok((
-                rv.status().as_u16(),
-                serde_json::to_value(rv.into_inner()).unwrap(),
-            ))
+    async fn call(self, client: &Client) -> Result<Value, UsageError> {
+        fn ok<T: serde::Serialize>(value: T) -> Result<Value, UsageError> {
+            Ok(serde_json::to_value(value).unwrap())
         }
         match self {
             Op::PostUsageQuery => ok(client.post_usage_query(&org_query()).await?),
@@ -148,7 +143,7 @@ impl Op {
 }
 
 fn client_for(server: &MockServer) -> Client {
-    Client::new(&server.base_url(), Runtime::default())
+    usage_tests::bare_client(&server.base_url())
 }
 
 #[tokio::test]
@@ -174,11 +169,10 @@ async fn each_operation_sends_its_method_path_headers_and_body() {
                     .body(op.success_body());
             })
             .await;
-        let (status, value) = op.call(&client_for(&server)).await.unwrap_or_else(|e| {
+        let value = op.call(&client_for(&server)).await.unwrap_or_else(|e| {
             panic!("{op:?}: {e}");
         });
         mock.assert_async().await;
-        assert_eq!(status, 200, "{op:?}");
         assert_eq!(
             value,
             op.expected_value(),
@@ -199,8 +193,7 @@ async fn submit_operations_decode_202() {
                     .body(op.success_body());
             })
             .await;
-        let (status, value) = op.call(&client_for(&server)).await.unwrap();
-        assert_eq!(status, 202, "{op:?}");
+        let value = op.call(&client_for(&server)).await.unwrap();
         assert_eq!(value["executionId"], EXECUTION_ID, "{op:?}");
     }
 }
@@ -251,7 +244,7 @@ async fn error_statuses_decode_into_error_body() {
             // A POST answered 5xx may have started a query: the runtime hands it over as
             // `OutcomeUnknown`, with the service's ErrorBody inside.
             if op.is_post() && status >= 500 {
-                let err = usage_client::UsageError::from(answer.unwrap_err());
+                let err = answer.unwrap_err();
                 assert!(
                     matches!(err, usage_client::UsageError::OutcomeUnknown { .. }),
                     "{op:?} {status}: {err:?}"
@@ -262,26 +255,18 @@ async fn error_statuses_decode_into_error_body() {
                 assert!(!err.is_transient());
                 continue;
             }
-            match answer {
-                Err(Error::ErrorResponse(rv)) => {
-                    assert_eq!(rv.status().as_u16(), status, "{op:?} {:?}", rv.message);
-                    assert_eq!(
-                        rv.message.as_deref(),
-                        Some(body["message"].as_str().unwrap())
-                    );
-                    assert_eq!(rv.code.as_deref(), Some("some.code"));
-                    assert_eq!(rv.status, Some(i32::from(status)));
-                    assert_eq!(rv.headers()["inin-correlation-id"], "corr-1");
-                }
-                Err(Error::UnexpectedResponse(r)) => {
-                    panic!(
-                        "{op:?} {status}: unexpected {} {:?}",
-                        r.status(),
-                        r.text().await
-                    )
-                }
-                other => panic!("{op:?} {status}: expected a typed ErrorBody, got {other:?}"),
-            }
+            let err = answer.unwrap_err();
+            assert_eq!(err.status(), Some(status), "{op:?}: {err}");
+            let rv = err.body().unwrap_or_else(|| {
+                panic!("{op:?} {status}: expected a typed ErrorBody, got {err:?}")
+            });
+            assert_eq!(
+                rv.message.as_deref(),
+                Some(body["message"].as_str().unwrap())
+            );
+            assert_eq!(rv.code.as_deref(), Some("some.code"));
+            assert_eq!(rv.status, Some(i32::from(status)));
+            assert_eq!(err.correlation_id(), Some("corr-1"));
         }
     }
 }
@@ -298,10 +283,14 @@ async fn full_error_body_decodes() {
                 .body(fixture("error_rate_limited.json"));
         })
         .await;
-    let Err(Error::ErrorResponse(rv)) = Op::PostUsageQuery.call(&client_for(&server)).await else {
+    let Err(UsageError::RateLimited {
+        retry_after, body, ..
+    }) = Op::PostUsageQuery.call(&client_for(&server)).await
+    else {
         panic!("expected a typed ErrorBody");
     };
-    assert_eq!(rv.headers()["retry-after"], "7");
+    assert_eq!(retry_after, Some(std::time::Duration::from_secs(7)));
+    let rv = body;
     let limit = rv.limit.as_ref().unwrap();
     assert_eq!(limit.value, Some(300));
     assert_eq!(limit.namespace.as_ref().unwrap().as_str(), "platform.api");
@@ -327,8 +316,7 @@ async fn results_keep_unknown_status_and_ignore_unknown_fields() {
     let result = client_for(&server)
         .get_usage_query_execution_id_results(EXECUTION_ID)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let status = result.query_status.unwrap();
     assert!(status.is_unknown());
     assert_eq!(status.as_str(), "Queued");
@@ -343,7 +331,7 @@ async fn reserved_characters_in_ids_are_encoded() {
     let encoded = "..%2Fx%3Fy%3D1%23frag%20%2F%C3%A9%25";
 
     let capture = RawCapture::start(r#"{"queryStatus":"Running"}"#).await;
-    Client::new(&capture.base_url, Runtime::default())
+    usage_tests::bare_client(&capture.base_url)
         .get_usage_query_execution_id_results(nasty)
         .await
         .unwrap();
@@ -353,7 +341,7 @@ async fn reserved_characters_in_ids_are_encoded() {
     );
 
     let capture = RawCapture::start(r#"{"queryStatus":"Running"}"#).await;
-    Client::new(&capture.base_url, Runtime::default())
+    usage_tests::bare_client(&capture.base_url)
         .get_oauth_client_usage_query_result(nasty, nasty)
         .await
         .unwrap();
@@ -376,7 +364,7 @@ async fn dot_and_empty_ids_are_refused_before_sending() {
     let client = client_for(&server);
     for id in ["..", ".", ""] {
         match client.get_usage_query_execution_id_results(id).await {
-            Err(Error::InvalidRequest(message)) => {
+            Err(UsageError::InvalidRequest(message)) => {
                 assert!(
                     message.contains("getUsageQueryExecutionIdResults"),
                     "{message}"
@@ -388,7 +376,7 @@ async fn dot_and_empty_ids_are_refused_before_sending() {
             .post_oauth_client_usage_query(id, &client_query())
             .await
         {
-            Err(Error::InvalidRequest(_)) => {}
+            Err(UsageError::InvalidRequest(_)) => {}
             other => panic!("client id {id:?}: expected InvalidRequest, got {other:?}"),
         }
     }
@@ -418,8 +406,7 @@ async fn error_statuses_without_an_error_body_keep_their_status() {
                         .body(body);
                 })
                 .await;
-            let err: usage_client::UsageError =
-                op.call(&client_for(&server)).await.unwrap_err().into();
+            let err = op.call(&client_for(&server)).await.unwrap_err();
             assert_eq!(err.status(), Some(status), "{op:?} {status}: {err}");
             let error_body = err.body().unwrap();
             assert_eq!(

@@ -33,10 +33,7 @@ async fn fake(completion: Completion, outcome: Outcome) -> FakeService {
 fn queries(fake: &FakeService, clock: &Arc<ManualClock>, retry: RetryPolicy) -> UsageQueries {
     let client = fake_client(fake)
         .clock(clock.clone())
-        .retry_policy(RetryPolicy {
-            jitter: false,
-            ..retry
-        })
+        .retry_policy(retry.with_jitter(false))
         .build()
         .unwrap();
     UsageQueries::new(client)
@@ -330,7 +327,6 @@ async fn the_fake_refuses_what_validation_would_have_caught() {
     let bad = client
         .post_usage_query(&ApiUsageOrganizationQuery::new("2026-11-01/2026-10-01"))
         .await
-        .map_err(usage_client::UsageError::from)
         .unwrap_err();
     assert_eq!(bad.status(), Some(400));
     assert_eq!(bad.body().unwrap().code.as_deref(), Some("invalid.date"));
@@ -341,13 +337,11 @@ async fn the_fake_refuses_what_validation_would_have_caught() {
                 .with_group_by([ClientGroupBy::from("UserId")]),
         )
         .await
-        .map_err(usage_client::UsageError::from)
         .unwrap_err();
     assert_eq!(bad.body().unwrap().code.as_deref(), Some("invalid.value"));
     let bad = client
         .get_oauth_client_usage_summary(usage_fake::OAUTH_CLIENTS[0].0, Some("0"))
         .await
-        .map_err(usage_client::UsageError::from)
         .unwrap_err();
     assert_eq!(
         bad.body().unwrap().code.as_deref(),
@@ -355,11 +349,7 @@ async fn the_fake_refuses_what_validation_would_have_caught() {
     );
     let unlisted = ApiUsageOrganizationQuery::new("2026-10/2026-11")
         .with_metrics([usage_client::models::Metric::from("Status999")]);
-    let bad = client
-        .post_usage_query(&unlisted)
-        .await
-        .map_err(usage_client::UsageError::from)
-        .unwrap_err();
+    let bad = client.post_usage_query(&unlisted).await.unwrap_err();
     let body = bad.body().unwrap();
     assert_eq!(body.code.as_deref(), Some("invalid.value"));
     assert!(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use usage_client::models::{ApiUsageOrganizationQuery, OrganizationGroupBy};
-use usage_client::{AuthError, Client, RetryPolicy, Runtime, UsageError};
+use usage_client::{AuthError, Client, RetryPolicy, UsageError};
 use usage_ext::{Error, PollStatus, UsageQueries};
 use usage_fake::{Completion, FakeConfig, FakeService, Fault, Operation, Outcome};
 use usage_tests::{ManualClock, fake_client, steady_polls};
@@ -27,10 +27,7 @@ fn client(fake: &FakeService, clock: &Arc<ManualClock>) -> Client {
     fake_client(fake)
         .clock(clock.clone())
         .timeout(Duration::from_millis(500))
-        .retry_policy(RetryPolicy {
-            jitter: false,
-            ..RetryPolicy::default()
-        })
+        .retry_policy(RetryPolicy::default().with_jitter(false))
         .build()
         .unwrap()
 }
@@ -69,12 +66,11 @@ async fn tokens_are_checked_and_renewed_after_expiry() {
         "{err:?}"
     );
 
-    let bare = Client::new(&fake.base_url(), Runtime::default());
+    let bare = usage_tests::bare_client(&fake.base_url());
     let err: UsageError = bare
         .get_usage_query_execution_id_results("x")
         .await
-        .unwrap_err()
-        .into();
+        .unwrap_err();
     assert_eq!(err.status(), Some(401));
     assert_eq!(
         err.body().unwrap().code.as_deref(),
@@ -341,8 +337,7 @@ async fn jobs_are_queued_run_and_paged_by_cursor() {
         .client()
         .get_usage_aggregates_query_job(&job.job_id, None, Some(1_001))
         .await
-        .unwrap_err()
-        .into();
+        .unwrap_err();
     assert_eq!(err.status(), Some(400));
     assert_eq!(
         err.body().unwrap().code.as_deref(),
@@ -583,8 +578,7 @@ async fn the_fake_refuses_job_intervals_the_service_refuses() {
         let err: UsageError = client
             .post_usage_aggregates_query_jobs(&request)
             .await
-            .unwrap_err()
-            .into();
+            .unwrap_err();
         assert_eq!(err.status(), Some(400), "{interval}");
         let body = err.body().unwrap();
         assert_eq!(body.code.as_deref(), Some("constraint.validation"));

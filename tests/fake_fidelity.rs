@@ -323,38 +323,28 @@ async fn error_bodies() -> Vec<(&'static str, ErrorBody)> {
             json!({"interval": "2026-10/2026-11", "granularity": "Hour"}),
         ),
     ] {
-        keep(
-            what,
-            client
-                .post_usage_query(&bad(body))
-                .await
-                .unwrap_err()
-                .into(),
-        );
+        keep(what, client.post_usage_query(&bad(body)).await.unwrap_err());
     }
     keep(
         "unknown execution",
         client
             .get_usage_query_execution_id_results("no-such-execution")
             .await
-            .unwrap_err()
-            .into(),
+            .unwrap_err(),
     );
     keep(
         "days out of range",
         client
             .get_oauth_client_usage_summary(usage_fake::OAUTH_CLIENTS[0].0, Some("100000"))
             .await
-            .unwrap_err()
-            .into(),
+            .unwrap_err(),
     );
     keep(
         "page size out of range",
         client
             .get_usage_aggregates_query_job("x", None, Some(0))
             .await
-            .unwrap_err()
-            .into(),
+            .unwrap_err(),
     );
     let too_long: OrganizationPublicApiUsageQueryRequest =
         serde_json::from_value(json!({"interval": "2026-08-01/2026-11-20"})).unwrap();
@@ -363,8 +353,7 @@ async fn error_bodies() -> Vec<(&'static str, ErrorBody)> {
         client
             .post_usage_aggregates_query_jobs(&too_long)
             .await
-            .unwrap_err()
-            .into(),
+            .unwrap_err(),
     );
     for status in [429, 503, 504, 408, 409, 413] {
         fake.fault_every(
@@ -374,8 +363,7 @@ async fn error_bodies() -> Vec<(&'static str, ErrorBody)> {
         let err: UsageError = client
             .get_usage_query_execution_id_results("x")
             .await
-            .unwrap_err()
-            .into();
+            .unwrap_err();
         fake.clear_faults();
         assert_eq!(err.status(), Some(status));
         keep("an injected status", err);
@@ -389,18 +377,16 @@ async fn error_bodies() -> Vec<(&'static str, ErrorBody)> {
         client
             .get_usage_query_execution_id_results("x")
             .await
-            .unwrap_err()
-            .into(),
+            .unwrap_err(),
     );
     fake.clear_faults();
-    let anonymous = usage_client::Client::new(&fake.base_url(), usage_client::Runtime::default());
+    let anonymous = usage_tests::bare_client(&fake.base_url());
     keep(
         "no token",
         anonymous
             .get_usage_query_execution_id_results("x")
             .await
-            .unwrap_err()
-            .into(),
+            .unwrap_err(),
     );
     bodies
 }

@@ -165,7 +165,8 @@ async fn rows_stream_one_at_a_time_across_pages() {
 
 #[tokio::test]
 async fn a_page_that_fails_is_fetched_again_from_its_cursor() {
-    // The second page answers 503 twice; the client does not retry, usage-ext does.
+    // The second page answers 503 twice: the client's retries fetch it again, and
+    // nothing on top of them does.
     let inner = job_server(300, "Succeeded");
     let server = Hostile::start(move |req, earlier| {
         let failed = earlier
@@ -178,9 +179,10 @@ async fn a_page_that_fails_is_fetched_again_from_its_cursor() {
         inner(req, earlier)
     })
     .await;
-    let q = queries(&server, RetryPolicy::disabled())
-        .with_page_size(100)
-        .unwrap();
+    let fast = RetryPolicy::default()
+        .with_initial_backoff(std::time::Duration::from_millis(1))
+        .with_max_backoff(std::time::Duration::from_millis(5));
+    let q = queries(&server, fast).with_page_size(100).unwrap();
     let rows = q
         .aggregate_usage(&request())
         .await
@@ -189,12 +191,41 @@ async fn a_page_that_fails_is_fetched_again_from_its_cursor() {
         .await
         .unwrap();
     assert_eq!(counts(&rows), (0..300).collect::<Vec<i64>>());
-    let second = server
-        .log()
-        .iter()
-        .filter(|l| query_param(&l.target, "after") == Some("c100"))
-        .count();
-    assert_eq!(second, 3, "two failures, one success");
+    let second = |server: &Hostile| {
+        server
+            .log()
+            .iter()
+            .filter(|l| query_param(&l.target, "after") == Some("c100"))
+            .count()
+    };
+    assert_eq!(second(&server), 3, "two failures, one success");
+
+    // Without client retries, a failed page is returned once, and the next call fetches
+    // the same page: no row lost or repeated.
+    let inner = job_server(300, "Succeeded");
+    let server = Hostile::start(move |req, earlier| {
+        let failed = earlier
+            .iter()
+            .filter(|l| query_param(&l.target, "after") == Some("c100"))
+            .count();
+        if query_param(&req.target, "after") == Some("c100") && failed < 1 {
+            return Act::json(503, json!({"status": 503}));
+        }
+        inner(req, earlier)
+    })
+    .await;
+    let q = queries(&server, RetryPolicy::disabled())
+        .with_page_size(100)
+        .unwrap();
+    let mut pages = q.aggregate_usage(&request()).await.unwrap();
+    let mut rows = pages.next_page().await.unwrap().unwrap();
+    let err = pages.next_page().await.unwrap().unwrap_err();
+    assert_eq!(second(&server), 1, "one send for the failed page: {err}");
+    while let Some(page) = pages.next_page().await {
+        rows.extend(page.unwrap());
+    }
+    assert_eq!(counts(&rows), (0..300).collect::<Vec<i64>>());
+    assert_eq!(second(&server), 2);
 }
 
 #[tokio::test]

@@ -293,3 +293,13 @@ pub fn recent_interval() -> String {
     let end = today - chrono::Days::new(1);
     format!("{}/{}", start.format("%Y-%m-%d"), end.format("%Y-%m-%d"))
 }
+
+/// A client on `base_url` with no token and no retries: every request is sent once, as is.
+pub fn bare_client(base_url: &str) -> usage_client::Client {
+    usage_client::Client::builder()
+        .base_url(base_url)
+        .retry_policy(usage_client::RetryPolicy::disabled())
+        .no_proxy()
+        .build()
+        .expect("a loopback base URL builds")
+}

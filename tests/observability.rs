@@ -87,10 +87,7 @@ async fn spans_name_the_request_and_no_secret_is_ever_printed() {
         .base_url(&server.base_url)
         .client_credentials("client-id", SECRET)
         .clock(clock.clone())
-        .retry_policy(RetryPolicy {
-            jitter: false,
-            ..RetryPolicy::default()
-        });
+        .retry_policy(RetryPolicy::default().with_jitter(false));
     let mut printed = format!("{builder:?}\n");
     let client = builder.build().unwrap();
     printed.push_str(&format!("{client:?}\n"));
@@ -102,8 +99,7 @@ async fn spans_name_the_request_and_no_secret_is_ever_printed() {
     let limited: UsageError = client
         .get_usage_query_execution_id_results("exec-1")
         .await
-        .unwrap_err()
-        .into();
+        .unwrap_err();
     assert_eq!(limited.correlation_id(), Some("corr-obs-2"));
     assert!(
         matches!(limited, UsageError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(900))
@@ -127,8 +123,7 @@ async fn spans_name_the_request_and_no_secret_is_ever_printed() {
     let via_call: UsageError = client
         .get_usage_query_execution_id_results("exec-1")
         .await
-        .unwrap_err()
-        .into();
+        .unwrap_err();
     printed.push_str(&describe(&via_call));
     printed.push_str(&format!(
         "{:?}\n",

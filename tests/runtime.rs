@@ -285,14 +285,13 @@ async fn closed_port_url() -> String {
 const TRANSIENT: [u16; 6] = [408, 429, 500, 502, 503, 504];
 
 fn policy() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        initial_backoff: Duration::from_secs(1),
-        max_backoff: Duration::from_secs(8),
-        max_elapsed: Duration::from_secs(120),
-        max_retry_after: Duration::from_secs(60),
-        jitter: false,
-    }
+    RetryPolicy::default()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_secs(1))
+        .with_max_backoff(Duration::from_secs(8))
+        .with_max_elapsed(Duration::from_secs(120))
+        .with_max_retry_after(Duration::from_secs(60))
+        .with_jitter(false)
 }
 
 /// A client with the test retry policy (no jitter, 1 s first backoff).
@@ -372,11 +371,11 @@ async fn persistent_failures_stop_after_max_attempts_with_capped_backoff() {
     .await;
     let clock = ManualClock::new();
     let client = builder(&server, &clock)
-        .retry_policy(RetryPolicy {
-            max_attempts: 5,
-            max_backoff: Duration::from_secs(3),
-            ..policy()
-        })
+        .retry_policy(
+            policy()
+                .with_max_attempts(5)
+                .with_max_backoff(Duration::from_secs(3)),
+        )
         .build()
         .unwrap();
     let err = poll(&client).await.unwrap_err();
@@ -396,11 +395,11 @@ async fn the_retry_budget_bounds_total_time() {
     .await;
     let clock = ManualClock::new();
     let client = builder(&server, &clock)
-        .retry_policy(RetryPolicy {
-            max_attempts: 10,
-            max_elapsed: Duration::from_secs(5),
-            ..policy()
-        })
+        .retry_policy(
+            policy()
+                .with_max_attempts(10)
+                .with_max_elapsed(Duration::from_secs(5)),
+        )
         .build()
         .unwrap();
     poll(&client).await.unwrap_err();
@@ -578,8 +577,7 @@ fn configuration_from_the_environment() {
 }
 
 fn progenitor_client_baseurl(client: &Client) -> String {
-    use usage_client::ClientInfo as _;
-    client.baseurl().to_string()
+    client.base_url().to_string()
 }
 
 #[test]

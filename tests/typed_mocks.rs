@@ -2,10 +2,10 @@
 //! for each operation, as a downstream crate would use them.
 
 use httpmock::MockServer;
+use usage_client::UsageError;
 use usage_client::models::{
     ApiUsageOrganizationQuery, ApiUsageQueryResult, ErrorBody, QueryStatus, UsageExecutionResult,
 };
-use usage_client::{Client, Runtime, UsageError};
 use usage_httpmock::MockServerExt as _;
 
 #[tokio::test]
@@ -37,12 +37,11 @@ async fn typed_mocks_match_the_client_requests() {
         );
     });
 
-    let client = Client::new(&server.base_url(), Runtime::default());
+    let client = usage_tests::bare_client(&server.base_url());
     let id = client
         .post_usage_query(&query)
         .await
         .unwrap()
-        .into_inner()
         .execution_id
         .unwrap();
     let result = client
@@ -53,8 +52,7 @@ async fn typed_mocks_match_the_client_requests() {
     let err: UsageError = client
         .get_oauth_client_usage_summary("c-1", Some("30"))
         .await
-        .unwrap_err()
-        .into();
+        .unwrap_err();
     assert_eq!(
         err.body().unwrap().code.as_deref(),
         Some("invalid.query.param.value")
@@ -65,7 +63,7 @@ async fn typed_mocks_match_the_client_requests() {
 
     // A different body does not match the typed body matcher.
     let other = ApiUsageOrganizationQuery::new("2020-01/2020-02");
-    let err: UsageError = client.post_usage_query(&other).await.unwrap_err().into();
+    let err: UsageError = client.post_usage_query(&other).await.unwrap_err();
     assert_eq!(
         err.status(),
         Some(404),
@@ -108,18 +106,16 @@ async fn typed_mocks_of_the_jobs_api() {
             self_uri: None,
         });
     });
-    let client = Client::new(&server.base_url(), Runtime::default());
+    let client = usage_tests::bare_client(&server.base_url());
     let id = client
         .post_usage_aggregates_query_jobs(&query)
         .await
         .unwrap()
-        .into_inner()
         .id;
     let page = client
         .get_usage_aggregates_query_job(&id, Some("c1"), Some(1))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(page.query_status, JobQueryStatus::Succeeded);
     assert_eq!(page.entities[0].request_count, Some(2));
     submit.assert_async().await;

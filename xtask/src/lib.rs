@@ -81,6 +81,7 @@ pub fn workspace_root() -> PathBuf {
 /// Generates every file from the spec's text, in memory.
 pub fn generate(spec_text: &str) -> Result<Vec<GeneratedFile>, Error> {
     let spec = spec::parse(spec_text)?;
+    let [client, operations, api] = client::generate(&spec)?;
     Ok(vec![
         GeneratedFile {
             path: "crates/usage-models/src/generated.rs",
@@ -88,7 +89,15 @@ pub fn generate(spec_text: &str) -> Result<Vec<GeneratedFile>, Error> {
         },
         GeneratedFile {
             path: "crates/usage-client/src/generated.rs",
-            contents: client::generate(&spec)?,
+            contents: client,
+        },
+        GeneratedFile {
+            path: "crates/usage-client/src/operations.rs",
+            contents: operations,
+        },
+        GeneratedFile {
+            path: "crates/usage-client/src/api.rs",
+            contents: api,
         },
         GeneratedFile {
             path: "crates/usage-httpmock/src/generated.rs",

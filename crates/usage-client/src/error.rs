@@ -1,17 +1,51 @@
-//! One typed error for every operation, that says what went wrong and what to do.
+//! The errors of every call, at the bottom of the crate: each says what went wrong and what
+//! to do. Every operation returns [`UsageError`]; building a client returns [`ConfigError`];
+//! a token source returns [`AuthError`].
 //!
-//! The generated methods return progenitor's `Error<ErrorBody>`; `?` converts it into
-//! [`UsageError`] in any function that returns `Result<_, UsageError>`. Errors the runtime
-//! decides on itself (see `carry.rs`) come out of that conversion whole.
+//! No third-party error sits in a public field: the HTTP stack's error travels inside
+//! [`TransportError`], reachable through [`std::error::Error::source`], so a major release
+//! of the HTTP stack is not a breaking change of this crate.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use usage_models::ErrorBody;
 
-use crate::auth::AuthError;
-use crate::retry::retry_after;
-use crate::runtime::CORRELATION_ID_HEADER;
+/// The response header that names a request on the service side; quote it to support.
+pub const CORRELATION_ID_HEADER: &str = "inin-correlation-id";
+
+/// What the HTTP stack said when a request or a body transfer failed. Its text names the
+/// cause; the HTTP stack's own error is its [`source`](std::error::Error::source).
+#[derive(Debug)]
+pub struct TransportError(reqwest::Error);
+
+impl TransportError {
+    pub(crate) fn new(error: reqwest::Error) -> Self {
+        Self(error)
+    }
+
+    /// Whether the failure was a timeout.
+    pub fn is_timeout(&self) -> bool {
+        self.0.is_timeout()
+    }
+
+    /// Whether the connection could not be made (so nothing was sent).
+    pub fn is_connect(&self) -> bool {
+        self.0.is_connect()
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&root_cause(&self.0))
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
 /// What can go wrong calling the Usage API.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +115,7 @@ pub enum UsageError {
     Timeout {
         /// What the HTTP stack said.
         #[source]
-        source: reqwest::Error,
+        source: TransportError,
         /// Sends of the request, the first included.
         attempts: u32,
         /// From the first send to giving up.
@@ -95,7 +129,7 @@ pub enum UsageError {
     Network {
         /// What the HTTP stack said.
         #[source]
-        source: reqwest::Error,
+        source: TransportError,
         /// Sends of the request, the first included.
         attempts: u32,
         /// From the first send to giving up.
@@ -290,17 +324,19 @@ impl UsageError {
         }
     }
 
-    /// An error answer as the service sent it: its status, headers and `ErrorBody`.
+    /// An error answer as the service sent it: its status, headers, `ErrorBody` and the
+    /// wait it named (`Retry-After`).
     pub(crate) fn from_answer(
         status: u16,
         headers: &reqwest::header::HeaderMap,
         body: ErrorBody,
+        retry_after: Option<Duration>,
     ) -> Self {
         let correlation_id = header(headers, CORRELATION_ID_HEADER);
         let body = Box::new(body);
         match status {
             429 => UsageError::RateLimited {
-                retry_after: retry_after(headers),
+                retry_after,
                 body,
                 correlation_id,
             },
@@ -321,53 +357,207 @@ impl UsageError {
     }
 }
 
-fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
     headers.get(name)?.to_str().ok().map(str::to_string)
 }
 
-fn snippet(bytes: &[u8]) -> String {
-    let end = bytes.len().min(120);
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+/// Why no token could be had. Each message says what to check.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The login service refused the client id or secret.
+    #[error(
+        "the login service at {url} refused the client credentials ({status} {error}: {description}); \
+         check GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET, that the OAuth client \
+         uses the Client Credentials grant, and that it belongs to an org in this region"
+    )]
+    InvalidCredentials {
+        /// The token endpoint.
+        url: String,
+        /// The HTTP status (400 or 401).
+        status: u16,
+        /// The OAuth `error` code, e.g. `invalid_client`.
+        error: String,
+        /// The OAuth `error_description`.
+        description: String,
+    },
+    /// The token endpoint does not exist where it was looked for.
+    #[error(
+        "no OAuth token endpoint at {url} ({status}); check GENESYSCLOUD_REGION or the login base URL"
+    )]
+    WrongEndpoint {
+        /// The token endpoint.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The login service could not be reached, or did not answer in time.
+    #[error(
+        "could not reach the login service at {url} ({}); check the network, any proxy, and GENESYSCLOUD_REGION",
+        fmt_attempts(*.attempts, *.elapsed, Some(.source))
+    )]
+    Network {
+        /// The token endpoint.
+        url: String,
+        /// What the HTTP stack said.
+        #[source]
+        source: TransportError,
+        /// Token requests sent, the first included.
+        attempts: u32,
+        /// From the first token request to giving up.
+        elapsed: Duration,
+    },
+    /// The login service failed or is rate limiting; a later try may work.
+    #[error(
+        "the login service at {url} is unavailable ({status}; {}); try again later",
+        fmt_attempts(*.attempts, *.elapsed, None)
+    )]
+    Unavailable {
+        /// The token endpoint.
+        url: String,
+        /// The HTTP status (429 or 5xx).
+        status: u16,
+        /// Token requests sent, the first included.
+        attempts: u32,
+        /// From the first token request to giving up.
+        elapsed: Duration,
+    },
+    /// The caller's deadline ([`with_deadline`](crate::with_deadline)) passed while a
+    /// token was being fetched.
+    #[error(
+        "the caller's deadline passed while asking the login service at {url} for a token ({})",
+        fmt_attempts(*.attempts, *.elapsed, None)
+    )]
+    DeadlineExceeded {
+        /// The token endpoint.
+        url: String,
+        /// Token requests sent.
+        attempts: u32,
+        /// From the first token request to giving up.
+        elapsed: Duration,
+    },
+    /// The login service redirected the token request. It never does, so the redirect was
+    /// not followed: the credentials went nowhere else.
+    #[error(
+        "the login service at {url} answered {status} redirecting to {}; it was not followed (credentials are never sent where a redirect points): check the login base URL and any proxy",
+        .location.as_deref().unwrap_or("nowhere (no Location header)")
+    )]
+    Redirected {
+        /// The token endpoint.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The `Location` header, when there was one.
+        location: Option<String>,
+    },
+    /// The token answer is larger than any token response (64 KiB).
+    #[error(
+        "the login service at {url} answered with a body over the {limit}-byte cap of token answers; check the login base URL"
+    )]
+    ResponseTooLarge {
+        /// The token endpoint.
+        url: String,
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// The token holds bytes an HTTP header cannot carry (CR, LF, other control bytes).
+    /// The token is not shown.
+    #[error(
+        "the access token holds characters an HTTP header cannot carry (CR, LF or other control bytes); \
+         check GENESYSCLOUD_ACCESS_TOKEN, or the login service that issued it"
+    )]
+    InvalidToken,
+    /// The login service answered success without a usable token.
+    #[error("the login service at {url} answered without a usable token: {reason}")]
+    MalformedToken {
+        /// The token endpoint.
+        url: String,
+        /// What was wrong with the answer.
+        reason: String,
+    },
+    /// A fixed access token was refused by the API and cannot be refreshed.
+    #[error(
+        "the API refused the access token and it cannot be refreshed; set a fresh \
+         GENESYSCLOUD_ACCESS_TOKEN, or use client credentials so the SDK can renew tokens"
+    )]
+    TokenRejected,
 }
 
-impl From<progenitor_client::Error<ErrorBody>> for UsageError {
-    fn from(error: progenitor_client::Error<ErrorBody>) -> Self {
-        use progenitor_client::Error as E;
-        match error {
-            E::ErrorResponse(rv) => {
-                let status = rv.status().as_u16();
-                let headers = rv.headers().clone();
-                UsageError::from_answer(status, &headers, rv.into_inner())
-            }
-            E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
-                if let Some(carried) = crate::carry::take(&e) {
-                    return carried;
-                }
-                // Only reachable with a runtime that does not read bodies itself
-                // (`Runtime::default()` still does): one attempt, time unknown.
-                if e.is_timeout() {
-                    UsageError::Timeout {
-                        source: e,
-                        attempts: 1,
-                        elapsed: Duration::ZERO,
-                    }
-                } else {
-                    UsageError::Network {
-                        source: e,
-                        attempts: 1,
-                        elapsed: Duration::ZERO,
-                    }
-                }
-            }
-            E::InvalidRequest(message) | E::Custom(message) => UsageError::InvalidRequest(message),
-            E::InvalidResponsePayload(bytes, e) => UsageError::Decode {
-                reason: e.to_string(),
-                snippet: snippet(&bytes),
-            },
-            E::UnexpectedResponse(response) => UsageError::UnexpectedStatus {
-                status: response.status().as_u16(),
-                correlation_id: header(response.headers(), CORRELATION_ID_HEADER),
-            },
-        }
+impl AuthError {
+    /// Whether a later try may succeed (the login service was unreachable or unavailable).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AuthError::Network { .. }
+                | AuthError::Unavailable { .. }
+                | AuthError::DeadlineExceeded { .. }
+        )
     }
+}
+
+/// A client that cannot be built as configured. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A base URL does not parse or has parts a base URL must not have.
+    #[error("invalid base URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Plain http to a host that is not loopback.
+    #[error(
+        "refusing plain http for {url:?}: tokens would cross the network in clear text; use https (http is accepted for loopback hosts only)"
+    )]
+    InsecureUrl {
+        /// The URL given.
+        url: String,
+    },
+    /// `GENESYSCLOUD_REGION` names no region.
+    #[error(transparent)]
+    UnknownRegion(#[from] UnknownRegion),
+    /// The TLS configuration could not be built (no usable crypto provider or system
+    /// certificate store).
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
+    /// No way to authenticate was configured.
+    #[error(
+        "no credentials: set {} and {} (client credentials), or {}",
+        crate::env::CLIENT_ID,
+        crate::env::CLIENT_SECRET,
+        crate::env::ACCESS_TOKEN
+    )]
+    MissingCredentials,
+    /// One half of the client credentials is missing or blank.
+    #[error("{missing} is not set (or blank) while {present} is: set both")]
+    IncompleteCredentials {
+        /// The variable that is missing.
+        missing: &'static str,
+        /// The variable that is set.
+        present: &'static str,
+    },
+    /// The retry policy cannot work.
+    #[error("invalid retry policy: {0}")]
+    InvalidRetryPolicy(String),
+    /// The proxy setting cannot work (the URL is not shown: it may hold a password).
+    #[error("invalid proxy: {0}")]
+    InvalidProxy(String),
+    /// The response size cap is zero.
+    #[error("max_response_bytes must be at least 1")]
+    InvalidMaxResponseBytes,
+    /// The HTTP client could not be built (TLS initialisation).
+    #[error("could not build the HTTP client: {0}")]
+    Http(#[source] TransportError),
+}
+
+/// A region name or domain that matches no region.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown Genesys Cloud region {input:?}: use a name such as us-east-1 or eu_west_1, or a domain such as mypurecloud.ie"
+)]
+pub struct UnknownRegion {
+    /// What was given.
+    pub input: String,
 }

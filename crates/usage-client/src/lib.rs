@@ -2,40 +2,47 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[rustfmt::skip]
-#[allow(clippy::all, rustdoc::all)]
-mod generated;
+// The modules form a one-way stack, bottom first: each imports only those above it here.
+mod clock;
+mod deadline;
+pub mod env;
+mod error;
+mod operations;
+mod secret;
+
+mod retry;
+mod transport;
 
 mod auth;
-mod body;
-mod carry;
-mod clock;
+
+mod pipeline;
+
 mod config;
-mod deadline;
-mod error;
-mod path_guard;
-mod path_segment;
-mod proxy;
-mod region;
-mod retry;
-mod runtime;
-mod secret;
-mod streamed;
-mod streaming;
-mod tls;
+
+mod client;
+
+#[rustfmt::skip]
+#[allow(clippy::all, rustdoc::all, dead_code)]
+mod generated;
+
+mod bridge;
+
+#[rustfmt::skip]
+mod api;
 
 pub use auth::{
-    AuthError, ClientCredentials, MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME, StaticToken, TokenSource,
+    ClientCredentials, MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME, StaticToken, TokenSource,
 };
-pub use body::{DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY_BYTES, MAX_TOKEN_BODY_BYTES};
+pub use client::Client;
 pub use clock::{BoxFuture, Clock, TokioClock};
-pub use config::{ClientBuilder, ConfigError, env};
+pub use config::{ClientBuilder, Endpoints, Region};
 pub use deadline::with_deadline;
-pub use error::UsageError;
-pub use generated::*;
-pub use region::{Endpoints, Region, UnknownRegion};
+pub use error::{
+    AuthError, CORRELATION_ID_HEADER, ConfigError, TransportError, UnknownRegion, UsageError,
+};
+pub use operations::{OPERATIONS, OperationSpec};
+pub use pipeline::{UNREADABLE_ERROR_BODY, USER_AGENT_VALUE};
 pub use retry::{RetryPolicy, retry_after};
-pub use runtime::{CORRELATION_ID_HEADER, Runtime, UNREADABLE_ERROR_BODY, USER_AGENT_VALUE};
 pub use secret::Secret;
 /// The models crate, re-exported so one dependency is enough.
 pub use usage_models as models;

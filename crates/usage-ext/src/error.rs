@@ -109,13 +109,19 @@ pub enum Error {
         #[source]
         source: Box<UsageError>,
     },
-    /// A poll failed for good (after the client's retries).
-    #[error("polling usage query {execution_id} failed after {polls} polls: {source}")]
+    /// A poll failed for good. Each poll is one request (the poll schedule is the retry),
+    /// so `polls` and `elapsed` are what the whole wait cost.
+    #[error(
+        "polling usage query {execution_id} failed after {polls} polls over {:.1} s: {source}",
+        .elapsed.as_secs_f64()
+    )]
     Poll {
         /// The execution, to resume with.
         execution_id: String,
         /// How many result requests were made.
         polls: u32,
+        /// From the start of the wait to giving up.
+        elapsed: Duration,
         /// What the client reported.
         #[source]
         source: UsageError,

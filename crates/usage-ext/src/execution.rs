@@ -60,18 +60,31 @@ impl Execution {
         }
         let id = &self.execution_id;
         let judge = judge_query(id);
-        poll::until_done(queries, id, on_poll, || self.fetch(queries), judge).await
+        let fetch = || self.fetch(queries);
+        poll::until_done(
+            queries.client().clock(),
+            queries.policy(),
+            id,
+            on_poll,
+            fetch,
+            judge,
+        )
+        .await
     }
 
-    /// One poll. The rows of a large answer are decoded as they arrive, so the body is never
-    /// held whole (usage-client's `usage_query_results`).
+    /// One poll, sent once (the poll schedule is its retry). The client decodes the rows of
+    /// a large answer as they arrive, so the body is never held whole.
     async fn fetch(&self, queries: &UsageQueries) -> Result<ApiUsageQueryResult, UsageError> {
-        let client = queries.client();
+        let client = queries.poll_client();
         match &self.client_id {
-            None => client.usage_query_results(&self.execution_id).await,
+            None => {
+                client
+                    .get_usage_query_execution_id_results(&self.execution_id)
+                    .await
+            }
             Some(client_id) => {
                 client
-                    .oauth_client_usage_query_result(client_id, &self.execution_id)
+                    .get_oauth_client_usage_query_result(client_id, &self.execution_id)
                     .await
             }
         }

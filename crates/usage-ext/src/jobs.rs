@@ -14,10 +14,10 @@ use usage_client::models::{
     ClientPublicApiUsage, ClientPublicApiUsageQueryRequest, ErrorBody, JobQueryStatus,
     OrganizationPublicApiUsage, OrganizationPublicApiUsageQueryRequest,
 };
-use usage_client::{BoxFuture, Client, ClientInfo as _, UsageError};
+use usage_client::{BoxFuture, Client, UsageError};
 
 use crate::error::Error;
-use crate::poll::{self, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStatus, Verdict};
+use crate::poll::{self, PollEvent, PollStatus, Verdict};
 use crate::queries::UsageQueries;
 use crate::validate::{self, ValidationError};
 
@@ -124,8 +124,7 @@ impl sealed::Fetch for OrganizationPublicApiUsage {
         Box::pin(async move {
             let answer = client
                 .get_usage_aggregates_query_job(&job.job_id, after, page_size(size))
-                .await?
-                .into_inner();
+                .await?;
             Ok(RawPage {
                 status: answer.query_status,
                 rows: answer.entities,
@@ -152,8 +151,7 @@ impl sealed::Fetch for ClientPublicApiUsage {
                     after,
                     page_size(size),
                 )
-                .await?
-                .into_inner();
+                .await?;
             Ok(RawPage {
                 status: answer.query_status,
                 rows: answer.entities,
@@ -223,8 +221,16 @@ impl<R: JobRow> Job<R> {
             ),
             other => Verdict::Continue(PollStatus::Unlisted(other.as_str().to_string())),
         };
-        let fetch = || R::fetch(queries.client(), self, None, size);
-        let first = poll::until_done(queries, job_id, on_poll, fetch, judge).await?;
+        let fetch = || R::fetch(queries.poll_client(), self, None, size);
+        let first = poll::until_done(
+            queries.client().clock(),
+            queries.policy(),
+            job_id,
+            on_poll,
+            fetch,
+            judge,
+        )
+        .await?;
         let next = match first.next_uri.as_deref() {
             None => Next::End,
             Some(uri) => Next::After(cursor_of(uri).ok_or_else(|| {
@@ -288,10 +294,10 @@ impl<R: JobRow> Pages<R> {
         }
     }
 
-    /// The next page, or `None` once the last was returned. A page that fails is fetched
-    /// again from the same cursor (up to [`MAX_CONSECUTIVE_FAILED_POLLS`] times here, on
-    /// top of the client's own retries); after that the error is returned and the next
-    /// call tries the same page again, so no row is lost or repeated.
+    /// The next page, or `None` once the last was returned. A page that fails is retried by
+    /// the client (its retry policy and quota, `Retry-After` honoured), and by nothing on
+    /// top of it; then the error is returned and the next call tries the same page again,
+    /// so no row is lost or repeated.
     pub async fn next_page(&mut self) -> Option<Result<Vec<R>, Error>> {
         if let Some(rows) = self.buffered.take() {
             return Some(Ok(rows));
@@ -301,24 +307,11 @@ impl<R: JobRow> Pages<R> {
             Next::First => None,
             Next::After(cursor) => Some(cursor.clone()),
         };
-        let clock = self.queries.client().inner().clock().clone();
-        let mut failures = 0;
-        let page = loop {
-            let size = self.queries.page_size();
-            let fetched = R::fetch(self.queries.client(), &self.job, after.as_deref(), size).await;
-            match fetched {
-                Ok(page) => break page,
-                Err(source) => {
-                    let error = self.page_error(after.clone(), source);
-                    let retry =
-                        matches!(&error, Error::Page { source, .. } if source.is_transient());
-                    failures += 1;
-                    if !retry || failures > MAX_CONSECUTIVE_FAILED_POLLS {
-                        return Some(Err(error));
-                    }
-                    clock.sleep(self.queries.policy().initial_delay).await;
-                }
-            }
+        let size = self.queries.page_size();
+        let fetched = R::fetch(self.queries.client(), &self.job, after.as_deref(), size).await;
+        let page = match fetched {
+            Ok(page) => page,
+            Err(source) => return Some(Err(self.page_error(after, source))),
         };
         match page.status {
             JobQueryStatus::Succeeded => {}
@@ -421,8 +414,7 @@ impl UsageQueries {
             .client()
             .post_usage_aggregates_query_jobs(query)
             .await
-            .map_err(|e| Error::Submit(e.into()))?
-            .into_inner();
+            .map_err(Error::Submit)?;
         Ok(Job::organization(job_id(answer.id)?))
     }
 
@@ -439,8 +431,7 @@ impl UsageQueries {
             .client()
             .post_usage_client_client_id_aggregates_query_jobs(client_id, query)
             .await
-            .map_err(|e| Error::Submit(e.into()))?
-            .into_inner();
+            .map_err(Error::Submit)?;
         Ok(Job::client(client_id, job_id(answer.id)?))
     }
 

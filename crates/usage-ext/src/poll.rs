@@ -3,12 +3,13 @@
 //! absorbing transient failures and rate limits. What an answer means is the caller's.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use usage_client::{ClientInfo as _, UsageError};
+use usage_client::{Clock, UsageError};
 
 use crate::error::Error;
-use crate::queries::UsageQueries;
+use crate::policy::PollPolicy;
 
 /// What one poll found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +82,8 @@ pub(crate) enum Verdict<T> {
 /// [`usage_client::with_deadline`], so the client's own retries and per-attempt timeouts
 /// end at the deadline too.
 pub(crate) async fn until_done<T, F, Fut>(
-    queries: &UsageQueries,
+    clock: &Arc<dyn Clock>,
+    policy: &PollPolicy,
     id: &str,
     mut on_poll: impl FnMut(&PollEvent),
     mut fetch: F,
@@ -91,8 +93,6 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, UsageError>>,
 {
-    let clock = queries.client().inner().clock().clone();
-    let policy = queries.policy();
     let started = clock.now();
     // `None`: a max_wait past the clock's range, i.e. no deadline.
     let deadline = started.checked_add(policy.max_wait);
@@ -116,7 +116,7 @@ where
             .sleep(left.map_or(delay, |left| delay.min(left - room)))
             .await;
         polls += 1;
-        let answer = within(queries, deadline, fetch()).await;
+        let answer = within(clock.as_ref(), deadline, fetch()).await;
         let mut next_delay = policy.next_delay(delay);
         let mut fatal = None;
         let (status, done) = match answer {
@@ -191,6 +191,7 @@ where
             return Err(Error::Poll {
                 execution_id: id.to_string(),
                 polls,
+                elapsed: clock.now() - started,
                 source,
             });
         }
@@ -205,14 +206,13 @@ where
 /// attempts at the deadline; the timer here is a backstop for anything that does not
 /// (a wait behind another task's token fetch).
 async fn within<T>(
-    queries: &UsageQueries,
+    clock: &dyn Clock,
     deadline: Option<tokio::time::Instant>,
     poll: impl Future<Output = Result<T, UsageError>>,
 ) -> Result<T, UsageError> {
     let Some(deadline) = deadline else {
         return poll.await;
     };
-    let clock = queries.client().inner().clock();
     let started = clock.now();
     let backstop = deadline.saturating_duration_since(started) + BACKSTOP_GRACE;
     match tokio::time::timeout(backstop, usage_client::with_deadline(deadline, poll)).await {

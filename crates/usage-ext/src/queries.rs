@@ -1,9 +1,9 @@
 //! Submitting the three kinds of usage query, and the one-call forms.
 
-use usage_client::Client;
 use usage_client::models::{
     ApiUsageClientQuery, ApiUsageOrganizationQuery, ApiUsageQueryResult, UsageExecutionResult,
 };
+use usage_client::{Client, RetryPolicy, UsageError};
 
 use crate::error::Error;
 use crate::execution::Execution;
@@ -14,6 +14,8 @@ use crate::validate;
 #[derive(Debug, Clone)]
 pub struct UsageQueries {
     client: Client,
+    // The same client without retries, for polls: the poll schedule is their retry.
+    poll_client: Client,
     policy: PollPolicy,
     page_size: u32,
 }
@@ -21,8 +23,12 @@ pub struct UsageQueries {
 impl UsageQueries {
     /// Uses `client` with the default [`PollPolicy`].
     pub fn new(client: Client) -> Self {
+        let poll_client = client
+            .with_retry_policy(RetryPolicy::disabled())
+            .unwrap_or_else(|_| client.clone());
         Self {
             client,
+            poll_client,
             policy: PollPolicy::default(),
             page_size: crate::jobs::MAX_PAGE_SIZE,
         }
@@ -56,6 +62,11 @@ impl UsageQueries {
     /// The client.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The client polls go through: the same one, sending each poll once.
+    pub(crate) fn poll_client(&self) -> &Client {
+        &self.poll_client
     }
 
     /// The poll policy.
@@ -137,13 +148,10 @@ impl UsageQueries {
     }
 }
 
-type Submitted = Result<
-    usage_client::ResponseValue<UsageExecutionResult>,
-    usage_client::Error<usage_client::models::ErrorBody>,
->;
-
-pub(crate) fn execution_id(answer: Submitted) -> Result<String, Error> {
-    let answer = answer.map_err(|e| Error::Submit(e.into()))?.into_inner();
+pub(crate) fn execution_id(
+    answer: Result<UsageExecutionResult, UsageError>,
+) -> Result<String, Error> {
+    let answer = answer.map_err(Error::Submit)?;
     let id = answer
         .execution_id
         .filter(|id| !id.is_empty())

@@ -3,8 +3,8 @@
 //! the `after` cursor until the last.
 
 use serde::{Deserialize, Serialize};
-use usage_client::UsageError;
 use usage_client::models::{ApiUsageQueryResult, ApiUsageSimpleSearch, Interval};
+use usage_client::{Client, UsageError};
 
 use crate::error::Error;
 use crate::execution::judge_query;
@@ -47,8 +47,10 @@ impl SimpleSearch {
     ) -> Result<ApiUsageQueryResult, Error> {
         validate::id("executionId", &self.execution_id)?;
         let id = &self.execution_id;
-        let fetch = || self.fetch(queries, None);
-        let mut result = poll::until_done(queries, id, on_poll, fetch, judge_query(id)).await?;
+        let fetch = || self.fetch(queries, queries.poll_client(), None);
+        let (clock, policy) = (queries.client().clock(), queries.policy());
+        let mut result =
+            poll::until_done(clock, policy, id, on_poll, fetch, judge_query(id)).await?;
         let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
             let Some(after) = result.cursors.as_ref().and_then(|c| c.after.clone()) else {
@@ -58,7 +60,7 @@ impl SimpleSearch {
                 return Err(self.page_error(Some(after), "the same cursor came back twice"));
             }
             let page = self
-                .fetch(queries, Some(&after))
+                .fetch(queries, queries.client(), Some(&after))
                 .await
                 .map_err(|source| Error::Page {
                     job_id: id.clone(),
@@ -79,14 +81,13 @@ impl SimpleSearch {
     async fn fetch(
         &self,
         queries: &UsageQueries,
+        client: &Client,
         after: Option<&str>,
     ) -> Result<ApiUsageQueryResult, UsageError> {
         let page_size = i32::try_from(queries.page_size()).ok();
-        Ok(queries
-            .client()
+        client
             .get_usage_simplesearch_execution_id_results(&self.execution_id, after, page_size)
-            .await?
-            .into_inner())
+            .await
     }
 }
 

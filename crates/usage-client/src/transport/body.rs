@@ -10,19 +10,19 @@ use bytes::Bytes;
 /// The default cap of a success body. The largest legitimate answer measured (1,000,000
 /// result rows, BENCHMARKS.md) is 372 MB; 512 MiB leaves room for longer names without
 /// letting a broken server take gigabytes.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 512 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// The cap of an error answer's body: an `ErrorBody` is a few hundred bytes.
-pub const MAX_ERROR_BODY_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_ERROR_BODY_BYTES: u64 = 1024 * 1024;
 
 /// The cap of the login service's token answer: a token response is a few KiB.
-pub const MAX_TOKEN_BODY_BYTES: u64 = 64 * 1024;
+pub(crate) const MAX_TOKEN_BODY_BYTES: u64 = 64 * 1024;
 
 /// Why a body was not read whole.
 #[derive(Debug)]
 pub(crate) enum ReadError {
-    /// Over `limit`: announced by `Content-Length` (`declared`), or counted while reading.
-    TooLarge { limit: u64, declared: Option<u64> },
+    /// Over `limit`: announced by `Content-Length`, or counted while reading.
+    TooLarge { limit: u64 },
     /// The transfer failed (a broken connection, a timeout).
     Transport(reqwest::Error),
 }
@@ -33,11 +33,8 @@ pub(crate) async fn read_capped(
     limit: u64,
 ) -> Result<Bytes, ReadError> {
     let declared = response.content_length();
-    if let Some(length) = declared.filter(|&n| n > limit) {
-        return Err(ReadError::TooLarge {
-            limit,
-            declared: Some(length),
-        });
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ReadError::TooLarge { limit });
     }
     let first = match response.chunk().await.map_err(ReadError::Transport)? {
         None => return Ok(Bytes::new()),
@@ -61,21 +58,22 @@ pub(crate) async fn read_capped(
 
 fn check_len(chunk: Bytes, limit: u64) -> Result<Bytes, ReadError> {
     if chunk.len() as u64 > limit {
-        return Err(ReadError::TooLarge {
-            limit,
-            declared: None,
-        });
+        return Err(ReadError::TooLarge { limit });
     }
     Ok(chunk)
 }
 
 fn push(body: &mut Vec<u8>, chunk: &[u8], limit: u64) -> Result<(), ReadError> {
     if (body.len() + chunk.len()) as u64 > limit {
-        return Err(ReadError::TooLarge {
-            limit,
-            declared: None,
-        });
+        return Err(ReadError::TooLarge { limit });
     }
     body.extend_from_slice(chunk);
     Ok(())
+}
+
+/// Where a redirect pointed (never followed), as text even if not UTF-8.
+pub(crate) fn location(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get(reqwest::header::LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }

@@ -1,4 +1,6 @@
-//! Access tokens: where they come from, how long they are kept, and what failure means.
+//! OAuth client credentials: tokens fetched from the login service, kept until shortly
+//! before they expire, and shared by concurrent requests. A token request that fails
+//! transiently is retried by the client's one retry loop, under its policy and quota.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,180 +11,12 @@ use base64::Engine as _;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::body::{MAX_TOKEN_BODY_BYTES, ReadError, read_capped};
+use super::source::{TokenSource, bearer_value};
 use crate::clock::{BoxFuture, Clock};
-use crate::deadline;
-use crate::error::fmt_attempts;
-use crate::retry::RetryPolicy;
+use crate::error::{AuthError, TransportError};
+use crate::retry::{self, RetryPolicy, RetryQuota, Retrying, Stop, Verdict};
 use crate::secret::Secret;
-
-/// Something that hands the client a bearer token before each request.
-///
-/// The client calls [`token`](Self::token) before every request and, when the API answers
-/// 401, [`refresh`](Self::refresh) once with the token that was refused, then replays the
-/// request once.
-pub trait TokenSource: Send + Sync + fmt::Debug + 'static {
-    /// A token that is valid now (cached or fetched).
-    fn token(&self) -> BoxFuture<'_, Result<Secret, AuthError>>;
-
-    /// The API refused `rejected`: a different valid token, if one can be had.
-    fn refresh<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret, AuthError>>;
-}
-
-/// Why no token could be had. Each message says what to check.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// The login service refused the client id or secret.
-    #[error(
-        "the login service at {url} refused the client credentials ({status} {error}: {description}); \
-         check GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET, that the OAuth client \
-         uses the Client Credentials grant, and that it belongs to an org in this region"
-    )]
-    InvalidCredentials {
-        /// The token endpoint.
-        url: String,
-        /// The HTTP status (400 or 401).
-        status: u16,
-        /// The OAuth `error` code, e.g. `invalid_client`.
-        error: String,
-        /// The OAuth `error_description`.
-        description: String,
-    },
-    /// The token endpoint does not exist where it was looked for.
-    #[error(
-        "no OAuth token endpoint at {url} ({status}); check GENESYSCLOUD_REGION or the login base URL"
-    )]
-    WrongEndpoint {
-        /// The token endpoint.
-        url: String,
-        /// The HTTP status.
-        status: u16,
-    },
-    /// The login service could not be reached, or did not answer in time.
-    #[error(
-        "could not reach the login service at {url} ({}); check the network, any proxy, and GENESYSCLOUD_REGION",
-        fmt_attempts(*.attempts, *.elapsed, Some(.source))
-    )]
-    Network {
-        /// The token endpoint.
-        url: String,
-        /// What the HTTP stack said.
-        #[source]
-        source: reqwest::Error,
-        /// Token requests sent, the first included.
-        attempts: u32,
-        /// From the first token request to giving up.
-        elapsed: Duration,
-    },
-    /// The login service failed or is rate limiting; a later try may work.
-    #[error(
-        "the login service at {url} is unavailable ({status}; {}); try again later",
-        fmt_attempts(*.attempts, *.elapsed, None)
-    )]
-    Unavailable {
-        /// The token endpoint.
-        url: String,
-        /// The HTTP status (429 or 5xx).
-        status: u16,
-        /// Token requests sent, the first included.
-        attempts: u32,
-        /// From the first token request to giving up.
-        elapsed: Duration,
-    },
-    /// The caller's deadline ([`with_deadline`](crate::with_deadline)) passed while a
-    /// token was being fetched.
-    #[error(
-        "the caller's deadline passed while asking the login service at {url} for a token ({})",
-        fmt_attempts(*.attempts, *.elapsed, None)
-    )]
-    DeadlineExceeded {
-        /// The token endpoint.
-        url: String,
-        /// Token requests sent.
-        attempts: u32,
-        /// From the first token request to giving up.
-        elapsed: Duration,
-    },
-    /// The login service redirected the token request. It never does, so the redirect was
-    /// not followed: the credentials went nowhere else.
-    #[error(
-        "the login service at {url} answered {status} redirecting to {}; it was not followed (credentials are never sent where a redirect points): check the login base URL and any proxy",
-        .location.as_deref().unwrap_or("nowhere (no Location header)")
-    )]
-    Redirected {
-        /// The token endpoint.
-        url: String,
-        /// The HTTP status.
-        status: u16,
-        /// The `Location` header, when there was one.
-        location: Option<String>,
-    },
-    /// The token answer is larger than any token response (64 KiB).
-    #[error(
-        "the login service at {url} answered with a body over the {limit}-byte cap of token answers; check the login base URL"
-    )]
-    ResponseTooLarge {
-        /// The token endpoint.
-        url: String,
-        /// The cap in bytes.
-        limit: u64,
-    },
-    /// The token holds bytes an HTTP header cannot carry (CR, LF, other control bytes).
-    /// The token is not shown.
-    #[error(
-        "the access token holds characters an HTTP header cannot carry (CR, LF or other control bytes); \
-         check GENESYSCLOUD_ACCESS_TOKEN, or the login service that issued it"
-    )]
-    InvalidToken,
-    /// The login service answered success without a usable token.
-    #[error("the login service at {url} answered without a usable token: {reason}")]
-    MalformedToken {
-        /// The token endpoint.
-        url: String,
-        /// What was wrong with the answer.
-        reason: String,
-    },
-    /// A fixed access token was refused by the API and cannot be refreshed.
-    #[error(
-        "the API refused the access token and it cannot be refreshed; set a fresh \
-         GENESYSCLOUD_ACCESS_TOKEN, or use client credentials so the SDK can renew tokens"
-    )]
-    TokenRejected,
-}
-
-impl AuthError {
-    /// Whether a later try may succeed (the login service was unreachable or unavailable).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            AuthError::Network { .. }
-                | AuthError::Unavailable { .. }
-                | AuthError::DeadlineExceeded { .. }
-        )
-    }
-}
-
-/// A fixed access token (`GENESYSCLOUD_ACCESS_TOKEN`): used as is, never refreshed.
-#[derive(Debug, Clone)]
-pub struct StaticToken(Secret);
-
-impl StaticToken {
-    /// Uses `token` for every request.
-    pub fn new(token: impl Into<Secret>) -> Self {
-        Self(token.into())
-    }
-}
-
-impl TokenSource for StaticToken {
-    fn token(&self) -> BoxFuture<'_, Result<Secret, AuthError>> {
-        Box::pin(async move { Ok(self.0.clone()) })
-    }
-
-    fn refresh<'a>(&'a self, _rejected: &'a Secret) -> BoxFuture<'a, Result<Secret, AuthError>> {
-        Box::pin(async { Err(AuthError::TokenRejected) })
-    }
-}
+use crate::transport::body::{MAX_TOKEN_BODY_BYTES, ReadError, read_capped};
 
 /// What the client lends its token source: its HTTP pool, clock and retry policy.
 pub(crate) struct TokenFetching {
@@ -190,6 +24,7 @@ pub(crate) struct TokenFetching {
     pub clock: Arc<dyn Clock>,
     pub refresh_margin: Duration,
     pub retry: RetryPolicy,
+    pub quota: Arc<RetryQuota>,
     pub timeout: Option<Duration>,
     pub jitter_seed: u64,
 }
@@ -210,12 +45,12 @@ pub struct ClientCredentials {
     clock: Arc<dyn Clock>,
     refresh_margin: Duration,
     retry: RetryPolicy,
+    quota: Arc<RetryQuota>,
     timeout: Option<Duration>,
     jitter_seed: u64,
     cache: Mutex<Option<CachedToken>>,
     // Held while fetching, so a burst of requests on an expired token makes one fetch.
     fetch_lock: tokio::sync::Mutex<()>,
-    fetches: AtomicU64,
     // Successful fetches so far: a token's `issue`. Compared instead of token text, since
     // the login service may hand out the same text again.
     generation: AtomicU64,
@@ -284,18 +119,13 @@ impl ClientCredentials {
             clock: with.clock,
             refresh_margin: with.refresh_margin,
             retry: with.retry,
+            quota: with.quota,
             timeout: with.timeout,
             jitter_seed: with.jitter_seed,
             cache: Mutex::new(None),
             fetch_lock: tokio::sync::Mutex::new(()),
-            fetches: AtomicU64::new(0),
             generation: AtomicU64::new(0),
         }
-    }
-
-    /// How many token requests this source has sent.
-    pub fn token_requests(&self) -> u64 {
-        self.fetches.load(Ordering::Relaxed)
     }
 
     fn cached(&self) -> Option<Secret> {
@@ -317,56 +147,57 @@ impl ClientCredentials {
     }
 
     /// Fetches a token, retrying while the login service is unreachable or unavailable
-    /// (asking for a token twice is harmless), with the client's retry policy, within the
-    /// caller's deadline if one is set.
+    /// (asking for a token twice is harmless), through the client's retry loop, within the
+    /// caller's deadline if one is set. The error counts every token request sent.
     async fn fetch(&self) -> Result<Secret, AuthError> {
-        let mut backoff = self.retry.backoff(self.jitter_seed);
-        let started = self.clock.now();
-        let deadline = deadline::current();
-        let mut attempts = 0u32;
-        loop {
-            let left = deadline.map(|d| deadline::remaining(d, self.clock.now()));
-            if left == Some(Duration::ZERO) {
-                return Err(AuthError::DeadlineExceeded {
-                    url: self.token_url.clone(),
-                    attempts,
-                    elapsed: self.clock.now() - started,
-                });
-            }
-            attempts += 1;
-            let result = self.fetch_once(left).await;
-            let elapsed = self.clock.now() - started;
-            let error = match result {
-                Ok(token) => return Ok(token),
-                Err(Fetch::Network(source)) => AuthError::Network {
-                    url: self.token_url.clone(),
-                    source,
-                    attempts,
-                    elapsed,
+        let with = Retrying {
+            policy: &self.retry,
+            quota: &self.quota,
+            clock: self.clock.as_ref(),
+            seed: self.jitter_seed,
+        };
+        let (result, tally) = retry::drive(with, |left| async move {
+            match self.fetch_once(left).await {
+                Ok(token) => Verdict::Done(Ok(token)),
+                Err(Fetch::Network(source)) => Verdict::Retry {
+                    timeout: source.is_timeout(),
+                    error: Fetch::Network(source),
+                    retry_after: None,
                 },
-                Err(Fetch::Unavailable(status)) => AuthError::Unavailable {
-                    url: self.token_url.clone(),
-                    status,
-                    attempts,
-                    elapsed,
+                Err(Fetch::Unavailable(status, retry_after)) => Verdict::Retry {
+                    error: Fetch::Unavailable(status, retry_after),
+                    retry_after,
+                    timeout: false,
                 },
-                Err(Fetch::Final(error)) => return Err(error),
-            };
-            let Some(wait) = backoff.next() else {
-                return Err(error);
-            };
-            let now = self.clock.now();
-            let left = deadline.map(|d| deadline::remaining(d, now));
-            if !self.retry.retry_fits(now - started, wait, left) {
-                return Err(error);
+                Err(error @ Fetch::Final(_)) => Verdict::Done(Err(error)),
             }
-            tracing::debug!(%error, wait_ms = wait.as_millis() as u64, "retrying the token request");
-            self.clock.sleep(wait).await;
-        }
+        })
+        .await;
+        let url = self.token_url.clone();
+        let (attempts, elapsed) = (tally.attempts, tally.elapsed);
+        result.map_err(|stop| match stop {
+            Stop::Deadline => AuthError::DeadlineExceeded {
+                url,
+                attempts,
+                elapsed,
+            },
+            Stop::Failed(Fetch::Network(source)) => AuthError::Network {
+                url,
+                source: TransportError::new(source),
+                attempts,
+                elapsed,
+            },
+            Stop::Failed(Fetch::Unavailable(status, _)) => AuthError::Unavailable {
+                url,
+                status,
+                attempts,
+                elapsed,
+            },
+            Stop::Failed(Fetch::Final(error)) => error,
+        })
     }
 
     async fn fetch_once(&self, left: Option<Duration>) -> Result<Secret, Fetch> {
-        self.fetches.fetch_add(1, Ordering::Relaxed);
         let url = &self.token_url;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
@@ -404,7 +235,7 @@ impl ClientCredentials {
             return Err(Fetch::Final(AuthError::Redirected {
                 url: url.clone(),
                 status,
-                location: crate::runtime::location(response.headers()),
+                location: crate::transport::body::location(response.headers()),
             }));
         }
         let body = match read_capped(&mut response, MAX_TOKEN_BODY_BYTES).await {
@@ -437,7 +268,12 @@ impl ClientCredentials {
                     status,
                 }));
             }
-            _ => return Err(Fetch::Unavailable(status)),
+            _ => {
+                return Err(Fetch::Unavailable(
+                    status,
+                    retry::retry_after(response.headers()),
+                ));
+            }
         }
         let malformed = |reason: String| {
             Fetch::Final(AuthError::MalformedToken {
@@ -456,7 +292,7 @@ impl ClientCredentials {
         let issue = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let token = Secret::issued(token, issue);
         // Refused here, once, rather than on every request that would carry it.
-        crate::runtime::bearer_value(&token).map_err(Fetch::Final)?;
+        bearer_value(&token).map_err(Fetch::Final)?;
         let refresh_at = sent_at
             .checked_add(lifetime - margin)
             .unwrap_or_else(|| self.clock.now() + MIN_TOKEN_LIFETIME);
@@ -472,7 +308,8 @@ impl ClientCredentials {
 /// One token request's failure, before attempts and time are known.
 enum Fetch {
     Network(reqwest::Error),
-    Unavailable(u16),
+    /// 429 or 5xx, with the wait the service named.
+    Unavailable(u16, Option<Duration>),
     Final(AuthError),
 }
 

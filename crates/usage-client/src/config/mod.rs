@@ -1,87 +1,23 @@
 //! Building a client: from the environment, or step by step in code.
 
+mod region;
+
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::Client;
+pub use region::{Endpoints, Region};
+
 use crate::auth::{ClientCredentials, StaticToken, TokenFetching, TokenSource};
-use crate::body::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::client::Client;
 use crate::clock::{Clock, TokioClock};
-use crate::proxy::ProxyChoice;
-use crate::region::{Endpoints, Region, UnknownRegion};
-use crate::retry::RetryPolicy;
-use crate::runtime::{Limits, Runtime, USER_AGENT_VALUE};
+use crate::env;
+use crate::error::{ConfigError, TransportError};
+use crate::pipeline::{Limits, Pipeline, Shared, USER_AGENT_VALUE};
+use crate::retry::{RetryPolicy, RetryQuota};
 use crate::secret::Secret;
-
-/// The environment variables Genesys tooling uses.
-pub mod env {
-    /// OAuth client id (client credentials grant).
-    pub const CLIENT_ID: &str = "GENESYSCLOUD_OAUTHCLIENT_ID";
-    /// OAuth client secret.
-    pub const CLIENT_SECRET: &str = "GENESYSCLOUD_OAUTHCLIENT_SECRET";
-    /// Region name (`us-east-1`, `eu_west_1`) or domain (`mypurecloud.ie`).
-    pub const REGION: &str = "GENESYSCLOUD_REGION";
-    /// A ready access token; used as is, instead of client credentials.
-    pub const ACCESS_TOKEN: &str = "GENESYSCLOUD_ACCESS_TOKEN";
-}
-
-/// A client that cannot be built as configured. Each message says what to fix.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A base URL does not parse or has parts a base URL must not have.
-    #[error("invalid base URL {url:?}: {reason}")]
-    InvalidUrl {
-        /// The URL given.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// Plain http to a host that is not loopback.
-    #[error(
-        "refusing plain http for {url:?}: tokens would cross the network in clear text; use https (http is accepted for loopback hosts only)"
-    )]
-    InsecureUrl {
-        /// The URL given.
-        url: String,
-    },
-    /// `GENESYSCLOUD_REGION` names no region.
-    #[error(transparent)]
-    UnknownRegion(#[from] UnknownRegion),
-    /// The TLS configuration could not be built (no usable crypto provider or system
-    /// certificate store).
-    #[error("cannot set up TLS: {0}")]
-    Tls(String),
-    /// No way to authenticate was configured.
-    #[error(
-        "no credentials: set {} and {} (client credentials), or {}",
-        env::CLIENT_ID,
-        env::CLIENT_SECRET,
-        env::ACCESS_TOKEN
-    )]
-    MissingCredentials,
-    /// One half of the client credentials is missing or blank.
-    #[error("{missing} is not set (or blank) while {present} is: set both")]
-    IncompleteCredentials {
-        /// The variable that is missing.
-        missing: &'static str,
-        /// The variable that is set.
-        present: &'static str,
-    },
-    /// The retry policy cannot work.
-    #[error("invalid retry policy: {0}")]
-    InvalidRetryPolicy(String),
-    /// The proxy setting cannot work (the URL is not shown: it may hold a password).
-    #[error("invalid proxy: {0}")]
-    InvalidProxy(String),
-    /// The response size cap is zero.
-    #[error("max_response_bytes must be at least 1")]
-    InvalidMaxResponseBytes,
-    /// The HTTP client could not be built (TLS initialisation).
-    #[error("could not build the HTTP client: {0}")]
-    Http(#[source] reqwest::Error),
-}
+use crate::transport::body::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::transport::proxy::ProxyChoice;
 
 enum AuthConfig {
     None,
@@ -302,9 +238,9 @@ impl ClientBuilder {
             .iter()
             .all(|url| url.starts_with("http://"));
         let tls = if plain_http {
-            crate::tls::unused()
+            crate::transport::tls::unused()
         } else {
-            crate::tls::verifying()
+            crate::transport::tls::verifying()
         }
         .map_err(ConfigError::Tls)?;
         let mut http = reqwest::Client::builder()
@@ -317,7 +253,10 @@ impl ClientBuilder {
         if let Some(proxy) = self.proxy.build().map_err(ConfigError::InvalidProxy)? {
             http = http.proxy(proxy);
         }
-        let http = http.build().map_err(ConfigError::Http)?;
+        let http = http
+            .build()
+            .map_err(|e| ConfigError::Http(TransportError::new(e)))?;
+        let quota = Arc::new(RetryQuota::default());
         let auth: Option<Arc<dyn TokenSource>> = match self.credentials {
             AuthConfig::None => None,
             AuthConfig::AccessToken(token) => Some(Arc::new(StaticToken::new(token))),
@@ -330,6 +269,7 @@ impl ClientBuilder {
                     clock: self.clock.clone(),
                     refresh_margin: self.refresh_margin,
                     retry: self.retry.clone(),
+                    quota: quota.clone(),
                     timeout: Some(self.timeout),
                     jitter_seed: self.jitter_seed.unwrap_or_else(|| fastrand::u64(..)),
                 },
@@ -340,8 +280,19 @@ impl ClientBuilder {
             timeout: Some(self.timeout),
             max_response_bytes: self.max_response_bytes,
         };
-        let runtime = Runtime::new(auth, self.retry, self.clock, self.jitter_seed, limits);
-        Ok(Client::new_with_client(endpoints.api(), http, runtime))
+        let rng = self
+            .jitter_seed
+            .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
+        let shared = Shared {
+            http,
+            api_base: endpoints.api().to_string(),
+            auth,
+            quota,
+            clock: self.clock,
+            rng: Mutex::new(rng),
+            limits,
+        };
+        Ok(Client::from_pipeline(Pipeline::new(shared, self.retry)))
     }
 }
 
@@ -373,13 +324,6 @@ impl Client {
     /// `GENESYSCLOUD_ACCESS_TOKEN`) and `GENESYSCLOUD_REGION` (default us-east-1).
     pub fn from_env() -> Result<Client, ConfigError> {
         ClientBuilder::from_env()?.build()
-    }
-
-    /// Gets a token now, so bad credentials surface as a typed
-    /// [`AuthError`](crate::AuthError) before any API call.
-    pub async fn authenticate(&self) -> Result<(), crate::AuthError> {
-        use progenitor_client::ClientInfo as _;
-        self.inner().authenticate().await
     }
 }
 

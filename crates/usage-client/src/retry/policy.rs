@@ -1,4 +1,5 @@
-//! When a request is sent again, and after how long.
+//! How often and after how long a failed request is sent again: the backoff strategy,
+//! apart from the classifier (classify.rs) that says whether it may be.
 //!
 //! GETs are safe to repeat: they retry connection failures, timeouts, 408, 429, 500, 502,
 //! 503 and 504. A POST creates a new server-side query each time it is accepted, so it is
@@ -15,14 +16,18 @@
 //! instead of the exponential backoff: waiting longer wastes the caller's time, waiting
 //! less earns another 429.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use backon::BackoffBuilder as _;
-use reqwest::StatusCode;
 
 /// How transient failures are retried. [`RetryPolicy::default`] suits the real service;
 /// [`RetryPolicy::disabled`] sends every request exactly once.
+///
+/// Build one from the default with the `with_*` methods:
+/// `RetryPolicy::default().with_max_attempts(3)`. New settings may come in a minor
+/// release, so the struct cannot be written as a literal outside this crate.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Sends of one request at most, the first included; `1` turns retries off.
     pub max_attempts: u32,
@@ -60,6 +65,42 @@ impl RetryPolicy {
             max_attempts: 1,
             ..Self::default()
         }
+    }
+
+    /// With at most `n` sends of one request, the first included (`1`: no retries).
+    pub fn with_max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+
+    /// With `initial` as the first backoff.
+    pub fn with_initial_backoff(mut self, initial: Duration) -> Self {
+        self.initial_backoff = initial;
+        self
+    }
+
+    /// With `max` as the longest backoff.
+    pub fn with_max_backoff(mut self, max: Duration) -> Self {
+        self.max_backoff = max;
+        self
+    }
+
+    /// With no retry started that would end later than `max` after the first send.
+    pub fn with_max_elapsed(mut self, max: Duration) -> Self {
+        self.max_elapsed = max;
+        self
+    }
+
+    /// With `Retry-After` waits longer than `max` not waited for.
+    pub fn with_max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// With full jitter on (the default) or off (exact waits, for tests).
+    pub fn with_jitter(mut self, jitter: bool) -> Self {
+        self.jitter = jitter;
+        self
     }
 
     /// Refuses a policy that cannot work, before any request.
@@ -137,105 +178,9 @@ impl Iterator for Backoff {
     }
 }
 
-/// What to do with the outcome of one send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Hand it to the caller.
-    Done,
-    /// 401: renew the token and replay once.
-    Reauthenticate,
-    /// Transient: send again, no sooner than `retry_after` if the service said so.
-    Retry { retry_after: Option<Duration> },
-}
-
-pub(crate) fn classify(
-    idempotent: bool,
-    outcome: Result<(StatusCode, &reqwest::header::HeaderMap), &reqwest::Error>,
-) -> Verdict {
-    match outcome {
-        Ok((status, headers)) => match status {
-            StatusCode::UNAUTHORIZED => Verdict::Reauthenticate,
-            StatusCode::TOO_MANY_REQUESTS => Verdict::Retry {
-                retry_after: retry_after(headers),
-            },
-            StatusCode::REQUEST_TIMEOUT
-            | StatusCode::INTERNAL_SERVER_ERROR
-            | StatusCode::BAD_GATEWAY
-            | StatusCode::SERVICE_UNAVAILABLE
-            | StatusCode::GATEWAY_TIMEOUT
-                if idempotent =>
-            {
-                Verdict::Retry {
-                    retry_after: retry_after(headers),
-                }
-            }
-            _ => Verdict::Done,
-        },
-        // Nothing reached the service: safe for every method.
-        Err(e) if e.is_connect() => Verdict::Retry { retry_after: None },
-        Err(_) if idempotent => Verdict::Retry { retry_after: None },
-        Err(_) => Verdict::Done,
-    }
-}
-
-/// `Retry-After` as a duration: delta-seconds, or an HTTP date (past dates mean now). A
-/// number of seconds too large for `u64` reads as `u64::MAX` seconds: the server means
-/// "long", and every caller caps what it waits.
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(Duration::from_secs(
-            value.parse::<u64>().unwrap_or(u64::MAX),
-        ));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-
-    fn headers(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
-        h
-    }
-
-    #[test]
-    fn retry_after_parses_seconds_and_dates() {
-        assert_eq!(retry_after(&headers("7")), Some(Duration::from_secs(7)));
-        assert_eq!(retry_after(&headers(" 0 ")), Some(Duration::ZERO));
-        let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
-        let parsed = retry_after(&headers(&soon)).unwrap();
-        assert!(
-            parsed <= Duration::from_secs(30) && parsed >= Duration::from_secs(28),
-            "{parsed:?}"
-        );
-        assert_eq!(
-            retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(retry_after(&headers("soon")), None);
-        assert_eq!(
-            retry_after(&headers("18446744073709551615")),
-            Some(Duration::from_secs(u64::MAX))
-        );
-        assert_eq!(
-            retry_after(&headers("99999999999999999999999")),
-            Some(Duration::from_secs(u64::MAX))
-        );
-        assert_eq!(retry_after(&headers("-3")), None);
-        assert_eq!(retry_after(&HeaderMap::new()), None);
-    }
 
     #[test]
     fn a_named_wait_gets_at_most_a_tenth_or_100_ms_of_jitter() {

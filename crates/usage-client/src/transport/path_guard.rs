@@ -5,13 +5,14 @@
 //! turn `/api/v2/usage/query/{executionId}/results` into `/api/v2/usage/results`. An empty
 //! id silently yields `//`. Both are refused here, before anything is sent.
 
-use crate::{OPERATIONS, OperationSpec};
+use crate::operations::OperationSpec;
 
 /// Checks the request's path against the operation's template under `base_url`.
-pub(crate) fn check(base_url: &str, operation: &str, url: &reqwest::Url) -> Result<(), String> {
-    let Some(spec) = OPERATIONS.iter().find(|op| op.name == operation) else {
-        return Ok(());
-    };
+pub(crate) fn check(
+    base_url: &str,
+    spec: &OperationSpec,
+    url: &reqwest::Url,
+) -> Result<(), String> {
     let base_path = reqwest::Url::parse(base_url)
         .map(|u| u.path().to_string())
         .unwrap_or_default();
@@ -59,7 +60,12 @@ mod tests {
         reqwest::Url::parse(s).unwrap()
     }
 
-    const OP: &str = "get_oauth_client_usage_query_result";
+    const OP: &crate::operations::OperationSpec = &crate::operations::OPERATIONS[3];
+
+    #[test]
+    fn the_operation_is_the_one_these_tests_mean() {
+        assert_eq!(OP.name, "get_oauth_client_usage_query_result");
+    }
 
     #[test]
     fn accepts_the_template_shape_under_a_base_path() {

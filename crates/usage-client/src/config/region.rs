@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use crate::config::ConfigError;
+use crate::error::{ConfigError, UnknownRegion};
 
 macro_rules! regions {
     ($($variant:ident => $name:literal, $domain:literal;)*) => {
@@ -74,16 +74,6 @@ impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name().replace('_', "-"))
     }
-}
-
-/// A region name or domain that matches no region.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown Genesys Cloud region {input:?}: use a name such as us-east-1 or eu_west_1, or a domain such as mypurecloud.ie"
-)]
-pub struct UnknownRegion {
-    /// What was given.
-    pub input: String,
 }
 
 impl FromStr for Region {

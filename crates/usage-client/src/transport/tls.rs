@@ -141,7 +141,7 @@ mod tests {
     use super::*;
 
     /// A self-signed certificate for `localhost` (made with openssl for this test).
-    const SELF_SIGNED: &str = include_str!("../tests/fixtures/self-signed.pem");
+    const SELF_SIGNED: &str = include_str!("../../tests/fixtures/self-signed.pem");
 
     fn der(pem: &str) -> CertificateDer<'static> {
         use base64::Engine as _;

@@ -1,0 +1,56 @@
+//! What each call and each attempt tells `tracing`: one span per call, named by its
+//! operationId, and one event per attempt, the same for all eleven operations.
+
+use super::attempt::Attempt;
+use crate::error::root_cause;
+use crate::operations::OperationSpec;
+
+/// The span of one operation call.
+pub(crate) fn request_span(op: &OperationSpec) -> tracing::Span {
+    tracing::info_span!(
+        "usage_api.request",
+        operation_id = op.operation_id,
+        method = %op.method,
+        attempt = tracing::field::Empty,
+        status = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+        correlation_id = tracing::field::Empty,
+    )
+}
+
+/// Records one attempt on the call's span and as an event.
+pub(crate) fn record_attempt<T>(
+    span: &tracing::Span,
+    attempt: u32,
+    duration_ms: u64,
+    call_ms: u64,
+    outcome: &Attempt<T>,
+) {
+    span.record("attempt", attempt);
+    span.record("duration_ms", call_ms);
+    let (status, correlation_id) = outcome.head();
+    if let Some(status) = status {
+        span.record("status", status);
+    }
+    if let Some(id) = correlation_id {
+        span.record("correlation_id", id);
+    }
+    match outcome {
+        Attempt::Success { .. } | Attempt::Answer { .. } | Attempt::Unexpected { .. } => {
+            tracing::debug!(attempt, status, duration_ms, correlation_id, "response");
+        }
+        Attempt::Transport(error) => {
+            let error = root_cause(error);
+            tracing::debug!(attempt, duration_ms, %error, "request failed");
+        }
+        Attempt::TooLarge { limit, .. } => {
+            tracing::debug!(attempt, status, duration_ms, limit, "body over the cap");
+        }
+        Attempt::Redirect { .. } => {
+            tracing::debug!(attempt, status, duration_ms, "redirect not followed");
+        }
+        Attempt::Decode { reason, .. } => {
+            tracing::debug!(attempt, duration_ms, %reason, "body does not decode");
+        }
+    }
+}
