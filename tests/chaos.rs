@@ -116,12 +116,13 @@ async fn a_thousand_jobs_under_random_faults() {
         .build()
         .unwrap();
     let queries = UsageQueries::new(client)
-        .with_policy(PollPolicy {
-            initial_delay: Duration::from_millis(20),
-            factor: 1.5,
-            max_delay: Duration::from_millis(200),
-            max_wait: Duration::from_secs(60),
-        })
+        .with_policy(
+            PollPolicy::default()
+                .with_initial_delay(Duration::from_millis(20))
+                .with_factor(1.5)
+                .with_max_delay(Duration::from_millis(200))
+                .with_max_wait(Duration::from_secs(60)),
+        )
         .expect("a valid poll policy");
 
     let mut jobs = tokio::task::JoinSet::new();

@@ -43,12 +43,11 @@ fn queries(fake: &FakeService, clock: &Arc<ManualClock>, retry: RetryPolicy) -> 
 
 /// 1 s, 2 s, 4 s, 4 s, ...; at most 60 s.
 fn policy() -> PollPolicy {
-    PollPolicy {
-        initial_delay: Duration::from_secs(1),
-        factor: 2.0,
-        max_delay: Duration::from_secs(4),
-        max_wait: Duration::from_secs(60),
-    }
+    PollPolicy::default()
+        .with_initial_delay(Duration::from_secs(1))
+        .with_factor(2.0)
+        .with_max_delay(Duration::from_secs(4))
+        .with_max_wait(Duration::from_secs(60))
 }
 
 fn org_query() -> ApiUsageOrganizationQuery {
@@ -123,10 +122,7 @@ async fn the_deadline_ends_the_wait_with_id_elapsed_and_polls() {
     let fake = fake(Completion::AfterPolls(1_000), Outcome::Complete).await;
     let clock = ManualClock::new();
     let q = queries(&fake, &clock, RetryPolicy::default())
-        .with_policy(PollPolicy {
-            max_wait: Duration::from_secs(10),
-            ..policy()
-        })
+        .with_policy(policy().with_max_wait(Duration::from_secs(10)))
         .expect("a valid poll policy");
     let execution = q.submit_organization(&org_query()).await.unwrap();
     let err = execution.wait(&q).await.unwrap_err();

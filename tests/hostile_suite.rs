@@ -80,10 +80,7 @@ async fn poll(client: &Client) -> Result<(), UsageError> {
 
 fn queries(client: Client, max_wait: Duration) -> UsageQueries {
     UsageQueries::new(client)
-        .with_policy(PollPolicy {
-            max_wait,
-            ..PollPolicy::default()
-        })
+        .with_policy(PollPolicy::default().with_max_wait(max_wait))
         .expect("a valid poll policy")
 }
 
@@ -806,10 +803,7 @@ fn a_policy_that_cannot_work_is_refused_when_given() {
         .build()
         .unwrap();
     let err = UsageQueries::new(client)
-        .with_policy(PollPolicy {
-            factor: f64::INFINITY,
-            ..PollPolicy::default()
-        })
+        .with_policy(PollPolicy::default().with_factor(f64::INFINITY))
         .unwrap_err();
     assert!(err.to_string().contains("factor"), "{err}");
     let err = Client::builder()
@@ -1360,11 +1354,12 @@ mod properties {
     fn poll_policy() -> impl Strategy<Value = PollPolicy> {
         let factor = prop_oneof![1.0f64..4.0, any::<f64>()];
         (duration(), factor, duration(), duration()).prop_map(
-            |(initial_delay, factor, max_delay, max_wait)| PollPolicy {
-                initial_delay,
-                factor,
-                max_delay,
-                max_wait,
+            |(initial_delay, factor, max_delay, max_wait)| {
+                PollPolicy::default()
+                    .with_initial_delay(initial_delay)
+                    .with_factor(factor)
+                    .with_max_delay(max_delay)
+                    .with_max_wait(max_wait)
             },
         )
     }

@@ -87,12 +87,13 @@ fn queries(server: &Hostile, retry: RetryPolicy) -> UsageQueries {
         .build()
         .unwrap();
     UsageQueries::new(client)
-        .with_policy(PollPolicy {
-            initial_delay: Duration::from_millis(5),
-            factor: 1.0,
-            max_delay: Duration::from_millis(5),
-            max_wait: Duration::from_secs(20),
-        })
+        .with_policy(
+            PollPolicy::default()
+                .with_initial_delay(Duration::from_millis(5))
+                .with_factor(1.0)
+                .with_max_delay(Duration::from_millis(5))
+                .with_max_wait(Duration::from_secs(20)),
+        )
         .unwrap()
 }
 

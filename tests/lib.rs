@@ -134,12 +134,11 @@ pub fn fake_client(fake: &usage_fake::FakeService) -> usage_client::ClientBuilde
 
 /// Polls every `every`, for at most `max_wait`.
 pub fn steady_polls(every: Duration, max_wait: Duration) -> usage_ext::PollPolicy {
-    usage_ext::PollPolicy {
-        initial_delay: every,
-        factor: 1.0,
-        max_delay: every,
-        max_wait,
-    }
+    usage_ext::PollPolicy::default()
+        .with_initial_delay(every)
+        .with_factor(1.0)
+        .with_max_delay(every)
+        .with_max_wait(max_wait)
 }
 
 /// A loopback HTTP server whose answers a closure decides, given the request and every

@@ -28,7 +28,7 @@ fn settings(spec: &openapiv3::OpenAPI) -> progenitor::GenerationSettings {
     // progenitor's client only builds requests: its `pre` hook (crate::bridge) takes the
     // request out into the slot it carries as its inner value, and the pipeline sends it.
     settings
-        .with_inner_type(quote!(crate::bridge::Slot))
+        .with_inner_type(quote!(crate::slot::Slot))
         .with_hooks(HooksMode::Expected);
     settings
 }

@@ -25,12 +25,13 @@ pub async fn run() -> crate::Result {
         .client_credentials(fake.client_id(), fake.client_secret())
         .build()?;
     let queries = UsageQueries::new(client)
-        .with_policy(PollPolicy {
-            initial_delay: Duration::from_millis(10),
-            factor: 1.5,
-            max_delay: Duration::from_millis(100),
-            max_wait: Duration::from_secs(120),
-        })
+        .with_policy(
+            PollPolicy::default()
+                .with_initial_delay(Duration::from_millis(10))
+                .with_factor(1.5)
+                .with_max_delay(Duration::from_millis(100))
+                .with_max_wait(Duration::from_secs(120)),
+        )
         .expect("a valid poll policy");
     let rss_before = peak_rss_kib();
     let started = Instant::now();

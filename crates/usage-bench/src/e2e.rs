@@ -50,12 +50,13 @@ pub(crate) fn sdk_queries(
         .base_url(url)
         .client_credentials(config.client_id, config.client_secret)
         .build()?;
-    Ok(UsageQueries::new(client).with_policy(PollPolicy {
-        initial_delay: Duration::ZERO,
-        factor: 1.0,
-        max_delay: Duration::ZERO,
-        max_wait: Duration::from_secs(60),
-    })?)
+    Ok(UsageQueries::new(client).with_policy(
+        PollPolicy::default()
+            .with_initial_delay(Duration::ZERO)
+            .with_factor(1.0)
+            .with_max_delay(Duration::ZERO)
+            .with_max_wait(Duration::from_secs(60)),
+    )?)
 }
 
 pub async fn job(variant: &str, url: &str, rows: &str) -> crate::Result {

@@ -179,10 +179,7 @@ async fn run_command(
         };
         config::org_client(global, &vars, secret).map_err(|e| Failure::Config(e.0))?
     };
-    let policy = PollPolicy {
-        max_wait: global.max_wait,
-        ..PollPolicy::default()
-    };
+    let policy = PollPolicy::default().with_max_wait(global.max_wait);
     let queries = UsageQueries::new(client)
         .with_policy(policy)
         .map_err(|e| Failure::Usage(e.to_string()))?;

@@ -40,10 +40,7 @@ async fn demo_rows(query: &ApiUsageOrganizationQuery) -> Vec<ApiUsageRow> {
         .build()
         .unwrap();
     UsageQueries::new(client)
-        .with_policy(PollPolicy {
-            initial_delay: Duration::from_millis(1),
-            ..PollPolicy::default()
-        })
+        .with_policy(PollPolicy::default().with_initial_delay(Duration::from_millis(1)))
         .unwrap()
         .organization_usage(query)
         .await

@@ -5,24 +5,12 @@
 //! after it (send, status dispatch, decoding) ever runs: the pipeline does all of that, the
 //! same way for every operation, so no generated arm has to exist for an error to arrive.
 
-use std::sync::Mutex;
-
 use progenitor_client::{ClientHooks, OperationInfo};
 
 use crate::client::Client;
 use crate::error::UsageError;
 use crate::generated;
-
-/// Where the `pre` hook leaves the request it took.
-#[derive(Debug, Default)]
-pub struct Slot(Mutex<Option<reqwest::Request>>);
-
-// progenitor's client derives `Clone`; a clone starts empty.
-impl Clone for Slot {
-    fn clone(&self) -> Self {
-        Self::default()
-    }
-}
+use crate::slot::Slot;
 
 /// The text of the error that stops a generated method once its request is taken.
 const TAKEN: &str = "request taken by the pipeline";

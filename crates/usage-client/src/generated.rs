@@ -56,7 +56,7 @@ Version: v2*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
-    pub(crate) inner: crate::bridge::Slot,
+    pub(crate) inner: crate::slot::Slot,
 }
 
 impl Client {
@@ -65,7 +65,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str, inner: crate::bridge::Slot) -> Self {
+    pub fn new(baseurl: &str, inner: crate::slot::Slot) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -85,7 +85,7 @@ impl Client {
     pub fn new_with_client(
         baseurl: &str,
         client: reqwest::Client,
-        inner: crate::bridge::Slot,
+        inner: crate::slot::Slot,
     ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
@@ -95,7 +95,7 @@ impl Client {
     }
 }
 
-impl ClientInfo<crate::bridge::Slot> for Client {
+impl ClientInfo<crate::slot::Slot> for Client {
     fn api_version() -> &'static str {
         "v2"
     }
@@ -108,7 +108,7 @@ impl ClientInfo<crate::bridge::Slot> for Client {
         &self.client
     }
 
-    fn inner(&self) -> &crate::bridge::Slot {
+    fn inner(&self) -> &crate::slot::Slot {
         &self.inner
     }
 }
@@ -117,7 +117,7 @@ const _: () = {
     #[allow(dead_code)]
     fn assert_client_hooks()
     where
-        Client: ClientHooks<crate::bridge::Slot>,
+        Client: ClientHooks<crate::slot::Slot>,
     {}
 };
 #[allow(clippy::all)]

@@ -20,6 +20,7 @@ mod pipeline;
 mod config;
 
 mod client;
+mod slot;
 
 #[rustfmt::skip]
 #[allow(clippy::all, rustdoc::all, dead_code)]

@@ -1,8 +1,11 @@
-//! A submitted query, and waiting for it.
+//! Submitting the three kinds of usage query, waiting for them, and the one-call forms.
 
 use serde::{Deserialize, Serialize};
 use usage_client::UsageError;
-use usage_client::models::{ApiUsageQueryResult, QueryStatus};
+use usage_client::models::{
+    ApiUsageClientQuery, ApiUsageOrganizationQuery, ApiUsageQueryResult, QueryStatus,
+    UsageExecutionResult,
+};
 
 use crate::error::Error;
 use crate::poll::{self, PollEvent, PollStatus, Verdict};
@@ -108,4 +111,95 @@ pub(crate) fn judge_query(
         Some(other) => Verdict::Continue(PollStatus::Unlisted(other.as_str().to_string())),
         None => Verdict::Continue(PollStatus::Missing),
     }
+}
+
+impl UsageQueries {
+    /// Submits an organization query (`postUsageQuery`).
+    pub async fn submit_organization(
+        &self,
+        query: &ApiUsageOrganizationQuery,
+    ) -> Result<Execution, Error> {
+        validate::organization_query(query)?;
+        let answer = self.client().post_usage_query(query).await;
+        Ok(Execution::organization(execution_id(answer)?))
+    }
+
+    /// Submits an OAuth client query (`postOauthClientUsageQuery`).
+    pub async fn submit_client(
+        &self,
+        client_id: &str,
+        query: &ApiUsageClientQuery,
+    ) -> Result<Execution, Error> {
+        validate::id("clientId", client_id)?;
+        validate::client_query(query)?;
+        let answer = self
+            .client()
+            .post_oauth_client_usage_query(client_id, query)
+            .await;
+        Ok(Execution::client(client_id, execution_id(answer)?))
+    }
+
+    /// Submits an OAuth client summary of the last `days` days (`getOauthClientUsageSummary`;
+    /// the service's default is 7).
+    pub async fn submit_client_summary(
+        &self,
+        client_id: &str,
+        days: Option<u32>,
+    ) -> Result<Execution, Error> {
+        validate::id("clientId", client_id)?;
+        if let Some(days) = days {
+            validate::days(days)?;
+        }
+        let days = days.map(|d| d.to_string());
+        let answer = self
+            .client()
+            .get_oauth_client_usage_summary(client_id, days.as_deref())
+            .await;
+        Ok(Execution::client(client_id, execution_id(answer)?))
+    }
+
+    /// Submits an organization query and waits for its result.
+    pub async fn organization_usage(
+        &self,
+        query: &ApiUsageOrganizationQuery,
+    ) -> Result<ApiUsageQueryResult, Error> {
+        self.submit_organization(query).await?.wait(self).await
+    }
+
+    /// Submits an OAuth client query and waits for its result.
+    pub async fn client_usage(
+        &self,
+        client_id: &str,
+        query: &ApiUsageClientQuery,
+    ) -> Result<ApiUsageQueryResult, Error> {
+        self.submit_client(client_id, query).await?.wait(self).await
+    }
+
+    /// Submits an OAuth client summary and waits for its result.
+    pub async fn client_summary(
+        &self,
+        client_id: &str,
+        days: Option<u32>,
+    ) -> Result<ApiUsageQueryResult, Error> {
+        self.submit_client_summary(client_id, days)
+            .await?
+            .wait(self)
+            .await
+    }
+}
+
+pub(crate) fn execution_id(
+    answer: Result<UsageExecutionResult, UsageError>,
+) -> Result<String, Error> {
+    let answer = answer.map_err(Error::Submit)?;
+    let id = answer
+        .execution_id
+        .filter(|id| !id.is_empty())
+        .ok_or(Error::MissingExecutionId)?;
+    // The query was submitted: an id that cannot be polled is the service's fault, not
+    // the caller's input.
+    if validate::id("executionId", &id).is_err() {
+        return Err(Error::UnusableExecutionId { execution_id: id });
+    }
+    Ok(id)
 }

@@ -18,11 +18,8 @@ use usage_client::{BoxFuture, Client, UsageError};
 
 use crate::error::Error;
 use crate::poll::{self, PollEvent, PollStatus, Verdict};
-use crate::queries::UsageQueries;
+use crate::queries::{MAX_PAGE_SIZE, UsageQueries};
 use crate::validate::{self, ValidationError};
-
-/// The largest page the service gives (and the default here: fewer round trips).
-pub const MAX_PAGE_SIZE: u32 = 1000;
 
 /// A submitted aggregates query job: its `jobId`, and the OAuth client id for a client
 /// job. `R` is the row type: [`OrganizationPublicApiUsage`] or [`ClientPublicApiUsage`].

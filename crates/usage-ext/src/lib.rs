@@ -13,10 +13,10 @@ pub mod validate;
 
 pub use error::Error;
 pub use execution::Execution;
-pub use jobs::{Job, JobRow, MAX_PAGE_SIZE, Pages};
+pub use jobs::{Job, JobRow, Pages};
 pub use policy::{InvalidPolicy, PollPolicy};
 pub use poll::{LAST_POLL_ROOM, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStatus};
-pub use queries::UsageQueries;
+pub use queries::{MAX_PAGE_SIZE, UsageQueries};
 pub use simple_search::SimpleSearch;
 // What the common path needs, so that `usage-ext` is the one dependency to add.
 /// The client crate, for everything else (`usage_ext::client::AuthError`, ...).

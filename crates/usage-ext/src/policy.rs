@@ -15,7 +15,12 @@ use std::time::Duration;
 /// limit should raise `initial_delay` and `max_delay`. Polls need no jitter: each follows
 /// its own query's schedule. A 429 on a poll pushes the next poll to at least its
 /// `Retry-After`.
+///
+/// Build one from the default with the `with_*` methods:
+/// `PollPolicy::default().with_max_wait(Duration::from_secs(60))`. New settings may come in
+/// a minor release, so the struct cannot be written as a literal outside this crate.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PollPolicy {
     /// The wait before the first poll.
     pub initial_delay: Duration,
@@ -52,6 +57,30 @@ impl InvalidPolicy {
 }
 
 impl PollPolicy {
+    /// With `delay` before the first poll.
+    pub fn with_initial_delay(mut self, delay: Duration) -> Self {
+        self.initial_delay = delay;
+        self
+    }
+
+    /// With each wait `factor` times the previous one.
+    pub fn with_factor(mut self, factor: f64) -> Self {
+        self.factor = factor;
+        self
+    }
+
+    /// With `delay` as the longest wait between two polls.
+    pub fn with_max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// With `wait` as the longest the whole wait may take.
+    pub fn with_max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
     /// Checks that the schedule can work: `factor` finite and at least 1.0, `max_delay` at
     /// least `initial_delay`, `max_wait` above zero. (Zero delays are allowed: each poll is
     /// a request, so it is not a busy loop, but against the real service it spends the

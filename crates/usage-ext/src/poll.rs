@@ -51,8 +51,10 @@ const BACKSTOP_GRACE: Duration = Duration::from_millis(50);
 /// GET is safe to repeat, but a persistent failure must not hide until `max_wait`.
 pub const MAX_CONSECUTIVE_FAILED_POLLS: u32 = 3;
 
-/// One poll, as reported to a progress callback.
+/// One poll, as reported to a progress callback. Read its fields; new ones may come in a
+/// minor release.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PollEvent {
     /// The execution (or job) polled.
     pub execution_id: String,

@@ -7,7 +7,7 @@ use usage_client::models::{ApiUsageQueryResult, ApiUsageSimpleSearch, Interval};
 use usage_client::{Client, UsageError};
 
 use crate::error::Error;
-use crate::execution::judge_query;
+use crate::execution::{execution_id, judge_query};
 use crate::poll::{self, PollEvent};
 use crate::queries::UsageQueries;
 use crate::validate::{self, ValidationError};
@@ -99,7 +99,7 @@ impl UsageQueries {
     ) -> Result<SimpleSearch, Error> {
         Interval::parse(&query.interval).map_err(ValidationError::from)?;
         let answer = self.client().post_usage_simplesearch(query).await;
-        Ok(SimpleSearch::new(crate::queries::execution_id(answer)?))
+        Ok(SimpleSearch::new(execution_id(answer)?))
     }
 
     /// Submits a simple search and waits for all its rows.
