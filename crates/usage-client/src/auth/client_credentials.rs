@@ -156,8 +156,8 @@ impl ClientCredentials {
             clock: self.clock.as_ref(),
             seed: self.jitter_seed,
         };
-        let (result, tally) = retry::drive(with, |left| async move {
-            match self.fetch_once(left).await {
+        let (result, tally) = retry::drive(with, |turn| async move {
+            match self.fetch_once(turn.left).await {
                 Ok(token) => Verdict::Done(Ok(token)),
                 Err(Fetch::Network(source)) => Verdict::Retry {
                     timeout: source.is_timeout(),
@@ -241,7 +241,7 @@ impl ClientCredentials {
         let body = match read_capped(&mut response, MAX_TOKEN_BODY_BYTES).await {
             Ok(body) => body,
             Err(ReadError::Transport(source)) => return Err(Fetch::Network(source.without_url())),
-            Err(ReadError::TooLarge { limit, .. }) => {
+            Err(ReadError::TooLarge { limit }) => {
                 return Err(Fetch::Final(AuthError::ResponseTooLarge {
                     url: url.clone(),
                     limit,

@@ -3,26 +3,30 @@
 //! error cap and always yields an `ErrorBody`, so the status is never lost to a proxy's
 //! HTML page or an empty body.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use usage_models::ErrorBody;
 
 use super::decode::Decoder;
-use crate::error::{CORRELATION_ID_HEADER, header};
+use crate::error::{CORRELATION_ID_HEADER, TransportError, UsageError, header};
 use crate::operations::OperationSpec;
+use crate::retry::{self, Class};
 use crate::transport::body::{self, MAX_ERROR_BODY_BYTES, ReadError};
 
 /// How much of a body that does not decode is quoted in the error.
 const SNIPPET_BYTES: usize = 120;
 
-/// One send, as the classifier sees it.
-pub(crate) enum Attempt<T> {
-    /// A documented success, decoded.
-    Success {
-        status: StatusCode,
-        headers: HeaderMap,
-        output: T,
-    },
+/// A documented success, decoded.
+pub(crate) struct Success<T> {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub output: T,
+}
+
+/// Why one send did not give a documented success.
+pub(crate) enum Failed {
     /// An error answer (4xx, 5xx) and its body.
     Answer {
         status: StatusCode,
@@ -51,23 +55,105 @@ pub(crate) enum Attempt<T> {
     },
 }
 
-impl<T> Attempt<T> {
-    /// The status and the correlation id, for tracing.
-    pub(crate) fn head(&self) -> (Option<u16>, Option<&str>) {
+/// One send, as the classifier sees it.
+pub(crate) type Attempt<T> = Result<Success<T>, Failed>;
+
+/// The status and the correlation id of a send, for tracing.
+pub(crate) fn head<T>(attempt: &Attempt<T>) -> (Option<u16>, Option<&str>) {
+    match attempt {
+        Ok(Success {
+            status, headers, ..
+        })
+        | Err(Failed::Answer {
+            status, headers, ..
+        })
+        | Err(Failed::Unexpected { status, headers }) => {
+            (Some(status.as_u16()), correlation(headers))
+        }
+        Err(Failed::TooLarge { status, .. } | Failed::Redirect { status, .. }) => {
+            (Some(*status), None)
+        }
+        Err(Failed::Transport(_) | Failed::Decode { .. }) => (None, None),
+    }
+}
+
+impl Failed {
+    /// What the failure allows: only an error answer or a transport failure may be sent
+    /// again; a redirect, a body over the cap or one that does not decode would fail again.
+    pub(crate) fn class(&self, idempotent: bool) -> Class {
         match self {
-            Attempt::Success {
+            Failed::Answer {
                 status, headers, ..
+            } => retry::classify(idempotent, Ok((*status, headers))),
+            Failed::Transport(e) => retry::classify(idempotent, Err(e)),
+            _ => Class::Done,
+        }
+    }
+
+    /// Whether the send timed out (a retry after it costs more of the retry quota).
+    pub(crate) fn timed_out(&self) -> bool {
+        matches!(self, Failed::Transport(e) if e.is_timeout())
+    }
+
+    /// The caller's error, with the attempts and time of the whole call, and whether the
+    /// request may have reached the service (for a POST: `OutcomeUnknown`).
+    pub(crate) fn into_error(self, attempts: u32, elapsed: Duration) -> (UsageError, bool) {
+        match self {
+            Failed::Answer {
+                status,
+                headers,
+                body,
+            } => (
+                UsageError::from_answer(
+                    status.as_u16(),
+                    &headers,
+                    *body,
+                    retry::retry_after(&headers),
+                ),
+                status.is_server_error(),
+            ),
+            Failed::Transport(source) => {
+                let delivered = !source.is_connect();
+                let timed_out = source.is_timeout();
+                let source = TransportError::new(source);
+                let error = if timed_out {
+                    UsageError::Timeout {
+                        source,
+                        attempts,
+                        elapsed,
+                    }
+                } else {
+                    UsageError::Network {
+                        source,
+                        attempts,
+                        elapsed,
+                    }
+                };
+                (error, delivered)
             }
-            | Attempt::Answer {
-                status, headers, ..
+            Failed::TooLarge {
+                status,
+                limit,
+                declared,
+            } => (
+                UsageError::ResponseTooLarge {
+                    status,
+                    limit,
+                    declared,
+                },
+                true,
+            ),
+            Failed::Redirect { status, location } => {
+                (UsageError::Redirected { status, location }, false)
             }
-            | Attempt::Unexpected { status, headers } => {
-                (Some(status.as_u16()), correlation(headers))
-            }
-            Attempt::TooLarge { status, .. } | Attempt::Redirect { status, .. } => {
-                (Some(*status), None)
-            }
-            Attempt::Transport(_) | Attempt::Decode { .. } => (None, None),
+            Failed::Decode { reason, snippet } => (UsageError::Decode { reason, snippet }, false),
+            Failed::Unexpected { status, headers } => (
+                UsageError::UnexpectedStatus {
+                    status: status.as_u16(),
+                    correlation_id: header(&headers, CORRELATION_ID_HEADER),
+                },
+                false,
+            ),
         }
     }
 }
@@ -81,71 +167,70 @@ pub(crate) async fn send<D: Decoder>(
 ) -> Attempt<D::Output> {
     let mut response = match http.execute(request).await {
         Ok(response) => response,
-        Err(e) => return Attempt::Transport(e),
+        Err(e) => return Err(Failed::Transport(e)),
     };
     let status = response.status();
     if status.is_redirection() {
-        return Attempt::Redirect {
+        return Err(Failed::Redirect {
             status: status.as_u16(),
             location: body::location(response.headers()),
-        };
+        });
     }
     if status.is_client_error() || status.is_server_error() {
         let headers = response.headers().clone();
-        return match body::read_capped(&mut response, MAX_ERROR_BODY_BYTES).await {
-            Ok(bytes) => Attempt::Answer {
-                status,
-                headers,
-                body: Box::new(error_body(status, &bytes, None)),
-            },
+        let body = match body::read_capped(&mut response, MAX_ERROR_BODY_BYTES).await {
+            Ok(bytes) => error_body(status, &bytes, None),
             // An error answer's status says more than its body: keep the status, and say
             // the body was not read.
-            Err(ReadError::TooLarge { limit, .. }) => Attempt::Answer {
-                status,
-                headers,
-                body: Box::new(error_body(status, &[], Some(limit))),
-            },
-            Err(ReadError::Transport(e)) => Attempt::Transport(e),
+            Err(ReadError::TooLarge { limit }) => error_body(status, &[], Some(limit)),
+            Err(ReadError::Transport(e)) => return Err(Failed::Transport(e)),
         };
+        return Err(Failed::Answer {
+            status,
+            headers,
+            body: Box::new(body),
+        });
     }
     if !op.success.contains(&status.as_u16()) {
-        return Attempt::Unexpected {
+        return Err(Failed::Unexpected {
             status,
             headers: response.headers().clone(),
-        };
+        });
     }
     let mut decoder = D::default();
     if let Some(declared) = response.content_length() {
         // An announced length over the cap fails before anything is read.
         if declared > limit {
-            return Attempt::TooLarge {
+            return Err(Failed::TooLarge {
                 status: status.as_u16(),
                 limit,
                 declared: Some(declared),
-            };
+            });
         }
         decoder.expect(declared);
     }
     let headers = response.headers().clone();
     let mut read = 0u64;
     let mut first = Vec::new();
-    let decode_error = |reason: String, first: &[u8]| Attempt::Decode {
-        reason,
-        snippet: String::from_utf8_lossy(first).into_owned(),
+    let decode_error = |reason: String, first: &[u8]| {
+        Err(Failed::Decode {
+            reason,
+            snippet: String::from_utf8_lossy(first).into_owned(),
+        })
     };
     loop {
         let chunk = match response.chunk().await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
-            Err(e) => return Attempt::Transport(e),
+            Err(e) => return Err(Failed::Transport(e)),
         };
         read = read.saturating_add(chunk.len() as u64);
         if read > limit {
-            return Attempt::TooLarge {
+            return Err(Failed::TooLarge {
                 status: status.as_u16(),
                 limit,
                 declared: None,
-            };
+            });
         }
         if first.len() < SNIPPET_BYTES {
             let take = chunk.len().min(SNIPPET_BYTES - first.len());
@@ -156,11 +241,11 @@ pub(crate) async fn send<D: Decoder>(
         }
     }
     match decoder.finish() {
-        Ok(output) => Attempt::Success {
+        Ok(output) => Ok(Success {
             status,
             headers,
             output,
-        },
+        }),
         Err(reason) => decode_error(reason, &first),
     }
 }
@@ -193,11 +278,6 @@ fn error_body(status: StatusCode, bytes: &[u8], over_cap: Option<u64>) -> ErrorB
 
 /// `ErrorBody::code` of an error answer whose body the SDK replaced (see above).
 pub const UNREADABLE_ERROR_BODY: &str = "sdk.unreadable.error.body";
-
-/// The correlation id of an answer's headers.
-pub(crate) fn correlation_id(headers: &HeaderMap) -> Option<String> {
-    header(headers, CORRELATION_ID_HEADER)
-}
 
 fn correlation(headers: &HeaderMap) -> Option<&str> {
     headers.get(CORRELATION_ID_HEADER)?.to_str().ok()

@@ -18,27 +18,25 @@ mod decode;
 mod streaming;
 mod trace;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
+use reqwest::header::{AUTHORIZATION, HeaderValue, USER_AGENT};
 use tracing::Instrument as _;
-use usage_models::ErrorBody;
 
 pub use attempt::UNREADABLE_ERROR_BODY;
 pub(crate) use decode::{Decoder, Rows, Whole};
 
 use crate::auth::{TokenSource, bearer_value};
 use crate::clock::Clock;
-use crate::error::{AuthError, TransportError, UsageError};
+use crate::error::{AuthError, UsageError};
 use crate::operations::OperationSpec;
-use crate::retry::{self, Class, RetryPolicy, RetryQuota, Retrying, Stop, Tally, Verdict};
+use crate::retry::{self, Class, RetryPolicy, RetryQuota, Retrying, Stop, Tally, Turn, Verdict};
 use crate::secret::Secret;
 use crate::transport::body::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::transport::path_guard;
-use attempt::Attempt;
+use attempt::Failed;
 
 /// `genesys-usage-rs/<version>`: lets Genesys support tell this SDK's traffic apart.
 pub const USER_AGENT_VALUE: &str = concat!("genesys-usage-rs/", env!("CARGO_PKG_VERSION"));
@@ -81,32 +79,13 @@ pub(crate) struct Pipeline {
     retry: Arc<RetryPolicy>,
 }
 
-/// Why an attempt failed, before the whole call's attempts and time are known.
+/// Why a call failed, before its attempts and time are known.
 enum Failure {
-    Answer {
-        status: StatusCode,
-        headers: HeaderMap,
-        body: Box<ErrorBody>,
-    },
-    Transport(reqwest::Error),
-    TooLarge {
-        status: u16,
-        limit: u64,
-        declared: Option<u64>,
-    },
-    Redirect {
-        status: u16,
-        location: Option<String>,
-    },
-    Decode {
-        reason: String,
-        snippet: String,
-    },
-    Unexpected {
-        status: StatusCode,
-        headers: HeaderMap,
-    },
+    /// A send that did not give a documented success.
+    Sent(Failed),
+    /// No token could be had.
     Auth(AuthError),
+    /// The request cannot be sent again.
     Invalid(String),
 }
 
@@ -159,9 +138,7 @@ impl Pipeline {
             idempotent,
             started: shared.clock.now(),
             span: trace::request_span(op),
-            attempts: AtomicU32::new(0),
             renewed: Mutex::new(None),
-            reauthenticated: AtomicBool::new(false),
         };
         let with = Retrying {
             policy: &self.retry,
@@ -170,7 +147,7 @@ impl Pipeline {
             seed,
         };
         let span = call.span.clone();
-        let (result, tally) = retry::drive(with, |left| call.attempt::<D>(&request, left))
+        let (result, tally) = retry::drive(with, |turn| call.attempt::<D>(&request, turn))
             .instrument(span)
             .await;
         finish(result, tally, idempotent)
@@ -184,10 +161,8 @@ struct Call<'a> {
     idempotent: bool,
     started: tokio::time::Instant,
     span: tracing::Span,
-    attempts: AtomicU32,
     /// The token a 401 made the source renew, for the replay.
     renewed: Mutex<Option<Secret>>,
-    reauthenticated: AtomicBool,
 }
 
 impl Call<'_> {
@@ -195,7 +170,7 @@ impl Call<'_> {
     async fn attempt<D: Decoder>(
         &self,
         template: &reqwest::Request,
-        left: Option<Duration>,
+        turn: Turn,
     ) -> Verdict<D::Output, Failure> {
         let shared = &self.pipeline.shared;
         let Some(mut request) = template.try_clone() else {
@@ -225,12 +200,11 @@ impl Call<'_> {
                 Err(e) => return Verdict::Done(Err(Failure::Auth(e))),
             }
         }
-        *request.timeout_mut() = match (shared.limits.timeout, left) {
+        *request.timeout_mut() = match (shared.limits.timeout, turn.left) {
             (Some(t), Some(l)) => Some(t.min(l)),
             (t, l) => t.or(l),
         };
         // 2. attempt
-        let number = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
         let sent_at = shared.clock.now();
         let outcome = attempt::send::<D>(
             &shared.http,
@@ -242,63 +216,27 @@ impl Call<'_> {
         let now = shared.clock.now();
         trace::record_attempt(
             &self.span,
-            number,
+            turn.number,
             (now - sent_at).as_millis() as u64,
             (now - self.started).as_millis() as u64,
             &outcome,
         );
         // 3. classify
-        let (failure, class) = match outcome {
-            Attempt::Success { output, .. } => return Verdict::Done(Ok(output)),
-            Attempt::Answer {
-                status,
-                headers,
-                body,
-            } => {
-                let class = retry::classify(self.idempotent, Ok((status, &headers)));
-                (
-                    Failure::Answer {
-                        status,
-                        headers,
-                        body,
-                    },
-                    class,
-                )
-            }
-            Attempt::Transport(e) => {
-                let class = retry::classify(self.idempotent, Err(&e));
-                (Failure::Transport(e), class)
-            }
-            Attempt::TooLarge {
-                status,
-                limit,
-                declared,
-            } => (
-                Failure::TooLarge {
-                    status,
-                    limit,
-                    declared,
-                },
-                Class::Done,
-            ),
-            Attempt::Redirect { status, location } => {
-                (Failure::Redirect { status, location }, Class::Done)
-            }
-            Attempt::Decode { reason, snippet } => {
-                (Failure::Decode { reason, snippet }, Class::Done)
-            }
-            Attempt::Unexpected { status, headers } => {
-                (Failure::Unexpected { status, headers }, Class::Done)
-            }
+        let failed = match outcome {
+            Ok(success) => return Verdict::Done(Ok(success.output)),
+            Err(failed) => failed,
         };
-        match class {
-            Class::Done => Verdict::Done(Err(failure)),
+        match failed.class(self.idempotent) {
+            Class::Done => Verdict::Done(Err(Failure::Sent(failed))),
             Class::Retry { retry_after } => Verdict::Retry {
-                timeout: matches!(&failure, Failure::Transport(e) if e.is_timeout()),
-                error: failure,
+                timeout: failed.timed_out(),
+                error: Failure::Sent(failed),
                 retry_after,
             },
-            Class::Reauthenticate => self.reauthenticate(failure, token).await,
+            Class::Reauthenticate => {
+                self.reauthenticate(Failure::Sent(failed), token, turn.replayed)
+                    .await
+            }
         }
     }
 
@@ -307,11 +245,12 @@ impl Call<'_> {
         &self,
         failure: Failure,
         rejected: Option<Secret>,
+        replayed: bool,
     ) -> Verdict<T, Failure> {
         let (Some(auth), Some(rejected)) = (&self.pipeline.shared.auth, rejected) else {
             return Verdict::Done(Err(failure));
         };
-        if self.reauthenticated.swap(true, Ordering::Relaxed) {
+        if replayed {
             return Verdict::Done(Err(failure));
         }
         match auth.refresh(&rejected).await {
@@ -344,61 +283,7 @@ fn finish<T>(
         Err(Stop::Failed(failure)) => failure,
     };
     let (error, delivered) = match failure {
-        Failure::Answer {
-            status,
-            headers,
-            body,
-        } => (
-            UsageError::from_answer(
-                status.as_u16(),
-                &headers,
-                *body,
-                retry::retry_after(&headers),
-            ),
-            status.is_server_error(),
-        ),
-        Failure::Transport(source) => {
-            let delivered = !source.is_connect();
-            let timed_out = source.is_timeout();
-            let source = TransportError::new(source);
-            let error = if timed_out {
-                UsageError::Timeout {
-                    source,
-                    attempts,
-                    elapsed,
-                }
-            } else {
-                UsageError::Network {
-                    source,
-                    attempts,
-                    elapsed,
-                }
-            };
-            (error, delivered)
-        }
-        Failure::TooLarge {
-            status,
-            limit,
-            declared,
-        } => (
-            UsageError::ResponseTooLarge {
-                status,
-                limit,
-                declared,
-            },
-            true,
-        ),
-        Failure::Redirect { status, location } => {
-            (UsageError::Redirected { status, location }, false)
-        }
-        Failure::Decode { reason, snippet } => (UsageError::Decode { reason, snippet }, false),
-        Failure::Unexpected { status, headers } => (
-            UsageError::UnexpectedStatus {
-                status: status.as_u16(),
-                correlation_id: attempt::correlation_id(&headers),
-            },
-            false,
-        ),
+        Failure::Sent(failed) => failed.into_error(attempts, elapsed),
         Failure::Auth(error) => (UsageError::Auth(error), false),
         Failure::Invalid(why) => (UsageError::InvalidRequest(why), false),
     };

@@ -1,7 +1,7 @@
 //! What each call and each attempt tells `tracing`: one span per call, named by its
 //! operationId, and one event per attempt, the same for all eleven operations.
 
-use super::attempt::Attempt;
+use super::attempt::{self, Attempt, Failed};
 use crate::error::root_cause;
 use crate::operations::OperationSpec;
 
@@ -28,7 +28,7 @@ pub(crate) fn record_attempt<T>(
 ) {
     span.record("attempt", attempt);
     span.record("duration_ms", call_ms);
-    let (status, correlation_id) = outcome.head();
+    let (status, correlation_id) = attempt::head(outcome);
     if let Some(status) = status {
         span.record("status", status);
     }
@@ -36,20 +36,20 @@ pub(crate) fn record_attempt<T>(
         span.record("correlation_id", id);
     }
     match outcome {
-        Attempt::Success { .. } | Attempt::Answer { .. } | Attempt::Unexpected { .. } => {
+        Ok(_) | Err(Failed::Answer { .. } | Failed::Unexpected { .. }) => {
             tracing::debug!(attempt, status, duration_ms, correlation_id, "response");
         }
-        Attempt::Transport(error) => {
+        Err(Failed::Transport(error)) => {
             let error = root_cause(error);
             tracing::debug!(attempt, duration_ms, %error, "request failed");
         }
-        Attempt::TooLarge { limit, .. } => {
+        Err(Failed::TooLarge { limit, .. }) => {
             tracing::debug!(attempt, status, duration_ms, limit, "body over the cap");
         }
-        Attempt::Redirect { .. } => {
+        Err(Failed::Redirect { .. }) => {
             tracing::debug!(attempt, status, duration_ms, "redirect not followed");
         }
-        Attempt::Decode { reason, .. } => {
+        Err(Failed::Decode { reason, .. }) => {
             tracing::debug!(attempt, duration_ms, %reason, "body does not decode");
         }
     }

@@ -45,6 +45,17 @@ pub(crate) enum Stop<E> {
     Deadline,
 }
 
+/// What the loop tells each attempt.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Turn {
+    /// 1 for the first send of the call.
+    pub number: u32,
+    /// The time left before the caller's deadline, to bound the attempt's own timeout.
+    pub left: Option<Duration>,
+    /// Whether the call has already replayed once (a second 401 ends it).
+    pub replayed: bool,
+}
+
 /// What the whole call cost: sends, the first included, and the time from the first.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tally {
@@ -52,14 +63,13 @@ pub(crate) struct Tally {
     pub elapsed: Duration,
 }
 
-/// Runs `attempt` until its verdict ends the call. `attempt` is given the time left before
-/// the caller's deadline, to bound its own timeout.
+/// Runs `attempt` until its verdict ends the call.
 pub(crate) async fn drive<T, E, F, Fut>(
     with: Retrying<'_>,
     mut attempt: F,
 ) -> (Result<T, Stop<E>>, Tally)
 where
-    F: FnMut(Option<Duration>) -> Fut,
+    F: FnMut(Turn) -> Fut,
     Fut: Future<Output = Verdict<T, E>>,
 {
     let Retrying {
@@ -85,7 +95,12 @@ where
             return (Err(Stop::Deadline), tally);
         }
         tally.attempts += 1;
-        let verdict = attempt(left).await;
+        let verdict = attempt(Turn {
+            number: tally.attempts,
+            left,
+            replayed,
+        })
+        .await;
         let now = clock.now();
         tally.elapsed = now - started;
         let (error, retry_after, timeout) = match verdict {

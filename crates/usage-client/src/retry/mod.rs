@@ -10,6 +10,6 @@ mod quota;
 
 pub use classify::retry_after;
 pub(crate) use classify::{Class, classify};
-pub(crate) use driver::{Retrying, Stop, Tally, Verdict, drive};
+pub(crate) use driver::{Retrying, Stop, Tally, Turn, Verdict, drive};
 pub use policy::RetryPolicy;
 pub(crate) use quota::RetryQuota;
