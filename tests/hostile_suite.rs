@@ -95,8 +95,6 @@ fn every_operation() -> Vec<(&'static str, Call, bool)> {
     fn done<T>(r: Result<T, UsageError>) -> Result<(), UsageError> {
         r.map(drop)
     }
-    let interval = "2026-10-01/2026-10-08";
-    let _ = interval;
     vec![
         (
             "postUsageQuery",

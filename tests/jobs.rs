@@ -164,22 +164,35 @@ async fn rows_stream_one_at_a_time_across_pages() {
     assert!(q.with_page_size(1_001).is_err());
 }
 
-#[tokio::test]
-async fn a_page_that_fails_is_fetched_again_from_its_cursor() {
-    // The second page answers 503 twice: the client's retries fetch it again, and
-    // nothing on top of them does.
+/// A 300-row job whose second page (after `c100`) answers 503 to its first `failures` sends.
+async fn second_page_failing(failures: usize) -> Hostile {
     let inner = job_server(300, "Succeeded");
-    let server = Hostile::start(move |req, earlier| {
-        let failed = earlier
-            .iter()
-            .filter(|l| query_param(&l.target, "after") == Some("c100"))
-            .count();
-        if query_param(&req.target, "after") == Some("c100") && failed < 2 {
+    Hostile::start(move |req, earlier| {
+        if query_param(&req.target, "after") == Some("c100")
+            && second_page_sends_of(earlier) < failures
+        {
             return Act::json(503, json!({"status": 503}));
         }
         inner(req, earlier)
     })
-    .await;
+    .await
+}
+
+fn second_page_sends_of(log: &[Logged]) -> usize {
+    log.iter()
+        .filter(|l| query_param(&l.target, "after") == Some("c100"))
+        .count()
+}
+
+fn second_page_sends(server: &Hostile) -> usize {
+    second_page_sends_of(&server.log())
+}
+
+#[tokio::test]
+async fn a_page_that_fails_is_fetched_again_from_its_cursor() {
+    // The second page answers 503 twice: the client's retries fetch it again, and
+    // nothing on top of them does.
+    let server = second_page_failing(2).await;
     let fast = RetryPolicy::default()
         .with_initial_backoff(std::time::Duration::from_millis(1))
         .with_max_backoff(std::time::Duration::from_millis(5));
@@ -192,41 +205,27 @@ async fn a_page_that_fails_is_fetched_again_from_its_cursor() {
         .await
         .unwrap();
     assert_eq!(counts(&rows), (0..300).collect::<Vec<i64>>());
-    let second = |server: &Hostile| {
-        server
-            .log()
-            .iter()
-            .filter(|l| query_param(&l.target, "after") == Some("c100"))
-            .count()
-    };
-    assert_eq!(second(&server), 3, "two failures, one success");
+    assert_eq!(second_page_sends(&server), 3, "two failures, one success");
 
     // Without client retries, a failed page is returned once, and the next call fetches
     // the same page: no row lost or repeated.
-    let inner = job_server(300, "Succeeded");
-    let server = Hostile::start(move |req, earlier| {
-        let failed = earlier
-            .iter()
-            .filter(|l| query_param(&l.target, "after") == Some("c100"))
-            .count();
-        if query_param(&req.target, "after") == Some("c100") && failed < 1 {
-            return Act::json(503, json!({"status": 503}));
-        }
-        inner(req, earlier)
-    })
-    .await;
+    let server = second_page_failing(1).await;
     let q = queries(&server, RetryPolicy::disabled())
         .with_page_size(100)
         .unwrap();
     let mut pages = q.aggregate_usage(&request()).await.unwrap();
     let mut rows = pages.next_page().await.unwrap().unwrap();
     let err = pages.next_page().await.unwrap().unwrap_err();
-    assert_eq!(second(&server), 1, "one send for the failed page: {err}");
+    assert_eq!(
+        second_page_sends(&server),
+        1,
+        "one send for the failed page: {err}"
+    );
     while let Some(page) = pages.next_page().await {
         rows.extend(page.unwrap());
     }
     assert_eq!(counts(&rows), (0..300).collect::<Vec<i64>>());
-    assert_eq!(second(&server), 2);
+    assert_eq!(second_page_sends(&server), 2);
 }
 
 #[tokio::test]
