@@ -292,6 +292,39 @@ async fn failed_and_cancelled_jobs_are_typed_errors_with_the_job_and_its_reason(
 }
 
 #[tokio::test]
+async fn a_job_that_ends_badly_while_paging_is_the_same_typed_error_and_ends_the_pages() {
+    for status in ["Failed", "Cancelled"] {
+        let inner = job_server(300, "Succeeded");
+        let server = Hostile::start(move |req, earlier| {
+            if query_param(&req.target, "after") == Some("c100") {
+                return Act::json(
+                    200,
+                    json!({
+                        "queryStatus": status,
+                        "errorBody": {"code": "job.failed", "message": "it broke"},
+                    }),
+                );
+            }
+            inner(req, earlier)
+        })
+        .await;
+        let q = queries(&server, RetryPolicy::default())
+            .with_page_size(100)
+            .unwrap();
+        let mut pages = q.aggregate_usage(&request()).await.unwrap();
+        assert_eq!(pages.next_page().await.unwrap().unwrap().len(), 100);
+        let err = pages.next_page().await.unwrap().unwrap_err();
+        let body = match &err {
+            Error::JobFailed { error_body, .. } if status == "Failed" => error_body,
+            Error::JobCancelled { error_body, .. } if status == "Cancelled" => error_body,
+            other => panic!("{status}: {other:?}"),
+        };
+        assert_eq!(body.as_ref().unwrap().code.as_deref(), Some("job.failed"));
+        assert!(pages.next_page().await.is_none(), "{status}: the pages end");
+    }
+}
+
+#[tokio::test]
 async fn a_client_job_lives_under_its_client() {
     let server = Hostile::start(job_server(150, "Succeeded")).await;
     let q = queries(&server, RetryPolicy::default())

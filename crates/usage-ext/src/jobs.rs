@@ -86,6 +86,25 @@ pub struct RawPage<R> {
     error_body: Option<ErrorBody>,
 }
 
+impl<R> RawPage<R> {
+    /// `Failed` or `Cancelled`: what the poll found and the caller's error, with the
+    /// service's `errorBody`. The wait and the paging both end on it.
+    fn ended_badly(&mut self, job_id: &str) -> Option<(PollStatus, Error)> {
+        let job_id = job_id.to_string();
+        let error_body = self.error_body.take().map(Box::new);
+        match self.status {
+            JobQueryStatus::Failed => {
+                Some((PollStatus::Failed, Error::JobFailed { job_id, error_body }))
+            }
+            JobQueryStatus::Cancelled => Some((
+                PollStatus::Cancelled,
+                Error::JobCancelled { job_id, error_body },
+            )),
+            _ => None,
+        }
+    }
+}
+
 mod sealed {
     use super::*;
 
@@ -198,25 +217,16 @@ impl<R: JobRow> Job<R> {
         self.validate()?;
         let size = queries.page_size();
         let job_id = &self.job_id;
-        let judge = |page: RawPage<R>| match &page.status {
-            JobQueryStatus::Succeeded => Verdict::Done(page),
-            JobQueryStatus::Queued => Verdict::Continue(PollStatus::Queued),
-            JobQueryStatus::Running => Verdict::Continue(PollStatus::Running),
-            JobQueryStatus::Failed => Verdict::Fail(
-                PollStatus::Failed,
-                Error::JobFailed {
-                    job_id: job_id.clone(),
-                    error_body: page.error_body.map(Box::new),
-                },
-            ),
-            JobQueryStatus::Cancelled => Verdict::Fail(
-                PollStatus::Cancelled,
-                Error::JobCancelled {
-                    job_id: job_id.clone(),
-                    error_body: page.error_body.map(Box::new),
-                },
-            ),
-            other => Verdict::Continue(PollStatus::Unlisted(other.as_str().to_string())),
+        let judge = |mut page: RawPage<R>| {
+            if let Some((status, error)) = page.ended_badly(job_id) {
+                return Verdict::Fail(status, error);
+            }
+            match &page.status {
+                JobQueryStatus::Succeeded => Verdict::Done(page),
+                JobQueryStatus::Queued => Verdict::Continue(PollStatus::Queued),
+                JobQueryStatus::Running => Verdict::Continue(PollStatus::Running),
+                other => Verdict::Continue(PollStatus::Unlisted(other.as_str().to_string())),
+            }
         };
         let fetch = || R::fetch(queries.poll_client(), self, None, size);
         let first = poll::until_done(
@@ -306,26 +316,16 @@ impl<R: JobRow> Pages<R> {
         };
         let size = self.queries.page_size();
         let fetched = R::fetch(self.queries.client(), &self.job, after.as_deref(), size).await;
-        let page = match fetched {
+        let mut page = match fetched {
             Ok(page) => page,
             Err(source) => return Some(Err(self.page_error(after, source))),
         };
+        if let Some((_, error)) = page.ended_badly(&self.job.job_id) {
+            self.next = Next::End;
+            return Some(Err(error));
+        }
         match page.status {
             JobQueryStatus::Succeeded => {}
-            JobQueryStatus::Failed => {
-                self.next = Next::End;
-                return Some(Err(Error::JobFailed {
-                    job_id: self.job.job_id.clone(),
-                    error_body: page.error_body.map(Box::new),
-                }));
-            }
-            JobQueryStatus::Cancelled => {
-                self.next = Next::End;
-                return Some(Err(Error::JobCancelled {
-                    job_id: self.job.job_id.clone(),
-                    error_body: page.error_body.map(Box::new),
-                }));
-            }
             other => {
                 return Some(Err(Error::JobNotFinished {
                     job_id: self.job.job_id.clone(),
