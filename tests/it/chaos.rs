@@ -4,7 +4,7 @@
 //! cap; token lifetimes that overflow; tokens revoked mid-run and a few queries that fail.
 //! Run explicitly (CI does):
 //!
-//!     cargo test -p usage-tests --test chaos -- --ignored --nocapture
+//!     cargo test -p usage-tests --test it chaos:: -- --ignored --nocapture
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -56,7 +56,7 @@ fn expected_submit_failure(error: &Error) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "chaos run, about half a minute: cargo test -p usage-tests --test chaos -- --ignored"]
+#[ignore = "chaos run, about half a minute: cargo test -p usage-tests --test it chaos:: -- --ignored"]
 async fn a_thousand_jobs_under_random_faults() {
     let started = Instant::now();
     let fake = FakeService::start(FakeConfig {
