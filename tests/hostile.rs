@@ -26,6 +26,8 @@ pub struct Logged {
     /// Header names in lower case, in arrival order.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When its head and body had arrived.
+    pub received: std::time::Instant,
 }
 
 impl Logged {
@@ -319,6 +321,7 @@ async fn read_request(
         target,
         headers,
         body,
+        received: std::time::Instant::now(),
     }))
 }
 

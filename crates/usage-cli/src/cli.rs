@@ -163,6 +163,10 @@ pub struct ReportArgs {
     /// Which generation of the API to ask.
     #[arg(long, value_enum, default_value_t = Api::Jobs)]
     pub api: Api,
+    /// Jobs submitted and waited for at once, when the window spans more than one job (a
+    /// job covers at most 90 days).
+    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
+    pub concurrency: std::num::NonZeroUsize,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +236,10 @@ pub struct JobsArgs {
     /// Rows per page (1 to 1000).
     #[arg(long, default_value_t = usage_ext::MAX_PAGE_SIZE, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub page_size: u32,
+    /// Jobs submitted and waited for at once, when the window spans more than one job (a
+    /// job covers at most 90 days).
+    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
+    pub concurrency: std::num::NonZeroUsize,
 }
 
 /// `7d`, `2w`: a number of days.
@@ -259,6 +267,14 @@ fn parse_age(text: &str) -> Result<u32, String> {
 }
 
 /// `90s`, `15m`, `1h`, or plain seconds.
+/// 1 to 16 jobs at once: more only spends the org's rate limit faster.
+fn parse_concurrency(text: &str) -> Result<std::num::NonZeroUsize, String> {
+    match text.parse::<usize>() {
+        Ok(n @ 1..=16) => Ok(std::num::NonZeroUsize::new(n).expect("1 to 16")),
+        _ => Err(format!("{text:?}: give 1 to 16 jobs at once")),
+    }
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())

@@ -605,3 +605,98 @@ async fn secret_from_stdin_and_rust_log() {
         "nothing sent without a secret"
     );
 }
+
+/// The NDJSON rows of a `jobs` run against `fake`.
+async fn job_rows(fake: &FakeService, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["jobs", "--format", "ndjson"];
+    all.extend_from_slice(args);
+    let out = against(fake, &all).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A window longer than one job's 90 days runs as several jobs: every day once, none
+/// missing, and the same totals as the windows asked for one by one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_longer_than_a_job_is_split_with_no_day_twice_and_the_same_totals() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let by_day = ["--granularity", "Day", "--group-by", "OauthClientId"];
+    let mut args = vec!["--since", "200d", "--concurrency", "3"];
+    args.extend_from_slice(&by_day);
+    let rows = job_rows(&fake, &args).await;
+    assert_eq!(
+        fake.requests(usage_fake::Operation::PostUsageAggregatesQueryJobs),
+        3,
+        "201 days are three jobs of at most 90 days"
+    );
+    let mut keys = std::collections::BTreeSet::new();
+    for row in &rows {
+        let key = (
+            row["date"].as_str().unwrap().to_string(),
+            row["oauthClient"]["id"].as_str().unwrap().to_string(),
+        );
+        assert!(keys.insert(key.clone()), "{key:?} appears twice");
+    }
+    let days: std::collections::BTreeSet<&str> = keys.iter().map(|(d, _)| d.as_str()).collect();
+    let today = chrono::Utc::now().date_naive();
+    // The fake has data up to yesterday, as the service.
+    let expected: std::collections::BTreeSet<String> = (1..=200)
+        .map(|back| (today - chrono::Days::new(back)).to_string())
+        .collect();
+    assert_eq!(
+        days,
+        expected.iter().map(String::as_str).collect(),
+        "every day of the window once"
+    );
+
+    // The same days asked for as three windows of their own, by interval.
+    let first = today - chrono::Days::new(200);
+    let mut sum_by_window = 0i64;
+    let mut start = first;
+    while start <= today {
+        let end = (start + chrono::Days::new(89)).min(today);
+        let interval = format!("{start}/{end}");
+        let mut args = vec!["--interval", interval.as_str()];
+        args.extend_from_slice(&by_day);
+        sum_by_window += job_rows(&fake, &args)
+            .await
+            .iter()
+            .map(|r| r["requestCount"].as_i64().unwrap())
+            .sum::<i64>();
+        start = end + chrono::Days::new(1);
+    }
+    let total: i64 = rows
+        .iter()
+        .map(|r| r["requestCount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, sum_by_window);
+
+    // `report` over the same window agrees with the rows.
+    let out = against(&fake, &["report", "--since", "200d", "--format", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let reported: i64 = report
+        .iter()
+        .map(|c| c["requestCount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(reported, total);
+}
+
+#[test]
+fn a_window_more_than_a_year_back_is_refused_naming_the_limit() {
+    let out = run(&["jobs", "--demo", "--since", "400d"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("more than a year ago"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    let ok = run(&["report", "--demo", "--since", "365d"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+}

@@ -109,6 +109,12 @@ pub enum Error {
         #[source]
         source: Box<UsageError>,
     },
+    /// The job of a window was stopped before it ended (its runtime shut down).
+    #[error("the aggregates query job of window {window} was stopped before it ended")]
+    WindowStopped {
+        /// The window's days, `first/last`.
+        window: String,
+    },
     /// A poll failed for good. Each poll is one request (the poll schedule is the retry),
     /// so `polls` and `elapsed` are what the whole wait cost.
     #[error(

@@ -10,6 +10,7 @@ mod poll;
 mod queries;
 mod simple_search;
 pub mod validate;
+mod windows;
 
 pub use error::Error;
 pub use execution::Execution;
@@ -18,6 +19,9 @@ pub use policy::{InvalidPolicy, PollPolicy};
 pub use poll::{LAST_POLL_ROOM, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStatus};
 pub use queries::{MAX_PAGE_SIZE, UsageQueries};
 pub use simple_search::SimpleSearch;
+pub use windows::{
+    DayWindow, MAX_HISTORY_DAYS, OnWindowEvent, WINDOW_DAYS, WindowEvent, WindowJobs, split_days,
+};
 // What the common path needs, so that `usage-ext` is the one dependency to add.
 /// The client crate, for everything else (`usage_ext::client::AuthError`, ...).
 pub use usage_client as client;

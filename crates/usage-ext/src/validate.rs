@@ -33,6 +33,17 @@ pub enum ValidationError {
         /// Which rule it breaks, in upstream's words.
         reason: &'static str,
     },
+    /// A history that starts further back than the service keeps.
+    #[error(
+        "the interval starts {first}, more than a year ago: the Usage API keeps one year of \
+         usage, so the earliest first day today is {earliest}"
+    )]
+    TooFarBack {
+        /// The first day asked for.
+        first: String,
+        /// The earliest first day the service takes today.
+        earliest: String,
+    },
     /// `UserId` in the `groupBy` of an OAuth client query.
     #[error(
         "an OAuth client query cannot group by UserId; group by user with an organization query"
@@ -57,15 +68,6 @@ pub fn days(days: u32) -> Result<(), ValidationError> {
         return Err(ValidationError::Days(days.to_string()));
     }
     Ok(())
-}
-
-/// `days` given as text (a command line, a config file).
-pub fn parse_days(text: &str) -> Result<u32, ValidationError> {
-    let parsed = text
-        .trim()
-        .parse::<u32>()
-        .map_err(|_| ValidationError::Days(format!("{text:?}")))?;
-    days(parsed).map(|()| parsed)
 }
 
 /// The longest interval an aggregates query job takes (upstream: "End date cannot be more
@@ -119,11 +121,9 @@ mod tests {
             assert!(id("executionId", bad).is_err(), "{bad:?}");
         }
         assert!(id("executionId", "..x").is_ok());
-        assert_eq!(parse_days("30"), Ok(30));
-        for bad in ["0", "-1", "7.5", "", "seven", "99999999999"] {
-            let err = parse_days(bad).unwrap_err();
-            assert!(err.to_string().contains("positive whole number"), "{err}");
-        }
+        assert_eq!(days(30), Ok(()));
+        let err = days(0).unwrap_err();
+        assert!(err.to_string().contains("positive whole number"), "{err}");
     }
 
     #[test]

@@ -30,3 +30,48 @@ async fn retry_after_is_waited_as_named_plus_little_jitter() {
         assert_eq!(server.count(RESULTS), 2);
     }
 }
+
+/// A job's page answering 429 forever: the client's `max_attempts` sends, each after the
+/// `Retry-After` it was given, and no retry loop on top of them in the paging.
+#[tokio::test]
+async fn a_page_answering_429_forever_gets_max_attempts_sends_each_after_its_retry_after() {
+    const JOB: &str = "/api/v2/usage/aggregates/query/jobs/job-1";
+    let server = Hostile::start(|req, _| match req.path() {
+        TOKEN => token_ok(),
+        JOB if !req.target.contains("after=") => Act::json(
+            200,
+            json!({"queryStatus": "Succeeded", "entities": [],
+                   "nextUri": format!("{JOB}?pageSize=1000&after=c1")}),
+        ),
+        _ => Act::json(429, json!({"status": 429})).with("retry-after", 1),
+    })
+    .await;
+    let client = builder(&server)
+        .retry_policy(RetryPolicy::default().with_max_attempts(3))
+        .build()
+        .unwrap();
+    let queries = queries(client, Duration::from_secs(10));
+    let mut pages = usage_ext::Job::organization("job-1")
+        .wait(&queries)
+        .await
+        .unwrap();
+    assert_eq!(pages.next_page().await.unwrap().unwrap().len(), 0);
+    let err = pages.next_page().await.unwrap().unwrap_err();
+    assert!(
+        matches!(&err, Error::Page { source, .. } if matches!(**source, UsageError::RateLimited { .. })),
+        "{err:?}"
+    );
+    let sends: Vec<Logged> = server
+        .log()
+        .into_iter()
+        .filter(|l| l.target.contains("after=c1"))
+        .collect();
+    assert_eq!(sends.len(), 3, "max_attempts sends, no more");
+    for pair in sends.windows(2) {
+        let gap = pair[1].received - pair[0].received;
+        assert!(
+            (Duration::from_millis(1_000)..Duration::from_millis(1_400)).contains(&gap),
+            "a retry {gap:?} after the last, not after its Retry-After of 1 s"
+        );
+    }
+}

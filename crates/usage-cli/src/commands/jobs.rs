@@ -1,0 +1,45 @@
+//! `jobs`: aggregates query jobs, one per 90 days of the window, their rows streamed page
+//! by page in window order.
+
+use usage_ext::Pages;
+
+use crate::cli::JobsArgs;
+use crate::exit::Failure;
+use crate::output::{Record, Sink};
+use crate::session::Session;
+use crate::{resolve, windowed};
+
+pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
+    let windows = resolve::job_windows(&args.window)?;
+    let request = resolve::jobs_request(args, &windows[0].interval())?;
+    let queries = session
+        .queries
+        .clone()
+        .with_page_size(args.page_size)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut sink = Sink::new(session.format, session.out()?)?;
+    let jobs = windowed::start(session, &queries, &request, windows, args.concurrency.get());
+    windowed::each_row(session, jobs, |row| Ok(sink.row(&row)?)).await?;
+    sink.finish()?;
+    Ok(())
+}
+
+/// Streams a job's rows page by page: memory holds one page, whatever the format but
+/// the table.
+pub async fn print_pages<R>(session: &Session, mut pages: Pages<R>) -> Result<(), Failure>
+where
+    R: Record + usage_ext::JobRow,
+{
+    let mut sink = Sink::<R>::new(session.format, session.out()?)?;
+    while let Some(page) = pages.next_page().await {
+        for row in &page? {
+            sink.row(row)?;
+        }
+        session
+            .progress
+            .status(&format!("paging · {} rows", sink.count()));
+    }
+    session.done();
+    sink.finish()?;
+    Ok(())
+}

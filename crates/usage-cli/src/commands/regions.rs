@@ -1,0 +1,44 @@
+//! `regions`: the regions the tool knows and their API hosts. Sends nothing.
+
+use std::path::Path;
+
+use usage_ext::Region;
+
+use crate::cli::Format;
+use crate::exit::Failure;
+use crate::output::{Record, Sink};
+use crate::session::open_output;
+
+#[derive(serde::Serialize)]
+struct RegionRow {
+    name: &'static str,
+    domain: &'static str,
+    #[serde(rename = "apiBaseUrl")]
+    api_base_url: String,
+}
+
+impl Record for RegionRow {
+    fn columns() -> &'static [&'static str] {
+        &["name", "domain", "apiBaseUrl"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.to_string(),
+            self.domain.to_string(),
+            self.api_base_url.clone(),
+        ]
+    }
+}
+
+pub fn regions(format: Format, output: Option<&Path>) -> Result<(), Failure> {
+    let mut sink = Sink::<RegionRow>::new(format, open_output(output)?)?;
+    for region in Region::ALL {
+        sink.row(&RegionRow {
+            name: region.name(),
+            domain: region.domain(),
+            api_base_url: region.api_base_url(),
+        })?;
+    }
+    sink.finish()?;
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Flags turned into what the API is sent, once, before anything is sent: intervals, the
+//! job windows of a long interval, metrics and job requests. A flag the service would
+//! refuse is refused here, with the flag's name.
+
+use chrono::{Days, NaiveDate, Utc};
+use serde_json::json;
+use usage_ext::models::{Granularity, Interval, Metric, OrganizationPublicApiUsageQueryRequest};
+use usage_ext::{DayWindow, split_days};
+
+use crate::cli::{JobsArgs, QueryShape, Window};
+use crate::exit::Failure;
+
+/// Today in UTC, the service's calendar.
+pub fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// `days` days before `today`.
+pub fn days_before(today: NaiveDate, days: u32, flag: &str) -> Result<NaiveDate, Failure> {
+    today
+        .checked_sub_days(Days::new(u64::from(days)))
+        .ok_or_else(|| Failure::Usage(format!("{flag} reaches before the calendar")))
+}
+
+/// The interval a window names: `--interval` as given (checked), or the last `--since`
+/// days (7 by default) up to today.
+pub fn interval(window: &Window) -> Result<String, Failure> {
+    match (&window.interval, window.since) {
+        (Some(text), _) => {
+            Interval::parse(text).map_err(|e| Failure::Usage(format!("--interval: {e}")))?;
+            Ok(text.clone())
+        }
+        (None, since) => {
+            let today = today();
+            let start = days_before(today, since.unwrap_or(7), "--since")?;
+            Ok(format!("{start}/{today}"))
+        }
+    }
+}
+
+/// The aggregates query jobs a window takes: one per 90 days at most, refused when it
+/// starts more than a year back.
+pub fn job_windows(window: &Window) -> Result<Vec<DayWindow>, Failure> {
+    let days = DayWindow::of_interval(&interval(window)?)
+        .map_err(|e| Failure::Usage(format!("--interval: {e}")))?;
+    split_days(days, today()).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+/// The counters an original query asks for, as the models spell them.
+pub fn metrics(shape: &QueryShape) -> Vec<Metric> {
+    shape
+        .metrics
+        .iter()
+        .map(|m| Metric::from(m.as_str()))
+        .collect()
+}
+
+pub fn granularity(shape: &QueryShape) -> Option<Granularity> {
+    shape.granularity.as_deref().map(Granularity::from)
+}
+
+pub fn job_request(
+    body: serde_json::Value,
+) -> Result<OrganizationPublicApiUsageQueryRequest, Failure> {
+    serde_json::from_value(body).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+/// `--sort-by FIELD[:asc|:desc]`, as the service's `sortBy`.
+pub fn sort_by(flags: &[String]) -> Result<Vec<serde_json::Value>, Failure> {
+    flags
+        .iter()
+        .map(|s| {
+            let (field, order) = match s.rsplit_once(':') {
+                Some((field, "desc")) => (field, "Desc"),
+                Some((field, "asc")) => (field, "Asc"),
+                Some(_) => {
+                    return Err(Failure::Usage(format!(
+                        "--sort-by {s:?}: use FIELD, FIELD:asc or FIELD:desc"
+                    )));
+                }
+                None => (s.as_str(), "Asc"),
+            };
+            Ok(json!({"fieldName": field, "order": order}))
+        })
+        .collect()
+}
+
+/// The organization job `jobs` sends for each of its windows (the interval is the
+/// window's).
+pub fn jobs_request(
+    args: &JobsArgs,
+    interval: &str,
+) -> Result<OrganizationPublicApiUsageQueryRequest, Failure> {
+    job_request(json!({
+        "interval": interval,
+        "groupBy": args.group_by,
+        "metrics": args.metrics,
+        "granularity": args.granularity,
+        "templateUris": args.template_uri,
+        "httpMethods": args.http_method,
+        "platforms": args.platform,
+        "userIds": args.user_id,
+        "oauthClientIds": args.oauth_client_id,
+        "sortBy": sort_by(&args.sort_by)?,
+    }))
+}

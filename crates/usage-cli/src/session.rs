@@ -1,0 +1,161 @@
+//! What every command that talks to the API has: the client (the org's, or the built-in
+//! fake's under `--demo`), where progress and data go, and the id to resume if the user
+//! interrupts. Built once from the global flags, before the command runs.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use usage_ext::{PollPolicy, UsageQueries};
+use usage_fake::{FakeConfig, FakeService};
+
+use crate::cli::{Format, Global};
+use crate::config;
+use crate::exit::Failure;
+use crate::output::{Record, Sink};
+use crate::progress::Progress;
+
+/// The fake `--demo` runs against: 120 of the 240 real-looking series of usage-fake's org
+/// (5 OAuth clients, 3 users, 16 endpoints), so each client has its own mix of endpoints.
+pub fn demo_config() -> FakeConfig {
+    FakeConfig {
+        rows: 120,
+        ..FakeConfig::default()
+    }
+}
+
+/// The `resume` arguments of the query or job being waited for, shared with the Ctrl-C
+/// handler.
+pub type Pending = Arc<Mutex<Option<String>>>;
+
+/// A running command's client and outputs.
+pub struct Session {
+    pub queries: UsageQueries,
+    pub progress: Arc<Progress>,
+    pub format: Format,
+    pub output: Option<PathBuf>,
+    pub pending: Pending,
+    pub demo: bool,
+    /// Kept alive until the session ends: dropping it stops the fake.
+    _fake: Option<FakeService>,
+}
+
+/// The format: `--format`, else the `--output` file's extension, else the table.
+pub fn format(global: &Global) -> Format {
+    global
+        .format
+        .or_else(|| {
+            let ext = global.output.as_ref()?.extension()?.to_str()?;
+            match ext.to_ascii_lowercase().as_str() {
+                "csv" => Some(Format::Csv),
+                "json" => Some(Format::Json),
+                "ndjson" | "jsonl" => Some(Format::Ndjson),
+                _ => None,
+            }
+        })
+        .unwrap_or(Format::Table)
+}
+
+impl Session {
+    /// The client the flags and environment name: the fake under `--demo`, else the org's.
+    pub async fn connect(
+        global: &Global,
+        vars: &[(String, String)],
+        mut stdin: impl BufRead,
+        pending: Pending,
+    ) -> Result<Self, Failure> {
+        let progress = Arc::new(Progress::new(global.quiet, global.verbose));
+        let mut fake = None;
+        let client = if global.demo {
+            let service = FakeService::start(demo_config())
+                .await
+                .map_err(|e| Failure::Api(Box::new(e)))?;
+            progress.note(&format!(
+                "--demo: running against the built-in usage-fake at {} (offline); the numbers are generated, not your org's.",
+                service.base_url()
+            ));
+            let client = usage_ext::Client::builder()
+                .base_url(&service.base_url())
+                .client_credentials(service.client_id(), service.client_secret())
+                .build()
+                .map_err(|e| Failure::Config(e.to_string()))?;
+            fake = Some(service);
+            client
+        } else {
+            let secret = if global.client_secret_stdin {
+                let mut line = String::new();
+                stdin
+                    .read_line(&mut line)
+                    .map_err(|e| Failure::Config(format!("--client-secret-stdin: {e}")))?;
+                let line = line.trim_end_matches(['\r', '\n']).to_string();
+                if line.is_empty() {
+                    return Err(Failure::Config(
+                        "--client-secret-stdin: stdin had no secret on its first line".into(),
+                    ));
+                }
+                Some(line)
+            } else {
+                None
+            };
+            config::org_client(global, vars, secret).map_err(|e| Failure::Config(e.0))?
+        };
+        let policy = PollPolicy::default().with_max_wait(global.max_wait);
+        let queries = UsageQueries::new(client)
+            .with_policy(policy)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        Ok(Self {
+            queries,
+            progress,
+            format: format(global),
+            output: global.output.clone(),
+            pending,
+            demo: global.demo,
+            _fake: fake,
+        })
+    }
+
+    pub fn out(&self) -> Result<Box<dyn Write>, Failure> {
+        open_output(self.output.as_deref())
+    }
+
+    /// Notes a submitted query or job and remembers how to resume it.
+    pub fn submitted(&self, what: &str, id: &str, client: Option<&str>) {
+        let resume = match client {
+            // The demo's fake stops with this process: nothing outlives it to resume.
+            _ if self.demo => {
+                format!("{id} (--demo: the fake stopped with the process; run again)")
+            }
+            Some(c) => format!("genesys-usage resume {id} --client {c}"),
+            None => format!("genesys-usage resume {id}"),
+        };
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(resume);
+        self.progress.note(&format!("Submitted {what} {id}"));
+        self.progress.status("submitted");
+    }
+
+    /// The wait is over: nothing left to resume, and the spinner goes.
+    pub fn done(&self) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.progress.clear();
+    }
+
+    /// Prints every row of a finished query.
+    pub fn rows<R: Record>(&self, rows: &[R]) -> Result<(), Failure> {
+        let mut sink = Sink::<R>::new(self.format, self.out()?)?;
+        for row in rows {
+            sink.row(row)?;
+        }
+        sink.finish()?;
+        Ok(())
+    }
+}
+
+/// Where data goes: the `--output` file, or stdout; buffered either way.
+pub fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>, Failure> {
+    Ok(match path {
+        Some(path) => Box::new(BufWriter::new(std::fs::File::create(path).map_err(
+            |e| Failure::Usage(format!("cannot write {}: {e}", path.display())),
+        )?)),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    })
+}
