@@ -16,6 +16,7 @@ Examples:
   genesys-usage jobs --since 7d --group-by OauthClientId,TemplateUri --format csv -o usage.csv
   genesys-usage client 4c4e8a4a-... summary --days 14
   genesys-usage resume 9b2f...                    wait again for a query submitted earlier
+  genesys-usage sync --to usage-history           keep the daily usage as Parquet files
 
 Configuration (environment):
   GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET   client credentials
@@ -126,6 +127,8 @@ pub enum Command {
         #[arg(long = "client", value_name = "CLIENT_ID")]
         client: Option<String>,
     },
+    /// Keep the org's daily usage as a Parquet dataset (a directory or S3), incrementally.
+    Sync(SyncArgs),
     /// The Genesys Cloud regions, with their API hosts.
     Regions,
 }
@@ -243,6 +246,46 @@ pub struct JobsArgs {
 }
 
 /// `7d`, `2w`: a number of days.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Where the dataset lives: a directory, or s3://bucket/prefix (configured by the
+    /// standard AWS variables).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub to: String,
+    /// How far back the first run reaches (at most a year; 90d by default). On a later
+    /// run, pull again from that far back.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub since: Option<u32>,
+    /// Days before the last complete one pulled again on every run: the data lags a day and
+    /// settles around midnight UTC.
+    #[arg(long, value_name = "AGE", default_value = "3d", value_parser = parse_age)]
+    pub repull: u32,
+    /// What a row is: the group-by set.
+    #[arg(long, value_delimiter = ',', default_value = "OauthClientId,TemplateUri,HttpMethod", value_parser = PossibleValuesParser::new(OrganizationJobGroupBy::VALUES))]
+    pub group_by: Vec<String>,
+    /// Only these endpoints.
+    #[arg(long, value_delimiter = ',')]
+    pub template_uri: Vec<String>,
+    /// Only these methods.
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(usage_ext::models::HttpMethod::VALUES))]
+    pub http_method: Vec<String>,
+    /// Only these platforms.
+    #[arg(long, value_delimiter = ',')]
+    pub platform: Vec<String>,
+    /// Only these users.
+    #[arg(long, value_delimiter = ',')]
+    pub user_id: Vec<String>,
+    /// Only these OAuth clients.
+    #[arg(long, value_delimiter = ',')]
+    pub oauth_client_id: Vec<String>,
+    /// Rows per page (1 to 1000).
+    #[arg(long, default_value_t = usage_ext::MAX_PAGE_SIZE, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub page_size: u32,
+    /// Jobs submitted and waited for at once (a job covers at most 90 days).
+    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
+    pub concurrency: std::num::NonZeroUsize,
+}
+
 fn parse_age(text: &str) -> Result<u32, String> {
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())

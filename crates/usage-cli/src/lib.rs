@@ -4,11 +4,14 @@
 pub mod cli;
 mod commands;
 mod config;
+mod dataset;
 mod exit;
 mod output;
 mod progress;
 mod resolve;
 mod session;
+mod store;
+mod sync_state;
 mod tally;
 mod windowed;
 
@@ -50,6 +53,12 @@ async fn run_command(
 ) -> Result<(), Failure> {
     if let Command::Regions = cli.command {
         return commands::regions(session::format(&cli.global), cli.global.output.as_deref());
+    }
+    if let Command::Sync(args) = &cli.command {
+        // Its flags and its target are checked before the client exists.
+        let plan = commands::sync::plan(args, &vars)?;
+        let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
+        return commands::sync::exec(&session, plan).await;
     }
     let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
     commands::exec(&session, cli.command).await

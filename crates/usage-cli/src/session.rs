@@ -36,6 +36,8 @@ pub struct Session {
     pub output: Option<PathBuf>,
     pub pending: Pending,
     pub demo: bool,
+    /// Whose usage this is: `demo`, or the API's base URL (a sync refuses to mix two).
+    pub scope: String,
     /// Kept alive until the session ends: dropping it stops the fake.
     _fake: Option<FakeService>,
 }
@@ -99,6 +101,11 @@ impl Session {
             };
             config::org_client(global, vars, secret).map_err(|e| Failure::Config(e.0))?
         };
+        let scope = if global.demo {
+            "demo".to_string()
+        } else {
+            client.base_url().to_string()
+        };
         let policy = PollPolicy::default().with_max_wait(global.max_wait);
         let queries = UsageQueries::new(client)
             .with_policy(policy)
@@ -110,6 +117,7 @@ impl Session {
             output: global.output.clone(),
             pending,
             demo: global.demo,
+            scope,
             _fake: fake,
         })
     }

@@ -7,6 +7,7 @@ mod query;
 mod regions;
 mod report;
 mod resume;
+pub mod sync;
 
 pub use regions::regions;
 
@@ -27,5 +28,7 @@ pub async fn exec(session: &Session, command: Command) -> Result<(), Failure> {
         Command::Resume { id, client } => resume::exec(session, &id, client.as_deref()).await,
         // Answered before any session is built.
         Command::Regions => Ok(()),
+        // Planned before its session is built.
+        Command::Sync(_) => Ok(()),
     }
 }

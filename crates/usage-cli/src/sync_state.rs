@@ -1,0 +1,168 @@
+//! The state of a synced dataset (`_genesys_usage_sync.json` beside `usage/`): the schema
+//! version, what was asked (the query's shape) of whom (the scope), and the last day whose
+//! file is complete. A later sync starts from it; a sync of another shape or scope into the
+//! same place is refused, never mixed.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::exit::Failure;
+
+/// The version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What the rows are: the group-by set, the filters and the granularity (the metrics are
+/// always all six counters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shape {
+    pub group_by: Vec<String>,
+    pub granularity: String,
+    pub template_uris: Vec<String>,
+    pub http_methods: Vec<String>,
+    pub platforms: Vec<String>,
+    pub user_ids: Vec<String>,
+    pub oauth_client_ids: Vec<String>,
+}
+
+impl Shape {
+    /// The same set whatever the order the flags gave it in.
+    pub fn normalized(mut self) -> Self {
+        for list in [
+            &mut self.group_by,
+            &mut self.template_uris,
+            &mut self.http_methods,
+            &mut self.platforms,
+            &mut self.user_ids,
+            &mut self.oauth_client_ids,
+        ] {
+            list.sort();
+            list.dedup();
+        }
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncState {
+    pub schema_version: u32,
+    /// Whose usage: `demo`, or the API's base URL.
+    pub scope: String,
+    pub shape: Shape,
+    /// The first day ever synced.
+    pub first_day: NaiveDate,
+    /// The last day whose file is complete.
+    pub last_complete_day: NaiveDate,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Only the version, read first, so that a newer state is refused by its version rather
+/// than by a field this build does not know.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Version {
+    schema_version: u32,
+}
+
+impl SyncState {
+    /// Reads a state file; a newer version or another file is refused (exit 2).
+    pub fn parse(bytes: &[u8], place: &str) -> Result<Self, Failure> {
+        let not_ours = |e: serde_json::Error| {
+            Failure::Usage(format!(
+                "{place} is not a genesys-usage sync state ({e}); move it away or sync elsewhere"
+            ))
+        };
+        let version: Version = serde_json::from_slice(bytes).map_err(not_ours)?;
+        if version.schema_version > SCHEMA_VERSION {
+            return Err(Failure::Usage(format!(
+                "{place} was written by a newer genesys-usage (state version {}, this one \
+                 reads {SCHEMA_VERSION}); upgrade genesys-usage",
+                version.schema_version
+            )));
+        }
+        serde_json::from_slice(bytes).map_err(not_ours)
+    }
+
+    /// Refuses to add rows of another shape or scope to this dataset.
+    pub fn check_same(&self, scope: &str, shape: &Shape, place: &str) -> Result<(), Failure> {
+        if self.scope != scope {
+            return Err(Failure::Usage(format!(
+                "{place} holds the usage of {}, not of {scope}: sync each org to a place of its own",
+                self.scope
+            )));
+        }
+        if &self.shape != shape {
+            let show = |s: &Shape| serde_json::to_string(s).unwrap_or_default();
+            return Err(Failure::Usage(format!(
+                "{place} holds rows of another shape: it has {}, this sync asks for {}; \
+                 sync to another place or give the same flags",
+                show(&self.shape),
+                show(shape)
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape() -> Shape {
+        Shape {
+            group_by: vec!["TemplateUri".into(), "OauthClientId".into()],
+            granularity: "Day".into(),
+            template_uris: vec![],
+            http_methods: vec![],
+            platforms: vec![],
+            user_ids: vec![],
+            oauth_client_ids: vec![],
+        }
+        .normalized()
+    }
+
+    fn state() -> SyncState {
+        SyncState {
+            schema_version: SCHEMA_VERSION,
+            scope: "demo".into(),
+            shape: shape(),
+            first_day: "2026-09-01".parse().unwrap(),
+            last_complete_day: "2026-11-30".parse().unwrap(),
+            updated_at: "2026-12-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_state_reads_back_and_refuses_another_shape_scope_or_a_newer_version() {
+        let bytes = state().to_bytes();
+        let back = SyncState::parse(&bytes, "x").unwrap();
+        assert_eq!(back, state());
+        assert!(back.check_same("demo", &shape(), "x").is_ok());
+        let mut other = shape();
+        other.group_by.push("UserId".into());
+        assert!(back.check_same("demo", &other.normalized(), "x").is_err());
+        assert!(
+            back.check_same("https://api.mypurecloud.com", &shape(), "x")
+                .is_err()
+        );
+        let newer = String::from_utf8(bytes)
+            .unwrap()
+            .replace("\"schemaVersion\": 1", "\"schemaVersion\": 2");
+        let err = SyncState::parse(newer.as_bytes(), "x").unwrap_err();
+        assert!(
+            matches!(&err, Failure::Usage(t) if t.contains("newer")),
+            "{err:?}"
+        );
+        assert!(matches!(
+            SyncState::parse(b"[1]", "x"),
+            Err(Failure::Usage(_))
+        ));
+    }
+}

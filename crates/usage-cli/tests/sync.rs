@@ -1,0 +1,633 @@
+//! `genesys-usage sync` as cron runs it: a child process against usage-fake on 127.0.0.1,
+//! writing a dataset that is then read back file by file with the parquet crate. Checked:
+//! one file per day and no key twice, the rows `jobs` gives for the same days, a rerun that
+//! replaces only the re-pulled days, refusals before anything is sent, faults that lose
+//! or double nothing, a `Failed` job that leaves the state alone, and kills at random
+//! moments that a rerun repairs.
+//!
+//! The tests marked `ignore` need a real part `.ci/run` starts (DuckDB, an S3 server).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use arrow_array::{Array, Date32Array, Int64Array, StringArray, TimestampMillisecondArray};
+use assert_cmd::Command;
+use chrono::{Days, NaiveDate, Utc};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use usage_fake::{Completion, FakeConfig, FakeService, Fault, Operation, Outcome};
+
+const STATE: &str = "_genesys_usage_sync.json";
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn tool(fake: &FakeService) -> Command {
+    let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
+    cmd.env_clear()
+        .args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
+    cmd.timeout(Duration::from_secs(120));
+    cmd
+}
+
+async fn sync(fake: &FakeService, dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = tool(fake);
+    cmd.arg("sync").arg("--to").arg(dir).args(args);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A fresh directory under the target dir, removed first if a run before left it.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn yesterday() -> NaiveDate {
+    Utc::now().date_naive() - Days::new(1)
+}
+
+/// (date, client id, method, template) -> (requests, 429s)
+type Rows = BTreeMap<(NaiveDate, String, String, String), (i64, i64)>;
+
+/// One day's file as read back: its rows, and the `synced_at` they carry.
+struct DayFile {
+    rows: Rows,
+    synced_at: Option<i64>,
+}
+
+fn read_day(path: &Path) -> DayFile {
+    let bytes = bytes::Bytes::from(std::fs::read(path).unwrap());
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .unwrap_or_else(|e| panic!("{}: not a whole Parquet file: {e}", path.display()))
+        .build()
+        .unwrap();
+    let mut rows = Rows::new();
+    let mut synced_at = None;
+    for batch in reader {
+        let batch = batch.unwrap();
+        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+        let date = column("date");
+        let date = date.as_any().downcast_ref::<Date32Array>().unwrap();
+        let text = |name: &str| {
+            let array = column(name);
+            let array = array
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone();
+            (0..array.len())
+                .map(|i| {
+                    if array.is_valid(i) {
+                        array.value(i).to_string()
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        let number = |name: &str| {
+            let array = column(name);
+            array
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .values()
+                .to_vec()
+        };
+        let (clients, methods, uris) = (
+            text("oauthClientId"),
+            text("httpMethod"),
+            text("templateUri"),
+        );
+        let (requests, limited) = (number("requestCount"), number("status429"));
+        let stamps = column("synced_at");
+        let stamps = stamps
+            .as_any()
+            .downcast_ref::<TimestampMillisecondArray>()
+            .unwrap();
+        for i in 0..batch.num_rows() {
+            let key = (
+                date.value_as_date(i).unwrap(),
+                clients[i].clone(),
+                methods[i].clone(),
+                uris[i].clone(),
+            );
+            assert!(
+                rows.insert(key.clone(), (requests[i], limited[i]))
+                    .is_none(),
+                "{}: {key:?} twice",
+                path.display()
+            );
+            synced_at = Some(stamps.value(i));
+        }
+    }
+    DayFile { rows, synced_at }
+}
+
+/// Every day file of the dataset at `dir`, by date; panics on a leftover temporary file, a
+/// file outside the layout, or a file that is not whole.
+fn read_dataset(dir: &Path) -> BTreeMap<NaiveDate, DayFile> {
+    let root = dir.join("usage/granularity=day");
+    let mut days = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return days;
+    };
+    for entry in entries {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let date: NaiveDate = name
+            .strip_prefix("date=")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| panic!("{name} is not a date partition"));
+        let files: Vec<String> = std::fs::read_dir(entry.path())
+            .unwrap()
+            .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(files, vec!["part-0.parquet".to_string()], "{name}");
+        let file = read_day(&entry.path().join("part-0.parquet"));
+        assert!(
+            file.rows.keys().all(|k| k.0 == date),
+            "{name}: rows of another day"
+        );
+        days.insert(date, file);
+    }
+    days
+}
+
+fn all_rows(days: &BTreeMap<NaiveDate, DayFile>) -> Rows {
+    days.values().flat_map(|d| d.rows.clone()).collect()
+}
+
+/// What `jobs` prints for the same days and shape, as the same map.
+async fn jobs_rows(fake: &FakeService, first: NaiveDate, last: NaiveDate) -> Rows {
+    let mut cmd = tool(fake);
+    cmd.args([
+        "jobs",
+        "--interval",
+        &format!("{first}/{last}"),
+        "--granularity",
+        "Day",
+        "--group-by",
+        "OauthClientId,TemplateUri,HttpMethod",
+        "--format",
+        "ndjson",
+    ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            (
+                (
+                    row["date"].as_str().unwrap().parse().unwrap(),
+                    s(&row["oauthClient"]["id"]),
+                    s(&row["httpMethod"]),
+                    s(&row["templateUri"]),
+                ),
+                (
+                    row["requestCount"].as_i64().unwrap(),
+                    row["status429"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn state(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join(STATE)).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_writes_each_day_once_and_a_rerun_replaces_only_the_repulled_days() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = scratch("sync-rerun");
+    let out = sync(&fake, &dir, &["--since", "60d", "--page-size", "100"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "data goes to files, not stdout");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("sync: 60 days written"), "{stderr}");
+
+    let first = yesterday() - Days::new(59);
+    let days = read_dataset(&dir);
+    let expected: Vec<NaiveDate> = first.iter_days().take(60).collect();
+    assert_eq!(days.keys().copied().collect::<Vec<_>>(), expected);
+    let synced = all_rows(&days);
+    assert!(synced.len() > 1000, "{}", synced.len());
+    assert_eq!(synced, jobs_rows(&fake, first, yesterday()).await);
+    assert_eq!(state(&dir)["lastCompleteDay"], yesterday().to_string());
+    assert_eq!(state(&dir)["schemaVersion"], 1);
+
+    // Again: the last three days are pulled and replaced, the rest stays as it was.
+    let jobs_before = fake.requests(Operation::PostUsageAggregatesQueryJobs);
+    let out = sync(&fake, &dir, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("sync: 3 days written"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        fake.requests(Operation::PostUsageAggregatesQueryJobs),
+        jobs_before + 1
+    );
+    let again = read_dataset(&dir);
+    assert_eq!(all_rows(&again), synced, "the same rows, none twice");
+    for (date, file) in &again {
+        let kept = file.synced_at == days[date].synced_at;
+        let repulled = *date > yesterday() - Days::new(3);
+        assert_eq!(kept, !repulled, "{date}: re-pulled {repulled}, kept {kept}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_exits_2_and_sends_nothing() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = scratch("sync-refusals");
+    let ok = sync(&fake, &dir, &["--since", "5d"]).await;
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let state_before = std::fs::read(dir.join(STATE)).unwrap();
+
+    let a_file = dir.join(STATE);
+    let newer = scratch("sync-newer");
+    std::fs::create_dir_all(&newer).unwrap();
+    std::fs::write(
+        newer.join(STATE),
+        String::from_utf8(state_before.clone())
+            .unwrap()
+            .replace("\"schemaVersion\": 1", "\"schemaVersion\": 7"),
+    )
+    .unwrap();
+    let submitted = fake.requests(Operation::PostUsageAggregatesQueryJobs);
+    let tokens = fake.requests(Operation::Token);
+    let cases: Vec<(PathBuf, Vec<&str>, &str)> = vec![
+        (a_file.join("x"), vec![], "cannot write"),
+        (
+            dir.clone(),
+            vec!["--group-by", "OauthClientId,UserId"],
+            "another shape",
+        ),
+        (dir.clone(), vec!["--http-method", "GET"], "another shape"),
+        (newer.clone(), vec![], "newer genesys-usage"),
+        (scratch("sync-400d"), vec!["--since", "400d"], "one year"),
+        (
+            scratch("sync-repull"),
+            vec!["--repull", "100d"],
+            "longer than the window",
+        ),
+    ];
+    for (to, args, says) in cases {
+        let out = sync(&fake, &to, &args).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{to:?} {args:?}: {stderr}");
+        assert!(stderr.contains(says), "{to:?} {args:?}: {stderr}");
+    }
+    assert_eq!(
+        fake.requests(Operation::PostUsageAggregatesQueryJobs),
+        submitted
+    );
+    assert_eq!(fake.requests(Operation::Token), tokens, "not even a login");
+    assert_eq!(std::fs::read(dir.join(STATE)).unwrap(), state_before);
+    // The same flags in another order are the same shape.
+    let same = sync(
+        &fake,
+        &dir,
+        &["--group-by", "TemplateUri,HttpMethod,OauthClientId"],
+    )
+    .await;
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_during_a_sync_lose_and_double_nothing() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let clean = scratch("sync-clean");
+    let out = sync(&fake, &clean, &["--since", "40d", "--page-size", "10"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let expected = all_rows(&read_dataset(&clean));
+
+    // One answer in ten, so that the client's four attempts ride every page out: a page
+    // that fails four times is an error the run reports (exit 1), not one it hides.
+    fake.fault_randomly(
+        0.1,
+        7,
+        &[Operation::GetUsageAggregatesQueryJob],
+        vec![
+            Fault::rate_limited(0),
+            Fault::Status {
+                status: 503,
+                retry_after: None,
+            },
+            Fault::DropConnection,
+        ],
+    );
+    let gets_before = fake.requests(Operation::GetUsageAggregatesQueryJob);
+    let faulted = scratch("sync-faulted");
+    let out = sync(&fake, &faulted, &["--since", "40d", "--page-size", "10"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let served = fake.faults_served().len();
+    let gets = fake.requests(Operation::GetUsageAggregatesQueryJob) - gets_before;
+    assert!(served >= 8, "only {served} faults served in {gets} GETs");
+    assert_eq!(all_rows(&read_dataset(&faulted)), expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_job_exits_3_and_leaves_the_state_at_the_last_complete_day() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = scratch("sync-failed");
+    let out = sync(&fake, &dir, &["--since", "10d"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let state_before = std::fs::read(dir.join(STATE)).unwrap();
+    let days_before = all_rows(&read_dataset(&dir));
+
+    fake.set_completion(Completion::AfterPolls(0), Outcome::Failed);
+    let out = sync(&fake, &dir, &["--since", "200d"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(dir.join(STATE)).unwrap(), state_before);
+    assert_eq!(all_rows(&read_dataset(&dir)), days_before);
+}
+
+/// A tiny seeded generator, so the kill moments are the same on every run.
+struct Moments(u64);
+
+impl Moments {
+    fn next_below(&mut self, bound: Duration) -> Duration {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let fraction = (self.0 >> 11) as f64 / (1u64 << 53) as f64;
+        bound.mul_f64(fraction)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_killed_at_twenty_moments_and_rerun_ends_as_an_uninterrupted_one() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    // Small pages and a little latency, so that a run spans many writes and pages.
+    let args = ["--since", "60d", "--page-size", "40", "--concurrency", "1"];
+    let whole = scratch("sync-whole");
+    let started = Instant::now();
+    let out = sync(&fake, &whole, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let took = started.elapsed();
+    let expected = all_rows(&read_dataset(&whole));
+
+    let dir = scratch("sync-killed");
+    let mut moments = Moments(20261201);
+    let mut killed_mid_run = 0;
+    for round in 0..20 {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
+        cmd.env_clear()
+            .args(["--base-url", &fake.base_url()])
+            .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
+            .arg("sync")
+            .arg("--to")
+            .arg(&dir)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // Start the run from scratch half of the time, so that kills land in the backfill
+        // as well as in the re-pull of a later run.
+        if round % 2 == 0 {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let at = moments.next_below(took);
+        tokio::time::sleep(at).await;
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_run += 1;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // Whatever is there is whole: every file reads, no key twice (read_dataset checks;
+        // a temporary file may be left, which the rerun must remove).
+        let root = dir.join("usage/granularity=day");
+        if let Ok(entries) = std::fs::read_dir(&root) {
+            for entry in entries {
+                let file = entry.unwrap().path().join("part-0.parquet");
+                if file.exists() {
+                    read_day(&file);
+                }
+            }
+        }
+        if dir.join(STATE).exists() {
+            state(&dir);
+        }
+        let out = sync(&fake, &dir, &args).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round} after {at:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            all_rows(&read_dataset(&dir)),
+            expected,
+            "round {round}, killed after {at:?}"
+        );
+    }
+    assert!(
+        killed_mid_run >= 10,
+        "only {killed_mid_run} kills landed mid-run"
+    );
+}
+
+/// DuckDB, as a user runs it next, reads what `sync` wrote: its totals per client and day
+/// are those of `jobs --format ndjson` for the same days. Needs the Python package
+/// `duckdb` (`.ci/run` installs it).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs python3 with duckdb: .ci/run runs it"]
+async fn duckdb_reads_the_dataset_with_the_totals_of_jobs() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = scratch("sync-duckdb");
+    let out = sync(&fake, &dir, &["--since", "30d"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/duckdb_totals.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let duck: BTreeMap<String, i64> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut expected = BTreeMap::new();
+    for ((date, client, _, _), (requests, _)) in
+        jobs_rows(&fake, yesterday() - Days::new(29), yesterday()).await
+    {
+        *expected.entry(format!("{date} {client}")).or_insert(0) += requests;
+    }
+    assert_eq!(expected.len(), 30 * 5, "30 days of 5 clients");
+    assert_eq!(duck, expected);
+}
+
+/// The S3-compatible server `.ci/run` starts (moto's server mode) and its bucket.
+fn s3_endpoint() -> (String, String) {
+    let endpoint = std::env::var("USAGE_TESTS_S3_ENDPOINT")
+        .expect("USAGE_TESTS_S3_ENDPOINT: the local S3 server (.ci/run starts moto on 127.0.0.1)");
+    let bucket = std::env::var("USAGE_TESTS_S3_BUCKET").unwrap_or_else(|_| "usage".into());
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "{endpoint}: loopback only"
+    );
+    (endpoint, bucket)
+}
+
+fn s3_env(cmd: &mut std::process::Command, endpoint: &str) {
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", endpoint);
+}
+
+fn s3_sync_command(
+    fake: &FakeService,
+    endpoint: &str,
+    to: &str,
+    args: &[&str],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
+    cmd.env_clear()
+        .args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
+        .args(["sync", "--to", to])
+        .args(args);
+    s3_env(&mut cmd, endpoint);
+    cmd
+}
+
+/// Every object under `prefix`, by key relative to it.
+async fn s3_objects(endpoint: &str, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    use futures_util::StreamExt as _;
+    use object_store::ObjectStoreExt as _;
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .with_region("us-east-1")
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .build()
+        .unwrap();
+    let root = object_store::path::Path::from(prefix);
+    let metas: Vec<_> = object_store::ObjectStore::list(&store, Some(&root))
+        .collect::<Vec<_>>()
+        .await;
+    let mut objects = BTreeMap::new();
+    for meta in metas {
+        let meta = meta.unwrap();
+        let bytes = store
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let key = meta
+            .location
+            .as_ref()
+            .strip_prefix(&format!("{prefix}/"))
+            .unwrap()
+            .to_string();
+        objects.insert(key, bytes.to_vec());
+    }
+    objects
+}
+
+/// The rows of the day objects, as `read_dataset` reads a directory's.
+fn s3_rows(objects: &BTreeMap<String, Vec<u8>>) -> Rows {
+    let dir = scratch("sync-s3-read");
+    for (key, bytes) in objects {
+        if key.ends_with(".parquet") {
+            let path = dir.join(key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+    }
+    all_rows(&read_dataset(&dir))
+}
+
+/// A sync to `s3://` writes the objects a sync to a directory writes, and a rerun after a
+/// kill completes it. Needs an S3-compatible server on 127.0.0.1 (`.ci/run` starts moto).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a local S3 server: .ci/run starts moto and runs it"]
+async fn a_sync_to_s3_writes_what_a_sync_to_a_directory_writes_and_survives_a_kill() {
+    let (endpoint, bucket) = s3_endpoint();
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let args = ["--since", "30d", "--page-size", "20", "--concurrency", "1"];
+    let dir = scratch("sync-s3-dir");
+    let out = sync(&fake, &dir, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let expected = all_rows(&read_dataset(&dir));
+
+    let prefix = format!(
+        "runs/{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_millis()
+    );
+    let to = format!("s3://{bucket}/{prefix}");
+    let started = Instant::now();
+    let out = s3_sync_command(&fake, &endpoint, &to, &args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let took = started.elapsed();
+    let objects = s3_objects(&endpoint, &bucket, &prefix).await;
+    let mut local: Vec<String> = read_dataset(&dir)
+        .keys()
+        .map(|d| format!("usage/granularity=day/date={d}/part-0.parquet"))
+        .collect();
+    local.push(STATE.into());
+    local.sort();
+    assert_eq!(
+        objects.keys().cloned().collect::<Vec<_>>(),
+        local,
+        "the same objects"
+    );
+    assert_eq!(s3_rows(&objects), expected);
+    let state_s3: serde_json::Value = serde_json::from_slice(&objects[STATE]).unwrap();
+    assert_eq!(state_s3["lastCompleteDay"], state(&dir)["lastCompleteDay"]);
+
+    // Killed half way through a fresh sync, then run again: complete, nothing twice.
+    let prefix = format!("{prefix}-killed");
+    let to = format!("s3://{bucket}/{prefix}");
+    let mut child = s3_sync_command(&fake, &endpoint, &to, &args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(took / 2).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = s3_sync_command(&fake, &endpoint, &to, &args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        s3_rows(&s3_objects(&endpoint, &bucket, &prefix).await),
+        expected
+    );
+
+    // Plain http to anything but loopback is refused before anything is sent.
+    let out = s3_sync_command(&fake, "http://192.0.2.1:9000", &to, &args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("loopback"),
+        "{}",
+        text(&out.stderr)
+    );
+}
