@@ -17,7 +17,7 @@ const RUNS: usize = 5;
 const ROWS: usize = 100_000;
 
 /// The release `genesys-usage` beside this binary, built first if it is not there.
-async fn tool() -> Result<PathBuf, Box<dyn std::error::Error>> {
+pub(crate) async fn tool() -> Result<PathBuf, Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
     let path = exe.with_file_name("genesys-usage");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -31,7 +31,7 @@ async fn tool() -> Result<PathBuf, Box<dyn std::error::Error>> {
     Ok(path)
 }
 
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
+pub(crate) fn vm_hwm_kib(pid: u32) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()?
         .lines()
@@ -48,11 +48,24 @@ async fn export(
     url: &str,
     args: &[&str],
 ) -> Result<(Duration, u64, usize), Box<dyn std::error::Error>> {
+    let mut all = args.to_vec();
+    all.extend(["--quiet", "--format", "ndjson"]);
+    let (elapsed, peak, lines, _) = run_tool(tool, url, &all).await?;
+    Ok((elapsed, peak, lines))
+}
+
+/// Runs the tool with `args` against the fake at `url`; returns its time, its peak memory,
+/// the lines it printed on stdout and what it printed on stderr.
+pub(crate) async fn run_tool(
+    tool: &PathBuf,
+    url: &str,
+    args: &[&str],
+) -> Result<(Duration, u64, usize, String), Box<dyn std::error::Error>> {
     let config = FakeConfig::default();
     let started = Instant::now();
     let mut child = tokio::process::Command::new(tool)
         .args(args)
-        .args(["--base-url", url, "--quiet", "--format", "ndjson"])
+        .args(["--base-url", url])
         .env_clear()
         .env("GENESYSCLOUD_OAUTHCLIENT_ID", &config.client_id)
         .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", &config.client_secret)
@@ -84,14 +97,14 @@ async fn export(
     };
     let elapsed = started.elapsed();
     let lines = lines.await?;
+    let mut err = String::new();
+    if let Some(stderr) = child.stderr.take() {
+        BufReader::new(stderr).read_to_string(&mut err).await?;
+    }
     if !status.success() {
-        let mut err = String::new();
-        if let Some(stderr) = child.stderr.take() {
-            BufReader::new(stderr).read_to_string(&mut err).await?;
-        }
         return Err(format!("genesys-usage {args:?} failed: {err}").into());
     }
-    Ok((elapsed, peak, lines))
+    Ok((elapsed, peak, lines, err))
 }
 
 pub async fn run() -> crate::Result {

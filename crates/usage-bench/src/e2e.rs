@@ -28,13 +28,25 @@ pub(crate) fn every_series_query() -> serde_json::Value {
     })
 }
 
-pub async fn serve_fake(rows: &str) -> crate::Result {
+pub async fn serve_fake(rows: &str, delay_ms: &str) -> crate::Result {
+    let rows: usize = rows.parse()?;
     let fake = FakeService::start(FakeConfig {
-        rows: rows.parse()?,
+        // 0: the default org's series.
+        rows: if rows == 0 {
+            FakeConfig::default().rows
+        } else {
+            rows
+        },
         completion: Completion::AfterPolls(3),
         ..FakeConfig::default()
     })
     .await?;
+    let delay = Duration::from_millis(delay_ms.parse()?);
+    if !delay.is_zero() {
+        for operation in usage_fake::Operation::ALL {
+            fake.fault_every(operation, usage_fake::Fault::Delay(delay));
+        }
+    }
     println!("{}", fake.base_url());
     // Serves until the parent kills it.
     fake.wait().await;
@@ -224,8 +236,20 @@ fn raw_query(raw: &mut crate::raw::Raw, bearer: &str) -> Result<usize, Box<dyn s
 pub(crate) async fn spawn_fake(
     rows: usize,
 ) -> Result<(tokio::process::Child, String), Box<dyn std::error::Error>> {
+    spawn_fake_with(rows, Duration::ZERO).await
+}
+
+/// [`spawn_fake`], with `delay` added to every answer (0 rows: the default org's series).
+pub(crate) async fn spawn_fake_with(
+    rows: usize,
+    delay: Duration,
+) -> Result<(tokio::process::Child, String), Box<dyn std::error::Error>> {
     let mut fake = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["serve-fake", &rows.to_string()])
+        .args([
+            "serve-fake",
+            &rows.to_string(),
+            &delay.as_millis().to_string(),
+        ])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;

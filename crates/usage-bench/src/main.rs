@@ -1,4 +1,4 @@
-//! `cargo run --release -p usage-bench -- <decode [rows]|e2e|jobs|poll|concurrency|cli|all>`
+//! `cargo run --release -p usage-bench -- <decode [rows]|e2e|jobs|poll|concurrency|cli|sync|all>`
 //!
 //! Each benchmark measures the SDK and its floor in the same run and prints the ratio.
 //! See BENCHMARKS.md for what each measures and the latest numbers.
@@ -14,6 +14,7 @@ mod jobs;
 mod measure;
 mod poll;
 mod raw;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -48,15 +49,17 @@ async fn run() -> ExitCode {
         ["poll"] => poll::run().await,
         ["concurrency"] => concurrency::run().await,
         ["cli"] => cli::run().await,
+        ["sync"] => sync::run().await,
         ["construction"] => e2e::construction(),
         ["job-loop", variant, url, n] => e2e::job_loop(variant, url, n).await,
         // Each in a process of its own, so one's peak memory does not show in another's.
         ["all"] => all(),
         // Children of the e2e benchmark, each in its own process so peak memory is its own.
-        ["serve-fake", rows] => e2e::serve_fake(rows).await,
+        ["serve-fake", rows] => e2e::serve_fake(rows, "0").await,
+        ["serve-fake", rows, delay_ms] => e2e::serve_fake(rows, delay_ms).await,
         ["job", variant, url, rows] => e2e::job(variant, url, rows).await,
         ["jobs-job", variant, url] => jobs::job(variant, url).await,
-        _ => Err("usage: usage-bench <decode|e2e|jobs|poll|concurrency|cli|all>".into()),
+        _ => Err("usage: usage-bench <decode|e2e|jobs|poll|concurrency|cli|sync|all>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -71,7 +74,15 @@ type Result = std::result::Result<(), Box<dyn std::error::Error>>;
 
 fn all() -> Result {
     let exe = std::env::current_exe()?;
-    for bench in ["decode", "e2e", "jobs", "poll", "concurrency", "cli"] {
+    for bench in [
+        "decode",
+        "e2e",
+        "jobs",
+        "poll",
+        "concurrency",
+        "cli",
+        "sync",
+    ] {
         let status = std::process::Command::new(&exe).arg(bench).status()?;
         if !status.success() {
             return Err(format!("{bench} failed: {status}").into());

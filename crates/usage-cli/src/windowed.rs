@@ -5,9 +5,59 @@
 use std::sync::Arc;
 
 use usage_ext::models::{OrganizationPublicApiUsage, OrganizationPublicApiUsageQueryRequest};
-use usage_ext::{DayWindow, UsageQueries, WindowEvent, WindowJobs};
+use usage_ext::{DayWindow, PollEvent, UsageQueries, WindowEvent, WindowJobs};
 
-use crate::session::Session;
+use crate::progress::Progress;
+use crate::session::{Pending, Session};
+
+/// What the user sees of a run of windows: each submission noted (with the id to resume
+/// when there is one job only), each poll on the spinner.
+#[derive(Clone)]
+pub struct Observer {
+    progress: Arc<Progress>,
+    pending: Pending,
+    demo: bool,
+    total: usize,
+}
+
+impl Observer {
+    pub fn new(session: &Session, total: usize) -> Self {
+        Self {
+            progress: session.progress.clone(),
+            pending: session.pending.clone(),
+            demo: session.demo,
+            total,
+        }
+    }
+
+    pub fn submitted(&self, window: DayWindow, job_id: &str) {
+        if self.total == 1 {
+            let resume = if self.demo {
+                format!("{job_id} (--demo: the fake stopped with the process; run again)")
+            } else {
+                format!("genesys-usage resume {job_id}")
+            };
+            *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(resume);
+            self.progress
+                .note(&format!("Submitted aggregates query job {job_id}"));
+        } else {
+            self.progress.note(&format!(
+                "Submitted aggregates query job {job_id} for {window}"
+            ));
+        }
+    }
+
+    pub fn polled(&self, window: DayWindow, event: &PollEvent) {
+        if self.total == 1 {
+            self.progress.poll(event);
+        } else {
+            self.progress.status(&format!(
+                "{} windows · {window}: poll {}",
+                self.total, event.poll
+            ));
+        }
+    }
+}
 
 /// Starts the windows' jobs, `concurrency` at a time.
 pub fn start(
@@ -17,37 +67,10 @@ pub fn start(
     windows: Vec<DayWindow>,
     concurrency: usize,
 ) -> WindowJobs {
-    let total = windows.len();
-    let progress = session.progress.clone();
-    let pending = session.pending.clone();
-    let demo = session.demo;
+    let observer = Observer::new(session, windows.len());
     let on_event = Arc::new(move |event: WindowEvent<'_>| match event {
-        WindowEvent::Submitted { window, job } => {
-            if total == 1 {
-                let resume = if demo {
-                    format!(
-                        "{} (--demo: the fake stopped with the process; run again)",
-                        job.job_id
-                    )
-                } else {
-                    format!("genesys-usage resume {}", job.job_id)
-                };
-                *pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(resume);
-                progress.note(&format!("Submitted aggregates query job {}", job.job_id));
-            } else {
-                progress.note(&format!(
-                    "Submitted aggregates query job {} for {window}",
-                    job.job_id
-                ));
-            }
-        }
-        WindowEvent::Polled { window, event } => {
-            if total == 1 {
-                progress.poll(event);
-            } else {
-                progress.status(&format!("{total} windows · {window}: poll {}", event.poll));
-            }
-        }
+        WindowEvent::Submitted { window, job } => observer.submitted(window, &job.job_id),
+        WindowEvent::Polled { window, event } => observer.polled(window, event),
         _ => {}
     });
     queries.aggregate_windows(request, windows, concurrency, on_event)

@@ -26,9 +26,10 @@ use crate::validate::ValidationError;
 /// inside the service's "end at most 90 days after the start" however it counts the end.
 pub const WINDOW_DAYS: u32 = 90;
 
-/// How far back a job may start, in days before today (UTC): the service keeps one year,
-/// and a leap year's "a year ago" is 366 days.
-pub const MAX_HISTORY_DAYS: u32 = 366;
+/// How far back a job may start, in days before today (UTC). The service refuses a start
+/// more than a year (366 days, counted to the instant) before the moment it gets the job:
+/// a first day 365 days back is inside that at any time of today.
+pub const MAX_HISTORY_DAYS: u32 = 365;
 
 /// Calendar days in UTC, `first` to `last`, both included: the interval of one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -286,14 +287,21 @@ mod tests {
     #[test]
     fn a_start_more_than_a_year_back_is_refused_naming_the_limit() {
         let today = day("2026-12-01");
-        assert!(split_days(window("2025-11-30", "2026-01-01"), today).is_ok());
-        let err = split_days(window("2025-11-29", "2026-01-01"), today).unwrap_err();
+        assert!(split_days(window("2025-12-01", "2026-01-01"), today).is_ok());
+        let err = split_days(window("2025-11-30", "2026-01-01"), today).unwrap_err();
         let text = err.to_string();
         assert!(
-            text.contains("2025-11-29") && text.contains("a year"),
+            text.contains("2025-11-30") && text.contains("a year"),
             "{text}"
         );
-        assert!(text.contains("2025-11-30"), "{text}");
+        assert!(text.contains("2025-12-01"), "{text}");
+        // The day furthest back passes the service's own rule at the last instant of today.
+        let now = today.and_hms_opt(23, 59, 59).unwrap().and_utc().timestamp();
+        let furthest = window("2025-12-01", "2026-02-28");
+        assert_eq!(
+            crate::validate::job_interval(&furthest.interval(), now),
+            Ok(())
+        );
     }
 
     #[test]

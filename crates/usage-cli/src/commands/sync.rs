@@ -1,17 +1,22 @@
 //! `sync --to DIR|s3://…`: the org's daily usage as a Parquet dataset, kept up to date.
 //!
 //! The first run backfills `--since`; later runs start `--repull` days before the last
-//! complete day of the state and end yesterday (UTC). Each day's rows become one file,
-//! written whole (the old file or the new one, never half), and the state advances only
-//! after all days of a job's window are in place, so a crash at any moment costs at most
-//! the window being written, which the next run pulls again. The rows are asked for in
-//! date order, so memory holds one page and one day, not the history.
+//! complete day of the state and end yesterday (UTC). Each job's window is pulled and
+//! written on its own, `--concurrency` at once (windows hold disjoint days); each day's rows
+//! become one file, written whole (the old file or the new one, never half); the state
+//! advances over the windows complete from the first, so a crash at any moment costs at
+//! most the windows being written, which the next run pulls again. The rows are asked for
+//! in date order, so memory holds a page and a day per running job, not the history.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+use futures_util::StreamExt as _;
 
 use chrono::{Days, NaiveDate, Utc};
 use serde_json::json;
-use usage_ext::{DayWindow, MAX_HISTORY_DAYS, split_days};
+use usage_ext::models::OrganizationPublicApiUsage;
+use usage_ext::{DayWindow, MAX_HISTORY_DAYS, Pages, split_days};
 
 use crate::cli::SyncArgs;
 use crate::dataset::{self, Day};
@@ -78,6 +83,14 @@ struct Written {
     days: u64,
     rows: u64,
     bytes: u64,
+}
+
+impl Written {
+    fn add(&mut self, other: &Written) {
+        self.days += other.days;
+        self.rows += other.rows;
+        self.bytes += other.bytes;
+    }
 }
 
 pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
@@ -151,7 +164,6 @@ pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
         .with_page_size(plan.page_size)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let total = windows.len();
-    let mut jobs = windowed::start(session, &queries, &request, windows, plan.concurrency);
     let mut state = state.unwrap_or(SyncState {
         schema_version: SCHEMA_VERSION,
         scope: session.scope.clone(),
@@ -160,58 +172,51 @@ pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
         last_complete_day: first,
         updated_at: Utc::now(),
     });
+    let observer = windowed::Observer::new(session, total);
+    let rows_seen = AtomicU64::new(0);
+    // Each window goes from submission to its last day's file on its own: windows hold
+    // disjoint days, so they never write the same file. At most `concurrency` jobs are
+    // submitted and waiting at once; a job that has succeeded gives its place to the next
+    // while its pages are fetched and written. A year is at most five windows, so memory
+    // stays at a page and a day for each of them at most.
+    let waiting = tokio::sync::Semaphore::new(plan.concurrency);
+    let mut runs = futures_util::stream::iter(windows.iter().copied().enumerate())
+        .map(|(index, window)| {
+            let (queries, request, observer, rows_seen, waiting) =
+                (&queries, &request, &observer, &rows_seen, &waiting);
+            async move {
+                let mut request = request.clone();
+                request.interval = window.interval();
+                let place = waiting
+                    .acquire()
+                    .await
+                    .map_err(|e| Failure::Io(std::io::Error::other(e)))?;
+                let job = queries.submit_aggregate(&request).await?;
+                observer.submitted(window, &job.job_id);
+                let pages = job
+                    .wait_with(queries, |event| observer.polled(window, event))
+                    .await?;
+                drop(place);
+                let written = write_window(session, store, window, pages, rows_seen).await?;
+                Ok::<_, Failure>((index, written))
+            }
+        })
+        .buffer_unordered(total);
+    let mut prefix = Prefix::new(total);
     let mut written = Written::default();
-    let mut done = 0;
-    while let Some((window, pages)) = jobs.next().await {
-        let mut pages = pages?;
-        let synced_at = Utc::now();
-        let mut day = Day::new(window.first());
-        while let Some(page) = pages.next_page().await {
-            for row in page? {
-                let date = row.date.ok_or_else(|| {
-                    lie(format!(
-                        "a row of the daily job for {window} has no date: {row:?}"
-                    ))
-                })?;
-                if !window.contains(date) {
-                    return Err(lie(format!(
-                        "the job for {window} sent a row of {date}, outside its interval"
-                    )));
-                }
-                if date < day.date {
-                    return Err(lie(format!(
-                        "the job for {window} sent a row of {date} after rows of {}: not in \
-                         the date order asked for",
-                        day.date
-                    )));
-                }
-                while day.date < date {
-                    day = write_day(store, day, synced_at, &mut written).await?;
-                }
-                day.add(&row).map_err(lie)?;
-                written.rows += 1;
-            }
-            session.progress.status(&format!(
-                "sync · window {}/{total} · {} · {} rows",
-                done + 1,
-                day.date,
-                thousands(written.rows as i64)
-            ));
+    while let Some(result) = runs.next().await {
+        // The first failure ends the run; the windows still running stop with it, and the
+        // state covers only the windows complete before them all.
+        let (index, window_written) = result?;
+        written.add(&window_written);
+        if let Some(last) = prefix.complete(index) {
+            state.first_day = state.first_day.min(first);
+            state.last_complete_day = state.last_complete_day.max(windows[last].last());
+            state.updated_at = Utc::now();
+            store.put(dataset::STATE_FILE, state.to_bytes()).await?;
         }
-        // The window's last days, with rows or without: each day of it gets its file.
-        loop {
-            let last = day.date >= window.last();
-            day = write_day(store, day, synced_at, &mut written).await?;
-            if last {
-                break;
-            }
-        }
-        state.first_day = state.first_day.min(window.first());
-        state.last_complete_day = state.last_complete_day.max(window.last());
-        state.updated_at = Utc::now();
-        store.put(dataset::STATE_FILE, state.to_bytes()).await?;
-        done += 1;
     }
+    drop(runs);
     session.done();
     session.progress.note(&format!(
         "sync: {} days written ({first} to {yesterday}), {} rows, {} bytes in {:.1} s to {place}; \
@@ -223,6 +228,86 @@ pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
         state.last_complete_day,
     ));
     Ok(())
+}
+
+/// Which windows are complete, in any order; the state may only cover the first ones up
+/// to the first that is not.
+struct Prefix {
+    complete: Vec<bool>,
+    done: usize,
+}
+
+impl Prefix {
+    fn new(windows: usize) -> Self {
+        Self {
+            complete: vec![false; windows],
+            done: 0,
+        }
+    }
+
+    /// Marks window `index` complete; returns the last window of the complete prefix when
+    /// it grew.
+    fn complete(&mut self, index: usize) -> Option<usize> {
+        *self.complete.get_mut(index)? = true;
+        let before = self.done;
+        while self.complete.get(self.done) == Some(&true) {
+            self.done += 1;
+        }
+        (self.done > before).then(|| self.done - 1)
+    }
+}
+
+/// Pages through a window's job and writes each of its days, with rows or without, in date
+/// order: a day is written as soon as the rows of the next begin.
+async fn write_window(
+    session: &Session,
+    store: &Store,
+    window: DayWindow,
+    mut pages: Pages<OrganizationPublicApiUsage>,
+    rows_seen: &AtomicU64,
+) -> Result<Written, Failure> {
+    let synced_at = Utc::now();
+    let mut written = Written::default();
+    let mut day = Day::new(window.first());
+    while let Some(page) = pages.next_page().await {
+        for row in page? {
+            let date = row.date.ok_or_else(|| {
+                lie(format!(
+                    "a row of the daily job for {window} has no date: {row:?}"
+                ))
+            })?;
+            if !window.contains(date) {
+                return Err(lie(format!(
+                    "the job for {window} sent a row of {date}, outside its interval"
+                )));
+            }
+            if date < day.date {
+                return Err(lie(format!(
+                    "the job for {window} sent a row of {date} after rows of {}: not in \
+                     the date order asked for",
+                    day.date
+                )));
+            }
+            while day.date < date {
+                day = write_day(store, day, synced_at, &mut written).await?;
+            }
+            day.add(&row).map_err(lie)?;
+            written.rows += 1;
+        }
+        session.progress.status(&format!(
+            "sync · {window} · {} · {} rows",
+            day.date,
+            thousands((rows_seen.load(Ordering::Relaxed) + written.rows) as i64)
+        ));
+    }
+    rows_seen.fetch_add(written.rows, Ordering::Relaxed);
+    loop {
+        let last = day.date >= window.last();
+        day = write_day(store, day, synced_at, &mut written).await?;
+        if last {
+            return Ok(written);
+        }
+    }
 }
 
 /// Writes `day` whole and returns the next day, empty.
@@ -249,4 +334,19 @@ async fn write_day(
 /// does not advance), and the next run pulls them again.
 fn lie(text: String) -> Failure {
     Failure::Api(format!("{text}; nothing of this window was marked complete").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_covers_only_the_windows_complete_from_the_first() {
+        let mut prefix = Prefix::new(4);
+        assert_eq!(prefix.complete(2), None, "window 3 alone covers nothing");
+        assert_eq!(prefix.complete(1), None);
+        assert_eq!(prefix.complete(0), Some(2), "1, 2 and 3 now");
+        assert_eq!(prefix.complete(3), Some(3));
+        assert_eq!(prefix.complete(9), None);
+    }
 }
