@@ -218,6 +218,18 @@ pub struct JobsArgs {
     /// Date buckets.
     #[arg(long, value_parser = PossibleValuesParser::new(Granularity::VALUES))]
     pub granularity: Option<String>,
+    #[command(flatten)]
+    pub filters: JobFilters,
+    /// Sort by a row field, `field` or `field:desc` (repeatable), e.g. requestCount:desc.
+    #[arg(long, value_name = "FIELD[:desc]")]
+    pub sort_by: Vec<String>,
+    #[command(flatten)]
+    pub paging: JobPaging,
+}
+
+/// What an aggregates query job keeps of the org's rows (all when none is given).
+#[derive(Debug, Args)]
+pub struct JobFilters {
     /// Only these templateUris (repeat or comma-separate).
     #[arg(long, value_delimiter = ',')]
     pub template_uri: Vec<String>,
@@ -233,9 +245,11 @@ pub struct JobsArgs {
     /// Only these OAuth clients.
     #[arg(long, value_delimiter = ',')]
     pub oauth_client_id: Vec<String>,
-    /// Sort by a row field, `field` or `field:desc` (repeatable), e.g. requestCount:desc.
-    #[arg(long, value_name = "FIELD[:desc]")]
-    pub sort_by: Vec<String>,
+}
+
+/// How a window's jobs are fetched.
+#[derive(Debug, Args)]
+pub struct JobPaging {
     /// Rows per page (1 to 1000).
     #[arg(long, default_value_t = usage_ext::MAX_PAGE_SIZE, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub page_size: u32,
@@ -245,7 +259,6 @@ pub struct JobsArgs {
     pub concurrency: std::num::NonZeroUsize,
 }
 
-/// `7d`, `2w`: a number of days.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// Where the dataset lives: a directory, or s3://bucket/prefix (configured by the
@@ -263,29 +276,13 @@ pub struct SyncArgs {
     /// What a row is: the group-by set.
     #[arg(long, value_delimiter = ',', default_value = "OauthClientId,TemplateUri,HttpMethod", value_parser = PossibleValuesParser::new(OrganizationJobGroupBy::VALUES))]
     pub group_by: Vec<String>,
-    /// Only these endpoints.
-    #[arg(long, value_delimiter = ',')]
-    pub template_uri: Vec<String>,
-    /// Only these methods.
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(usage_ext::models::HttpMethod::VALUES))]
-    pub http_method: Vec<String>,
-    /// Only these platforms.
-    #[arg(long, value_delimiter = ',')]
-    pub platform: Vec<String>,
-    /// Only these users.
-    #[arg(long, value_delimiter = ',')]
-    pub user_id: Vec<String>,
-    /// Only these OAuth clients.
-    #[arg(long, value_delimiter = ',')]
-    pub oauth_client_id: Vec<String>,
-    /// Rows per page (1 to 1000).
-    #[arg(long, default_value_t = usage_ext::MAX_PAGE_SIZE, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub page_size: u32,
-    /// Jobs submitted and waited for at once (a job covers at most 90 days).
-    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
-    pub concurrency: std::num::NonZeroUsize,
+    #[command(flatten)]
+    pub filters: JobFilters,
+    #[command(flatten)]
+    pub paging: JobPaging,
 }
 
+/// `7d`, `2w`: a number of days.
 fn parse_age(text: &str) -> Result<u32, String> {
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())

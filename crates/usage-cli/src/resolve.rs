@@ -96,11 +96,11 @@ pub fn jobs_request(
         "groupBy": args.group_by,
         "metrics": args.metrics,
         "granularity": args.granularity,
-        "templateUris": args.template_uri,
-        "httpMethods": args.http_method,
-        "platforms": args.platform,
-        "userIds": args.user_id,
-        "oauthClientIds": args.oauth_client_id,
+        "templateUris": args.filters.template_uri,
+        "httpMethods": args.filters.http_method,
+        "platforms": args.filters.platform,
+        "userIds": args.filters.user_id,
+        "oauthClientIds": args.filters.oauth_client_id,
         "sortBy": sort_by(&args.sort_by)?,
     }))
 }

@@ -15,10 +15,16 @@ pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
     let queries = session
         .queries
         .clone()
-        .with_page_size(args.page_size)
+        .with_page_size(args.paging.page_size)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let mut sink = Sink::new(session.format, session.out()?)?;
-    let jobs = windowed::start(session, &queries, &request, windows, args.concurrency.get());
+    let jobs = windowed::start(
+        session,
+        &queries,
+        &request,
+        windows,
+        args.paging.concurrency.get(),
+    );
     windowed::each_row(session, jobs, |row| Ok(sink.row(&row)?)).await?;
     sink.finish()?;
     Ok(())

@@ -60,11 +60,11 @@ pub fn plan(args: &SyncArgs, vars: &[(String, String)]) -> Result<Plan, Failure>
     let shape = Shape {
         group_by: args.group_by.clone(),
         granularity: "Day".into(),
-        template_uris: args.template_uri.clone(),
-        http_methods: args.http_method.clone(),
-        platforms: args.platform.clone(),
-        user_ids: args.user_id.clone(),
-        oauth_client_ids: args.oauth_client_id.clone(),
+        template_uris: args.filters.template_uri.clone(),
+        http_methods: args.filters.http_method.clone(),
+        platforms: args.filters.platform.clone(),
+        user_ids: args.filters.user_id.clone(),
+        oauth_client_ids: args.filters.oauth_client_id.clone(),
     }
     .normalized();
     Ok(Plan {
@@ -72,8 +72,8 @@ pub fn plan(args: &SyncArgs, vars: &[(String, String)]) -> Result<Plan, Failure>
         shape,
         since,
         repull: args.repull,
-        page_size: args.page_size,
-        concurrency: args.concurrency.get(),
+        page_size: args.paging.page_size,
+        concurrency: args.paging.concurrency.get(),
     })
 }
 
