@@ -166,6 +166,10 @@ pub struct ReportArgs {
     /// Which generation of the API to ask.
     #[arg(long, value_enum, default_value_t = Api::Jobs)]
     pub api: Api,
+    /// Draw the daily 429s with ASCII marks (`_.:-=+*#`) instead of `▁▂▃▄▅▆▇█`; chosen on
+    /// its own when the locale is not UTF-8.
+    #[arg(long)]
+    pub ascii: bool,
     /// Jobs submitted and waited for at once, when the window spans more than one job (a
     /// job covers at most 90 days).
     #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]

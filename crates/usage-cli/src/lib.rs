@@ -51,6 +51,7 @@ async fn run_command(
     stdin: impl BufRead,
     pending: Pending,
 ) -> Result<(), Failure> {
+    session::check_output(cli.global.output.as_deref())?;
     if let Command::Regions = cli.command {
         return commands::regions(session::format(&cli.global), cli.global.output.as_deref());
     }

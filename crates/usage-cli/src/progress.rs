@@ -43,6 +43,13 @@ impl Progress {
         }
     }
 
+    /// A line on stderr with `-v` only.
+    pub fn detail(&self, text: &str) {
+        if self.verbose {
+            self.note(text);
+        }
+    }
+
     pub fn status(&self, text: &str) {
         if let Some(bar) = &self.spinner {
             bar.set_message(text.to_string());

@@ -38,12 +38,26 @@ pub fn interval(window: &Window) -> Result<String, Failure> {
     }
 }
 
+/// The days a window names for the jobs, whose interval counts both end days: `--interval`
+/// as given, or the last `--since` days (7 by default) up to yesterday, the last day with
+/// data.
+pub fn job_days(window: &Window) -> Result<DayWindow, Failure> {
+    match &window.interval {
+        Some(_) => DayWindow::of_interval(&interval(window)?)
+            .map_err(|e| Failure::Usage(format!("--interval: {e}"))),
+        None => {
+            let today = today();
+            let first = days_before(today, window.since.unwrap_or(7), "--since")?;
+            let last = days_before(today, 1, "--since")?;
+            DayWindow::new(first, last).ok_or_else(|| Failure::Usage("--since has no day".into()))
+        }
+    }
+}
+
 /// The aggregates query jobs a window takes: one per 90 days at most, refused when it
 /// starts more than a year back.
 pub fn job_windows(window: &Window) -> Result<Vec<DayWindow>, Failure> {
-    let days = DayWindow::of_interval(&interval(window)?)
-        .map_err(|e| Failure::Usage(format!("--interval: {e}")))?;
-    split_days(days, today()).map_err(|e| Failure::Usage(e.to_string()))
+    split_days(job_days(window)?, today()).map_err(|e| Failure::Usage(e.to_string()))
 }
 
 /// The counters an original query asks for, as the models spell them.

@@ -38,6 +38,9 @@ pub struct Session {
     pub demo: bool,
     /// Whose usage this is: `demo`, or the API's base URL (a sync refuses to mix two).
     pub scope: String,
+    /// Whether the locale takes UTF-8 (`LC_ALL`, else `LC_CTYPE`, else `LANG`), so that
+    /// `▁▂▃` can be drawn.
+    pub utf8: bool,
     /// Kept alive until the session ends: dropping it stops the fake.
     _fake: Option<FakeService>,
 }
@@ -118,6 +121,7 @@ impl Session {
             pending,
             demo: global.demo,
             scope,
+            utf8: utf8_locale(vars),
             _fake: fake,
         })
     }
@@ -158,6 +162,38 @@ impl Session {
     }
 }
 
+/// Refuses an `--output` that cannot be written, before anything is sent: a job spent
+/// against the org's rate limit for a file that cannot be written is a job wasted. An
+/// existing file is opened without being changed; a new one is created and removed.
+pub fn check_output(path: Option<&Path>) -> Result<(), Failure> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let refuse = |e: std::io::Error| {
+        Failure::Usage(format!(
+            "--output {}: cannot write there ({e}); nothing was sent",
+            path.display()
+        ))
+    };
+    if path.is_dir() {
+        return Err(refuse(std::io::Error::other("it is a directory")));
+    }
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+            .map_err(refuse)
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(refuse)?;
+        std::fs::remove_file(path).map_err(refuse)
+    }
+}
+
 /// Where data goes: the `--output` file, or stdout; buffered either way.
 pub fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>, Failure> {
     Ok(match path {
@@ -166,4 +202,40 @@ pub fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>, Failure> {
         )?)),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     })
+}
+
+/// The locale's character set, as C programs pick it: the first of `LC_ALL`, `LC_CTYPE`
+/// and `LANG` that is set decides.
+fn utf8_locale(vars: &[(String, String)]) -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|name| {
+            vars.iter()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| v.to_ascii_lowercase())
+        })
+        .is_some_and(|locale| locale.contains("utf-8") || locale.contains("utf8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf8_locale;
+
+    #[test]
+    fn the_first_locale_variable_set_decides() {
+        let vars = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(utf8_locale(&vars(&[("LANG", "en_US.UTF-8")])));
+        assert!(utf8_locale(&vars(&[("LC_ALL", "C.utf8"), ("LANG", "C")])));
+        assert!(!utf8_locale(&vars(&[
+            ("LC_ALL", "C"),
+            ("LANG", "en_US.UTF-8")
+        ])));
+        assert!(!utf8_locale(&vars(&[("LC_ALL", ""), ("LANG", "POSIX")])));
+        assert!(!utf8_locale(&[]));
+    }
 }

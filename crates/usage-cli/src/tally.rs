@@ -1,11 +1,15 @@
 //! The report: per OAuth client, its requests, its 429s and their share, and the endpoints
-//! that got the most 429s. Rows are summed as they arrive, so a jobs report holds one entry
-//! per (client, endpoint), never the rows.
+//! that got the most 429s; with the trend when the data has it: the client's 429s day by
+//! day, and the change against the window of the same length before. Rows are summed as
+//! they arrive, so a jobs report holds one entry per (client, endpoint) and per (client,
+//! day), never the rows.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
+use chrono::NaiveDate;
 use serde::Serialize;
+use usage_ext::DayWindow;
 
 use crate::cli::Format;
 use crate::output::{thousands, write_table};
@@ -18,6 +22,8 @@ pub struct Endpoint {
     pub template_uri: String,
     pub request_count: i64,
     pub status429: i64,
+    /// Not called by this client in the previous window (false without a comparison).
+    pub new: bool,
 }
 
 /// One OAuth client's line of the report.
@@ -32,6 +38,38 @@ pub struct ClientReport {
     pub status429_share: f64,
     /// The endpoints with the most 429s (then requests), at most `--top`.
     pub top_endpoints: Vec<Endpoint>,
+    /// Its 429s on each day of the window, oldest first (empty without daily data).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub daily429: Vec<i64>,
+    /// The comparison with the previous window, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Previous>,
+}
+
+/// A client's figures in the window of the same length before, and the change.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Previous {
+    pub request_count: i64,
+    pub status429: i64,
+    pub status429_share: f64,
+    pub change: Change,
+    /// (now - before) / before; `None` for a new client.
+    pub request_count_change: Option<f64>,
+    /// The 429 share now minus before, -1.0 to 1.0 (percentage points / 100).
+    pub status429_share_change: f64,
+}
+
+/// How a client compares with the previous window.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum Change {
+    /// No requests before.
+    New,
+    /// No requests now.
+    Gone,
+    /// Requests in both.
+    Changed,
 }
 
 #[derive(Default)]
@@ -40,6 +78,7 @@ struct Client {
     requests: i64,
     status429: i64,
     endpoints: HashMap<(String, String), (i64, i64)>,
+    daily429: BTreeMap<NaiveDate, i64>,
 }
 
 /// The running sums.
@@ -49,6 +88,14 @@ pub struct Tally {
 }
 
 impl Tally {
+    fn client(&mut self, client_id: &str, client_name: &str) -> &mut Client {
+        let client = self.clients.entry(client_id.to_string()).or_default();
+        if client.name.is_empty() {
+            client.name = client_name.to_string();
+        }
+        client
+    }
+
     /// Adds one row's counts.
     pub fn add(
         &mut self,
@@ -59,10 +106,7 @@ impl Tally {
         requests: i64,
         status429: i64,
     ) {
-        let client = self.clients.entry(client_id.to_string()).or_default();
-        if client.name.is_empty() {
-            client.name = client_name.to_string();
-        }
+        let client = self.client(client_id, client_name);
         client.requests = client.requests.saturating_add(requests);
         client.status429 = client.status429.saturating_add(status429);
         let endpoint = client
@@ -73,18 +117,53 @@ impl Tally {
         endpoint.1 = endpoint.1.saturating_add(status429);
     }
 
-    /// The report: clients by 429s, then requests (then id, for a stable order).
-    pub fn finish(self, top: usize) -> Vec<ClientReport> {
+    /// Adds one day's 429s of a client (a row of a daily job grouped by client).
+    pub fn add_day(&mut self, client_id: &str, client_name: &str, date: NaiveDate, status429: i64) {
+        let day = self
+            .client(client_id, client_name)
+            .daily429
+            .entry(date)
+            .or_default();
+        *day = day.saturating_add(status429);
+    }
+
+    /// The report: clients by 429s, then requests (then id, for a stable order). With
+    /// `days`, each client's 429s day by day; with `previous` (the tally of the window of
+    /// the same length before), the change, and after the others the clients gone since.
+    pub fn finish(
+        self,
+        top: usize,
+        days: Option<DayWindow>,
+        previous: Option<Tally>,
+    ) -> Vec<ClientReport> {
+        let mut before = previous.map(|p| p.clients);
+        let daily = |c: &Client| {
+            days.map_or_else(Vec::new, |days| {
+                days.first()
+                    .iter_days()
+                    .take(days.days() as usize)
+                    .map(|d| c.daily429.get(&d).copied().unwrap_or(0))
+                    .collect()
+            })
+        };
         let mut clients: Vec<ClientReport> = self
             .clients
             .into_iter()
+            // A client seen only in the daily rows has no totals to report.
+            .filter(|(_, c)| !c.endpoints.is_empty())
             .map(|(id, c)| {
+                let earlier = before.as_mut().map(|b| b.remove(&id).unwrap_or_default());
                 let mut endpoints: Vec<Endpoint> = c
                     .endpoints
-                    .into_iter()
-                    .map(|((method, uri), (requests, status429))| Endpoint {
-                        http_method: method,
-                        template_uri: uri,
+                    .iter()
+                    .map(|((method, uri), &(requests, status429))| Endpoint {
+                        new: earlier.as_ref().is_some_and(|e| {
+                            e.endpoints
+                                .get(&(method.clone(), uri.clone()))
+                                .is_none_or(|(r, _)| *r == 0)
+                        }),
+                        http_method: method.clone(),
+                        template_uri: uri.clone(),
                         request_count: requests,
                         status429,
                     })
@@ -105,6 +184,8 @@ impl Tally {
                 });
                 endpoints.truncate(top);
                 ClientReport {
+                    daily429: daily(&c),
+                    previous: earlier.map(|e| compare(c.requests, c.status429, &e)),
                     oauth_client_id: id,
                     oauth_client_name: c.name,
                     request_count: c.requests,
@@ -121,7 +202,44 @@ impl Tally {
                 &b.oauth_client_id,
             ))
         });
+        let mut gone: Vec<ClientReport> = before
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, e)| e.requests > 0)
+            .map(|(id, e)| ClientReport {
+                daily429: daily(&Client::default()),
+                previous: Some(compare(0, 0, &e)),
+                oauth_client_id: id,
+                oauth_client_name: e.name,
+                request_count: 0,
+                status429: 0,
+                status429_share: 0.0,
+                top_endpoints: Vec::new(),
+            })
+            .collect();
+        gone.sort_by(|a, b| a.oauth_client_id.cmp(&b.oauth_client_id));
+        clients.extend(gone);
         clients
+    }
+}
+
+fn compare(requests: i64, status429: i64, before: &Client) -> Previous {
+    let (now, then) = (
+        share(status429, requests),
+        share(before.status429, before.requests),
+    );
+    Previous {
+        request_count: before.requests,
+        status429: before.status429,
+        status429_share: then,
+        change: match (before.requests > 0, requests > 0) {
+            (false, _) => Change::New,
+            (true, false) => Change::Gone,
+            (true, true) => Change::Changed,
+        },
+        request_count_change: (before.requests > 0)
+            .then(|| (requests - before.requests) as f64 / before.requests as f64),
+        status429_share_change: now - then,
     }
 }
 
@@ -133,16 +251,68 @@ fn share(part: i64, whole: i64) -> f64 {
     }
 }
 
-/// Writes the report in `format`. `heading` is the table's first line (the window and the
-/// API asked).
+/// `+38 %`, `-5 %`, `new`, `gone`: a client's requests against the previous window.
+pub fn requests_change(previous: &Previous) -> String {
+    match (previous.change, previous.request_count_change) {
+        (Change::Gone, _) => "gone".into(),
+        (Change::Changed, Some(change)) => format!("{:+.0} %", change * 100.0),
+        (Change::New, _) | (Change::Changed, None) => "new".into(),
+    }
+}
+
+/// `+1.20 pp`: a client's 429 share against the previous window, in percentage points.
+pub fn share_change(previous: &Previous) -> String {
+    match previous.change {
+        Change::Changed => format!("{:+.2} pp", previous.status429_share_change * 100.0),
+        Change::New | Change::Gone => String::new(),
+    }
+}
+
+/// A day-by-day line of `values`, at most `width` marks (days summed into buckets when
+/// there are more), scaled to the largest: `▁▂▃▄▅▆▇█`, or `_.:-=+*#` with `ascii`. A day
+/// without 429s is the lowest mark, any other at least the next.
+pub fn sparkline(values: &[i64], width: usize, ascii: bool) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    const ASCII: [char; 8] = ['_', '.', ':', '-', '=', '+', '*', '#'];
+    let marks = if ascii { ASCII } else { BLOCKS };
+    let per = values.len().div_ceil(width.max(1)).max(1);
+    let buckets: Vec<i64> = values
+        .chunks(per)
+        .map(|c| c.iter().fold(0i64, |a, v| a.saturating_add((*v).max(0))))
+        .collect();
+    let max = buckets.iter().copied().max().unwrap_or(0);
+    buckets
+        .iter()
+        .map(|&v| {
+            if v <= 0 || max <= 0 {
+                marks[0]
+            } else {
+                // 1 to 7, in i128 so that no count overflows the product.
+                let level = 1 + (i128::from(v) * 6 / i128::from(max)) as usize;
+                marks[level.min(7)]
+            }
+        })
+        .collect()
+}
+
+/// The longest sparkline in a table: a month a mark a day, longer windows in buckets.
+const SPARK_WIDTH: usize = 31;
+
+/// How the report is drawn: its heading and whether the terminal takes `▁▂▃`.
+pub struct Look<'a> {
+    pub heading: &'a str,
+    pub ascii: bool,
+}
+
+/// Writes the report in `format`.
 pub fn write(
     out: &mut dyn Write,
     format: Format,
-    heading: &str,
+    look: &Look<'_>,
     clients: &[ClientReport],
 ) -> io::Result<()> {
     match format {
-        Format::Table => write_report_table(out, heading, clients),
+        Format::Table => write_report_table(out, look, clients),
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, clients)?;
             writeln!(out)
@@ -154,69 +324,95 @@ pub fn write(
             }
             Ok(())
         }
-        Format::Csv => {
-            // One line per (client, endpoint), the client's totals repeated on each.
-            let mut writer = csv::Writer::from_writer(out);
-            writer.write_record([
-                "oauthClientId",
-                "oauthClientName",
-                "requestCount",
-                "status429",
-                "status429Share",
-                "rank",
-                "httpMethod",
-                "templateUri",
-                "endpointRequestCount",
-                "endpointStatus429",
-            ])?;
-            for c in clients {
-                let client = [
-                    c.oauth_client_id.clone(),
-                    c.oauth_client_name.clone(),
-                    c.request_count.to_string(),
-                    c.status429.to_string(),
-                    format!("{:.6}", c.status429_share),
-                ];
-                for (rank, e) in c.top_endpoints.iter().enumerate() {
-                    let mut record = client.to_vec();
-                    record.extend([
-                        (rank + 1).to_string(),
-                        e.http_method.clone(),
-                        e.template_uri.clone(),
-                        e.request_count.to_string(),
-                        e.status429.to_string(),
-                    ]);
-                    writer.write_record(&record)?;
-                }
-                if c.top_endpoints.is_empty() {
-                    let mut record = client.to_vec();
-                    record.extend([
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                    ]);
-                    writer.write_record(&record)?;
-                }
-            }
-            writer.flush()
+        Format::Csv => write_csv(out, clients),
+    }
+}
+
+/// One line per (client, endpoint), the client's totals and trend repeated on each.
+fn write_csv(out: &mut dyn Write, clients: &[ClientReport]) -> io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record([
+        "oauthClientId",
+        "oauthClientName",
+        "requestCount",
+        "status429",
+        "status429Share",
+        "previousRequestCount",
+        "previousStatus429",
+        "change",
+        "requestCountChange",
+        "status429ShareChange",
+        "daily429",
+        "rank",
+        "httpMethod",
+        "templateUri",
+        "endpointRequestCount",
+        "endpointStatus429",
+        "endpointNew",
+    ])?;
+    for c in clients {
+        let previous = c.previous.as_ref();
+        let client = [
+            c.oauth_client_id.clone(),
+            c.oauth_client_name.clone(),
+            c.request_count.to_string(),
+            c.status429.to_string(),
+            format!("{:.6}", c.status429_share),
+            previous
+                .map(|p| p.request_count.to_string())
+                .unwrap_or_default(),
+            previous
+                .map(|p| p.status429.to_string())
+                .unwrap_or_default(),
+            previous
+                .map(|p| format!("{:?}", p.change).to_lowercase())
+                .unwrap_or_default(),
+            previous
+                .and_then(|p| p.request_count_change)
+                .map(|x| format!("{x:.6}"))
+                .unwrap_or_default(),
+            previous
+                .map(|p| format!("{:.6}", p.status429_share_change))
+                .unwrap_or_default(),
+            c.daily429
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ];
+        for (rank, e) in c.top_endpoints.iter().enumerate() {
+            let mut record = client.to_vec();
+            record.extend([
+                (rank + 1).to_string(),
+                e.http_method.clone(),
+                e.template_uri.clone(),
+                e.request_count.to_string(),
+                e.status429.to_string(),
+                e.new.to_string(),
+            ]);
+            writer.write_record(&record)?;
+        }
+        if c.top_endpoints.is_empty() {
+            let mut record = client.to_vec();
+            record.extend(std::iter::repeat_n(String::new(), 6));
+            writer.write_record(&record)?;
         }
     }
+    writer.flush()
 }
 
 fn write_report_table(
     out: &mut dyn Write,
-    heading: &str,
+    look: &Look<'_>,
     clients: &[ClientReport],
 ) -> io::Result<()> {
     let requests: i64 = clients.iter().map(|c| c.request_count).sum();
     let limited: i64 = clients.iter().map(|c| c.status429).sum();
-    writeln!(out, "{heading}")?;
+    let calling = clients.iter().filter(|c| c.request_count > 0).count();
+    writeln!(out, "{}", look.heading)?;
     writeln!(
         out,
-        "{} OAuth clients, {} requests, {} answered 429 ({:.2} %)",
-        clients.len(),
+        "{calling} OAuth clients, {} requests, {} answered 429 ({:.2} %)",
         thousands(requests),
         thousands(limited),
         share(limited, requests) * 100.0
@@ -224,18 +420,34 @@ fn write_report_table(
     writeln!(out)?;
     let mut rows = Vec::new();
     for c in clients {
+        let previous = c.previous.as_ref();
         rows.push(vec![
             format!("{} ({})", c.oauth_client_name, c.oauth_client_id),
             thousands(c.request_count),
             thousands(c.status429),
             format!("{:.2}", c.status429_share * 100.0),
+            if c.daily429.is_empty() {
+                String::new()
+            } else {
+                sparkline(&c.daily429, SPARK_WIDTH, look.ascii)
+            },
+            previous.map(requests_change).unwrap_or_default(),
+            previous.map(share_change).unwrap_or_default(),
         ]);
         for e in &c.top_endpoints {
             rows.push(vec![
-                format!("  {:<6} {}", e.http_method, e.template_uri),
+                format!(
+                    "  {:<6} {}{}",
+                    e.http_method,
+                    e.template_uri,
+                    if e.new { "  (new)" } else { "" }
+                ),
                 thousands(e.request_count),
                 thousands(e.status429),
                 format!("{:.2}", share(e.status429, e.request_count) * 100.0),
+                String::new(),
+                String::new(),
+                String::new(),
             ]);
         }
     }
@@ -246,15 +458,23 @@ fn write_report_table(
             "requests",
             "429s",
             "429 %",
+            "429s by day",
+            "requests vs before",
+            "429 % vs before",
         ],
         &rows,
-        |c| matches!(c, "requests" | "429s" | "429 %"),
+        |c| {
+            matches!(
+                c,
+                "requests" | "429s" | "429 %" | "requests vs before" | "429 % vs before"
+            )
+        },
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Tally;
+    use super::*;
 
     #[test]
     fn clients_and_endpoints_are_ranked_by_429s_then_requests() {
@@ -264,7 +484,7 @@ mod tests {
         t.add("a", "A", "GET", "x", 100, 1);
         t.add("b", "B", "POST", "z", 1_000, 5);
         t.add("c", "C", "POST", "z", 50, 6);
-        let report = t.finish(1);
+        let report = t.finish(1, None, None);
         let ids: Vec<&str> = report.iter().map(|c| c.oauth_client_id.as_str()).collect();
         // a and c both have 6 429s; a has more requests. b has 5.
         assert_eq!(ids, ["a", "c", "b"]);
@@ -275,5 +495,60 @@ mod tests {
             "most 429s first"
         );
         assert!((report[0].status429_share - 6.0 / 210.0).abs() < 1e-12);
+        assert!(report[0].previous.is_none() && report[0].daily429.is_empty());
+    }
+
+    #[test]
+    fn the_change_against_the_previous_window_names_new_gone_and_new_endpoints() {
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        let days = DayWindow::new(day("2026-11-24"), day("2026-11-26")).unwrap();
+        let mut now = Tally::default();
+        now.add("a", "A", "GET", "x", 138, 10);
+        now.add("a", "A", "GET", "y", 1, 0);
+        now.add("n", "N", "GET", "x", 5, 0);
+        now.add_day("a", "A", day("2026-11-24"), 2);
+        now.add_day("a", "A", day("2026-11-26"), 8);
+        let mut before = Tally::default();
+        before.add("a", "A", "GET", "x", 100, 5);
+        before.add("g", "G", "GET", "x", 7, 1);
+        let report = now.finish(5, Some(days), Some(before));
+        let by_id = |id: &str| report.iter().find(|c| c.oauth_client_id == id).unwrap();
+        let a = by_id("a");
+        assert_eq!(a.daily429, vec![2, 0, 8]);
+        let p = a.previous.as_ref().unwrap();
+        assert_eq!(requests_change(p), "+39 %");
+        // 10/139 now against 5/100 before.
+        assert!((p.status429_share_change - (10.0 / 139.0 - 0.05)).abs() < 1e-12);
+        assert_eq!(share_change(p), "+2.19 pp");
+        let new_endpoints: Vec<&str> = a
+            .top_endpoints
+            .iter()
+            .filter(|e| e.new)
+            .map(|e| e.template_uri.as_str())
+            .collect();
+        assert_eq!(new_endpoints, ["y"]);
+        assert_eq!(
+            requests_change(by_id("n").previous.as_ref().unwrap()),
+            "new"
+        );
+        let g = by_id("g");
+        assert_eq!(requests_change(g.previous.as_ref().unwrap()), "gone");
+        assert_eq!(g.request_count, 0);
+        assert_eq!(
+            report.last().unwrap().oauth_client_id,
+            "g",
+            "gone ones last"
+        );
+    }
+
+    #[test]
+    fn a_sparkline_scales_to_the_largest_day_and_buckets_long_windows() {
+        assert_eq!(sparkline(&[0, 1, 7, 14], 31, false), "▁▂▅█");
+        assert_eq!(sparkline(&[0, 1, 7, 14], 31, true), "_.=#");
+        assert_eq!(sparkline(&[0, 0], 31, false), "▁▁");
+        assert_eq!(sparkline(&[i64::MAX, i64::MAX, 1], 31, false), "██▂");
+        let year = vec![3; 365];
+        assert_eq!(sparkline(&year, 31, false).chars().count(), 31);
+        assert_eq!(sparkline(&[], 31, false), "");
     }
 }

@@ -47,15 +47,8 @@ impl Observer {
         }
     }
 
-    pub fn polled(&self, window: DayWindow, event: &PollEvent) {
-        if self.total == 1 {
-            self.progress.poll(event);
-        } else {
-            self.progress.status(&format!(
-                "{} windows · {window}: poll {}",
-                self.total, event.poll
-            ));
-        }
+    pub fn polled(&self, _window: DayWindow, event: &PollEvent) {
+        self.progress.poll(event);
     }
 }
 
@@ -67,32 +60,52 @@ pub fn start(
     windows: Vec<DayWindow>,
     concurrency: usize,
 ) -> WindowJobs {
-    let observer = Observer::new(session, windows.len());
+    let jobs = windows
+        .into_iter()
+        .map(|window| {
+            let mut request = request.clone();
+            request.interval = window.interval();
+            (window, request)
+        })
+        .collect();
+    start_jobs(session, queries, jobs, concurrency)
+}
+
+/// Starts jobs that differ in more than their window, `concurrency` at a time.
+pub fn start_jobs(
+    session: &Session,
+    queries: &UsageQueries,
+    jobs: Vec<(DayWindow, OrganizationPublicApiUsageQueryRequest)>,
+    concurrency: usize,
+) -> WindowJobs {
+    let observer = Observer::new(session, jobs.len());
     let on_event = Arc::new(move |event: WindowEvent<'_>| match event {
         WindowEvent::Submitted { window, job } => observer.submitted(window, &job.job_id),
         WindowEvent::Polled { window, event } => observer.polled(window, event),
         _ => {}
     });
-    queries.aggregate_windows(request, windows, concurrency, on_event)
+    queries.aggregate_jobs(jobs, concurrency, on_event)
 }
 
-/// The rows of each window in order, to `each`, with the paging shown on the spinner;
-/// returns the rows seen.
+/// The rows of each job in order, to `each` with the job's place in the order they were
+/// started, and the paging shown on the spinner; returns the rows seen.
 pub async fn each_row(
     session: &Session,
     mut jobs: WindowJobs,
-    mut each: impl FnMut(OrganizationPublicApiUsage) -> Result<(), crate::exit::Failure>,
+    mut each: impl FnMut(usize, OrganizationPublicApiUsage) -> Result<(), crate::exit::Failure>,
 ) -> Result<u64, crate::exit::Failure> {
     let mut rows = 0u64;
+    let mut index = 0;
     while let Some((_window, pages)) = jobs.next().await {
         let mut pages = pages?;
         while let Some(page) = pages.next_page().await {
             for row in page? {
-                each(row)?;
+                each(index, row)?;
                 rows += 1;
             }
             session.progress.status(&format!("paging · {rows} rows"));
         }
+        index += 1;
     }
     session.done();
     Ok(rows)

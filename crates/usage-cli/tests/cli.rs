@@ -190,7 +190,27 @@ fn jobs_and_queries_agree_and_ndjson_streams_every_row() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     };
-    assert_eq!(report("jobs"), report("query"));
+    // The jobs add the trend; the totals are the same as the query's.
+    let mut jobs = report("jobs");
+    for client in &mut jobs {
+        let daily: i64 = client["daily429"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_i64().unwrap())
+            .sum();
+        assert_eq!(client["daily429"].as_array().unwrap().len(), 14);
+        assert_eq!(
+            client["status429"].as_i64(),
+            Some(daily),
+            "the daily job's 429s add up to the totals job's"
+        );
+        assert_eq!(client["previous"]["change"], "changed", "{client}");
+        let object = client.as_object_mut().unwrap();
+        object.remove("daily429");
+        object.remove("previous");
+    }
+    assert_eq!(jobs, report("query"));
 
     let out = run(&[
         "jobs",
@@ -699,4 +719,91 @@ fn a_window_more_than_a_year_back_is_refused_naming_the_limit() {
     assert!(out.stdout.is_empty());
     let ok = run(&["report", "--demo", "--since", "365d"]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+}
+
+/// The trend: 429s day by day, the change against the 7 days before, in the table (blocks
+/// under a UTF-8 locale, ASCII otherwise) and in JSON; `-v` says what the report spent, as
+/// the fake counted it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_shows_the_trend_and_says_what_it_spent() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let before = fake.total_requests();
+    let mut cmd = tool();
+    cmd.args([
+        "report",
+        "--since",
+        "7d",
+        "-v",
+        "--base-url",
+        &fake.base_url(),
+    ])
+    .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+    .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
+    .env("LANG", "en_US.UTF-8");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let spent = fake.total_requests() - before;
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("report: {spent} requests to the Usage API")),
+        "the fake saw {spent}: {stderr}"
+    );
+    assert_eq!(
+        fake.requests(usage_fake::Operation::PostUsageAggregatesQueryJobs),
+        3,
+        "totals, daily and the week before"
+    );
+    let table = text(&out.stdout);
+    assert!(table.contains("change against "), "{table}");
+    assert!(table.contains("429s by day"), "{table}");
+    assert!(table.contains(" pp"), "{table}");
+    assert!(table.chars().any(|c| ('▁'..='█').contains(&c)), "{table}");
+
+    let ascii = against(&fake, &["report", "--since", "7d"]).await;
+    let ascii = text(&ascii.stdout);
+    assert!(
+        !ascii.chars().any(|c| ('▁'..='█').contains(&c)),
+        "no UTF-8 locale: {ascii}"
+    );
+    assert!(ascii.is_ascii(), "{ascii}");
+
+    let json = against(&fake, &["report", "--since", "7d", "--format", "json"]).await;
+    let clients: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).unwrap();
+    for client in &clients {
+        assert_eq!(client["daily429"].as_array().unwrap().len(), 7, "{client}");
+        let previous = &client["previous"];
+        let change = previous["requestCountChange"].as_f64().unwrap();
+        let (now, then) = (
+            client["requestCount"].as_f64().unwrap(),
+            previous["requestCount"].as_f64().unwrap(),
+        );
+        assert!((change - (now - then) / then).abs() < 1e-9, "{client}");
+    }
+}
+
+/// An `-o` that cannot be written is refused before any request, for every command.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_output_that_cannot_be_written_is_refused_before_anything_is_sent() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = std::env::temp_dir();
+    for output in ["/nonexistent/dir/x.csv", dir.to_str().unwrap()] {
+        for command in [
+            &["report"][..],
+            &["query", "--interval", INTERVAL],
+            &["jobs", "--since", "3d"],
+            &["client", "some-client", "summary"],
+            &["resume", "some-id"],
+            &["regions"],
+        ] {
+            let mut args = command.to_vec();
+            args.extend(["-o", output]);
+            let out = against(&fake, &args).await;
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains("cannot write there"), "{args:?}: {stderr}");
+        }
+    }
+    assert_eq!(fake.total_requests(), 0, "not even a login");
 }

@@ -38,6 +38,12 @@ impl Client {
         &self.pipeline.shared().clock
     }
 
+    /// The requests this client and its clones have sent so far, every retry and token
+    /// request included: what they have spent of the org's API rate limit.
+    pub fn requests_sent(&self) -> u64 {
+        self.pipeline.requests_sent()
+    }
+
     /// The same client (connections, tokens, retry quota) with another retry policy for
     /// its calls; token requests keep the policy the client was built with. A poller
     /// uses [`RetryPolicy::disabled`]: its schedule is its retry.

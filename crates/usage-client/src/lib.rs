@@ -9,6 +9,7 @@ pub mod env;
 mod error;
 mod operations;
 mod secret;
+mod sends;
 
 mod retry;
 mod transport;

@@ -144,8 +144,9 @@ pub type OnWindowEvent = Arc<dyn Fn(WindowEvent<'_>) + Send + Sync>;
 /// Dropping it stops the waits still running (as dropping a wait does).
 pub struct WindowJobs {
     started: VecDeque<(DayWindow, Waiting)>,
-    waiting: std::vec::IntoIter<DayWindow>,
-    start: Box<dyn Fn(DayWindow) -> Waiting + Send + Sync>,
+    waiting: std::vec::IntoIter<(DayWindow, OrganizationPublicApiUsageQueryRequest)>,
+    start:
+        Box<dyn Fn((DayWindow, OrganizationPublicApiUsageQueryRequest)) -> Waiting + Send + Sync>,
 }
 
 /// One window's job, submitted and waited for in a task of its own.
@@ -158,7 +159,15 @@ impl fmt::Debug for WindowJobs {
                 "started",
                 &self.started.iter().map(|(w, _)| *w).collect::<Vec<_>>(),
             )
-            .field("waiting", &self.waiting.as_slice())
+            .field(
+                "waiting",
+                &self
+                    .waiting
+                    .as_slice()
+                    .iter()
+                    .map(|(w, _)| *w)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -172,7 +181,7 @@ impl WindowJobs {
     ) -> Option<(DayWindow, Result<Pages<OrganizationPublicApiUsage>, Error>)> {
         let (window, handle) = self.started.pop_front()?;
         if let Some(next) = self.waiting.next() {
-            self.started.push_back((next, (self.start)(next)));
+            self.started.push_back((next.0, (self.start)(next)));
         }
         let result = match handle.await {
             Ok(result) => result,
@@ -211,12 +220,29 @@ impl UsageQueries {
         concurrency: usize,
         on_event: OnWindowEvent,
     ) -> WindowJobs {
+        let jobs = windows
+            .into_iter()
+            .map(|window| {
+                let mut query = query.clone();
+                query.interval = window.interval();
+                (window, query)
+            })
+            .collect();
+        self.aggregate_jobs(jobs, concurrency, on_event)
+    }
+
+    /// [`aggregate_windows`](Self::aggregate_windows) for jobs that differ in more than
+    /// their window: each request is sent as given (its interval is the caller's), and the
+    /// jobs are handed back in the order of `jobs`.
+    pub fn aggregate_jobs(
+        &self,
+        jobs: Vec<(DayWindow, OrganizationPublicApiUsageQueryRequest)>,
+        concurrency: usize,
+        on_event: OnWindowEvent,
+    ) -> WindowJobs {
         let queries = self.clone();
-        let query = query.clone();
-        let start = move |window: DayWindow| {
+        let start = move |(window, query): (DayWindow, OrganizationPublicApiUsageQueryRequest)| {
             let queries = queries.clone();
-            let mut query = query.clone();
-            query.interval = window.interval();
             let on_event = on_event.clone();
             tokio::spawn(async move {
                 let job = queries.submit_aggregate(&query).await?;
@@ -227,11 +253,11 @@ impl UsageQueries {
                 .await
             })
         };
-        let mut waiting = windows.into_iter();
+        let mut waiting = jobs.into_iter();
         let started = waiting
             .by_ref()
             .take(concurrency.max(1))
-            .map(|window| (window, start(window)))
+            .map(|job| (job.0, start(job)))
             .collect();
         WindowJobs {
             started,

@@ -86,3 +86,27 @@ async fn a_thousand_concurrent_calls_against_503_forever_send_at_most_1100_reque
         "{sent} requests for 1,000 calls"
     );
 }
+
+/// `requests_sent` is what the server saw: every retry, every token request, every clone.
+#[tokio::test]
+async fn requests_sent_counts_every_request_the_server_saw() {
+    let server = Hostile::start(|req, earlier| match req.path() {
+        TOKEN if tokens(earlier) == 0 => Act::json(503, json!({})),
+        TOKEN => token_ok(),
+        _ => Act::json(503, json!({"status": 503})),
+    })
+    .await;
+    let client = builder(&server).build().unwrap();
+    assert_eq!(client.requests_sent(), 0);
+    poll(&client).await.unwrap_err();
+    let clone = client.clone();
+    poll(&clone).await.unwrap_err();
+    let seen = server.log().len() as u64;
+    assert_eq!(
+        seen,
+        2 + 4 + 4,
+        "two token requests, four attempts per call"
+    );
+    assert_eq!(client.requests_sent(), seen);
+    assert_eq!(clone.requests_sent(), seen);
+}

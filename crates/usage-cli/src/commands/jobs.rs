@@ -25,7 +25,7 @@ pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
         windows,
         args.paging.concurrency.get(),
     );
-    windowed::each_row(session, jobs, |row| Ok(sink.row(&row)?)).await?;
+    windowed::each_row(session, jobs, |_, row| Ok(sink.row(&row)?)).await?;
     sink.finish()?;
     Ok(())
 }

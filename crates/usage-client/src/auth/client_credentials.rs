@@ -16,6 +16,7 @@ use crate::clock::{BoxFuture, Clock};
 use crate::error::{AuthError, TransportError};
 use crate::retry::{self, RetryPolicy, RetryQuota, Retrying, Stop, Verdict};
 use crate::secret::Secret;
+use crate::sends::Sends;
 use crate::transport::body::{MAX_TOKEN_BODY_BYTES, ReadError, read_capped};
 
 /// What the client lends its token source: its HTTP pool, clock and retry policy.
@@ -25,6 +26,7 @@ pub(crate) struct TokenFetching {
     pub refresh_margin: Duration,
     pub retry: RetryPolicy,
     pub quota: Arc<RetryQuota>,
+    pub sends: Arc<Sends>,
     pub timeout: Option<Duration>,
     pub jitter_seed: u64,
 }
@@ -46,6 +48,7 @@ pub struct ClientCredentials {
     refresh_margin: Duration,
     retry: RetryPolicy,
     quota: Arc<RetryQuota>,
+    sends: Arc<Sends>,
     timeout: Option<Duration>,
     jitter_seed: u64,
     cache: Mutex<Option<CachedToken>>,
@@ -120,6 +123,7 @@ impl ClientCredentials {
             refresh_margin: with.refresh_margin,
             retry: with.retry,
             quota: with.quota,
+            sends: with.sends,
             timeout: with.timeout,
             jitter_seed: with.jitter_seed,
             cache: Mutex::new(None),
@@ -226,6 +230,7 @@ impl ClientCredentials {
         if let Some(left) = left {
             request = request.timeout(self.timeout.map_or(left, |t| t.min(left)));
         }
+        self.sends.add();
         let mut response = request
             .send()
             .await

@@ -16,6 +16,7 @@ use crate::error::{ConfigError, TransportError};
 use crate::pipeline::{Limits, Pipeline, Shared, USER_AGENT_VALUE};
 use crate::retry::{RetryPolicy, RetryQuota};
 use crate::secret::Secret;
+use crate::sends::Sends;
 use crate::transport::body::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::transport::proxy::ProxyChoice;
 
@@ -257,6 +258,7 @@ impl ClientBuilder {
             .build()
             .map_err(|e| ConfigError::Http(TransportError::new(e)))?;
         let quota = Arc::new(RetryQuota::default());
+        let sends = Arc::new(Sends::default());
         let auth: Option<Arc<dyn TokenSource>> = match self.credentials {
             AuthConfig::None => None,
             AuthConfig::AccessToken(token) => Some(Arc::new(StaticToken::new(token))),
@@ -270,6 +272,7 @@ impl ClientBuilder {
                     refresh_margin: self.refresh_margin,
                     retry: self.retry.clone(),
                     quota: quota.clone(),
+                    sends: sends.clone(),
                     timeout: Some(self.timeout),
                     jitter_seed: self.jitter_seed.unwrap_or_else(|| fastrand::u64(..)),
                 },
@@ -288,6 +291,7 @@ impl ClientBuilder {
             api_base: endpoints.api().to_string(),
             auth,
             quota,
+            sends,
             clock: self.clock,
             rng: Mutex::new(rng),
             limits,

@@ -34,6 +34,7 @@ use crate::error::{AuthError, UsageError};
 use crate::operations::OperationSpec;
 use crate::retry::{self, Class, RetryPolicy, RetryQuota, Retrying, Stop, Tally, Turn, Verdict};
 use crate::secret::Secret;
+use crate::sends::Sends;
 use crate::transport::body::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::transport::path_guard;
 use attempt::Failed;
@@ -67,6 +68,7 @@ pub(crate) struct Shared {
     pub api_base: String,
     pub auth: Option<Arc<dyn TokenSource>>,
     pub quota: Arc<RetryQuota>,
+    pub sends: Arc<Sends>,
     pub clock: Arc<dyn Clock>,
     pub rng: Mutex<fastrand::Rng>,
     pub limits: Limits,
@@ -95,6 +97,10 @@ impl Pipeline {
             shared: Arc::new(shared),
             retry: Arc::new(retry),
         }
+    }
+
+    pub fn requests_sent(&self) -> u64 {
+        self.shared.sends.get()
     }
 
     /// The same client (connections, tokens, quota) with another retry policy.
@@ -206,6 +212,7 @@ impl Call<'_> {
         };
         // 2. attempt
         let sent_at = shared.clock.now();
+        shared.sends.add();
         let outcome = attempt::send::<D>(
             &shared.http,
             request,
