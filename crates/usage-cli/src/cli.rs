@@ -17,6 +17,7 @@ Examples:
   genesys-usage client 4c4e8a4a-... summary --days 14
   genesys-usage resume 9b2f...                    wait again for a query submitted earlier
   genesys-usage sync --to usage-history           keep the daily usage as Parquet files
+  genesys-usage check --max-429-share 5%          exit 5 when a client's 429 share is over 5 %
 
 Configuration (environment):
   GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET   client credentials
@@ -31,6 +32,7 @@ Exit codes:
   2    usage or configuration error (nothing was sent)
   3    the query ended Failed or Cancelled on the service side
   4    the wait timed out (--max-wait); the query may still finish: resume it
+  5    check: a rule is breached (the breaches are on stdout)
   130  interrupted (Ctrl-C); the id to resume is printed";
 
 /// Which OAuth client, on which endpoints, is using up your Genesys Cloud org's API rate
@@ -129,6 +131,8 @@ pub enum Command {
     },
     /// Keep the org's daily usage as a Parquet dataset (a directory or S3), incrementally.
     Sync(SyncArgs),
+    /// Check the window against rules (429 share, 429s, growth); exit 5 when one is broken.
+    Check(CheckArgs),
     /// The Genesys Cloud regions, with their API hosts.
     Regions,
 }
@@ -259,6 +263,38 @@ pub struct JobPaging {
     pub page_size: u32,
     /// Jobs submitted and waited for at once, when the window spans more than one job (a
     /// job covers at most 90 days).
+    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
+    pub concurrency: std::num::NonZeroUsize,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub window: Window,
+    /// Rules from a TOML file (`[[rule]]` tables: max_429_share, max_429, max_growth, per,
+    /// clients, exclude), besides those given as flags.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// The largest 429 share allowed, e.g. 5%.
+    #[arg(long = "max-429-share", value_name = "PERCENT")]
+    pub max_429_share: Option<String>,
+    /// The most 429s allowed in the window.
+    #[arg(long = "max-429", value_name = "N", allow_hyphen_values = true)]
+    pub max_429: Option<i64>,
+    /// The largest growth of requests allowed against the window of the same length before,
+    /// e.g. 50%.
+    #[arg(long = "max-growth", value_name = "PERCENT")]
+    pub max_growth: Option<String>,
+    /// Judge the flags' rules per OAuth client or per endpoint of a client.
+    #[arg(long, value_enum, default_value = "client")]
+    pub per: crate::rules::Per,
+    /// Only these OAuth clients (ids, repeat or comma-separate).
+    #[arg(long = "client", value_name = "ID", value_delimiter = ',')]
+    pub clients: Vec<String>,
+    /// All OAuth clients but these.
+    #[arg(long = "exclude-client", value_name = "ID", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Jobs submitted and waited for at once.
     #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
     pub concurrency: std::num::NonZeroUsize,
 }

@@ -15,6 +15,8 @@ pub mod code {
     pub const ENDED: u8 = 3;
     /// The wait timed out (`--max-wait`).
     pub const TIMED_OUT: u8 = 4;
+    /// `check`: a rule is breached (the breaches are on stdout).
+    pub const BREACHED: u8 = 5;
     /// Interrupted (Ctrl-C).
     pub const INTERRUPTED: u8 = 130;
 }
@@ -35,6 +37,8 @@ pub enum Failure {
         error: Box<usage_ext::Error>,
         resume: Option<String>,
     },
+    /// `check` found breaches, printed on stdout already.
+    Breached(usize),
     /// Ctrl-C; `resume` is the command that waits for the query again.
     Interrupted { resume: Option<String> },
     /// Writing the output failed.
@@ -105,6 +109,10 @@ impl Failure {
                     eprintln!("  the query may still finish: {resume}");
                 }
                 code::TIMED_OUT
+            }
+            Failure::Breached(n) => {
+                eprintln!("check: {n} rule breach(es)");
+                code::BREACHED
             }
             Failure::Interrupted { resume } => {
                 match resume {

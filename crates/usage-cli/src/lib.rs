@@ -9,6 +9,7 @@ mod exit;
 mod output;
 mod progress;
 mod resolve;
+mod rules;
 mod session;
 mod store;
 mod sync_state;
@@ -60,6 +61,12 @@ async fn run_command(
         let plan = commands::sync::plan(args, &vars)?;
         let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
         return commands::sync::exec(&session, plan).await;
+    }
+    if let Command::Check(args) = &cli.command {
+        // Bad rules are refused before the client exists.
+        let rules = commands::check::rules(args)?;
+        let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
+        return commands::check::exec(&session, args, &rules).await;
     }
     let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
     commands::exec(&session, cli.command).await

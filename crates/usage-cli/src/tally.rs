@@ -24,6 +24,9 @@ pub struct Endpoint {
     pub status429: i64,
     /// Not called by this client in the previous window (false without a comparison).
     pub new: bool,
+    /// Its requests in the previous window, when there is a comparison.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_request_count: Option<i64>,
 }
 
 /// One OAuth client's line of the report.
@@ -156,16 +159,20 @@ impl Tally {
                 let mut endpoints: Vec<Endpoint> = c
                     .endpoints
                     .iter()
-                    .map(|((method, uri), &(requests, status429))| Endpoint {
-                        new: earlier.as_ref().is_some_and(|e| {
+                    .map(|((method, uri), &(requests, status429))| {
+                        let before = earlier.as_ref().map(|e| {
                             e.endpoints
                                 .get(&(method.clone(), uri.clone()))
-                                .is_none_or(|(r, _)| *r == 0)
-                        }),
-                        http_method: method.clone(),
-                        template_uri: uri.clone(),
-                        request_count: requests,
-                        status429,
+                                .map_or(0, |(r, _)| *r)
+                        });
+                        Endpoint {
+                            new: before == Some(0),
+                            previous_request_count: before,
+                            http_method: method.clone(),
+                            template_uri: uri.clone(),
+                            request_count: requests,
+                            status429,
+                        }
                     })
                     .collect();
                 endpoints.sort_by(|a, b| {

@@ -807,3 +807,144 @@ async fn an_output_that_cannot_be_written_is_refused_before_anything_is_sent() {
     }
     assert_eq!(fake.total_requests(), 0, "not even a login");
 }
+
+/// `check` against the report's own figures: a breach for each client over the limit and
+/// no other, exit 5; exit 0 when nothing is over; bad rules exit 2 before anything is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_prints_each_breach_and_exits_5_and_refuses_bad_rules_before_sending() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("usage-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = [
+        (
+            "unknown.toml",
+            "[[rule]]\nmax_share = \"5%\"\n",
+            "unknown field",
+        ),
+        (
+            "over.toml",
+            "[[rule]]\nmax_429_share = \"120%\"\n",
+            "at most 100%",
+        ),
+        ("negative.toml", "[[rule]]\nmax_429 = -1\n", "0 or more"),
+    ];
+    for (name, text, says) in bad {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = against(&fake, &["check", "--rules", path.to_str().unwrap()]).await;
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text_of(&out));
+        assert!(text_of(&out).contains(says), "{name}: {}", text_of(&out));
+    }
+    for args in [
+        &["check", "--max-429-share", "120%"][..],
+        &["check", "--max-429", "-5"],
+        &["check", "--max-growth", "fast"],
+        &["check"],
+    ] {
+        let out = against(&fake, args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text_of(&out));
+    }
+    assert_eq!(fake.total_requests(), 0, "bad rules send nothing");
+
+    let report = against(
+        &fake,
+        &[
+            "report", "--since", "7d", "--format", "json", "--top", "100",
+        ],
+    )
+    .await;
+    let clients: Vec<serde_json::Value> = serde_json::from_slice(&report.stdout).unwrap();
+    let over: Vec<&str> = clients
+        .iter()
+        .filter(|c| c["status429Share"].as_f64().unwrap() > 0.05)
+        .map(|c| c["oauthClientId"].as_str().unwrap())
+        .collect();
+    assert!(!over.is_empty() && over.len() < clients.len(), "{over:?}");
+    let out = against(
+        &fake,
+        &[
+            "check",
+            "--since",
+            "7d",
+            "--max-429-share",
+            "5%",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(5), "{}", text_of(&out));
+    let breaches: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut named: Vec<&str> = breaches
+        .iter()
+        .map(|b| b["oauthClientId"].as_str().unwrap())
+        .collect();
+    let values: Vec<f64> = breaches
+        .iter()
+        .map(|b| b["value"].as_f64().unwrap())
+        .collect();
+    assert!(
+        values.windows(2).all(|w| w[0] >= w[1]),
+        "worst first: {values:?}"
+    );
+    assert!(values.iter().all(|v| *v > 0.05));
+    named.sort();
+    let mut over = over;
+    over.sort();
+    assert_eq!(named, over, "the clients over 5 %, and no other");
+
+    // One line per breach for people; an excluded client is not judged.
+    let worst = over[0];
+    let out = against(
+        &fake,
+        &["check", "--max-429-share", "5%", "--exclude-client", worst],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(5));
+    let lines = text(&out.stdout);
+    assert_eq!(lines.lines().count(), over.len() - 1, "{lines}");
+    assert!(!lines.contains(worst), "{lines}");
+    assert!(
+        lines
+            .lines()
+            .all(|l| l.starts_with("429 share of ") && l.contains(", limit 5.00 %")),
+        "{lines}"
+    );
+
+    // Per endpoint, from a file: an endpoint over a count.
+    let path = dir.join("endpoints.toml");
+    std::fs::write(&path, "[[rule]]\nmax_429 = 1000\nper = \"endpoint\"\n").unwrap();
+    let out = against(
+        &fake,
+        &[
+            "check",
+            "--rules",
+            path.to_str().unwrap(),
+            "--format",
+            "ndjson",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(5), "{}", text_of(&out));
+    for line in text(&out.stdout).lines() {
+        let b: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(
+            b["templateUri"].is_string() && b["value"].as_f64().unwrap() > 1000.0,
+            "{b}"
+        );
+    }
+
+    let calm = against(
+        &fake,
+        &["check", "--max-429-share", "99%", "--max-growth", "500%"],
+    )
+    .await;
+    assert_eq!(calm.status.code(), Some(0), "{}", text_of(&calm));
+    assert!(calm.stdout.is_empty());
+    assert!(text(&calm.stderr).contains("nothing breached"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn text_of(out: &Output) -> String {
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}

@@ -1,6 +1,7 @@
 //! One module per command (cargo's `commands/` layout): each takes the session and its
 //! own arguments.
 
+pub mod check;
 mod client;
 mod jobs;
 mod query;
@@ -28,7 +29,7 @@ pub async fn exec(session: &Session, command: Command) -> Result<(), Failure> {
         Command::Resume { id, client } => resume::exec(session, &id, client.as_deref()).await,
         // Answered before any session is built.
         Command::Regions => Ok(()),
-        // Planned before its session is built.
-        Command::Sync(_) => Ok(()),
+        // Planned before their session is built.
+        Command::Sync(_) | Command::Check(_) => Ok(()),
     }
 }

@@ -15,7 +15,7 @@ use usage_ext::models::{
 };
 use usage_ext::{DayWindow, MAX_HISTORY_DAYS, split_days};
 
-use crate::cli::{Api, ReportArgs};
+use crate::cli::{Api, ReportArgs, Window};
 use crate::exit::Failure;
 use crate::session::Session;
 use crate::tally::{Look, Tally};
@@ -66,7 +66,18 @@ pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
             (interval, "usage query", clients, None)
         }
         Api::Jobs => {
-            let (days, clients, before) = jobs_report(session, args).await?;
+            let wants = Wants {
+                daily: true,
+                before: true,
+            };
+            let (days, clients, before) = jobs_report(
+                session,
+                &args.window,
+                args.top,
+                args.concurrency.get(),
+                wants,
+            )
+            .await?;
             (days.to_string(), "aggregates query jobs", clients, before)
         }
     };
@@ -120,29 +131,42 @@ async fn query_report(
     Ok(tally.finish(top, None, None))
 }
 
-/// The report through the jobs, with its trend: its days, its clients, and the window it
-/// was compared with.
-async fn jobs_report(
+/// Which of the trend's jobs a report asks for, besides the totals.
+#[derive(Clone, Copy)]
+pub struct Wants {
+    /// The 429s day by day.
+    pub daily: bool,
+    /// The window before, for the change.
+    pub before: bool,
+}
+
+/// The clients of a jobs report: its days, its clients, and the window compared with.
+type JobsReport = (
+    DayWindow,
+    Vec<crate::tally::ClientReport>,
+    Option<DayWindow>,
+);
+
+/// The report through the jobs, with the trend `wants` asks for.
+pub async fn jobs_report(
     session: &Session,
-    args: &ReportArgs,
-) -> Result<
-    (
-        DayWindow,
-        Vec<crate::tally::ClientReport>,
-        Option<DayWindow>,
-    ),
-    Failure,
-> {
-    let days = resolve::job_days(&args.window)?;
+    window: &Window,
+    top: usize,
+    concurrency: usize,
+    wants: Wants,
+) -> Result<JobsReport, Failure> {
+    let days = resolve::job_days(window)?;
     let windows = split_days(days, resolve::today()).map_err(|e| Failure::Usage(e.to_string()))?;
-    let before = window_before(days);
+    let before = window_before(days).filter(|_| wants.before);
     let mut jobs = Vec::new();
     let mut kinds = Vec::new();
     for window in &windows {
         jobs.push((*window, totals_request(&window.interval())?));
         kinds.push(Kind::Totals);
-        jobs.push((*window, daily_request(&window.interval())?));
-        kinds.push(Kind::Daily);
+        if wants.daily {
+            jobs.push((*window, daily_request(&window.interval())?));
+            kinds.push(Kind::Daily);
+        }
     }
     if let Some(before) = before {
         let split =
@@ -153,7 +177,7 @@ async fn jobs_report(
         }
     }
     let (mut now, mut then) = (Tally::default(), Tally::default());
-    let started = windowed::start_jobs(session, &session.queries, jobs, args.concurrency.get());
+    let started = windowed::start_jobs(session, &session.queries, jobs, concurrency);
     windowed::each_row(session, started, |index, row| {
         let client = row.oauth_client.as_ref();
         let id = client.and_then(|c| c.id.as_deref()).unwrap_or_default();
@@ -180,6 +204,6 @@ async fn jobs_report(
         Ok(())
     })
     .await?;
-    let clients = now.finish(args.top, Some(days), before.map(|_| then));
+    let clients = now.finish(top, wants.daily.then_some(days), before.map(|_| then));
     Ok((days, clients, before))
 }
