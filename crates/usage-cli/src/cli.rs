@@ -92,6 +92,8 @@ pub enum Format {
     Json,
     /// One JSON object per line; streamed.
     Ndjson,
+    /// `report` only: one self-contained HTML page (inline SVG and CSS, nothing fetched).
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod dataset;
 mod exit;
+mod html;
 mod output;
 mod progress;
 mod resolve;
@@ -53,6 +54,13 @@ async fn run_command(
     pending: Pending,
 ) -> Result<(), Failure> {
     session::check_output(cli.global.output.as_deref())?;
+    if session::format(&cli.global) == cli::Format::Html
+        && !matches!(cli.command, Command::Report(_))
+    {
+        return Err(Failure::Usage(
+            "--format html is for `report` only; give csv, json or ndjson".into(),
+        ));
+    }
     if let Command::Regions = cli.command {
         return commands::regions(session::format(&cli.global), cli.global.output.as_deref());
     }

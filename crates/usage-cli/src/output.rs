@@ -205,6 +205,10 @@ impl<R: Record> Sink<R> {
                 out,
                 rows: Vec::new(),
             },
+            // Refused for every command but `report` before anything is sent.
+            Format::Html => {
+                return Err(io::Error::other("--format html is for `report` only"));
+            }
         };
         Ok(Self {
             state,

@@ -55,6 +55,7 @@ pub fn format(global: &Global) -> Format {
                 "csv" => Some(Format::Csv),
                 "json" => Some(Format::Json),
                 "ndjson" | "jsonl" => Some(Format::Ndjson),
+                "html" | "htm" => Some(Format::Html),
                 _ => None,
             }
         })

@@ -332,6 +332,10 @@ pub fn write(
             Ok(())
         }
         Format::Csv => write_csv(out, clients),
+        // Drawn by the html module; refused here so that no caller gets half a page.
+        Format::Html => Err(io::Error::other(
+            "the HTML report is written by html::write",
+        )),
     }
 }
 

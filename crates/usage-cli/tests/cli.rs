@@ -210,8 +210,14 @@ fn jobs_and_queries_agree_and_ndjson_streams_every_row() {
         object.remove("daily429");
         object.remove("previous");
         for endpoint in object["topEndpoints"].as_array_mut().unwrap() {
-            assert!(endpoint["previousRequestCount"].as_i64() > Some(0), "{endpoint}");
-            endpoint.as_object_mut().unwrap().remove("previousRequestCount");
+            assert!(
+                endpoint["previousRequestCount"].as_i64() > Some(0),
+                "{endpoint}"
+            );
+            endpoint
+                .as_object_mut()
+                .unwrap()
+                .remove("previousRequestCount");
         }
     }
     assert_eq!(jobs, report("query"));

@@ -116,7 +116,8 @@ pub async fn exec(session: &Session, args: &CheckArgs, rules: &[Rule]) -> Result
             }
             writer.flush()?;
         }
-        Format::Table => {
+        // Refused before anything is sent: `--format html` is the report's.
+        Format::Table | Format::Html => {
             for breach in &breaches {
                 writeln!(out, "{}", breach.line())?;
             }

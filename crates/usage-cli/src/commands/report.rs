@@ -15,11 +15,11 @@ use usage_ext::models::{
 };
 use usage_ext::{DayWindow, MAX_HISTORY_DAYS, split_days};
 
-use crate::cli::{Api, ReportArgs, Window};
+use crate::cli::{Api, Format, ReportArgs, Window};
 use crate::exit::Failure;
 use crate::session::Session;
 use crate::tally::{Look, Tally};
-use crate::{resolve, windowed};
+use crate::{html, resolve, windowed};
 
 /// What each job of a jobs report is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -59,11 +59,11 @@ fn daily_request(interval: &str) -> Result<OrganizationPublicApiUsageQueryReques
 
 pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
     let sent_before = session.queries.client().requests_sent();
-    let (interval, api, clients, compared) = match args.api {
+    let (interval, days, api, clients, compared) = match args.api {
         Api::Query => {
             let interval = resolve::interval(&args.window)?;
             let clients = query_report(session, &interval, args.top).await?;
-            (interval, "usage query", clients, None)
+            (interval, None, "usage query", clients, None)
         }
         Api::Jobs => {
             let wants = Wants {
@@ -78,7 +78,13 @@ pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
                 wants,
             )
             .await?;
-            (days.to_string(), "aggregates query jobs", clients, before)
+            (
+                days.to_string(),
+                Some(days),
+                "aggregates query jobs",
+                clients,
+                before,
+            )
         }
     };
     let mut heading = format!("Usage by OAuth client, {interval} ({api}), by 429s then requests");
@@ -94,7 +100,22 @@ pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
         ascii: args.ascii || !session.utf8,
     };
     let mut out = session.out()?;
-    crate::tally::write(&mut out, session.format, &look, &clients)?;
+    if session.format == Format::Html {
+        let source = if session.demo {
+            "demo data (the built-in usage-fake; generated, not an org's)".to_string()
+        } else {
+            session.scope.clone()
+        };
+        let page = html::Page {
+            window: &interval,
+            days,
+            source: &source,
+            compared,
+        };
+        html::write(&mut out, &page, &clients)?;
+    } else {
+        crate::tally::write(&mut out, session.format, &look, &clients)?;
+    }
     out.flush()?;
     Ok(())
 }

@@ -1,0 +1,365 @@
+//! `report --format html`: the report as one self-contained page, the evidence a support
+//! case for a higher rate limit asks for. Inline CSS and SVG only, and a
+//! Content-Security-Policy that forbids fetching anything, so the file shows the same
+//! offline, attached to a ticket or printed. Every number is the one `--format csv` gives
+//! for the same run; the cells carry `data-` attributes naming the CSV column, so a reader
+//! (or a test) can match them.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use usage_ext::DayWindow;
+
+use crate::output::thousands;
+use crate::tally::{ClientReport, requests_change, share_change};
+
+/// What the page says about its data besides the clients.
+pub struct Page<'a> {
+    /// The window, `first/last`.
+    pub window: &'a str,
+    /// The window's days, for the daily chart (none without daily data).
+    pub days: Option<DayWindow>,
+    /// `demo data (usage-fake)` or the org's API.
+    pub source: &'a str,
+    /// What the report was compared with, if anything.
+    pub compared: Option<DayWindow>,
+}
+
+/// The Okabe-Ito palette: told apart with every common colour-vision deficiency, and in
+/// grey when printed without colour thanks to the stroke between segments.
+const PALETTE: [&str; 7] = [
+    "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442",
+];
+const OTHERS: &str = "#999999";
+
+const STYLE: &str = "
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a;margin:2rem auto;max-width:1000px;padding:0 1rem}
+h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:2rem 0 .5rem}
+.meta{color:#444;margin:0}.summary{font-size:1.05rem;margin:.75rem 0}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+th{border-bottom:2px solid #333}td.n,th.n{text-align:right;white-space:nowrap}
+.id{color:#555;font-size:.85em}.new{font-size:.8em;border:1px solid #555;border-radius:3px;padding:0 .25em;margin-left:.4em}
+.legend{display:flex;flex-wrap:wrap;gap:.25rem 1rem;margin:.5rem 0;padding:0;list-style:none}
+.legend span{display:inline-block;width:.9em;height:.9em;margin-right:.35em;vertical-align:-.1em;border:1px solid #333}
+svg{max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif;fill:#333}
+@media print{body{margin:0;max-width:none;font-size:11pt}h2{break-after:avoid}table,svg{break-inside:avoid}}
+";
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn percent(part: i64, whole: i64) -> String {
+    if whole <= 0 {
+        "0.00 %".into()
+    } else {
+        format!("{:.2} %", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+/// Writes the page.
+pub fn write(out: &mut dyn Write, page: &Page<'_>, clients: &[ClientReport]) -> io::Result<()> {
+    let mut html = String::new();
+    let requests: i64 = clients.iter().map(|c| c.request_count).sum();
+    let limited: i64 = clients.iter().map(|c| c.status429).sum();
+    let calling = clients.iter().filter(|c| c.request_count > 0).count();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Genesys Cloud API usage by OAuth client, {window}</title><style>{STYLE}</style></head><body>\n\
+         <header><h1>Genesys Cloud API usage by OAuth client</h1>\
+         <p class=\"meta\">Window <b data-field=\"window\">{window}</b> (UTC days) · data: <b data-field=\"source\">{source}</b>{compared} · genesys-usage {version}</p>\
+         <p class=\"summary\"><b>{calling}</b> OAuth clients, <b data-field=\"totalRequestCount\">{requests}</b> requests, <b data-field=\"totalStatus429\">{limited}</b> answered 429 ({share})</p></header>\n",
+        window = escape(page.window),
+        source = escape(page.source),
+        compared = page
+            .compared
+            .map(|c| format!(" · compared with {}", escape(&c.to_string())))
+            .unwrap_or_default(),
+        version = env!("CARGO_PKG_VERSION"),
+        requests = thousands(requests),
+        limited = thousands(limited),
+        share = percent(limited, requests),
+    );
+    if let Some(days) = page.days {
+        daily_chart(&mut html, days, clients);
+    }
+    requests_chart(&mut html, clients);
+    clients_table(&mut html, clients);
+    endpoints_table(&mut html, clients);
+    html.push_str("</body></html>\n");
+    out.write_all(html.as_bytes())
+}
+
+/// The clients the daily chart draws one colour each (the most 429s first); the rest share
+/// one grey.
+fn coloured(clients: &[ClientReport]) -> Vec<&ClientReport> {
+    let mut by_429: Vec<&ClientReport> = clients.iter().filter(|c| c.status429 > 0).collect();
+    by_429.sort_by_key(|c| std::cmp::Reverse(c.status429));
+    by_429.truncate(PALETTE.len());
+    by_429
+}
+
+fn daily_chart(html: &mut String, days: DayWindow, clients: &[ClientReport]) {
+    let n = days.days() as usize;
+    let shown = coloured(clients);
+    let totals: Vec<i64> = (0..n)
+        .map(|d| {
+            clients
+                .iter()
+                .map(|c| c.daily429.get(d).copied().unwrap_or(0))
+                .sum()
+        })
+        .collect();
+    let max = totals.iter().copied().max().unwrap_or(0).max(1);
+    let (width, height, left, bottom, top) = (960.0, 280.0, 64.0, 28.0, 10.0);
+    let plot_w = width - left - 10.0;
+    let plot_h = height - bottom - top;
+    let bar = plot_w / n.max(1) as f64;
+    let _ = write!(
+        html,
+        "<section><h2>429s per day, by OAuth client</h2>\
+         <svg role=\"img\" aria-label=\"429s per day, stacked by OAuth client\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\">"
+    );
+    for tick in [0, max / 2, max] {
+        let y = top + plot_h - plot_h * tick as f64 / max as f64;
+        let _ = write!(
+            html,
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ccc\"/>\
+             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            width - 10.0,
+            left - 6.0,
+            y + 4.0,
+            thousands(tick)
+        );
+    }
+    for (d, date) in days.first().iter_days().take(n).enumerate() {
+        let x = left + bar * d as f64;
+        let mut y = top + plot_h;
+        let mut segment = |value: i64, colour: &str, label: &str| {
+            if value <= 0 {
+                return;
+            }
+            let h = plot_h * value as f64 / max as f64;
+            y -= h;
+            let _ = write!(
+                html,
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{colour}\" stroke=\"#fff\" stroke-width=\"0.5\"><title>{date} · {} · {} 429s</title></rect>",
+                x + bar * 0.1,
+                bar * 0.8,
+                escape(label),
+                thousands(value)
+            );
+        };
+        for (i, c) in shown.iter().enumerate() {
+            segment(
+                c.daily429.get(d).copied().unwrap_or(0),
+                PALETTE[i],
+                &c.oauth_client_name,
+            );
+        }
+        let others: i64 = clients
+            .iter()
+            .filter(|c| !shown.iter().any(|s| s.oauth_client_id == c.oauth_client_id))
+            .map(|c| c.daily429.get(d).copied().unwrap_or(0))
+            .sum();
+        segment(others, OTHERS, "other clients");
+        if d == 0 || d + 1 == n || (n > 2 && d == n / 2) {
+            let _ = write!(
+                html,
+                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{date}</text>",
+                x + bar / 2.0,
+                height - 8.0
+            );
+        }
+    }
+    html.push_str("</svg><ul class=\"legend\">");
+    for (i, c) in shown.iter().enumerate() {
+        let _ = write!(
+            html,
+            "<li><span style=\"background:{}\"></span>{}</li>",
+            PALETTE[i],
+            escape(&c.oauth_client_name)
+        );
+    }
+    if clients.len() > shown.len() {
+        let _ = write!(
+            html,
+            "<li><span style=\"background:{OTHERS}\"></span>other clients</li>"
+        );
+    }
+    html.push_str("</ul></section>\n");
+}
+
+fn requests_chart(html: &mut String, clients: &[ClientReport]) {
+    let rows: Vec<&ClientReport> = clients
+        .iter()
+        .filter(|c| c.request_count > 0)
+        .take(20)
+        .collect();
+    let max = rows
+        .iter()
+        .map(|c| c.request_count)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let (width, row_h, label_w) = (960.0, 26.0, 260.0);
+    let height = row_h * rows.len() as f64 + 10.0;
+    let bar_w = width - label_w - 200.0;
+    let _ = write!(
+        html,
+        "<section><h2>Requests per OAuth client</h2>\
+         <svg role=\"img\" aria-label=\"requests per OAuth client, the part answered 429 dark\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\">"
+    );
+    for (i, c) in rows.iter().enumerate() {
+        let y = 5.0 + row_h * i as f64;
+        let all = bar_w * c.request_count as f64 / max as f64;
+        let part = bar_w * c.status429 as f64 / max as f64;
+        let _ = write!(
+            html,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
+             <rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{all:.1}\" height=\"{:.1}\" fill=\"#56B4E9\"/>\
+             <rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{part:.1}\" height=\"{:.1}\" fill=\"#D55E00\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{} ({} 429)</text>",
+            label_w - 8.0,
+            y + row_h * 0.55,
+            escape(&c.oauth_client_name),
+            row_h * 0.7,
+            row_h * 0.7,
+            label_w + all + 6.0,
+            y + row_h * 0.55,
+            thousands(c.request_count),
+            percent(c.status429, c.request_count),
+        );
+    }
+    html.push_str(
+        "</svg><ul class=\"legend\"><li><span style=\"background:#56B4E9\"></span>requests</li>\
+         <li><span style=\"background:#D55E00\"></span>answered 429</li></ul></section>\n",
+    );
+}
+
+fn clients_table(html: &mut String, clients: &[ClientReport]) {
+    let compared = clients.iter().any(|c| c.previous.is_some());
+    html.push_str(
+        "<section><h2>OAuth clients, by 429s</h2><table><thead><tr><th>OAuth client</th>\
+         <th class=\"n\">requests</th><th class=\"n\">429s</th><th class=\"n\">429 share</th>",
+    );
+    if compared {
+        html.push_str(
+            "<th class=\"n\">requests vs before</th><th class=\"n\">429 share vs before</th>",
+        );
+    }
+    html.push_str("</tr></thead><tbody>");
+    for c in clients {
+        let _ = write!(
+            html,
+            "<tr data-client=\"{id}\"><td>{name}<br><span class=\"id\">{id}</span></td>\
+             <td class=\"n\" data-field=\"requestCount\">{}</td><td class=\"n\" data-field=\"status429\">{}</td>\
+             <td class=\"n\">{}</td>",
+            thousands(c.request_count),
+            thousands(c.status429),
+            percent(c.status429, c.request_count),
+            id = escape(&c.oauth_client_id),
+            name = escape(&c.oauth_client_name),
+        );
+        if compared {
+            let p = c.previous.as_ref();
+            let _ = write!(
+                html,
+                "<td class=\"n\">{}</td><td class=\"n\">{}</td>",
+                escape(&p.map(requests_change).unwrap_or_default()),
+                escape(&p.map(share_change).unwrap_or_default()),
+            );
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</tbody></table></section>\n");
+}
+
+fn endpoints_table(html: &mut String, clients: &[ClientReport]) {
+    html.push_str(
+        "<section><h2>Top endpoints by 429s</h2><table><thead><tr><th>OAuth client</th><th>endpoint</th>\
+         <th class=\"n\">requests</th><th class=\"n\">429s</th><th class=\"n\">429 share</th></tr></thead><tbody>",
+    );
+    for c in clients {
+        for e in &c.top_endpoints {
+            let _ = write!(
+                html,
+                "<tr data-client=\"{}\" data-method=\"{}\" data-uri=\"{}\"><td>{}</td><td><code>{} {}</code>{}</td>\
+                 <td class=\"n\" data-field=\"endpointRequestCount\">{}</td>\
+                 <td class=\"n\" data-field=\"endpointStatus429\">{}</td><td class=\"n\">{}</td></tr>",
+                escape(&c.oauth_client_id),
+                escape(&e.http_method),
+                escape(&e.template_uri),
+                escape(&c.oauth_client_name),
+                escape(&e.http_method),
+                escape(&e.template_uri),
+                if e.new {
+                    "<span class=\"new\">new</span>"
+                } else {
+                    ""
+                },
+                thousands(e.request_count),
+                thousands(e.status429),
+                percent(e.status429, e.request_count),
+            );
+        }
+    }
+    html.push_str("</tbody></table></section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tally::Tally;
+
+    #[test]
+    fn the_page_fetches_nothing_and_escapes_what_the_service_named() {
+        let mut t = Tally::default();
+        t.add(
+            "a",
+            "<script>alert(1)</script>",
+            "GET",
+            "api/v2/users",
+            100,
+            7,
+        );
+        t.add_day("a", "", "2026-11-30".parse().unwrap(), 7);
+        let days = DayWindow::new("2026-11-30".parse().unwrap(), "2026-11-30".parse().unwrap());
+        let clients = t.finish(5, days, None);
+        let mut out = Vec::new();
+        let page = Page {
+            window: "2026-11-30/2026-11-30",
+            days,
+            source: "demo data",
+            compared: None,
+        };
+        write(&mut out, &page, &clients).unwrap();
+        let html = String::from_utf8(out).unwrap();
+        assert!(html.contains("Content-Security-Policy\" content=\"default-src 'none'"));
+        assert!(
+            !html.contains("<script"),
+            "no script, and names are escaped"
+        );
+        assert!(html.contains("&lt;script&gt;"));
+        for fetch in ["http:", "https:", "src=", "href=", "@import", "url("] {
+            assert!(!html.contains(fetch), "{fetch}");
+        }
+        assert!(html.contains("data-field=\"requestCount\">100<"));
+        assert!(html.contains("<svg"));
+    }
+}

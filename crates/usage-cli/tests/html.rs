@@ -1,0 +1,212 @@
+//! `report --format html` in a real browser: Debian's Chromium renders the page headless,
+//! its screenshot is not blank, the numbers read back from the rendered DOM are those of
+//! `--format csv` for the same data, and the page makes no network request (Chromium's net
+//! log shows none from the page; a control page with an image shows that it would).
+//! `.ci/run` installs `chromium` and runs these (`--ignored`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use usage_fake::{FakeConfig, FakeService};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn report(fake: &FakeService, args: &[&str]) -> Output {
+    let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
+    cmd.env_clear()
+        .args(["report", "--since", "7d", "--base-url", &fake.base_url()])
+        .args(args)
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
+        .timeout(Duration::from_secs(60));
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs headless Chromium on `page` with `extra` flags, a fresh profile and a net log;
+/// returns its stdout and the net log's path.
+fn chromium(dir: &Path, page: &Path, extra: &[&str]) -> (String, PathBuf) {
+    let netlog = dir.join(format!(
+        "netlog-{}.json",
+        page.file_stem().unwrap().to_string_lossy()
+    ));
+    let profile = dir.join(format!(
+        "profile-{}",
+        page.file_stem().unwrap().to_string_lossy()
+    ));
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1100,1800",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--log-net-log={}", netlog.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium (Debian's package; .ci/run installs it)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (text(&out.stdout), netlog)
+}
+
+/// The URLs the page asked for: requests in the net log started for a document (Chromium's
+/// own requests carry the initiator "not an origin").
+fn page_requests(netlog: &Path) -> Vec<String> {
+    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(netlog).unwrap()).unwrap();
+    let start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].clone();
+    log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == start_job)
+        .filter(|e| e["params"]["initiator"].as_str() != Some("not an origin"))
+        .filter_map(|e| e["params"]["url"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `data-field` cells of the rows marked `data-client` in the DOM, keyed by the row's
+/// `data-` attributes: (client, method, uri) -> field -> number.
+fn dom_numbers(dom: &str) -> BTreeMap<(String, String, String), BTreeMap<String, i64>> {
+    let attribute = |tag: &str, name: &str| {
+        tag.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(|v| v.replace("&amp;", "&"))
+            .unwrap_or_default()
+    };
+    let mut rows = BTreeMap::new();
+    for row in dom.split("<tr ").skip(1) {
+        let row = row.split("</tr>").next().unwrap();
+        let tag = row.split('>').next().unwrap();
+        if !tag.contains("data-client=") {
+            continue;
+        }
+        let key = (
+            attribute(tag, "data-client"),
+            attribute(tag, "data-method"),
+            attribute(tag, "data-uri"),
+        );
+        let mut fields = BTreeMap::new();
+        for cell in row.split("data-field=\"").skip(1) {
+            let (name, rest) = cell.split_once('"').unwrap();
+            let value = rest.split_once('>').unwrap().1.split('<').next().unwrap();
+            fields.insert(name.to_string(), value.replace(',', "").parse().unwrap());
+        }
+        rows.insert(key, fields);
+    }
+    rows
+}
+
+/// The same numbers from the CSV: client totals and each endpoint's.
+fn csv_numbers(csv: &str) -> BTreeMap<(String, String, String), BTreeMap<String, i64>> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut rows = BTreeMap::new();
+    for line in lines {
+        // No field of the demo's org holds a comma or a quote.
+        let cells: Vec<&str> = line.split(',').collect();
+        let client = cells[at("oauthClientId")].to_string();
+        let mut totals = BTreeMap::new();
+        totals.insert(
+            "requestCount".into(),
+            cells[at("requestCount")].parse().unwrap(),
+        );
+        totals.insert("status429".into(), cells[at("status429")].parse().unwrap());
+        rows.insert((client.clone(), String::new(), String::new()), totals);
+        if !cells[at("httpMethod")].is_empty() {
+            let mut endpoint = BTreeMap::new();
+            endpoint.insert(
+                "endpointRequestCount".into(),
+                cells[at("endpointRequestCount")].parse().unwrap(),
+            );
+            endpoint.insert(
+                "endpointStatus429".into(),
+                cells[at("endpointStatus429")].parse().unwrap(),
+            );
+            rows.insert(
+                (
+                    client,
+                    cells[at("httpMethod")].to_string(),
+                    cells[at("templateUri")].to_string(),
+                ),
+                endpoint,
+            );
+        }
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Debian's chromium: .ci/run installs it and runs this"]
+async fn chromium_renders_the_html_report_with_the_numbers_of_the_csv_and_fetches_nothing() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = scratch("html-report");
+    let page = dir.join("report.html");
+    let out = report(&fake, &["-o", page.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let csv = report(&fake, &["--format", "csv"]).await;
+    assert_eq!(csv.status.code(), Some(0), "{}", text(&csv.stderr));
+
+    let (dom, netlog) = chromium(&dir, &page, &["--dump-dom"]);
+    assert!(dom.contains("<svg"), "{dom}");
+    let shown = dom_numbers(&dom);
+    let expected = csv_numbers(&text(&csv.stdout));
+    assert!(expected.len() > 10, "{expected:?}");
+    assert_eq!(shown, expected, "the page's numbers are the CSV's");
+    assert_eq!(
+        page_requests(&netlog),
+        Vec::<String>::new(),
+        "the page fetched something"
+    );
+
+    // The screenshot has a chart and text on it, not a blank page.
+    let shot = dir.join("report.png");
+    chromium(&dir, &page, &[&format!("--screenshot={}", shot.display())]);
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let channels = info.color_type.samples();
+    let data = &pixels[..info.buffer_size()];
+    let mut colours = std::collections::HashSet::new();
+    let mut inked = 0usize;
+    for px in data.chunks(channels) {
+        colours.insert(px[..3].to_vec());
+        if px[..3].iter().any(|&c| c < 200) {
+            inked += 1;
+        }
+    }
+    let total = data.len() / channels;
+    assert!(colours.len() > 20, "{} colours", colours.len());
+    assert!(inked * 100 > total * 3, "{inked} of {total} pixels inked");
+
+    // The check can fail: a page with an image from the network shows it in the log.
+    let control = dir.join("control.html");
+    std::fs::write(&control, "<img src=\"http://127.0.0.1:9/x.png\">").unwrap();
+    let (_, netlog) = chromium(&dir, &control, &["--dump-dom"]);
+    assert_eq!(
+        page_requests(&netlog),
+        vec!["http://127.0.0.1:9/x.png".to_string()]
+    );
+}
