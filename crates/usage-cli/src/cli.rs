@@ -18,6 +18,7 @@ Examples:
   genesys-usage resume 9b2f...                    wait again for a query submitted earlier
   genesys-usage sync --to usage-history           keep the daily usage as Parquet files
   genesys-usage check --max-429-share 5%          exit 5 when a client's 429 share is over 5 %
+  genesys-usage serve                             Prometheus metrics on 127.0.0.1:9464/metrics
 
 Configuration (environment):
   GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET   client credentials
@@ -135,6 +136,8 @@ pub enum Command {
     Sync(SyncArgs),
     /// Check the window against rules (429 share, 429s, growth); exit 5 when one is broken.
     Check(CheckArgs),
+    /// Serve the org's usage as Prometheus metrics on /metrics, refreshed on a schedule.
+    Serve(ServeArgs),
     /// The Genesys Cloud regions, with their API hosts.
     Regions,
 }
@@ -267,6 +270,21 @@ pub struct JobPaging {
     /// job covers at most 90 days).
     #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
     pub concurrency: std::num::NonZeroUsize,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen: loopback unless another address is given.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:9464")]
+    pub listen: std::net::SocketAddr,
+    /// How often to refresh the data from the Usage API (give or take a tenth), e.g. 1h,
+    /// 30m; never on a scrape.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub refresh: Duration,
+    /// Endpoints per OAuth client with series of their own; the rest are summed as
+    /// template_uri="other".
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub top_endpoints: usize,
 }
 
 #[derive(Debug, Args)]

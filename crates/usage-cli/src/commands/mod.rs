@@ -8,6 +8,7 @@ mod query;
 mod regions;
 mod report;
 mod resume;
+mod serve;
 pub mod sync;
 
 pub use regions::regions;
@@ -27,6 +28,7 @@ pub async fn exec(session: &Session, command: Command) -> Result<(), Failure> {
         } => client::exec(session, &client_id, what).await,
         Command::Jobs(args) => jobs::exec(session, &args).await,
         Command::Resume { id, client } => resume::exec(session, &id, client.as_deref()).await,
+        Command::Serve(args) => serve::exec(session, &args).await,
         // Answered before any session is built.
         Command::Regions => Ok(()),
         // Planned before their session is built.

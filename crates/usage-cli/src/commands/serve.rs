@@ -1,0 +1,190 @@
+//! `serve`: the org's usage as Prometheus metrics on `/metrics` (and `/healthz`), for the
+//! teams that watch every other rate limit in Prometheus and Grafana.
+//!
+//! The data is daily and a day late, so the exporter refreshes on its own schedule
+//! (`--refresh`, jittered), never on a scrape: a thousand scrapes cost the Usage API
+//! nothing. A refresh replaces the data whole; a scrape renders one refresh, never half of
+//! two. A failed refresh keeps the last good values (their age is in
+//! `genesys_usage_data_day_timestamp_seconds` and the last success's timestamp), counts the
+//! error and says why on stderr. SIGTERM and Ctrl-C stop it at once.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+
+use crate::cli::ServeArgs;
+use crate::exit::Failure;
+use crate::metrics::{Exposition, Health, Usage};
+use crate::progress::Progress;
+use crate::resolve;
+use crate::session::Session;
+
+/// What a scrape reads: the last good data and the exporter's health, replaced whole.
+#[derive(Default)]
+struct Snapshot {
+    usage: Arc<Usage>,
+    health: Health,
+}
+
+#[derive(Clone)]
+struct Shared {
+    snapshot: Arc<Mutex<Snapshot>>,
+    client: usage_ext::Client,
+}
+
+fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+async fn metrics(State(shared): State<Shared>, headers: HeaderMap) -> impl IntoResponse {
+    let format = Exposition::for_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let (usage, mut health) = {
+        let snapshot = shared.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        (snapshot.usage.clone(), snapshot.health)
+    };
+    health.api_requests = shared.client.requests_sent();
+    (
+        [(header::CONTENT_TYPE, format.content_type())],
+        crate::metrics::render(&usage, &health, format),
+    )
+}
+
+async fn healthz() -> impl IntoResponse {
+    (StatusCode::OK, "ok\n")
+}
+
+/// One refresh: the last 7 complete days as one daily job, summed into the gauges.
+async fn refresh(session: &Session, top: usize) -> Result<Usage, Failure> {
+    let today = resolve::today();
+    let last = resolve::days_before(today, 1, "refresh")?;
+    let first = resolve::days_before(today, 7, "refresh")?;
+    let request = resolve::job_request(json!({
+        "interval": format!("{first}/{last}"),
+        "groupBy": ["OauthClientId", "TemplateUri", "HttpMethod"],
+        "metrics": ["Requests", "Status429", "Status500"],
+        "granularity": "Day",
+    }))?;
+    let rows = session
+        .queries
+        .aggregate_usage(&request)
+        .await?
+        .collect()
+        .await?;
+    Ok(Usage::from_rows(&rows, last, top))
+}
+
+/// `every`, give or take a tenth, so that exporters started together do not refresh
+/// together.
+fn jittered(every: Duration) -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let permille = f64::from(nanos % 201) - 100.0; // -100 ..= 100
+    every.mul_f64(1.0 + permille / 1000.0)
+}
+
+async fn refresh_forever(
+    session: &Session,
+    args: &ServeArgs,
+    snapshot: Arc<Mutex<Snapshot>>,
+    progress: Arc<Progress>,
+) {
+    loop {
+        let result = refresh(session, args.top_endpoints).await;
+        {
+            let mut s = snapshot.lock().unwrap_or_else(|e| e.into_inner());
+            s.health.refreshes += 1;
+            match result {
+                Ok(usage) => {
+                    s.usage = Arc::new(usage);
+                    s.health.last_success = Some(now_seconds());
+                }
+                Err(e) => {
+                    s.health.refresh_errors += 1;
+                    let kept = s
+                        .usage
+                        .last_day
+                        .map_or("no data yet".to_string(), |d| format!("the values of {d}"));
+                    progress.note(&format!(
+                        "serve: refresh failed ({}); serving {kept}",
+                        failure_text(&e)
+                    ));
+                }
+            }
+        }
+        tokio::time::sleep(jittered(args.refresh)).await;
+    }
+}
+
+fn failure_text(failure: &Failure) -> String {
+    match failure {
+        Failure::Api(e) => e.to_string(),
+        Failure::Ended(e) => e.to_string(),
+        Failure::TimedOut { error, .. } => error.to_string(),
+        Failure::Config(t) | Failure::Usage(t) => t.clone(),
+        Failure::Io(e) => e.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// SIGTERM or Ctrl-C.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub async fn exec(session: &Session, args: &ServeArgs) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Failure::Usage(format!("--listen {}: {e}", args.listen)))?;
+    let address: SocketAddr = listener.local_addr()?;
+    let snapshot = Arc::new(Mutex::new(Snapshot::default()));
+    let shared = Shared {
+        snapshot: snapshot.clone(),
+        client: session.queries.client().clone(),
+    };
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .with_state(shared);
+    session.progress.note(&format!(
+        "serve: http://{address}/metrics (refreshing every {} s, give or take a tenth)",
+        args.refresh.as_secs()
+    ));
+    let server = axum::serve(listener, app).with_graceful_shutdown(stopped());
+    // Open scrapes get a moment to finish; a client that holds on is not waited for.
+    let deadline = async {
+        stopped().await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    };
+    tokio::select! {
+        served = server => served.map_err(Failure::Io)?,
+        () = refresh_forever(session, args, snapshot, session.progress.clone()) => {}
+        () = deadline => {}
+    }
+    session.progress.note("serve: stopped");
+    Ok(())
+}

@@ -1,0 +1,307 @@
+//! The org's usage as Prometheus metrics: gauges of the last complete UTC day and of the
+//! last 7 days per OAuth client and endpoint, and the exporter's own health. Rendered whole
+//! into one exposition per refresh, in Prometheus's text format or OpenMetrics, so that a
+//! scrape gets one refresh or the one before, never half of each.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use chrono::NaiveDate;
+use usage_ext::models::OrganizationPublicApiUsage;
+
+/// The label set of a series: client id, client name, method, endpoint.
+type Key = (String, String, String, String);
+
+/// A series' counts: the last day's, and the 7 days'.
+type Windows = (Counts, Counts);
+
+/// A gauge family: its name, its help, and what it shows of a window's counts.
+type Gauge = (&'static str, &'static str, fn(&Counts) -> f64);
+
+/// Requests, 429s and 5xx of one series over one window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub requests: i64,
+    pub status429: i64,
+    pub status5xx: i64,
+}
+
+impl Counts {
+    fn add(&mut self, other: Counts) {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.status429 = self.status429.saturating_add(other.status429);
+        self.status5xx = self.status5xx.saturating_add(other.status5xx);
+    }
+}
+
+/// One refresh's data: per series, the last day's counts and the 7 days' counts.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    /// The last complete day the data holds.
+    pub last_day: Option<NaiveDate>,
+    pub series: BTreeMap<Key, Windows>,
+}
+
+impl Usage {
+    /// Sums a refresh's daily rows: the rows of `last_day` into the day's counts, all of them
+    /// into the 7 days'. At most `top` endpoints per client keep their own series (the most
+    /// requests over the 7 days); the rest are summed as `template_uri="other"`.
+    pub fn from_rows(rows: &[OrganizationPublicApiUsage], last_day: NaiveDate, top: usize) -> Self {
+        let mut all: HashMap<Key, Windows> = HashMap::new();
+        for row in rows {
+            let client = row.oauth_client.as_ref();
+            let key = (
+                client.and_then(|c| c.id.clone()).unwrap_or_default(),
+                client.and_then(|c| c.name.clone()).unwrap_or_default(),
+                row.http_method
+                    .as_ref()
+                    .map(|m| m.as_str().to_string())
+                    .unwrap_or_default(),
+                row.template_uri.clone().unwrap_or_default(),
+            );
+            let counts = Counts {
+                requests: row.request_count.unwrap_or(0),
+                status429: row.status429.unwrap_or(0),
+                status5xx: row.status500.unwrap_or(0),
+            };
+            let entry = all.entry(key).or_default();
+            entry.1.add(counts);
+            if row.date == Some(last_day) {
+                entry.0.add(counts);
+            }
+        }
+        let mut by_client: BTreeMap<String, Vec<(Key, Windows)>> = BTreeMap::new();
+        for (key, counts) in all {
+            by_client
+                .entry(key.0.clone())
+                .or_default()
+                .push((key, counts));
+        }
+        let mut series = BTreeMap::new();
+        for (_, mut endpoints) in by_client {
+            endpoints.sort_by(|a, b| b.1.1.requests.cmp(&a.1.1.requests).then(a.0.cmp(&b.0)));
+            for (rank, (key, counts)) in endpoints.into_iter().enumerate() {
+                let key = if rank < top {
+                    key
+                } else {
+                    (key.0, key.1, "other".into(), "other".into())
+                };
+                let entry: &mut Windows = series.entry(key).or_default();
+                entry.0.add(counts.0);
+                entry.1.add(counts.1);
+            }
+        }
+        Usage {
+            last_day: Some(last_day),
+            series,
+        }
+    }
+}
+
+/// The exporter's own health.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Health {
+    /// Seconds since the epoch of the last refresh that succeeded.
+    pub last_success: Option<f64>,
+    pub refreshes: u64,
+    pub refresh_errors: u64,
+    /// Requests the exporter sent to the Usage API (token requests and retries included).
+    pub api_requests: u64,
+}
+
+/// The two text formats a scraper may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposition {
+    Prometheus,
+    OpenMetrics,
+}
+
+impl Exposition {
+    /// OpenMetrics when the scraper's `Accept` names it, as Prometheus does.
+    pub fn for_accept(accept: Option<&str>) -> Self {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Exposition::OpenMetrics,
+            _ => Exposition::Prometheus,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Exposition::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Exposition::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// A label value as both formats take it.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The exposition of `usage` and `health`.
+pub fn render(usage: &Usage, health: &Health, format: Exposition) -> String {
+    let mut out = String::new();
+    let gauges: [Gauge; 4] = [
+        (
+            "genesys_usage_requests",
+            "Requests to the Genesys Cloud API, per OAuth client and endpoint, over the window (1d: the last complete UTC day; 7d: the 7 days up to it).",
+            |c| c.requests as f64,
+        ),
+        (
+            "genesys_usage_requests_429",
+            "Requests answered 429 (rate limited), per OAuth client and endpoint, over the window.",
+            |c| c.status429 as f64,
+        ),
+        (
+            "genesys_usage_requests_5xx",
+            "Requests answered 5xx, per OAuth client and endpoint, over the window.",
+            |c| c.status5xx as f64,
+        ),
+        (
+            "genesys_usage_429_ratio",
+            "Share of requests answered 429, 0 to 1, per OAuth client and endpoint, over the window.",
+            |c| {
+                if c.requests > 0 {
+                    c.status429 as f64 / c.requests as f64
+                } else {
+                    0.0
+                }
+            },
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for ((id, client, method, uri), (day, week)) in &usage.series {
+            for (window, counts) in [("1d", day), ("7d", week)] {
+                let _ = writeln!(
+                    out,
+                    "{name}{{oauth_client_id=\"{}\",oauth_client_name=\"{}\",http_method=\"{}\",template_uri=\"{}\",window=\"{window}\"}} {}",
+                    label(id),
+                    label(client),
+                    label(method),
+                    label(uri),
+                    value(counts)
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP genesys_usage_data_day_timestamp_seconds Start (00:00 UTC) of the last complete day the usage gauges hold; the data is a day late."
+    );
+    let _ = writeln!(out, "# TYPE genesys_usage_data_day_timestamp_seconds gauge");
+    if let Some(day) = usage.last_day {
+        let start = day
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp());
+        let _ = writeln!(out, "genesys_usage_data_day_timestamp_seconds {start}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP genesys_usage_last_refresh_success_timestamp_seconds When the exporter last refreshed its data from the Usage API successfully."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE genesys_usage_last_refresh_success_timestamp_seconds gauge"
+    );
+    if let Some(at) = health.last_success {
+        let _ = writeln!(
+            out,
+            "genesys_usage_last_refresh_success_timestamp_seconds {at:.3}"
+        );
+    }
+    let counters = [
+        (
+            "genesys_usage_refreshes",
+            "Refreshes attempted from the Usage API.",
+            health.refreshes,
+        ),
+        (
+            "genesys_usage_refresh_errors",
+            "Refreshes that failed; the last good values are still served.",
+            health.refresh_errors,
+        ),
+        (
+            "genesys_usage_exporter_api_requests",
+            "Requests the exporter itself sent to the Usage API (token requests and retries included): what it spent of the org's rate limit.",
+            health.api_requests,
+        ),
+    ];
+    for (name, help, value) in counters {
+        // OpenMetrics names the counter family without `_total`, its sample with it.
+        let family = match format {
+            Exposition::OpenMetrics => name.to_string(),
+            Exposition::Prometheus => format!("{name}_total"),
+        };
+        let _ = writeln!(out, "# HELP {family} {help}");
+        let _ = writeln!(out, "# TYPE {family} counter");
+        let _ = writeln!(out, "{name}_total {value}");
+    }
+    if format == Exposition::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(
+        date: &str,
+        client: &str,
+        uri: &str,
+        requests: i64,
+        limited: i64,
+    ) -> OrganizationPublicApiUsage {
+        serde_json::from_value(serde_json::json!({
+            "date": date, "oauthClient": {"id": client, "name": format!("{client} \"quoted\"")},
+            "httpMethod": "GET", "templateUri": uri,
+            "requestCount": requests, "status429": limited, "status500": 1,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_last_day_and_the_week_per_series_with_the_rest_as_other() {
+        let rows = [
+            row("2026-11-29", "a", "x", 10, 1),
+            row("2026-11-30", "a", "x", 20, 2),
+            row("2026-11-30", "a", "y", 5, 5),
+            row("2026-11-30", "a", "z", 1, 0),
+        ];
+        let usage = Usage::from_rows(&rows, "2026-11-30".parse().unwrap(), 1);
+        assert_eq!(usage.series.len(), 2, "x, then y and z as other");
+        let x = &usage.series[&("a".into(), "a \"quoted\"".into(), "GET".into(), "x".into())];
+        assert_eq!(x.0.requests, 20);
+        assert_eq!(x.1.requests, 30);
+        let other = &usage.series[&(
+            "a".into(),
+            "a \"quoted\"".into(),
+            "other".into(),
+            "other".into(),
+        )];
+        assert_eq!(
+            (other.1.requests, other.1.status429, other.1.status5xx),
+            (6, 5, 2)
+        );
+        let text = render(&usage, &Health::default(), Exposition::Prometheus);
+        assert!(text.contains(
+            "genesys_usage_requests{oauth_client_id=\"a\",oauth_client_name=\"a \\\"quoted\\\"\",http_method=\"GET\",template_uri=\"x\",window=\"7d\"} 30"
+        ), "{text}");
+        assert!(text.contains("# TYPE genesys_usage_refresh_errors_total counter"));
+        assert!(!text.contains("# EOF"));
+        let open = render(&usage, &Health::default(), Exposition::OpenMetrics);
+        assert!(
+            open.contains(
+                "# TYPE genesys_usage_refresh_errors counter\ngenesys_usage_refresh_errors_total 0"
+            ),
+            "{open}"
+        );
+        assert!(open.ends_with("# EOF\n"));
+    }
+}

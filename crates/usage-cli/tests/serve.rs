@@ -1,0 +1,502 @@
+//! `genesys-usage serve` as Prometheus scrapes it: a child process against usage-fake on
+//! 127.0.0.1, scraped over plain HTTP. Checked: the fake's numbers for a client, `/healthz`,
+//! a failed refresh that keeps the last values and counts the error, scrapes during
+//! refreshes that each see one refresh whole, SIGTERM stopping it within a second, and bad
+//! flags. The tests marked `ignore` need Debian's `prometheus` (promtool and a real server),
+//! which `.ci/run` installs.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{Days, Utc};
+use usage_fake::{FakeConfig, FakeService, Fault, Operation};
+
+/// A running exporter: the child and the address it printed.
+struct Exporter {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(fake: &FakeService, args: &[&str]) -> Exporter {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"))
+        .env_clear()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--base-url",
+            &fake.base_url(),
+        ])
+        .args(args)
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = line.strip_prefix("serve: http://") {
+            break rest.split('/').next().unwrap().to_string();
+        }
+    };
+    // Keep reading stderr so that the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Exporter { child, address }
+}
+
+/// A plain HTTP/1.1 GET; returns the status and the body.
+fn get(address: &str, path: &str, accept: Option<&str>) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{accept}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return (status, body.to_string());
+    }
+    // Chunked (Prometheus's API): sizes in hex, each chunk after its size line.
+    let mut rest = body;
+    let mut whole = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").unwrap();
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            return (status, whole);
+        }
+        whole.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+}
+
+/// `name{labels} value` samples of a scrape, by name and labels.
+fn samples(body: &str) -> BTreeMap<String, f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (key, value) = l.rsplit_once(' ').unwrap();
+            (key.to_string(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+fn sample(body: &str, name: &str) -> Option<f64> {
+    samples(body).get(name).copied()
+}
+
+/// Waits (bounded) until `done` holds for a scrape; returns that scrape.
+fn scrape_until(address: &str, done: impl Fn(&str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        let (_, body) = get(address, "/metrics", None);
+        if done(&body) {
+            return body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "never: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn refreshed(body: &str) -> bool {
+    sample(body, "genesys_usage_last_refresh_success_timestamp_seconds").is_some()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_shows_the_fakes_numbers_keeps_them_through_a_failed_refresh_and_stops_on_sigterm() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let exporter = serve(&fake, &["--refresh", "1s"]);
+    let address = exporter.address.clone();
+    let body = tokio::task::spawn_blocking(move || scrape_until(&address, refreshed))
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&exporter.address, "/healthz", None),
+        (200, "ok\n".into())
+    );
+
+    // The 7 days up to yesterday of one client, as the jobs give them.
+    let today = Utc::now().date_naive();
+    let interval = format!("{}/{}", today - Days::new(7), today - Days::new(1));
+    let mut cmd = assert_cmd::Command::cargo_bin("genesys-usage").unwrap();
+    cmd.env_clear()
+        .args([
+            "jobs",
+            "--interval",
+            &interval,
+            "--group-by",
+            "OauthClientId",
+            "--format",
+            "ndjson",
+        ])
+        .args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let expected: BTreeMap<String, f64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let row: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                row["oauthClient"]["id"].as_str().unwrap().to_string(),
+                row["requestCount"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(expected.len(), 5, "{expected:?}");
+    let mut served: BTreeMap<String, f64> = BTreeMap::new();
+    for (key, value) in samples(&body) {
+        if key.starts_with("genesys_usage_requests{") && key.contains("window=\"7d\"") {
+            let id = key
+                .split("oauth_client_id=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            *served.entry(id.to_string()).or_default() += value;
+        }
+    }
+    assert_eq!(
+        served, expected,
+        "the 7 days per client, summed over its endpoints"
+    );
+
+    // A refresh that fails keeps the values and counts the error.
+    fake.fault_every(
+        Operation::PostUsageAggregatesQueryJobs,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+    );
+    let address = exporter.address.clone();
+    let failed = tokio::task::spawn_blocking(move || {
+        scrape_until(&address, |b| {
+            sample(b, "genesys_usage_refresh_errors_total").is_some_and(|n| n >= 1.0)
+        })
+    })
+    .await
+    .unwrap();
+    let keep = |b: &str| {
+        samples(b)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("genesys_usage_requests"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keep(&failed),
+        keep(&body),
+        "the last good values, served on"
+    );
+    assert!(sample(&failed, "genesys_usage_exporter_api_requests_total").unwrap() > 3.0);
+    fake.clear_faults();
+
+    // SIGTERM: gone within a second, exit 0.
+    let mut exporter = exporter;
+    let pid = exporter.child.id();
+    let stopped = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = exporter.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(1),
+            "still running after 1 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scrape_during_refreshes_sees_one_refresh_whole() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let exporter = serve(&fake, &["--refresh", "1s", "--top-endpoints", "1000"]);
+    let address = exporter.address.clone();
+    let series = |b: &str| {
+        samples(b)
+            .keys()
+            .filter(|k| k.starts_with("genesys_usage_requests{"))
+            .count()
+    };
+    let first = tokio::task::spawn_blocking(move || scrape_until(&address, refreshed))
+        .await
+        .unwrap();
+    let many = series(&first);
+    // From now on every other refresh has fewer series; a scrape must see one or the other.
+    fake.set_rows(3);
+    let address = exporter.address.clone();
+    let few = tokio::task::spawn_blocking(move || {
+        series(&scrape_until(&address, |b| {
+            series(b) < many && series(b) > 0
+        }))
+    })
+    .await
+    .unwrap();
+    let address = exporter.address.clone();
+    let fake_rows = std::sync::Arc::new(fake);
+    let toggler = {
+        let fake = fake_rows.clone();
+        std::thread::spawn(move || {
+            for round in 0..8 {
+                fake.set_rows(if round % 2 == 0 {
+                    FakeConfig::default().rows
+                } else {
+                    3
+                });
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        })
+    };
+    let seen = tokio::task::spawn_blocking(move || {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let (_, body) = get(&address, "/metrics", None);
+            let n = series(&body);
+            assert!(
+                n == many || n == few,
+                "{n} series: neither {many} nor {few}"
+            );
+            seen.insert(n);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    toggler.join().unwrap();
+    assert!(!seen.is_empty());
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    for args in [
+        &["serve", "--listen", "nowhere"][..],
+        &["serve", "--refresh", "0s"],
+        &["serve", "--top-endpoints", "-1"],
+    ] {
+        let out = assert_cmd::Command::cargo_bin("genesys-usage")
+            .unwrap()
+            .env_clear()
+            .args(args)
+            .args(["--demo"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    // A port in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let out = assert_cmd::Command::cargo_bin("genesys-usage")
+        .unwrap()
+        .env_clear()
+        .args(["serve", "--demo", "--listen", &address])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// promtool accepts a scrape and the alert rules; a real Prometheus on 127.0.0.1 scrapes the
+/// exporter and answers a PromQL query with the fake's numbers; every query of the Grafana
+/// dashboard is valid PromQL to it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Debian's prometheus (promtool and the server): .ci/run installs it and runs this"]
+async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let exporter = serve(&fake, &["--refresh", "1h"]);
+    let address = exporter.address.clone();
+    let body = tokio::task::spawn_blocking(move || scrape_until(&address, refreshed))
+        .await
+        .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let checked = check.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(
+        checked.stdout.is_empty() && checked.stderr.is_empty(),
+        "no lint: {checked:?}"
+    );
+    let rules = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(root.join("contrib/prometheus/alerts.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        rules.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rules.stdout)
+    );
+
+    // A real Prometheus, scraping every second.
+    let dir = scratch("prometheus");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\nrule_files: [\"{}\"]\nscrape_configs:\n  - job_name: genesys-usage\n    static_configs:\n      - targets: [\"{}\"]\n",
+            root.join("contrib/prometheus/alerts.yml").display(),
+            exporter.address
+        ),
+    )
+    .unwrap();
+    let mut prometheus = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let api = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let client = "1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d";
+    let promql =
+        format!("sum(genesys_usage_requests{{window=\"7d\",oauth_client_id=\"{client}\"}})");
+    let api_for_wait = api.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        loop {
+            if TcpStream::connect(&api_for_wait).is_ok() {
+                let answer = query(&api_for_wait, &promql);
+                if answer["data"]["result"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty())
+                {
+                    break answer;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "Prometheus never had the series"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    })
+    .await
+    .unwrap();
+    let value: f64 = answer["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expected: f64 = samples(&body)
+        .into_iter()
+        .filter(|(k, _)| {
+            k.starts_with("genesys_usage_requests{")
+                && k.contains(client)
+                && k.contains("window=\"7d\"")
+        })
+        .map(|(_, v)| v)
+        .sum();
+    assert!(expected > 0.0);
+    assert_eq!(value, expected, "Prometheus has the fake's numbers");
+    let dashboard: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("contrib/grafana/dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().clone())
+        .map(|t| t["expr"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(exprs.len(), 6);
+    for expr in exprs {
+        let api = api.clone();
+        let answer = tokio::task::spawn_blocking(move || query(&api, &expr))
+            .await
+            .unwrap();
+        assert_eq!(answer["status"], "success", "{answer}");
+    }
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+}
+
+/// A fresh directory under the target dir.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A PromQL instant query through Prometheus's HTTP API at `api`.
+fn query(api: &str, promql: &str) -> serde_json::Value {
+    let encoded: String = promql
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let (status, body) = get(api, &format!("/api/v1/query?query={encoded}"), None);
+    assert_eq!(status, 200, "{promql}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
