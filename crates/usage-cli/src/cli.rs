@@ -95,6 +95,9 @@ pub enum Format {
     Ndjson,
     /// `report` only: one self-contained HTML page (inline SVG and CSS, nothing fetched).
     Html,
+    /// `jobs --granularity Day` only: timestamped samples for Prometheus's backfill
+    /// (`promtool tsdb create-blocks-from openmetrics`).
+    Openmetrics,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

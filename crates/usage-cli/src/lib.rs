@@ -55,12 +55,22 @@ async fn run_command(
     pending: Pending,
 ) -> Result<(), Failure> {
     session::check_output(cli.global.output.as_deref())?;
-    if session::format(&cli.global) == cli::Format::Html
-        && !matches!(cli.command, Command::Report(_))
-    {
-        return Err(Failure::Usage(
-            "--format html is for `report` only; give csv, json or ndjson".into(),
-        ));
+    match (session::format(&cli.global), &cli.command) {
+        (cli::Format::Html, Command::Report(_)) => {}
+        (cli::Format::Html, _) => {
+            return Err(Failure::Usage(
+                "--format html is for `report` only; give csv, json or ndjson".into(),
+            ));
+        }
+        (cli::Format::Openmetrics, Command::Jobs(args))
+            if args.granularity.as_deref() == Some("Day") => {}
+        (cli::Format::Openmetrics, _) => {
+            return Err(Failure::Usage(
+                "--format openmetrics is for `jobs --granularity Day` (Prometheus's backfill)"
+                    .into(),
+            ));
+        }
+        _ => {}
     }
     if let Command::Regions = cli.command {
         return commands::regions(session::format(&cli.global), cli.global.output.as_deref());

@@ -98,6 +98,95 @@ impl Usage {
     }
 }
 
+/// A history for Prometheus's backfill (`promtool tsdb create-blocks-from openmetrics`):
+/// each day's counts per series, as `serve` would have shown them as `window="1d"` once the
+/// day was complete (timestamped at the end of the day, 00:00 UTC of the next).
+#[derive(Debug, Default)]
+pub struct Backfill {
+    days: BTreeMap<(Key, NaiveDate), Counts>,
+}
+
+impl Backfill {
+    /// Adds a row of a daily job; `Err` for a row without a date.
+    pub fn add(&mut self, row: &OrganizationPublicApiUsage) -> Result<(), String> {
+        let date = row
+            .date
+            .ok_or("a row has no date: give --granularity Day for --format openmetrics")?;
+        let client = row.oauth_client.as_ref();
+        let key = (
+            client.and_then(|c| c.id.clone()).unwrap_or_default(),
+            client.and_then(|c| c.name.clone()).unwrap_or_default(),
+            row.http_method
+                .as_ref()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+            row.template_uri.clone().unwrap_or_default(),
+        );
+        self.days.entry((key, date)).or_default().add(Counts {
+            requests: row.request_count.unwrap_or(0),
+            status429: row.status429.unwrap_or(0),
+            status5xx: row.status500.unwrap_or(0),
+        });
+        Ok(())
+    }
+
+    /// The OpenMetrics text: each family whole, each series in time order, `# EOF` last.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, help, value) in GAUGES {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            for (((id, client, method, uri), date), counts) in &self.days {
+                let at = date
+                    .succ_opt()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map_or(0, |t| t.and_utc().timestamp());
+                let _ = writeln!(
+                    out,
+                    "{name}{{oauth_client_id=\"{}\",oauth_client_name=\"{}\",http_method=\"{}\",template_uri=\"{}\",window=\"1d\"}} {} {at}",
+                    label(id),
+                    label(client),
+                    label(method),
+                    label(uri),
+                    value(counts)
+                );
+            }
+        }
+        out.push_str("# EOF\n");
+        out
+    }
+}
+
+/// The usage gauges, as `serve` exports them and the backfill writes them.
+const GAUGES: [Gauge; 4] = [
+    (
+        "genesys_usage_requests",
+        "Requests to the Genesys Cloud API, per OAuth client and endpoint, over the window (1d: the last complete UTC day; 7d: the 7 days up to it).",
+        |c| c.requests as f64,
+    ),
+    (
+        "genesys_usage_requests_429",
+        "Requests answered 429 (rate limited), per OAuth client and endpoint, over the window.",
+        |c| c.status429 as f64,
+    ),
+    (
+        "genesys_usage_requests_5xx",
+        "Requests answered 5xx, per OAuth client and endpoint, over the window.",
+        |c| c.status5xx as f64,
+    ),
+    (
+        "genesys_usage_429_ratio",
+        "Share of requests answered 429, 0 to 1, per OAuth client and endpoint, over the window.",
+        |c| {
+            if c.requests > 0 {
+                c.status429 as f64 / c.requests as f64
+            } else {
+                0.0
+            }
+        },
+    ),
+];
+
 /// The exporter's own health.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Health {
@@ -144,35 +233,7 @@ fn label(value: &str) -> String {
 /// The exposition of `usage` and `health`.
 pub fn render(usage: &Usage, health: &Health, format: Exposition) -> String {
     let mut out = String::new();
-    let gauges: [Gauge; 4] = [
-        (
-            "genesys_usage_requests",
-            "Requests to the Genesys Cloud API, per OAuth client and endpoint, over the window (1d: the last complete UTC day; 7d: the 7 days up to it).",
-            |c| c.requests as f64,
-        ),
-        (
-            "genesys_usage_requests_429",
-            "Requests answered 429 (rate limited), per OAuth client and endpoint, over the window.",
-            |c| c.status429 as f64,
-        ),
-        (
-            "genesys_usage_requests_5xx",
-            "Requests answered 5xx, per OAuth client and endpoint, over the window.",
-            |c| c.status5xx as f64,
-        ),
-        (
-            "genesys_usage_429_ratio",
-            "Share of requests answered 429, 0 to 1, per OAuth client and endpoint, over the window.",
-            |c| {
-                if c.requests > 0 {
-                    c.status429 as f64 / c.requests as f64
-                } else {
-                    0.0
-                }
-            },
-        ),
-    ];
-    for (name, help, value) in gauges {
+    for (name, help, value) in GAUGES {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} gauge");
         for ((id, client, method, uri), (day, week)) in &usage.series {

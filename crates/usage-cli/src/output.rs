@@ -205,9 +205,11 @@ impl<R: Record> Sink<R> {
                 out,
                 rows: Vec::new(),
             },
-            // Refused for every command but `report` before anything is sent.
-            Format::Html => {
-                return Err(io::Error::other("--format html is for `report` only"));
+            // Refused before anything is sent for every command but the one that draws them.
+            Format::Html | Format::Openmetrics => {
+                return Err(io::Error::other(
+                    "--format html is for `report`, openmetrics for `jobs`",
+                ));
             }
         };
         Ok(Self {

@@ -333,7 +333,7 @@ pub fn write(
         }
         Format::Csv => write_csv(out, clients),
         // Drawn by the html module; refused here so that no caller gets half a page.
-        Format::Html => Err(io::Error::other(
+        Format::Html | Format::Openmetrics => Err(io::Error::other(
             "the HTML report is written by html::write",
         )),
     }

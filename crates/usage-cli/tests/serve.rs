@@ -317,6 +317,15 @@ fn bad_flags_exit_2() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
+    // The backfill needs days.
+    let out = assert_cmd::Command::cargo_bin("genesys-usage")
+        .unwrap()
+        .env_clear()
+        .args(["jobs", "--demo", "--format", "openmetrics"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--granularity Day"));
     // A port in use.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
@@ -475,6 +484,54 @@ async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
     }
     let _ = prometheus.kill();
     let _ = prometheus.wait();
+
+    // The backfill: a month of days that promtool loads into blocks, the fake's days all in.
+    let history = dir.join("history.om");
+    let mut cmd = assert_cmd::Command::cargo_bin("genesys-usage").unwrap();
+    cmd.env_clear()
+        .args([
+            "jobs",
+            "--since",
+            "30d",
+            "--granularity",
+            "Day",
+            "--format",
+            "openmetrics",
+        ])
+        .args(["--group-by", "OauthClientId,TemplateUri,HttpMethod", "-o"])
+        .arg(&history)
+        .args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&history).unwrap();
+    assert!(text.ends_with("# EOF\n"));
+    let stamps: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(stamps.len(), 30, "one timestamp per day");
+    let blocks = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&history)
+        .arg(dir.join("blocks"))
+        .output()
+        .unwrap();
+    assert!(
+        blocks.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&blocks.stdout),
+        String::from_utf8_lossy(&blocks.stderr)
+    );
+    assert!(std::fs::read_dir(dir.join("blocks")).unwrap().count() > 0);
 }
 
 /// A fresh directory under the target dir.

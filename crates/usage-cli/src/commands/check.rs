@@ -117,7 +117,7 @@ pub async fn exec(session: &Session, args: &CheckArgs, rules: &[Rule]) -> Result
             writer.flush()?;
         }
         // Refused before anything is sent: `--format html` is the report's.
-        Format::Table | Format::Html => {
+        Format::Table | Format::Html | Format::Openmetrics => {
             for breach in &breaches {
                 writeln!(out, "{}", breach.line())?;
             }

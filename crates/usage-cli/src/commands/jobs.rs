@@ -3,8 +3,11 @@
 
 use usage_ext::Pages;
 
-use crate::cli::JobsArgs;
+use std::io::Write as _;
+
+use crate::cli::{Format, JobsArgs};
 use crate::exit::Failure;
+use crate::metrics::Backfill;
 use crate::output::{Record, Sink};
 use crate::session::Session;
 use crate::{resolve, windowed};
@@ -17,6 +20,25 @@ pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
         .clone()
         .with_page_size(args.paging.page_size)
         .map_err(|e| Failure::Usage(e.to_string()))?;
+    if session.format == Format::Openmetrics {
+        // Prometheus's backfill takes each family whole: the days are gathered first.
+        let mut backfill = Backfill::default();
+        let jobs = windowed::start(
+            session,
+            &queries,
+            &request,
+            windows,
+            args.paging.concurrency.get(),
+        );
+        windowed::each_row(session, jobs, |_, row| {
+            backfill.add(&row).map_err(|e| Failure::Api(e.into()))
+        })
+        .await?;
+        let mut out = session.out()?;
+        out.write_all(backfill.render().as_bytes())?;
+        out.flush()?;
+        return Ok(());
+    }
     let mut sink = Sink::new(session.format, session.out()?)?;
     let jobs = windowed::start(
         session,
