@@ -100,6 +100,17 @@ pub enum Format {
     Openmetrics,
 }
 
+/// What a rule is judged on.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Per {
+    #[default]
+    Client,
+    Endpoint,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Api {
     /// The aggregates query jobs (paged; the successor API; intervals up to 90 days, at
@@ -310,7 +321,7 @@ pub struct CheckArgs {
     pub max_growth: Option<String>,
     /// Judge the flags' rules per OAuth client or per endpoint of a client.
     #[arg(long, value_enum, default_value = "client")]
-    pub per: crate::rules::Per,
+    pub per: Per,
     /// Only these OAuth clients (ids, repeat or comma-separate).
     #[arg(long = "client", value_name = "ID", value_delimiter = ',')]
     pub clients: Vec<String>,

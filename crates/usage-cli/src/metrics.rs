@@ -26,7 +26,29 @@ pub struct Counts {
     pub status5xx: i64,
 }
 
+/// A row's labels: client id, client name, method, endpoint.
+fn series_key(row: &OrganizationPublicApiUsage) -> Key {
+    let client = row.oauth_client.as_ref();
+    (
+        client.and_then(|c| c.id.clone()).unwrap_or_default(),
+        client.and_then(|c| c.name.clone()).unwrap_or_default(),
+        row.http_method
+            .as_ref()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default(),
+        row.template_uri.clone().unwrap_or_default(),
+    )
+}
+
 impl Counts {
+    fn of(row: &OrganizationPublicApiUsage) -> Self {
+        Counts {
+            requests: row.request_count.unwrap_or(0),
+            status429: row.status429.unwrap_or(0),
+            status5xx: row.status500.unwrap_or(0),
+        }
+    }
+
     fn add(&mut self, other: Counts) {
         self.requests = self.requests.saturating_add(other.requests);
         self.status429 = self.status429.saturating_add(other.status429);
@@ -49,21 +71,8 @@ impl Usage {
     pub fn from_rows(rows: &[OrganizationPublicApiUsage], last_day: NaiveDate, top: usize) -> Self {
         let mut all: HashMap<Key, Windows> = HashMap::new();
         for row in rows {
-            let client = row.oauth_client.as_ref();
-            let key = (
-                client.and_then(|c| c.id.clone()).unwrap_or_default(),
-                client.and_then(|c| c.name.clone()).unwrap_or_default(),
-                row.http_method
-                    .as_ref()
-                    .map(|m| m.as_str().to_string())
-                    .unwrap_or_default(),
-                row.template_uri.clone().unwrap_or_default(),
-            );
-            let counts = Counts {
-                requests: row.request_count.unwrap_or(0),
-                status429: row.status429.unwrap_or(0),
-                status5xx: row.status500.unwrap_or(0),
-            };
+            let key = series_key(row);
+            let counts = Counts::of(row);
             let entry = all.entry(key).or_default();
             entry.1.add(counts);
             if row.date == Some(last_day) {
@@ -112,21 +121,11 @@ impl Backfill {
         let date = row
             .date
             .ok_or("a row has no date: give --granularity Day for --format openmetrics")?;
-        let client = row.oauth_client.as_ref();
-        let key = (
-            client.and_then(|c| c.id.clone()).unwrap_or_default(),
-            client.and_then(|c| c.name.clone()).unwrap_or_default(),
-            row.http_method
-                .as_ref()
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default(),
-            row.template_uri.clone().unwrap_or_default(),
-        );
-        self.days.entry((key, date)).or_default().add(Counts {
-            requests: row.request_count.unwrap_or(0),
-            status429: row.status429.unwrap_or(0),
-            status5xx: row.status500.unwrap_or(0),
-        });
+        let key = series_key(row);
+        self.days
+            .entry((key, date))
+            .or_default()
+            .add(Counts::of(row));
         Ok(())
     }
 

@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::cli::Per;
 use crate::exit::Failure;
 use crate::tally::ClientReport;
 
@@ -25,15 +26,6 @@ pub enum Limit {
     Max429(u64),
     /// Requests now against the window before, as a fraction: 0.5 is +50 %.
     MaxGrowth(f64),
-}
-
-/// What a rule is judged on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Per {
-    #[default]
-    Client,
-    Endpoint,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

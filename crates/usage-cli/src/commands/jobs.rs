@@ -20,16 +20,16 @@ pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
         .clone()
         .with_page_size(args.paging.page_size)
         .map_err(|e| Failure::Usage(e.to_string()))?;
+    let jobs = windowed::start(
+        session,
+        &queries,
+        &request,
+        windows,
+        args.paging.concurrency.get(),
+    );
     if session.format == Format::Openmetrics {
         // Prometheus's backfill takes each family whole: the days are gathered first.
         let mut backfill = Backfill::default();
-        let jobs = windowed::start(
-            session,
-            &queries,
-            &request,
-            windows,
-            args.paging.concurrency.get(),
-        );
         windowed::each_row(session, jobs, |_, row| {
             backfill.add(&row).map_err(|e| Failure::Api(e.into()))
         })
@@ -40,13 +40,6 @@ pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let mut sink = Sink::new(session.format, session.out()?)?;
-    let jobs = windowed::start(
-        session,
-        &queries,
-        &request,
-        windows,
-        args.paging.concurrency.get(),
-    );
     windowed::each_row(session, jobs, |_, row| Ok(sink.row(&row)?)).await?;
     sink.finish()?;
     Ok(())
