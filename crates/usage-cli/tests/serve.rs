@@ -220,6 +220,26 @@ async fn serve_shows_the_fakes_numbers_keeps_them_through_a_failed_refresh_and_s
     assert!(sample(&failed, "genesys_usage_exporter_api_requests_total").unwrap() > 3.0);
     fake.clear_faults();
 
+    // A job that ends `Failed` is a failed refresh too: counted, the values kept.
+    let errors = sample(&failed, "genesys_usage_refresh_errors_total").unwrap();
+    fake.set_completion(
+        usage_fake::Completion::AfterPolls(0),
+        usage_fake::Outcome::Failed,
+    );
+    let address = exporter.address.clone();
+    let job_failed = tokio::task::spawn_blocking(move || {
+        scrape_until(&address, |b| {
+            sample(b, "genesys_usage_refresh_errors_total").is_some_and(|n| n > errors)
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(keep(&job_failed), keep(&body));
+    fake.set_completion(
+        usage_fake::Completion::AfterPolls(0),
+        usage_fake::Outcome::Complete,
+    );
+
     // SIGTERM: gone within a second, exit 0.
     let mut exporter = exporter;
     let pid = exporter.child.id();
