@@ -15,6 +15,8 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use usage_ext::models::OrganizationPublicApiUsage;
 
+use crate::output::Record;
+
 /// The state file beside `usage/`: what was synced, of what, up to which day.
 pub const STATE_FILE: &str = "_genesys_usage_sync.json";
 
@@ -23,35 +25,33 @@ pub fn day_path(day: NaiveDate) -> String {
     format!("usage/granularity=day/date={day}/part-0.parquet")
 }
 
-/// The text columns, in file order, then the counters.
-const TEXT_COLUMNS: [&str; 6] = [
-    "oauthClientId",
-    "oauthClientName",
-    "userId",
-    "platform",
-    "httpMethod",
-    "templateUri",
-];
-const COUNT_COLUMNS: [&str; 6] = [
-    "requestCount",
-    "status200",
-    "status300",
-    "status400",
-    "status429",
-    "status500",
-];
+/// The CSV export's columns of a job row: `date`, the six names and ids, the six counters.
+/// The files hold the same, so that a dataset and an export load into the same table.
+fn export_columns() -> &'static [&'static str] {
+    <OrganizationPublicApiUsage as Record>::columns()
+}
+
+/// The names and ids, in the order `key` reads them.
+fn text_columns() -> &'static [&'static str] {
+    &export_columns()[1..7]
+}
+
+/// The counters, in the order `counts` reads them.
+fn count_columns() -> &'static [&'static str] {
+    &export_columns()[7..13]
+}
 
 /// The files' schema: `date` (DATE), the names and ids (UTF8, null where the row's group-by
 /// leaves them out), the counters (INT64), `synced_at` (TIMESTAMP in ms, UTC).
 pub fn schema() -> SchemaRef {
     let mut fields = vec![Field::new("date", DataType::Date32, false)];
     fields.extend(
-        TEXT_COLUMNS
+        text_columns()
             .iter()
             .map(|name| Field::new(*name, DataType::Utf8, true)),
     );
     fields.extend(
-        COUNT_COLUMNS
+        count_columns()
             .iter()
             .map(|name| Field::new(*name, DataType::Int64, true)),
     );
@@ -133,10 +133,10 @@ impl Day {
         let n = self.rows.len();
         let days_since_epoch = (self.date - DateTime::UNIX_EPOCH.date_naive()).num_days();
         let mut date = Date32Builder::with_capacity(n);
-        let mut texts: Vec<StringBuilder> = (0..TEXT_COLUMNS.len())
+        let mut texts: Vec<StringBuilder> = (0..text_columns().len())
             .map(|_| StringBuilder::new())
             .collect();
-        let mut numbers: Vec<Int64Builder> = (0..COUNT_COLUMNS.len())
+        let mut numbers: Vec<Int64Builder> = (0..count_columns().len())
             .map(|_| Int64Builder::with_capacity(n))
             .collect();
         let date32 = i32::try_from(days_since_epoch).map_err(|e| e.to_string())?;
@@ -232,6 +232,34 @@ mod tests {
             .downcast_ref::<arrow_array::StringArray>()
             .unwrap();
         assert_eq!(names.value(1), "b name");
+    }
+
+    #[test]
+    fn the_columns_are_the_csv_exports_in_the_order_rows_are_read() {
+        assert_eq!(export_columns().len(), 13);
+        assert_eq!(export_columns()[0], "date");
+        assert_eq!(
+            text_columns(),
+            [
+                "oauthClientId",
+                "oauthClientName",
+                "userId",
+                "platform",
+                "httpMethod",
+                "templateUri"
+            ]
+        );
+        assert_eq!(
+            count_columns(),
+            [
+                "requestCount",
+                "status200",
+                "status300",
+                "status400",
+                "status429",
+                "status500"
+            ]
+        );
     }
 
     #[test]

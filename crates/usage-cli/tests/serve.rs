@@ -127,14 +127,30 @@ fn refreshed(body: &str) -> bool {
     sample(body, "genesys_usage_last_refresh_success_timestamp_seconds").is_some()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn serve_shows_the_fakes_numbers_keeps_them_through_a_failed_refresh_and_stops_on_sigterm() {
-    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
-    let exporter = serve(&fake, &["--refresh", "1s"]);
+/// An exporter against `fake`, once its first refresh is in; with that first scrape.
+async fn refreshed_exporter(fake: &FakeService, args: &[&str]) -> (Exporter, String) {
+    let exporter = serve(fake, args);
     let address = exporter.address.clone();
     let body = tokio::task::spawn_blocking(move || scrape_until(&address, refreshed))
         .await
         .unwrap();
+    (exporter, body)
+}
+
+/// The tool against `fake`, with its credentials and nothing else in the environment.
+fn against(fake: &FakeService) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("genesys-usage").unwrap();
+    cmd.env_clear()
+        .args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_shows_the_fakes_numbers_keeps_them_through_a_failed_refresh_and_stops_on_sigterm() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let (exporter, body) = refreshed_exporter(&fake, &["--refresh", "1s"]).await;
     assert_eq!(
         get(&exporter.address, "/healthz", None),
         (200, "ok\n".into())
@@ -143,20 +159,16 @@ async fn serve_shows_the_fakes_numbers_keeps_them_through_a_failed_refresh_and_s
     // The 7 days up to yesterday of one client, as the jobs give them.
     let today = Utc::now().date_naive();
     let interval = format!("{}/{}", today - Days::new(7), today - Days::new(1));
-    let mut cmd = assert_cmd::Command::cargo_bin("genesys-usage").unwrap();
-    cmd.env_clear()
-        .args([
-            "jobs",
-            "--interval",
-            &interval,
-            "--group-by",
-            "OauthClientId",
-            "--format",
-            "ndjson",
-        ])
-        .args(["--base-url", &fake.base_url()])
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
+    let mut cmd = against(&fake);
+    cmd.args([
+        "jobs",
+        "--interval",
+        &interval,
+        "--group-by",
+        "OauthClientId",
+        "--format",
+        "ndjson",
+    ]);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
@@ -371,11 +383,7 @@ fn bad_flags_exit_2() {
 #[ignore = "needs Debian's prometheus (promtool and the server): .ci/run installs it and runs this"]
 async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
-    let exporter = serve(&fake, &["--refresh", "1h"]);
-    let address = exporter.address.clone();
-    let body = tokio::task::spawn_blocking(move || scrape_until(&address, refreshed))
-        .await
-        .unwrap();
+    let (exporter, body) = refreshed_exporter(&fake, &["--refresh", "1h"]).await;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut check = Command::new("promtool")
         .args(["check", "metrics"])
@@ -507,22 +515,18 @@ async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
 
     // The backfill: a month of days that promtool loads into blocks, the fake's days all in.
     let history = dir.join("history.om");
-    let mut cmd = assert_cmd::Command::cargo_bin("genesys-usage").unwrap();
-    cmd.env_clear()
-        .args([
-            "jobs",
-            "--since",
-            "30d",
-            "--granularity",
-            "Day",
-            "--format",
-            "openmetrics",
-        ])
-        .args(["--group-by", "OauthClientId,TemplateUri,HttpMethod", "-o"])
-        .arg(&history)
-        .args(["--base-url", &fake.base_url()])
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
+    let mut cmd = against(&fake);
+    cmd.args([
+        "jobs",
+        "--since",
+        "30d",
+        "--granularity",
+        "Day",
+        "--format",
+        "openmetrics",
+    ])
+    .args(["--group-by", "OauthClientId,TemplateUri,HttpMethod", "-o"])
+    .arg(&history);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
