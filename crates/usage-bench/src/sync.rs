@@ -30,6 +30,22 @@ fn scratch(name: &str) -> Result<std::path::PathBuf, Box<dyn std::error::Error>>
     Ok(dir)
 }
 
+/// `sync` with `args` into a directory of its own, removed after; its time, peak memory
+/// and stderr.
+async fn sync_fresh(
+    tool: &std::path::PathBuf,
+    url: &str,
+    args: &[&str],
+) -> Result<(Duration, u64, String), Box<dyn std::error::Error>> {
+    let dir = scratch("sync")?;
+    let to = dir.to_string_lossy().into_owned();
+    let mut all = vec!["sync", "--to", &to];
+    all.extend_from_slice(args);
+    let (t, m, _, stderr) = run_tool(tool, url, &all).await?;
+    std::fs::remove_dir_all(&dir)?;
+    Ok((t, m, stderr))
+}
+
 pub async fn run() -> crate::Result {
     let tool = tool().await?;
     let (mut fake, url) = crate::e2e::spawn_fake_with(SERIES, Duration::ZERO).await?;
@@ -62,23 +78,8 @@ pub async fn run() -> crate::Result {
         if lines as u64 != expected {
             return Err(format!("jobs: {lines} rows, expected {expected}").into());
         }
-        let dir = scratch("sync")?;
-        let to = dir.to_string_lossy().into_owned();
-        let (st, sm, _, stderr) = run_tool(
-            &tool,
-            &url,
-            &[
-                "sync",
-                "--to",
-                &to,
-                "--since",
-                &since,
-                "--group-by",
-                group_by,
-            ],
-        )
-        .await?;
-        std::fs::remove_dir_all(&dir)?;
+        let (st, sm, stderr) =
+            sync_fresh(&tool, &url, &["--since", &since, "--group-by", group_by]).await?;
         if rows_written(&stderr) != Some(expected) {
             return Err(format!("sync wrote other than {expected} rows: {stderr}").into());
         }
@@ -109,23 +110,12 @@ pub async fn run() -> crate::Result {
     let (mut fake, url) = crate::e2e::spawn_fake_with(0, Duration::from_millis(50)).await?;
     let mut times = Vec::new();
     for concurrency in ["1", "4"] {
-        let dir = scratch("year")?;
-        let to = dir.to_string_lossy().into_owned();
-        let (t, _, _, stderr) = run_tool(
+        let (t, _, stderr) = sync_fresh(
             &tool,
             &url,
-            &[
-                "sync",
-                "--to",
-                &to,
-                "--since",
-                "365d",
-                "--concurrency",
-                concurrency,
-            ],
+            &["--since", "365d", "--concurrency", concurrency],
         )
         .await?;
-        std::fs::remove_dir_all(&dir)?;
         if !stderr.contains("sync: 365 days written") {
             return Err(format!("the year's sync did not write 365 days: {stderr}").into());
         }

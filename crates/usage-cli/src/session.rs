@@ -133,14 +133,7 @@ impl Session {
 
     /// Notes a submitted query or job and remembers how to resume it.
     pub fn submitted(&self, what: &str, id: &str, client: Option<&str>) {
-        let resume = match client {
-            // The demo's fake stops with this process: nothing outlives it to resume.
-            _ if self.demo => {
-                format!("{id} (--demo: the fake stopped with the process; run again)")
-            }
-            Some(c) => format!("genesys-usage resume {id} --client {c}"),
-            None => format!("genesys-usage resume {id}"),
-        };
+        let resume = resume_command(self.demo, id, client);
         *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(resume);
         self.progress.note(&format!("Submitted {what} {id}"));
         self.progress.status("submitted");
@@ -160,6 +153,16 @@ impl Session {
         }
         sink.finish()?;
         Ok(())
+    }
+}
+
+/// What the user runs to wait again for query or job `id` (of OAuth client `client`).
+pub fn resume_command(demo: bool, id: &str, client: Option<&str>) -> String {
+    match client {
+        // The demo's fake stops with this process: nothing outlives it to resume.
+        _ if demo => format!("{id} (--demo: the fake stopped with the process; run again)"),
+        Some(c) => format!("genesys-usage resume {id} --client {c}"),
+        None => format!("genesys-usage resume {id}"),
     }
 }
 

@@ -8,7 +8,7 @@ use usage_ext::models::{OrganizationPublicApiUsage, OrganizationPublicApiUsageQu
 use usage_ext::{DayWindow, PollEvent, UsageQueries, WindowEvent, WindowJobs};
 
 use crate::progress::Progress;
-use crate::session::{Pending, Session};
+use crate::session::{Pending, Session, resume_command};
 
 /// What the user sees of a run of windows: each submission noted (with the id to resume
 /// when there is one job only), each poll on the spinner.
@@ -32,11 +32,7 @@ impl Observer {
 
     pub fn submitted(&self, window: DayWindow, job_id: &str) {
         if self.total == 1 {
-            let resume = if self.demo {
-                format!("{job_id} (--demo: the fake stopped with the process; run again)")
-            } else {
-                format!("genesys-usage resume {job_id}")
-            };
+            let resume = resume_command(self.demo, job_id, None);
             *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(resume);
             self.progress
                 .note(&format!("Submitted aggregates query job {job_id}"));

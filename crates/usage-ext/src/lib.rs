@@ -20,7 +20,8 @@ pub use poll::{LAST_POLL_ROOM, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStat
 pub use queries::{MAX_PAGE_SIZE, UsageQueries};
 pub use simple_search::SimpleSearch;
 pub use windows::{
-    DayWindow, MAX_HISTORY_DAYS, OnWindowEvent, WINDOW_DAYS, WindowEvent, WindowJobs, split_days,
+    DayWindow, MAX_HISTORY_DAYS, OnWindowEvent, WINDOW_DAYS, WindowEvent, WindowJobs,
+    earliest_first_day, split_days,
 };
 // What the common path needs, so that `usage-ext` is the one dependency to add.
 /// The client crate, for everything else (`usage_ext::client::AuthError`, ...).

@@ -88,13 +88,18 @@ impl fmt::Display for DayWindow {
     }
 }
 
+/// The earliest first day a job may have today: [`MAX_HISTORY_DAYS`] before `today`.
+pub fn earliest_first_day(today: NaiveDate) -> NaiveDate {
+    today
+        .checked_sub_days(Days::new(u64::from(MAX_HISTORY_DAYS)))
+        .unwrap_or(NaiveDate::MIN)
+}
+
 /// The windows of at most [`WINDOW_DAYS`] days that cover `days`, in order, each day in
 /// exactly one. A first day more than [`MAX_HISTORY_DAYS`] before `today` is refused before
 /// anything is sent: the service keeps one year.
 pub fn split_days(days: DayWindow, today: NaiveDate) -> Result<Vec<DayWindow>, ValidationError> {
-    let earliest = today
-        .checked_sub_days(Days::new(u64::from(MAX_HISTORY_DAYS)))
-        .unwrap_or(NaiveDate::MIN);
+    let earliest = earliest_first_day(today);
     if days.first < earliest {
         return Err(ValidationError::TooFarBack {
             first: days.first.to_string(),

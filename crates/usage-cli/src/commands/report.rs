@@ -13,7 +13,7 @@ use serde_json::json;
 use usage_ext::models::{
     ApiUsageOrganizationQuery, Metric, OrganizationGroupBy, OrganizationPublicApiUsageQueryRequest,
 };
-use usage_ext::{DayWindow, MAX_HISTORY_DAYS, split_days};
+use usage_ext::{DayWindow, earliest_first_day, split_days};
 
 use crate::cli::{Api, Format, ReportArgs, Window};
 use crate::exit::Failure;
@@ -36,8 +36,7 @@ enum Kind {
 fn window_before(days: DayWindow) -> Option<DayWindow> {
     let last = days.first().pred_opt()?;
     let first = last.checked_sub_days(Days::new(u64::from(days.days()) - 1))?;
-    let earliest = resolve::days_before(resolve::today(), MAX_HISTORY_DAYS, "").ok()?;
-    (first >= earliest).then_some(DayWindow::new(first, last)?)
+    (first >= earliest_first_day(resolve::today())).then_some(DayWindow::new(first, last)?)
 }
 
 fn totals_request(interval: &str) -> Result<OrganizationPublicApiUsageQueryRequest, Failure> {

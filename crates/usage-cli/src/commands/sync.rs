@@ -16,7 +16,7 @@ use futures_util::StreamExt as _;
 use chrono::{Days, NaiveDate, Utc};
 use serde_json::json;
 use usage_ext::models::OrganizationPublicApiUsage;
-use usage_ext::{DayWindow, MAX_HISTORY_DAYS, Pages, split_days};
+use usage_ext::{DayWindow, MAX_HISTORY_DAYS, Pages, earliest_first_day, split_days};
 
 use crate::cli::SyncArgs;
 use crate::dataset::{self, Day};
@@ -116,7 +116,7 @@ pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
 
     let today = resolve::today();
     let yesterday = resolve::days_before(today, 1, "sync")?;
-    let earliest = resolve::days_before(today, MAX_HISTORY_DAYS, "sync")?;
+    let earliest = earliest_first_day(today);
     let asked = resolve::days_before(today, plan.since.unwrap_or(DEFAULT_SINCE_DAYS), "--since")?;
     let mut first = match &state {
         None => asked,
