@@ -165,7 +165,11 @@ async fn a_thousand_jobs_under_random_faults() {
                         assert_eq!(fake.expected_result(id).unwrap().1, Outcome::Failed, "{id}");
                         failed += 1;
                     }
-                    Error::Poll { source, .. } if source.is_transient() => poll_errors += 1,
+                    Error::Poll { source, .. } | Error::PollsFailing { source, .. }
+                        if source.is_transient() =>
+                    {
+                        poll_errors += 1
+                    }
                     // Faults no later poll can cure: a redirect, a body over the cap.
                     Error::Poll {
                         source: UsageError::Redirected { .. } | UsageError::ResponseTooLarge { .. },
@@ -267,5 +271,64 @@ async fn a_thousand_jobs_under_random_faults() {
         served.len(),
         share * 100.0,
         fake.requests(Operation::Token),
+    );
+}
+
+/// The outage a wait must outlive: 1,000 concurrent waits on one client while a fifth of
+/// the polls fail at random, 10 % with a 5xx and 10 % with 429 `Retry-After: 1`, on the
+/// default poll schedule. Every job completes, with the fake's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "chaos run, about ten seconds: cargo test -p usage-tests --test it chaos:: -- --ignored"]
+async fn a_thousand_waits_through_random_5xx_and_429_polls_all_complete() {
+    let started = Instant::now();
+    let fake = FakeService::start(FakeConfig {
+        rows: 5,
+        completion: Completion::AfterPolls(3),
+        seed: 27,
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut kinds: Vec<Fault> = [500, 502, 503, 504].map(Fault::status).into();
+    kinds.extend((0..4).map(|_| Fault::rate_limited(1)));
+    fake.fault_randomly(
+        0.20,
+        9,
+        &[Operation::GetUsageQueryExecutionIdResults],
+        kinds,
+    );
+    let client = usage_tests::fake_client(&fake)
+        .timeout(Duration::from_secs(5))
+        .jitter_seed(13)
+        .build()
+        .unwrap();
+    let queries = UsageQueries::new(client);
+    let mut jobs = tokio::task::JoinSet::new();
+    for _ in 0..JOBS {
+        jobs.spawn(job(queries.clone()));
+    }
+    let mut complete = 0;
+    while let Some(joined) = jobs.join_next().await {
+        match joined.expect("a job panicked") {
+            JobEnd::Rows(id, result) => {
+                let (body, _) = fake.expected_result(&id).expect("the fake knows it");
+                let expected: ApiUsageQueryResult = serde_json::from_slice(&body).unwrap();
+                assert_eq!(result.results, expected.results, "rows of {id}");
+                complete += 1;
+            }
+            JobEnd::AfterSubmit(id, error) => panic!("job {id} ended: {error}"),
+            JobEnd::Submit(error) => panic!("a submission failed: {error}"),
+        }
+    }
+    assert_eq!(complete, JOBS);
+    let served = fake.faults_served();
+    let polls = fake.requests(Operation::GetUsageQueryExecutionIdResults);
+    let share = served.len() as f64 / polls as f64;
+    assert!((0.15..0.25).contains(&share), "fault share {share}");
+    println!(
+        "chaos: {JOBS} waits in {:.1} s, all complete; {} of {polls} polls faulted ({:.1} %)",
+        started.elapsed().as_secs_f64(),
+        served.len(),
+        share * 100.0
     );
 }

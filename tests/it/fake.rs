@@ -244,20 +244,35 @@ async fn faults_on_a_submission_are_never_replayed_unless_provably_unprocessed()
 }
 
 #[tokio::test]
-async fn a_persistent_garbled_answer_ends_as_a_typed_poll_error() {
+async fn a_persistent_garbled_answer_ends_as_a_typed_poll_error_after_the_failure_budget() {
     let fake = start(1, 0).await;
     fake.fault_every(RESULTS, Fault::Malformed);
     let clock = ManualClock::new();
-    let err = queries(&fake, &clock)
-        .organization_usage(&query())
-        .await
-        .unwrap_err();
+    let queries = UsageQueries::new(client(&fake, &clock))
+        .with_policy(steady_polls(
+            Duration::from_secs(1),
+            Duration::from_secs(15 * 60),
+        ))
+        .unwrap();
+    let err = queries.organization_usage(&query()).await.unwrap_err();
     match err {
-        Error::Poll { polls, source, .. } => {
-            assert_eq!(polls, usage_ext::MAX_CONSECUTIVE_FAILED_POLLS + 1);
+        Error::PollsFailing {
+            polls,
+            failed_polls,
+            failing_for,
+            source,
+            ..
+        } => {
+            assert_eq!(polls, failed_polls, "every poll failed");
+            assert_eq!(fake.requests(RESULTS), polls as u64);
+            assert_eq!(
+                failing_for,
+                Duration::from_secs(60),
+                "the budget, to the poll"
+            );
             assert!(matches!(source, UsageError::Decode { .. }), "{source:?}");
         }
-        other => panic!("expected Error::Poll, got {other:?}"),
+        other => panic!("expected Error::PollsFailing, got {other:?}"),
     }
 }
 

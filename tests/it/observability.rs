@@ -47,8 +47,38 @@ fn describe(error: &dyn std::error::Error) -> String {
     text
 }
 
-#[tokio::test]
-async fn spans_name_the_request_and_no_secret_is_ever_printed() {
+/// Set in the process of its own that the test re-runs itself in.
+const ALONE: &str = "USAGE_TESTS_OBSERVABILITY_ALONE";
+const NAME: &str = "observability::spans_name_the_request_and_no_secret_is_ever_printed";
+
+/// The logs are captured by a global subscriber in a process that runs this test alone.
+/// In the shared test binary a thread-local subscriber missed events while other tests
+/// ran: tracing caches each callsite's interest process-wide, and a callsite first hit by
+/// another test, with no subscriber, could be cached as never enabled.
+#[test]
+fn spans_name_the_request_and_no_secret_is_ever_printed() {
+    if std::env::var_os(ALONE).is_some() {
+        return captured_alone();
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([NAME, "--exact", "--nocapture", "--test-threads", "1"])
+        .env(ALONE, "1")
+        .output()
+        .expect("the test binary runs again");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the test in its own process:\n{text}");
+    assert!(
+        text.contains("1 passed"),
+        "the test ran in its own process:\n{text}"
+    );
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn captured_alone() {
     let logs = Captured::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -56,7 +86,7 @@ async fn spans_name_the_request_and_no_secret_is_ever_printed() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
 
     let server = Scripted::start(|req, earlier| {
         let results_calls = earlier
@@ -151,20 +181,33 @@ async fn spans_name_the_request_and_no_secret_is_ever_printed() {
             .any(|s| s.header("authorization").is_some_and(|a| a.contains(TOKEN)))
     );
 
-    // The span says which operation, method, attempt, status and correlation id.
-    let span_line = logs
+    // Each attempt is an event of its own: the successful one names its status and
+    // correlation id, inside the span that names the operation.
+    let event = logs
         .lines()
-        .find(|l| l.contains("corr-obs-1"))
-        .unwrap_or_else(|| panic!("no log line with the correlation id:\n{logs}"));
+        .find(|l| l.contains(" response ") && l.contains("correlation_id=\"corr-obs-1\""))
+        .unwrap_or_else(|| panic!("no response event with the correlation id:\n{logs}"));
     for field in [
         "usage_api.request",
         "operation_id=\"getUsageQueryExecutionIdResults\"",
         "method=GET",
         "attempt=2",
         "status=200",
+        "duration_ms=",
     ] {
-        assert!(span_line.contains(field), "{field} missing in: {span_line}");
+        assert!(event.contains(field), "{field} missing in: {event}");
     }
-    assert!(logs.contains("duration_ms="), "{logs}");
+    // The refused first attempt has its event too, and the rate limit its id.
+    assert!(
+        logs.lines().any(|l| l.contains(" response ")
+            && l.contains("attempt=1")
+            && l.contains("status=401")),
+        "{logs}"
+    );
+    assert!(
+        logs.lines()
+            .any(|l| l.contains(" response ") && l.contains("correlation_id=\"corr-obs-2\"")),
+        "{logs}"
+    );
     assert!(printed.contains("[redacted]"), "{printed}");
 }

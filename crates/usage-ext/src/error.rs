@@ -115,6 +115,29 @@ pub enum Error {
         /// The window's days, `first/last`.
         window: String,
     },
+    /// Polls kept failing (5xx, broken connections, garbled answers) for longer than the
+    /// policy's `failure_budget`, with no answer between them. The job may still finish:
+    /// resume the wait later with its id.
+    #[error(
+        "polling usage query {execution_id} kept failing: {failed_polls} polls in a row failed over {:.1} s, since {:.1} s into the wait ({polls} polls in all); the last: {source}; resume it later with its execution id",
+        .failing_for.as_secs_f64(),
+        .failing_since.as_secs_f64()
+    )]
+    PollsFailing {
+        /// The execution, to resume with.
+        execution_id: String,
+        /// How many result requests the wait made.
+        polls: u32,
+        /// How many of them failed in the run that ended the wait.
+        failed_polls: u32,
+        /// From the start of the wait to the first failed poll of the run.
+        failing_since: Duration,
+        /// From the first failed poll of the run to the last.
+        failing_for: Duration,
+        /// What the last failed poll got.
+        #[source]
+        source: UsageError,
+    },
     /// A poll failed for good. Each poll is one request (the poll schedule is the retry),
     /// so `polls` and `elapsed` are what the whole wait cost.
     #[error(
@@ -159,7 +182,8 @@ impl Error {
         match self {
             Error::FailureState { execution_id, .. }
             | Error::ExceededMaxWait { execution_id, .. }
-            | Error::Poll { execution_id, .. } => Some(execution_id),
+            | Error::Poll { execution_id, .. }
+            | Error::PollsFailing { execution_id, .. } => Some(execution_id),
             Error::JobFailed { job_id, .. }
             | Error::JobCancelled { job_id, .. }
             | Error::JobNotFinished { job_id, .. }

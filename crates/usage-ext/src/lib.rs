@@ -16,7 +16,7 @@ pub use error::Error;
 pub use execution::Execution;
 pub use jobs::{Job, JobRow, Pages};
 pub use policy::{InvalidPolicy, PollPolicy};
-pub use poll::{LAST_POLL_ROOM, MAX_CONSECUTIVE_FAILED_POLLS, PollEvent, PollStatus};
+pub use poll::{LAST_POLL_ROOM, PollEvent, PollStatus};
 pub use queries::{MAX_PAGE_SIZE, UsageQueries};
 pub use simple_search::SimpleSearch;
 pub use windows::{

@@ -16,6 +16,12 @@ use std::time::Duration;
 /// its own query's schedule. A 429 on a poll pushes the next poll to at least its
 /// `Retry-After`.
 ///
+/// A poll that fails in a way a later one may not (a 5xx, a broken connection, a garbled
+/// answer) does not end the wait: failures are absorbed for `failure_budget` (60 s) from
+/// the first of a run of them, and each failed poll backs off (`failure_delay`, 1 s, then
+/// doubling up to `max_delay`), so a minute of outage costs about ten GETs, never the
+/// job. Each poll is still one request: nothing is retried under the poller.
+///
 /// Build one from the default with the `with_*` methods:
 /// `PollPolicy::default().with_max_wait(Duration::from_secs(60))`. New settings may come in
 /// a minor release, so the struct cannot be written as a literal outside this crate.
@@ -31,6 +37,13 @@ pub struct PollPolicy {
     /// The longest the whole wait may take; past it the wait fails with
     /// `ExceededMaxWait`, and the execution can be resumed.
     pub max_wait: Duration,
+    /// How long polls may keep failing (5xx, broken connections, garbled answers), from the
+    /// first failed poll of a run to the last, before the wait gives up with
+    /// `PollsFailing`. A poll that answers resets it.
+    pub failure_budget: Duration,
+    /// The wait after the first failed poll of a run; it doubles with each further failed
+    /// poll, up to the larger of `max_delay` and this.
+    pub failure_delay: Duration,
 }
 
 impl Default for PollPolicy {
@@ -40,6 +53,8 @@ impl Default for PollPolicy {
             factor: 1.95,
             max_delay: Duration::from_secs(10),
             max_wait: Duration::from_secs(15 * 60),
+            failure_budget: Duration::from_secs(60),
+            failure_delay: Duration::from_secs(1),
         }
     }
 }
@@ -81,6 +96,18 @@ impl PollPolicy {
         self
     }
 
+    /// With `budget` as how long polls may keep failing before the wait gives up.
+    pub fn with_failure_budget(mut self, budget: Duration) -> Self {
+        self.failure_budget = budget;
+        self
+    }
+
+    /// With `delay` as the wait after the first failed poll of a run.
+    pub fn with_failure_delay(mut self, delay: Duration) -> Self {
+        self.failure_delay = delay;
+        self
+    }
+
     /// Checks that the schedule can work: `factor` finite and at least 1.0, `max_delay` at
     /// least `initial_delay`, `max_wait` above zero. (Zero delays are allowed: each poll is
     /// a request, so it is not a busy loop, but against the real service it spends the
@@ -103,6 +130,21 @@ impl PollPolicy {
             return fail("max_wait must be above zero".into());
         }
         Ok(())
+    }
+
+    /// The wait after the `failed`-th failed poll in a run (1 for the first): at least the
+    /// schedule's `next`, else `failure_delay` doubled for each failure after the first,
+    /// capped at the larger of `max_delay` and `failure_delay`. Never panics.
+    pub fn next_delay_after_failure(&self, next: Duration, failed: u32) -> Duration {
+        let cap = self.max_delay.max(self.failure_delay);
+        let doubled = self
+            .failure_delay
+            .checked_mul(
+                1u32.checked_shl(failed.saturating_sub(1))
+                    .unwrap_or(u32::MAX),
+            )
+            .unwrap_or(Duration::MAX);
+        doubled.min(cap).max(next)
     }
 
     /// The wait after `previous`. Never panics, whatever the fields hold: a factor that is
@@ -138,6 +180,19 @@ mod tests {
             seen.push(d.as_secs());
         }
         assert_eq!(seen, [1, 2, 4, 5, 5]);
+        let failing: Vec<_> = (1..=6)
+            .map(|n| policy.next_delay_after_failure(Duration::ZERO, n).as_secs())
+            .collect();
+        assert_eq!(failing, [1, 2, 4, 5, 5, 5], "backed off to the larger cap");
+        assert_eq!(
+            policy.next_delay_after_failure(Duration::from_secs(3), 1),
+            Duration::from_secs(3),
+            "never sooner than the schedule"
+        );
+        assert_eq!(
+            policy.next_delay_after_failure(Duration::ZERO, u32::MAX),
+            Duration::from_secs(5)
+        );
         let flat = PollPolicy {
             factor: 0.5,
             ..policy

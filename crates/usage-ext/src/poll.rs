@@ -31,9 +31,9 @@ pub enum PollStatus {
     Missing,
     /// The poll was rate limited; the next one waits at least `Retry-After`.
     RateLimited,
-    /// The poll failed in a way a later poll may not (a broken or garbled answer, a 5xx
-    /// after the client's retries); polling goes on, up to
-    /// [`MAX_CONSECUTIVE_FAILED_POLLS`] in a row.
+    /// The poll failed in a way a later poll may not (a broken or garbled answer, a 5xx);
+    /// polling goes on, backed off, for the policy's `failure_budget` from the first
+    /// failed poll of the run.
     Transient(String),
     /// The poll failed and ended the wait (`Error::Poll`).
     Error(String),
@@ -46,10 +46,6 @@ pub const LAST_POLL_ROOM: Duration = Duration::from_millis(100);
 
 /// How long past the deadline the backstop timer lets a poll run.
 const BACKSTOP_GRACE: Duration = Duration::from_millis(50);
-
-/// Failed polls in a row that a wait absorbs before it returns `Error::Poll`: a results
-/// GET is safe to repeat, but a persistent failure must not hide until `max_wait`.
-pub const MAX_CONSECUTIVE_FAILED_POLLS: u32 = 3;
 
 /// One poll, as reported to a progress callback. Read its fields; new ones may come in a
 /// minor release.
@@ -99,9 +95,15 @@ where
     // `None`: a max_wait past the clock's range, i.e. no deadline.
     let deadline = started.checked_add(policy.max_wait);
     let room = LAST_POLL_ROOM.min(policy.max_wait / 10);
-    let mut delay = policy.initial_delay;
+    // The schedule's wait goes on growing through failures and rate limits, but their
+    // longer waits are not carried into it: once the service answers again, the polls
+    // follow the schedule, not an outage's backoff.
+    let mut schedule = policy.initial_delay;
+    let mut delay = schedule;
     let mut polls = 0u32;
-    let mut failed_in_a_row = 0u32;
+    // A results GET is safe to repeat, so failed polls are absorbed; a run of them that
+    // outlasts the failure budget ends the wait rather than hiding until `max_wait`.
+    let mut failing: Option<FailingRun> = None;
     let mut last_error: Option<UsageError> = None;
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(clock.now()));
@@ -119,11 +121,13 @@ where
             .await;
         polls += 1;
         let answer = within(clock.as_ref(), deadline, fetch()).await;
-        let mut next_delay = policy.next_delay(delay);
+        schedule = policy.next_delay(schedule);
+        let mut next_delay = schedule;
         let mut fatal = None;
+        let mut ended_failing = None;
         let (status, done) = match answer {
             Ok(answer) => {
-                failed_in_a_row = 0;
+                failing = None;
                 last_error = None;
                 match judge(answer) {
                     Verdict::Continue(status) => {
@@ -158,14 +162,28 @@ where
                 }
                 (PollStatus::RateLimited, None)
             }
-            Err(source)
-                if failed_in_a_row < MAX_CONSECUTIVE_FAILED_POLLS
-                    && (source.is_transient() || matches!(source, UsageError::Decode { .. })) =>
-            {
-                failed_in_a_row += 1;
-                tracing::info!(execution_id = %id, error = %source, "poll failed; polling on");
+            Err(source) if source.is_transient() || matches!(source, UsageError::Decode { .. }) => {
+                let now = clock.now();
+                let run = failing.get_or_insert(FailingRun {
+                    since: now,
+                    polls: 0,
+                });
+                run.polls += 1;
                 let status = PollStatus::Transient(source.to_string());
-                last_error = Some(source);
+                if now - run.since >= policy.failure_budget {
+                    ended_failing = Some(Error::PollsFailing {
+                        execution_id: id.to_string(),
+                        polls,
+                        failed_polls: run.polls,
+                        failing_since: run.since - started,
+                        failing_for: now - run.since,
+                        source,
+                    });
+                } else {
+                    tracing::info!(execution_id = %id, error = %source, failed_polls = run.polls, "poll failed; polling on");
+                    next_delay = policy.next_delay_after_failure(next_delay, run.polls);
+                    last_error = Some(source);
+                }
                 (status, None)
             }
             Err(source) => {
@@ -174,7 +192,7 @@ where
                 (status, None)
             }
         };
-        let ends = done.is_some() || fatal.is_some();
+        let ends = done.is_some() || fatal.is_some() || ended_failing.is_some();
         let event = PollEvent {
             execution_id: id.to_string(),
             poll: polls,
@@ -197,11 +215,22 @@ where
                 source,
             });
         }
+        if let Some(error) = ended_failing {
+            return Err(error);
+        }
         if let Some(done) = done {
             return done;
         }
         delay = next_delay;
     }
+}
+
+/// A run of failed polls with no answer between them.
+struct FailingRun {
+    /// When the first of them was answered.
+    since: tokio::time::Instant,
+    /// How many there have been.
+    polls: u32,
 }
 
 /// One poll, bounded by the wait's deadline. The client stops its own retries and

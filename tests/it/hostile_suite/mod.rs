@@ -131,6 +131,7 @@ mod last_poll;
 mod login_outage;
 mod max_wait;
 mod no_panic;
+mod outage;
 mod path_segment;
 mod pipeline;
 mod properties;

@@ -39,24 +39,37 @@ async fn a_wait_on_results_answering_503_forever_sends_one_get_per_poll() {
         _ => Act::json(503, json!({"status": 503})),
     })
     .await;
-    let client = builder(&server).build().unwrap();
+    let clock = usage_tests::ManualClock::new();
+    let client = builder(&server).clock(clock.clone()).build().unwrap();
     let q = UsageQueries::new(client)
-        .with_policy(usage_tests::steady_polls(
-            Duration::from_millis(5),
-            Duration::from_secs(30),
-        ))
+        .with_policy(PollPolicy::default())
         .unwrap();
     let err = q.organization_usage(&query()).await.unwrap_err();
-    let Error::Poll { polls, .. } = &err else {
-        panic!("expected a failed poll, got {err:?}");
+    let Error::PollsFailing {
+        polls,
+        failed_polls,
+        failing_since,
+        failing_for,
+        ..
+    } = &err
+    else {
+        panic!("expected polls that kept failing, got {err:?}");
     };
     assert_eq!(
         server.count(RESULTS),
         *polls as usize,
         "one GET per poll, none retried under the poller"
     );
-    assert_eq!(*polls, usage_ext::MAX_CONSECUTIVE_FAILED_POLLS + 1);
-    assert!(err.to_string().contains(&format!("{polls} polls")), "{err}");
+    assert_eq!(polls, failed_polls);
+    // The default schedule backed off: the first poll at 60 ms, then 1, 2, 4, 8 and 10 s
+    // apart until the 60 s budget is spent, ten GETs for a minute of outage.
+    assert_eq!(*failing_since, Duration::from_millis(60));
+    assert_eq!(*failing_for, Duration::from_secs(65));
+    assert_eq!(*polls, 10);
+    let text = err.to_string();
+    for part in ["10 polls in a row failed over 65.0 s", "since 0.1 s", "503"] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,9 +35,11 @@ pub(crate) fn record_attempt<T>(
     if let Some(id) = correlation_id {
         span.record("correlation_id", id);
     }
+    // Every attempt is an event of its own, the successful one too: a user debugging with
+    // RUST_LOG=usage_client=debug needs the correlation id of the request that worked.
     match outcome {
         Ok(_) | Err(Failed::Answer { .. } | Failed::Unexpected { .. }) => {
-            tracing::debug!(attempt, status, duration_ms, correlation_id, "response");
+            tracing::debug!(attempt, status, correlation_id, duration_ms, "response");
         }
         Err(Failed::Transport(error)) => {
             let error = root_cause(error);
