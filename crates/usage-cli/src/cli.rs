@@ -344,9 +344,10 @@ pub struct SyncArgs {
     #[arg(long, value_name = "AGE", value_parser = parse_age)]
     pub since: Option<u32>,
     /// Days before the last complete one pulled again on every run: the data lags a day and
-    /// settles around midnight UTC.
-    #[arg(long, value_name = "AGE", default_value = "3d", value_parser = parse_age)]
-    pub repull: u32,
+    /// settles around midnight UTC. 3d by default, or the whole window when `--since` is
+    /// shorter; an explicit one longer than `--since` is refused.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub repull: Option<u32>,
     /// What a row is: the group-by set.
     #[arg(long, value_delimiter = ',', default_value = "OauthClientId,TemplateUri,HttpMethod", value_parser = PossibleValuesParser::new(OrganizationJobGroupBy::VALUES))]
     pub group_by: Vec<String>,

@@ -43,8 +43,9 @@ pub fn interval(window: &Window) -> Result<String, Failure> {
 /// data.
 pub fn job_days(window: &Window) -> Result<DayWindow, Failure> {
     match &window.interval {
-        Some(_) => DayWindow::of_interval(&interval(window)?)
-            .map_err(|e| Failure::Usage(format!("--interval: {e}"))),
+        Some(text) => {
+            DayWindow::of_interval(text).map_err(|e| Failure::Usage(format!("--interval: {e}")))
+        }
         None => {
             let today = today();
             let first = days_before(today, window.since.unwrap_or(7), "--since")?;

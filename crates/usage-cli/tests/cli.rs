@@ -958,3 +958,71 @@ async fn check_prints_each_breach_and_exits_5_and_refuses_bad_rules_before_sendi
 fn text_of(out: &Output) -> String {
     format!("{}{}", text(&out.stdout), text(&out.stderr))
 }
+
+/// `--since 1d` is yesterday, the first thing a daily cron job asks: every command sends the
+/// one-day interval the jobs take (`D/D`, both ends included), and the fake's rows for that
+/// day come back.
+#[tokio::test(flavor = "multi_thread")]
+async fn since_1d_is_yesterday_for_every_command() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+    let one_day = format!("{yesterday}/{yesterday}");
+    let by_day = ["--granularity", "Day", "--group-by", "OauthClientId"];
+    let mut args = vec!["--since", "1d"];
+    args.extend_from_slice(&by_day);
+    let rows = job_rows(&fake, &args).await;
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|r| r["date"] == yesterday.as_str()),
+        "only yesterday: {rows:?}"
+    );
+    let mut args = vec!["--interval", one_day.as_str()];
+    args.extend_from_slice(&by_day);
+    assert_eq!(job_rows(&fake, &args).await, rows, "--interval {one_day}");
+    let total: i64 = rows
+        .iter()
+        .map(|r| r["requestCount"].as_i64().unwrap())
+        .sum();
+
+    let out = against(&fake, &["report", "--since", "1d", "--format", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let report: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let reported: i64 = report
+        .iter()
+        .map(|c| c["requestCount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(reported, total, "report --since 1d");
+
+    let out = against(
+        &fake,
+        &["check", "--since", "1d", "--max-429-share", "100%"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let out = against(&fake, &["check", "--since", "1d", "--max-429", "0"]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text_of(&out));
+
+    // sync's default --repull 3d is clamped to the one-day window; an explicit one is not.
+    let dir = std::env::temp_dir().join(format!("usage-since-1d-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let to = dir.to_str().unwrap();
+    let out = against(&fake, &["sync", "--to", to, "--since", "1d"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let days_dir = dir.join("usage/granularity=day");
+    let day_dir = days_dir.join(format!("date={yesterday}"));
+    assert!(day_dir.is_dir(), "{}: {}", day_dir.display(), text_of(&out));
+    let days = std::fs::read_dir(days_dir).unwrap().count();
+    assert_eq!(days, 1, "one day written");
+    let out = against(
+        &fake,
+        &["sync", "--to", to, "--since", "1d", "--repull", "3d"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("--repull 3d is longer"),
+        "{}",
+        text_of(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -74,10 +74,10 @@ pub fn days(days: u32) -> Result<(), ValidationError> {
 /// than 90 days after the start").
 pub const MAX_JOB_INTERVAL_DAYS: i64 = 90;
 
-/// An aggregates query job's interval: ISO-8601, start before end, end at most 90 days
+/// An aggregates query job's interval: ISO-8601, start not after end (both ends count), end at most 90 days
 /// after the start, start at most a year before `now_unix` (seconds since the epoch).
 pub fn job_interval(interval: &str, now_unix: i64) -> Result<(), ValidationError> {
-    let parsed = Interval::parse(interval)?;
+    let parsed = Interval::parse_job(interval)?;
     let refuse = |reason| {
         Err(ValidationError::JobInterval {
             interval: interval.to_string(),
@@ -134,6 +134,11 @@ mod tests {
         assert!(long.to_string().contains("90 days"), "{long}");
         let old = job_interval("2024-01-01/2024-02-01", now).unwrap_err();
         assert!(old.to_string().contains("a year ago"), "{old}");
+        assert_eq!(
+            job_interval("2026-10-01/2026-10-01", now),
+            Ok(()),
+            "one day"
+        );
         assert!(matches!(
             job_interval("2026-10-01/2026-09-01", now),
             Err(ValidationError::Interval(_))

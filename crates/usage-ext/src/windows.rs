@@ -47,7 +47,7 @@ impl DayWindow {
     /// The days a job's interval covers: from the start's day to the end's day, both
     /// included, as the service counts a job's interval.
     pub fn of_interval(interval: &str) -> Result<Self, ValidationError> {
-        let parsed = Interval::parse(interval)?;
+        let parsed = Interval::parse_job(interval)?;
         let (first, last) = (parsed.start.date_naive(), parsed.end.date_naive());
         Ok(Self {
             first,

@@ -58,7 +58,8 @@ fn dimension(value: &str) -> Option<Dim> {
 }
 
 fn validate(body: Body<'_>) -> Result<JobQuery, Refusal> {
-    let interval = Interval::parse(body.interval).map_err(|_| Refusal::new(400, "invalid.date"))?;
+    let interval =
+        Interval::parse_job(body.interval).map_err(|_| Refusal::new(400, "invalid.date"))?;
     // Upstream: "Start date cannot be more than a year ago. End date cannot be more than 90
     // days after the start."
     if interval.end - interval.start > chrono::Duration::days(90) {

@@ -3,12 +3,16 @@
 //! The service accepts full timestamps (`2026-10-01T00:00:00Z`, `2026-10-01T00:00:00.000+02:00`),
 //! local timestamps read as UTC (`2026-10-01T00:00:00`, `2026-10-01T00:00`), and partial dates
 //! that stand for their first instant (`2026-10-01`, `2026-10`, `2026`).
+//!
+//! The aggregates query jobs read an interval as days, "start and end are inclusive"
+//! (upstream's definition): `2026-12-02/2026-12-02` is that one day, and
+//! [`Interval::parse_job`] takes it where [`Interval::parse`] wants the start before the end.
 
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
 
-/// A parsed `start/end` interval; `start` is before `end`.
+/// A parsed `start/end` interval; `start` is before `end` (a job's: not after it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Interval {
     /// The first instant.
@@ -40,8 +44,18 @@ impl fmt::Display for IntervalError {
 impl std::error::Error for IntervalError {}
 
 impl Interval {
-    /// Parses `start/end`.
+    /// Parses `start/end`, the start before the end.
     pub fn parse(input: &str) -> Result<Self, IntervalError> {
+        Self::parse_with(input, false)
+    }
+
+    /// Parses an aggregates query job's `start/end`, whose ends are both included: the start
+    /// may equal the end (`2026-12-02/2026-12-02`, one day), not follow it.
+    pub fn parse_job(input: &str) -> Result<Self, IntervalError> {
+        Self::parse_with(input, true)
+    }
+
+    fn parse_with(input: &str, inclusive: bool) -> Result<Self, IntervalError> {
         let fail = |reason: String| IntervalError {
             input: input.to_string(),
             reason,
@@ -54,7 +68,10 @@ impl Interval {
         }
         let start = parse_instant(start).map_err(|r| fail(format!("has a bad start: {r}")))?;
         let end = parse_instant(end).map_err(|r| fail(format!("has a bad end: {r}")))?;
-        if start >= end {
+        if inclusive && start > end {
+            return Err(fail("starts after it ends".into()));
+        }
+        if !inclusive && start >= end {
             return Err(fail("does not start before it ends".into()));
         }
         Ok(Self { start, end })
@@ -111,6 +128,16 @@ mod tests {
         let p = Interval::parse("2020-01/2020-06").unwrap();
         assert_eq!(p.start.to_rfc3339(), "2020-01-01T00:00:00+00:00");
         assert_eq!(p.end.to_rfc3339(), "2020-06-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn a_job_interval_may_be_one_day_not_backwards() {
+        let day = Interval::parse_job("2026-12-02/2026-12-02").unwrap();
+        assert_eq!(day.start, day.end);
+        assert!(Interval::parse("2026-12-02/2026-12-02").is_err());
+        assert!(Interval::parse_job("2026-12-01/2026-12-02").is_ok());
+        let back = Interval::parse_job("2026-12-03/2026-12-02").unwrap_err();
+        assert!(back.to_string().contains("starts after it ends"), "{back}");
     }
 
     #[test]

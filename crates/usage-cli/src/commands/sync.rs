@@ -30,6 +30,9 @@ use crate::{resolve, windowed};
 /// The first run's reach when `--since` is not given.
 const DEFAULT_SINCE_DAYS: u32 = 90;
 
+/// Days re-pulled when `--repull` is not given: the data lags a day and settles.
+const DEFAULT_REPULL_DAYS: u32 = 3;
+
 /// A sync resolved from its flags before anything is sent.
 pub struct Plan {
     store: Store,
@@ -51,12 +54,17 @@ pub fn plan(args: &SyncArgs, vars: &[(String, String)]) -> Result<Plan, Failure>
         )));
     }
     let window = since.unwrap_or(DEFAULT_SINCE_DAYS);
-    if args.repull > window {
-        return Err(Failure::Usage(format!(
-            "--repull {}d is longer than the window of {window}d it re-pulls from",
-            args.repull
-        )));
-    }
+    // The default is clamped to a shorter window (`--since 1d` from a daily cron); only a
+    // re-pull asked for explicitly can be wrong.
+    let repull = match args.repull {
+        None => DEFAULT_REPULL_DAYS.min(window),
+        Some(days) if days > window => {
+            return Err(Failure::Usage(format!(
+                "--repull {days}d is longer than the window of {window}d it re-pulls from"
+            )));
+        }
+        Some(days) => days,
+    };
     let shape = Shape {
         group_by: args.group_by.clone(),
         granularity: "Day".into(),
@@ -71,7 +79,7 @@ pub fn plan(args: &SyncArgs, vars: &[(String, String)]) -> Result<Plan, Failure>
         store: Store::open(&args.to, vars)?,
         shape,
         since,
-        repull: args.repull,
+        repull,
         page_size: args.paging.page_size,
         concurrency: args.paging.concurrency.get(),
     })
