@@ -165,9 +165,8 @@ async fn a_thousand_jobs_under_random_faults() {
                         assert_eq!(fake.expected_result(id).unwrap().1, Outcome::Failed, "{id}");
                         failed += 1;
                     }
-                    Error::Poll { source, .. } | Error::PollsFailing { source, .. }
-                        if source.is_transient() =>
-                    {
+                    Error::Poll { source, .. } if source.is_transient() => poll_errors += 1,
+                    Error::PollsFailing { source, .. } if source.is_transient() => {
                         poll_errors += 1
                     }
                     // Faults no later poll can cure: a redirect, a body over the cap.

@@ -270,7 +270,7 @@ async fn a_persistent_garbled_answer_ends_as_a_typed_poll_error_after_the_failur
                 Duration::from_secs(60),
                 "the budget, to the poll"
             );
-            assert!(matches!(source, UsageError::Decode { .. }), "{source:?}");
+            assert!(matches!(*source, UsageError::Decode { .. }), "{source:?}");
         }
         other => panic!("expected Error::PollsFailing, got {other:?}"),
     }

@@ -7,6 +7,7 @@ mod config;
 mod dataset;
 mod exit;
 mod html;
+mod lock;
 mod metrics;
 mod output;
 mod progress;

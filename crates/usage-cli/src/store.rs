@@ -111,7 +111,7 @@ impl Store {
         }
     }
 
-    fn object(prefix: &str, key: &str) -> ObjectPath {
+    pub(crate) fn object(prefix: &str, key: &str) -> ObjectPath {
         if prefix.is_empty() {
             ObjectPath::from(key)
         } else {
@@ -163,7 +163,12 @@ impl Store {
     /// a directory is created and a file written and removed in it; on S3 an object is put
     /// and deleted.
     pub async fn check_writable(&self) -> Result<(), Failure> {
-        let probe = format!("_genesys_usage_write_check{TEMPORARY}");
+        // Named by the process: two runs probing one target at once (one then refused by
+        // the lock) never remove each other's probe.
+        let probe = format!(
+            "_genesys_usage_write_check.{}{TEMPORARY}",
+            std::process::id()
+        );
         let refused = |e: String| {
             Failure::Usage(format!("--to {}: cannot write there: {e}", self.describe()))
         };
@@ -172,7 +177,11 @@ impl Store {
                 std::fs::create_dir_all(dir).map_err(|e| refused(e.to_string()))?;
                 let path = dir.join(&probe);
                 std::fs::write(&path, b"").map_err(|e| refused(e.to_string()))?;
-                std::fs::remove_file(&path).map_err(|e| refused(e.to_string()))
+                match std::fs::remove_file(&path) {
+                    // The run holding the target removed it as a leftover: written, then.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    other => other.map_err(|e| refused(e.to_string())),
+                }
             }
             Store::S3 { store, prefix, .. } => {
                 let object = Self::object(prefix, &probe);

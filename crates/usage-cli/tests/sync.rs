@@ -444,6 +444,95 @@ async fn a_sync_killed_at_twenty_moments_and_rerun_ends_as_an_uninterrupted_one(
     );
 }
 
+const LOCK: &str = "_genesys_usage_sync.lock";
+
+/// A sync of `to` started in the background, its output kept.
+fn spawn_sync(fake: &FakeService, to: &str, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"))
+        .env_clear()
+        .args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
+        .args(["sync", "--to", to])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (at most 10 s) until `holds` says the run of `pid` holds its target.
+async fn until_held(pid: u32, holds: impl Fn() -> Option<String>) {
+    for _ in 0..400 {
+        if holds().is_some_and(|text| text.contains(&format!("\"pid\": {pid}"))) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("process {pid} never took the lock");
+}
+
+/// Two syncs on one directory, the second started while the first runs: the second
+/// refuses at once (exit 2) naming the first, the first ends well, and the dataset is that
+/// of one uninterrupted sync. A run killed while it holds the lock holds nothing: the next
+/// one runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_sync_at_a_time_per_directory_and_a_killed_one_holds_nothing() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let args = ["--since", "30d", "--concurrency", "1"];
+    let whole = scratch("sync-lock-whole");
+    let out = sync(&fake, &whole, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let expected = all_rows(&read_dataset(&whole));
+
+    // The first run's job takes two seconds, so the second starts while it holds the target.
+    fake.set_completion(
+        usage_fake::Completion::AfterTime(Duration::from_secs(2)),
+        usage_fake::Outcome::Complete,
+    );
+    let dir = scratch("sync-lock");
+    let to = dir.to_str().unwrap();
+    let first = spawn_sync(&fake, to, &args);
+    let lock = dir.join(LOCK);
+    until_held(first.id(), || std::fs::read_to_string(&lock).ok()).await;
+    let before = fake.total_requests();
+    let second = sync(&fake, &dir, &args).await;
+    assert_eq!(second.status.code(), Some(2), "{}", text(&second.stderr));
+    let said = text(&second.stderr);
+    for part in [
+        "another sync is running on it",
+        &format!("process {}", first.id()),
+        " since ",
+    ] {
+        assert!(said.contains(part), "{part:?} in {said}");
+    }
+    assert_eq!(
+        fake.total_requests(),
+        before,
+        "the refused run sent nothing"
+    );
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert!(
+        !text(&first.stderr).contains("removed"),
+        "{}",
+        text(&first.stderr)
+    );
+    assert_eq!(all_rows(&read_dataset(&dir)), expected, "the dataset whole");
+
+    // Killed while it holds the lock: the kernel releases it, the next run takes it.
+    let dir = scratch("sync-lock-killed");
+    let to = dir.to_str().unwrap();
+    let mut killed = spawn_sync(&fake, to, &args);
+    let lock = dir.join(LOCK);
+    until_held(killed.id(), || std::fs::read_to_string(&lock).ok()).await;
+    killed.kill().unwrap(); // SIGKILL
+    killed.wait().unwrap();
+    let out = sync(&fake, &dir, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(all_rows(&read_dataset(&dir)), expected);
+}
+
 /// DuckDB, as a user runs it next, reads what `sync` wrote: its totals per client and day
 /// are those of `jobs --format ndjson` for the same days. Needs the Python package
 /// `duckdb` (`.ci/run` installs it).
@@ -508,11 +597,8 @@ fn s3_sync_command(
     cmd
 }
 
-/// Every object under `prefix`, by key relative to it.
-async fn s3_objects(endpoint: &str, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
-    use futures_util::StreamExt as _;
-    use object_store::ObjectStoreExt as _;
-    let store = object_store::aws::AmazonS3Builder::new()
+fn s3_store(endpoint: &str, bucket: &str) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
         .with_bucket_name(bucket)
         .with_access_key_id("testing")
         .with_secret_access_key("testing")
@@ -520,7 +606,14 @@ async fn s3_objects(endpoint: &str, bucket: &str, prefix: &str) -> BTreeMap<Stri
         .with_endpoint(endpoint)
         .with_allow_http(true)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Every object under `prefix`, by key relative to it.
+async fn s3_objects(endpoint: &str, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    use futures_util::StreamExt as _;
+    use object_store::ObjectStoreExt as _;
+    let store = s3_store(endpoint, bucket);
     let root = object_store::path::Path::from(prefix);
     let metas: Vec<_> = object_store::ObjectStore::list(&store, Some(&root))
         .collect::<Vec<_>>()
@@ -630,4 +723,118 @@ async fn a_sync_to_s3_writes_what_a_sync_to_a_directory_writes_and_survives_a_ki
         "{}",
         text(&out.stderr)
     );
+}
+
+/// One sync at a time per S3 prefix: a second run refuses naming the first; a run killed
+/// while it holds the lock leaves the object, which the next run on the same host takes
+/// (its process is gone); another host's lock holds until its expiry, and is taken after.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a local S3 server: .ci/run starts moto and runs it"]
+async fn one_sync_at_a_time_per_s3_prefix_and_a_crashed_runs_lock_is_taken() {
+    use object_store::ObjectStoreExt as _;
+    let (endpoint, bucket) = s3_endpoint();
+    let store = std::sync::Arc::new(s3_store(&endpoint, &bucket));
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let args = ["--since", "10d", "--concurrency", "1"];
+    let prefix = format!(
+        "locks/{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_millis()
+    );
+    let to = format!("s3://{bucket}/{prefix}");
+    let lock = object_store::path::Path::from(format!("{prefix}/{LOCK}"));
+    let read_lock = |store: std::sync::Arc<object_store::aws::AmazonS3>| {
+        let lock = lock.clone();
+        move || {
+            let (store, lock) = (store.clone(), lock.clone());
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let found = store.get(&lock).await.ok()?;
+                    Some(text(&found.bytes().await.ok()?))
+                })
+            })
+            .join()
+            .unwrap()
+        }
+    };
+    let run = |args: &[&str]| {
+        let mut cmd = s3_sync_command(&fake, &endpoint, &to, args);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    };
+
+    fake.set_completion(
+        usage_fake::Completion::AfterTime(Duration::from_secs(2)),
+        usage_fake::Outcome::Complete,
+    );
+    let mut cmd = s3_sync_command(&fake, &endpoint, &to, &args);
+    let first = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_held(first.id(), read_lock(store.clone())).await;
+    let second = run(&args).await.unwrap();
+    assert_eq!(second.status.code(), Some(2), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stderr).contains(&format!("process {}", first.id())),
+        "{}",
+        text(&second.stderr)
+    );
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert!(read_lock(store.clone())().is_none(), "released at the end");
+
+    // SIGKILL while holding it: the object stays; the next run here takes it.
+    let mut cmd = s3_sync_command(&fake, &endpoint, &to, &args);
+    let mut killed = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    until_held(killed.id(), read_lock(store.clone())).await;
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(
+        read_lock(store.clone())().is_some(),
+        "a killed run leaves its lock"
+    );
+    let out = run(&args).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!("took over the lock of process {}", killed.id())),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Another host's lock: it holds until it expires, then it is taken.
+    fake.set_completion(
+        usage_fake::Completion::AfterPolls(0),
+        usage_fake::Outcome::Complete,
+    );
+    for (expires, code) in [(3600, 2), (-60, 0)] {
+        let at = Utc::now() + chrono::Duration::seconds(expires);
+        let body = serde_json::json!({
+            "pid": 4242,
+            "host": "another-host",
+            "started": Utc::now().to_rfc3339(),
+            "expires": at.to_rfc3339(),
+        });
+        store
+            .put(&lock, body.to_string().into_bytes().into())
+            .await
+            .unwrap();
+        let out = run(&args).await.unwrap();
+        let said = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "expires in {expires} s: {said}"
+        );
+        assert!(said.contains("process 4242 on another-host"), "{said}");
+    }
+    assert!(read_lock(store.clone())().is_none());
 }

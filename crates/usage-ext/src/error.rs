@@ -136,7 +136,7 @@ pub enum Error {
         failing_for: Duration,
         /// What the last failed poll got.
         #[source]
-        source: UsageError,
+        source: Box<UsageError>,
     },
     /// A poll failed for good. Each poll is one request (the poll schedule is the retry),
     /// so `polls` and `elapsed` are what the whole wait cost.

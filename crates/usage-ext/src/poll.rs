@@ -177,7 +177,7 @@ where
                         failed_polls: run.polls,
                         failing_since: run.since - started,
                         failing_for: now - run.since,
-                        source,
+                        source: Box::new(source),
                     });
                 } else {
                     tracing::info!(execution_id = %id, error = %source, failed_polls = run.polls, "poll failed; polling on");

@@ -21,6 +21,7 @@ use usage_ext::{DayWindow, MAX_HISTORY_DAYS, Pages, earliest_first_day, split_da
 use crate::cli::SyncArgs;
 use crate::dataset::{self, Day};
 use crate::exit::Failure;
+use crate::lock::{self, SyncLock};
 use crate::output::thousands;
 use crate::session::Session;
 use crate::store::Store;
@@ -102,10 +103,23 @@ impl Written {
 }
 
 pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
+    plan.store.check_writable().await?;
+    // The target is this run's before anything in it is read or removed.
+    let lock = lock::take(&plan.store).await?;
+    if let Some(before) = &lock.took_over {
+        session.progress.note(&format!(
+            "sync: took over the lock of {before}: that run did not end"
+        ));
+    }
+    let result = run(session, &plan, &lock).await;
+    lock.release().await;
+    result
+}
+
+async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Failure> {
     let started = Instant::now();
     let store = &plan.store;
     let place = store.describe();
-    store.check_writable().await?;
     let state_place = format!("{place}/{}", dataset::STATE_FILE);
     let state = match store.get(dataset::STATE_FILE).await? {
         Some(bytes) => {
@@ -221,6 +235,7 @@ pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
             state.first_day = state.first_day.min(first);
             state.last_complete_day = state.last_complete_day.max(windows[last].last());
             state.updated_at = Utc::now();
+            lock.check()?;
             store.put(dataset::STATE_FILE, state.to_bytes()).await?;
         }
     }
