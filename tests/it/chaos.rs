@@ -166,9 +166,7 @@ async fn a_thousand_jobs_under_random_faults() {
                         failed += 1;
                     }
                     Error::Poll { source, .. } if source.is_transient() => poll_errors += 1,
-                    Error::PollsFailing { source, .. } if source.is_transient() => {
-                        poll_errors += 1
-                    }
+                    Error::PollsFailing { source, .. } if source.is_transient() => poll_errors += 1,
                     // Faults no later poll can cure: a redirect, a body over the cap.
                     Error::Poll {
                         source: UsageError::Redirected { .. } | UsageError::ResponseTooLarge { .. },

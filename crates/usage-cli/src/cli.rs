@@ -56,6 +56,11 @@ pub struct Global {
     /// Output format [default: table, or the --output file's extension: .csv, .json, .ndjson]
     #[arg(long, global = true, value_enum)]
     pub format: Option<Format>,
+    /// CSV cells exactly as the API sent them. By default a cell a spreadsheet would run as
+    /// a formula (starting with =, +, -, @, a tab or a carriage return, and not a number)
+    /// gets a leading ' so that it shows as text.
+    #[arg(long, global = true)]
+    pub exact_csv: bool,
     /// Write the data to FILE instead of stdout.
     #[arg(long, short, global = true, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -3,6 +3,8 @@
 
 use std::error::Error as StdError;
 
+use crate::untrusted::message;
+
 /// The documented exit codes (also in `--help` and the README).
 pub mod code {
     /// Success.
@@ -78,12 +80,14 @@ fn root_cause<'a>(e: &'a (dyn StdError + 'static)) -> &'a (dyn StdError + 'stati
     cause
 }
 
+/// An error's text quotes what the service sent (a body, an id, a name): it is shown
+/// escaped, never obeyed by the terminal.
 fn print_error(e: &(dyn StdError + 'static)) {
     let text = e.to_string();
-    eprintln!("error: {text}");
+    eprintln!("error: {}", message(&text));
     let root = root_cause(e).to_string();
     if !text.contains(&root) {
-        eprintln!("  cause: {root}");
+        eprintln!("  cause: {}", message(&root));
     }
 }
 
@@ -92,7 +96,7 @@ impl Failure {
     pub fn report(self) -> u8 {
         match self {
             Failure::Config(text) | Failure::Usage(text) => {
-                eprintln!("error: {text}");
+                eprintln!("error: {}", message(&text));
                 code::USAGE
             }
             Failure::Api(e) => {

@@ -17,6 +17,7 @@ mod session;
 mod store;
 mod sync_state;
 mod tally;
+mod untrusted;
 mod windowed;
 
 use std::io::BufRead;

@@ -4,6 +4,9 @@
 //! a file loads straight into DuckDB, Athena or a spreadsheet. JSON keeps each row in the
 //! API's own shape.
 
+use std::borrow::Cow;
+
+use crate::untrusted::{self, CsvCells};
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -171,7 +174,7 @@ impl Record for ClientPublicApiUsage {
 }
 
 enum State {
-    Csv(Box<csv::Writer<Box<dyn Write>>>),
+    Csv(Box<csv::Writer<Box<dyn Write>>>, CsvCells),
     Ndjson(Box<dyn Write>),
     Json {
         out: Box<dyn Write>,
@@ -192,12 +195,12 @@ pub struct Sink<R: Record> {
 }
 
 impl<R: Record> Sink<R> {
-    pub fn new(format: Format, out: Box<dyn Write>) -> io::Result<Self> {
+    pub fn new(format: Format, cells: CsvCells, out: Box<dyn Write>) -> io::Result<Self> {
         let state = match format {
             Format::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
                 writer.write_record(R::columns())?;
-                State::Csv(Box::new(writer))
+                State::Csv(Box::new(writer), cells)
             }
             Format::Ndjson => State::Ndjson(out),
             Format::Json => State::Json { out, first: true },
@@ -222,7 +225,7 @@ impl<R: Record> Sink<R> {
     pub fn row(&mut self, row: &R) -> io::Result<()> {
         self.rows += 1;
         match &mut self.state {
-            State::Csv(writer) => writer.write_record(row.cells())?,
+            State::Csv(writer, cells) => writer.write_record(cells.record(&row.cells()))?,
             State::Ndjson(out) => {
                 serde_json::to_writer(&mut *out, row)?;
                 out.write_all(b"\n")?;
@@ -244,7 +247,7 @@ impl<R: Record> Sink<R> {
 
     pub fn finish(self) -> io::Result<()> {
         match self.state {
-            State::Csv(mut writer) => writer.flush(),
+            State::Csv(mut writer, _) => writer.flush(),
             State::Ndjson(mut out) => out.flush(),
             State::Json { mut out, first } => {
                 out.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
@@ -259,13 +262,18 @@ impl<R: Record> Sink<R> {
 }
 
 /// Aligned columns; a column empty in every row is left out (the dimensions a query did not
-/// group by come back as `""`).
+/// group by come back as `""`). Cells hold the org's names: their control characters are
+/// shown escaped.
 pub fn write_table(
     out: &mut dyn Write,
     columns: &[&str],
     rows: &[Vec<String>],
     numeric: fn(&str) -> bool,
 ) -> io::Result<()> {
+    let rows: Vec<Vec<Cow<'_, str>>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| untrusted::terminal(c)).collect())
+        .collect();
     let shown: Vec<usize> = (0..columns.len())
         .filter(|&c| rows.iter().any(|r| !r[c].is_empty()))
         .collect();
@@ -299,7 +307,7 @@ pub fn write_table(
         writeln!(
             out,
             "{}",
-            line(shown.iter().map(|&c| row[c].as_str()).collect())
+            line(shown.iter().map(|&c| row[c].as_ref()).collect())
         )?;
     }
     Ok(())

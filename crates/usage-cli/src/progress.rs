@@ -37,6 +37,8 @@ impl Progress {
         if self.quiet {
             return;
         }
+        // Notes name jobs and windows the service returned: shown, never obeyed.
+        let text = crate::untrusted::message(text);
         match &self.spinner {
             Some(bar) => bar.println(text),
             None => eprintln!("{text}"),
@@ -52,7 +54,7 @@ impl Progress {
 
     pub fn status(&self, text: &str) {
         if let Some(bar) = &self.spinner {
-            bar.set_message(text.to_string());
+            bar.set_message(crate::untrusted::terminal(text).into_owned());
         }
     }
 

@@ -2,6 +2,7 @@
 //! fake's under `--demo`), where progress and data go, and the id to resume if the user
 //! interrupts. Built once from the global flags, before the command runs.
 
+use crate::untrusted::CsvCells;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,8 @@ pub struct Session {
     pub queries: UsageQueries,
     pub progress: Arc<Progress>,
     pub format: Format,
+    /// How CSV cells are written (`--exact-csv`).
+    pub csv: CsvCells,
     pub output: Option<PathBuf>,
     pub pending: Pending,
     pub demo: bool,
@@ -118,6 +121,11 @@ impl Session {
             queries,
             progress,
             format: format(global),
+            csv: if global.exact_csv {
+                CsvCells::Exact
+            } else {
+                CsvCells::ForSpreadsheets
+            },
             output: global.output.clone(),
             pending,
             demo: global.demo,
@@ -147,7 +155,7 @@ impl Session {
 
     /// Prints every row of a finished query.
     pub fn rows<R: Record>(&self, rows: &[R]) -> Result<(), Failure> {
-        let mut sink = Sink::<R>::new(self.format, self.out()?)?;
+        let mut sink = Sink::<R>::new(self.format, self.csv, self.out()?)?;
         for row in rows {
             sink.row(row)?;
         }

@@ -13,6 +13,7 @@ use usage_ext::DayWindow;
 
 use crate::cli::Format;
 use crate::output::{thousands, write_table};
+use crate::untrusted::CsvCells;
 
 /// One endpoint of a client: `httpMethod templateUri`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -309,6 +310,8 @@ const SPARK_WIDTH: usize = 31;
 pub struct Look<'a> {
     pub heading: &'a str,
     pub ascii: bool,
+    /// How CSV cells are written.
+    pub csv: CsvCells,
 }
 
 /// Writes the report in `format`.
@@ -331,7 +334,7 @@ pub fn write(
             }
             Ok(())
         }
-        Format::Csv => write_csv(out, clients),
+        Format::Csv => write_csv(out, look.csv, clients),
         // Drawn by the html module; refused here so that no caller gets half a page.
         Format::Html | Format::Openmetrics => Err(io::Error::other(
             "the HTML report is written by html::write",
@@ -340,7 +343,7 @@ pub fn write(
 }
 
 /// One line per (client, endpoint), the client's totals and trend repeated on each.
-fn write_csv(out: &mut dyn Write, clients: &[ClientReport]) -> io::Result<()> {
+fn write_csv(out: &mut dyn Write, cells: CsvCells, clients: &[ClientReport]) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record([
         "oauthClientId",
@@ -401,12 +404,12 @@ fn write_csv(out: &mut dyn Write, clients: &[ClientReport]) -> io::Result<()> {
                 e.status429.to_string(),
                 e.new.to_string(),
             ]);
-            writer.write_record(&record)?;
+            writer.write_record(cells.record(&record))?;
         }
         if c.top_endpoints.is_empty() {
             let mut record = client.to_vec();
             record.extend(std::iter::repeat_n(String::new(), 6));
-            writer.write_record(&record)?;
+            writer.write_record(cells.record(&record))?;
         }
     }
     writer.flush()

@@ -9,6 +9,7 @@ use crate::commands::report::{Wants, jobs_report};
 use crate::exit::Failure;
 use crate::rules::{self, Limit, Rule};
 use crate::session::Session;
+use crate::untrusted;
 
 /// The rules of the flags and of `--rules FILE`; none at all is refused.
 pub fn rules(args: &CheckArgs) -> Result<Vec<Rule>, Failure> {
@@ -103,7 +104,7 @@ pub async fn exec(session: &Session, args: &CheckArgs, rules: &[Rule]) -> Result
                     Limit::MaxGrowth(_) => "maxGrowth",
                 };
                 writer
-                    .write_record([
+                    .write_record(session.csv.record([
                         b.oauth_client_id.as_str(),
                         b.oauth_client_name.as_str(),
                         b.http_method.as_deref().unwrap_or_default(),
@@ -111,7 +112,7 @@ pub async fn exec(session: &Session, args: &CheckArgs, rules: &[Rule]) -> Result
                         kind,
                         &b.value.to_string(),
                         &b.limit.to_string(),
-                    ])
+                    ]))
                     .map_err(std::io::Error::other)?;
             }
             writer.flush()?;
@@ -119,7 +120,7 @@ pub async fn exec(session: &Session, args: &CheckArgs, rules: &[Rule]) -> Result
         // Refused before anything is sent: `--format html` is the report's.
         Format::Table | Format::Html | Format::Openmetrics => {
             for breach in &breaches {
-                writeln!(out, "{}", breach.line())?;
+                writeln!(out, "{}", untrusted::terminal(&breach.line()))?;
             }
         }
     }

@@ -39,7 +39,7 @@ pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
         out.flush()?;
         return Ok(());
     }
-    let mut sink = Sink::new(session.format, session.out()?)?;
+    let mut sink = Sink::new(session.format, session.csv, session.out()?)?;
     windowed::each_row(session, jobs, |_, row| Ok(sink.row(&row)?)).await?;
     sink.finish()?;
     Ok(())
@@ -51,7 +51,7 @@ pub async fn print_pages<R>(session: &Session, mut pages: Pages<R>) -> Result<()
 where
     R: Record + usage_ext::JobRow,
 {
-    let mut sink = Sink::<R>::new(session.format, session.out()?)?;
+    let mut sink = Sink::<R>::new(session.format, session.csv, session.out()?)?;
     while let Some(page) = pages.next_page().await {
         for row in &page? {
             sink.row(row)?;

@@ -31,7 +31,7 @@ impl Record for RegionRow {
 }
 
 pub fn regions(format: Format, output: Option<&Path>) -> Result<(), Failure> {
-    let mut sink = Sink::<RegionRow>::new(format, open_output(output)?)?;
+    let mut sink = Sink::<RegionRow>::new(format, Default::default(), open_output(output)?)?;
     for region in Region::ALL {
         sink.row(&RegionRow {
             name: region.name(),

@@ -97,6 +97,7 @@ pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
     let look = Look {
         heading: &heading,
         ascii: args.ascii || !session.utf8,
+        csv: session.csv,
     };
     let mut out = session.out()?;
     if session.format == Format::Html {
