@@ -309,7 +309,7 @@ fn operation_table(spec: &openapiv3::OpenAPI) -> Result<Vec<OperationRow>, Error
             }
             rows.push(OperationRow {
                 // progenitor names the method and `OperationInfo::operation_id` in snake case.
-                name: snake_case(operation_id),
+                name: crate::spec::snake_case(operation_id),
                 operation_id: operation_id.to_string(),
                 method: method.to_ascii_uppercase(),
                 path: path.clone(),
@@ -318,19 +318,4 @@ fn operation_table(spec: &openapiv3::OpenAPI) -> Result<Vec<OperationRow>, Error
         }
     }
     Ok(rows)
-}
-
-pub(crate) fn snake_case(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 4);
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

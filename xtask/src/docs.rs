@@ -243,7 +243,7 @@ pub fn fill_mock_docs(file: &mut syn::File, spec: &OpenAPI) {
                     let method = f.sig.ident.to_string();
                     let op = ops
                         .values()
-                        .find(|op| crate::client::snake_case(&op.operation_id) == method);
+                        .find(|op| crate::spec::snake_case(&op.operation_id) == method);
                     if let Some(op) = op {
                         let text = format!(
                             "Mocks `{}` (`{} {}`): `config_fn` gets what to match and what to \

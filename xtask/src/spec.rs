@@ -48,3 +48,20 @@ pub fn schema_names(spec: &openapiv3::OpenAPI) -> Vec<String> {
         .flat_map(|c| c.schemas.keys().cloned())
         .collect()
 }
+
+/// The name progenitor gives an operation's method (and `OperationInfo::operation_id`):
+/// its operationId in snake case.
+pub(crate) fn snake_case(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

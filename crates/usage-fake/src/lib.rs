@@ -4,8 +4,11 @@
 
 mod data;
 mod errors;
+mod faults;
 mod ids;
 mod jobs;
+mod paging;
+mod respond;
 mod routes;
 mod rows;
 mod simple_search;

@@ -2,27 +2,26 @@
 //! the jobs and simple search have modules of their own.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State as Extract};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::json;
 use usage_models::{
     ApiUsageClientQuery, ApiUsageOrganizationQuery, Granularity, Interval, Metric,
     OrganizationGroupBy,
 };
 
 use crate::data::{self, Cut, Dim, Filters};
-use crate::errors::{self, Refusal, refuse_unlisted};
-use crate::state::{Fault, Kind, Operation, Outcome, Owner, State};
+use crate::errors::{Refusal, parse_body, refuse_unlisted, unknown_client};
+use crate::faults::serve;
+use crate::respond::json_response;
+use crate::state::{Kind, Operation, Outcome, Owner, Shared, State};
 use crate::{jobs, rows, simple_search};
-
-pub(crate) type Shared = Arc<State>;
 
 pub(crate) fn router(state: Shared) -> Router {
     Router::new()
@@ -66,159 +65,6 @@ pub(crate) fn router(state: Shared) -> Router {
             |Extract(state): Extract<Shared>| async move { Refusal::not_found().render(&state) },
         )
         .with_state(state)
-}
-
-pub(crate) fn json_response(state: &State, status: u16, body: Vec<u8>) -> Response {
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Ok(id) = HeaderValue::from_str(&state.next_id()) {
-        headers.insert("inin-correlation-id", id);
-    }
-    response
-}
-
-/// Runs `normal` for a request to `operation`, with whatever fault the rules assign.
-pub(crate) async fn serve(
-    state: &Shared,
-    operation: Operation,
-    headers: &HeaderMap,
-    normal: impl FnOnce() -> Response,
-) -> Response {
-    let fault = state.arrive(operation);
-    match &fault {
-        Some(Fault::Delay(d)) => tokio::time::sleep(*d).await,
-        // Refused before acting, as a rate limiter or a failing front end would.
-        Some(Fault::Status {
-            status,
-            retry_after,
-        }) => {
-            let mut response = errors::for_status(*status, retry_after.as_deref()).render(state);
-            if let Some(value) = retry_after
-                .as_deref()
-                .and_then(|v| HeaderValue::from_str(v).ok())
-            {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return response;
-        }
-        Some(Fault::Redirect { status, location }) => {
-            let mut response = Response::new(Body::empty());
-            *response.status_mut() =
-                StatusCode::from_u16(*status).unwrap_or(StatusCode::TEMPORARY_REDIRECT);
-            if let Ok(value) = HeaderValue::from_str(location) {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
-            return response;
-        }
-        _ => {}
-    }
-    if operation != Operation::Token
-        && let Some(refused) = check_bearer(state, headers)
-    {
-        state.count_unauthorized(operation);
-        return refused;
-    }
-    let response = normal();
-    match fault {
-        Some(Fault::DropConnection) => drop_connection(response).await,
-        Some(Fault::Truncated) => truncate(response).await,
-        Some(Fault::Malformed) => json_response(
-            state,
-            200,
-            b"<html><body>502 Bad Gateway</body></html>".to_vec(),
-        ),
-        Some(Fault::UnknownValues) => add_unknown_values(response).await,
-        Some(Fault::Oversized(bytes)) => pad(response, bytes).await,
-        Some(Fault::ExpiresIn(value)) => replace_expires_in(response, &value).await,
-        _ => response,
-    }
-}
-
-async fn pad(response: Response, at_least: usize) -> Response {
-    let (mut parts, bytes) = body_bytes(response).await;
-    let mut body = bytes.to_vec();
-    body.resize(body.len().max(at_least), b' ');
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(body))
-}
-
-async fn replace_expires_in(response: Response, value: &str) -> Response {
-    let (mut parts, bytes) = body_bytes(response).await;
-    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&bytes) else {
-        return Response::from_parts(parts, Body::from(bytes));
-    };
-    object.remove("expires_in");
-    // Spliced in as text: `serde_json::Value` cannot hold every number a server may send.
-    let text = Value::Object(object).to_string();
-    let body = format!("{},\"expires_in\":{value}}}", &text[..text.len() - 1]);
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(body))
-}
-
-fn check_bearer(state: &State, headers: &HeaderMap) -> Option<Response> {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Some(Refusal::new(401, "authentication.required").render(state));
-    };
-    match value.strip_prefix("Bearer ") {
-        Some(token) if state.token_valid(token) => None,
-        _ => Some(Refusal::new(401, "bad.credentials").render(state)),
-    }
-}
-
-async fn body_bytes(response: Response) -> (axum::http::response::Parts, Bytes) {
-    let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    (parts, bytes)
-}
-
-async fn drop_connection(response: Response) -> Response {
-    let (mut parts, bytes) = body_bytes(response).await;
-    let half = bytes.slice(..bytes.len() / 2);
-    // The declared length promises the whole body; the stream breaks off half way.
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(half),
-        Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "usage-fake drops the connection",
-        )),
-    ];
-    Response::from_parts(parts, Body::from_stream(futures_util::stream::iter(chunks)))
-}
-
-async fn truncate(response: Response) -> Response {
-    let (mut parts, bytes) = body_bytes(response).await;
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
-}
-
-async fn add_unknown_values(response: Response) -> Response {
-    let (mut parts, bytes) = body_bytes(response).await;
-    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&bytes) else {
-        return Response::from_parts(parts, Body::from(bytes));
-    };
-    if object.contains_key("queryStatus") {
-        object.insert("queryStatus".into(), json!("Queued"));
-    }
-    object.insert("estimatedCompletionSeconds".into(), json!(12));
-    object.insert(
-        "pagination".into(),
-        json!({"pageSize": 100, "cursor": null}),
-    );
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(Value::Object(object).to_string()))
 }
 
 async fn token(Extract(state): Extract<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -355,22 +201,6 @@ fn validate<Q: QueryBody>(headers: &HeaderMap, body: &[u8]) -> Result<Submitted,
             sort: Vec::new(),
         },
     })
-}
-
-/// The service's 404, in upstream's words (`x-inin-error-codes`).
-pub(crate) fn unknown_client(state: &State) -> Response {
-    Refusal::not_found().render(state)
-}
-
-/// A JSON body as `T`. A field sent as `null` counts as absent, for every field alike (the
-/// fake accepted `granularity: null` but refused `metrics: null`).
-pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
-    let malformed = |_: serde_json::Error| Refusal::new(400, "bad.request");
-    let mut value: Value = serde_json::from_slice(body).map_err(malformed)?;
-    if let Value::Object(fields) = &mut value {
-        fields.retain(|_, v| !v.is_null());
-    }
-    serde_json::from_value(value).map_err(malformed)
 }
 
 fn submitted(state: &State, owner: Owner, mut query: Submitted) -> Response {

@@ -17,11 +17,13 @@ use usage_models::{
 };
 
 use crate::data::{self, Cut, Dim, Filters};
+use crate::errors::parse_body;
 use crate::errors::{Refusal, refuse_unlisted};
-use crate::jobs::{cursor, page_of, page_size};
-use crate::routes::{Shared, json_response, parse_body, serve};
+use crate::faults::serve;
+use crate::paging::{cursor, page_of, page_size};
+use crate::respond::json_response;
 use crate::rows;
-use crate::state::{Kind, Operation, Owner, State};
+use crate::state::{Kind, Operation, Owner, Shared, State};
 
 /// The most rows a simple search answers.
 const MAX_ROWS: usize = 20_000;

@@ -9,6 +9,9 @@ use crate::data::{Cell, Cut};
 use crate::ids;
 use tokio::time::Instant;
 
+/// The state every route shares.
+pub(crate) type Shared = std::sync::Arc<State>;
+
 /// The operations the fake serves, the token endpoint included.
 /// Non-exhaustive: upstream adds operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
