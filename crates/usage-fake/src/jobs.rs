@@ -298,17 +298,3 @@ pub(crate) async fn get_client_job(
     )
     .await
 }
-
-#[cfg(test)]
-mod tests {
-    use super::{cursor, offset_of};
-
-    #[test]
-    fn cursors_round_trip_and_refuse_edits() {
-        let c = cursor(42, 1000);
-        assert_eq!(offset_of(42, &c), Some(1000));
-        assert_eq!(offset_of(43, &c), None, "another job's cursor");
-        assert_eq!(offset_of(42, "3e8.00000000"), None);
-        assert_eq!(offset_of(42, "bogus"), None);
-    }
-}
