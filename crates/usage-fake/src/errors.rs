@@ -224,6 +224,22 @@ pub(crate) fn for_status(status: u16, retry_after: Option<&str>) -> Refusal {
     }
 }
 
+/// The service's 404, in upstream's words (`x-inin-error-codes`).
+pub(crate) fn unknown_client(state: &State) -> Response {
+    Refusal::not_found().render(state)
+}
+
+/// A JSON body as `T`. A field sent as `null` counts as absent, for every field alike (the
+/// fake accepted `granularity: null` but refused `metrics: null`).
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+    let malformed = |_: serde_json::Error| Refusal::new(400, "bad.request");
+    let mut value: Value = serde_json::from_slice(body).map_err(malformed)?;
+    if let Value::Object(fields) = &mut value {
+        fields.retain(|_, v| !v.is_null());
+    }
+    serde_json::from_value(value).map_err(malformed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,20 +272,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The service's 404, in upstream's words (`x-inin-error-codes`).
-pub(crate) fn unknown_client(state: &State) -> Response {
-    Refusal::not_found().render(state)
-}
-
-/// A JSON body as `T`. A field sent as `null` counts as absent, for every field alike (the
-/// fake accepted `granularity: null` but refused `metrics: null`).
-pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
-    let malformed = |_: serde_json::Error| Refusal::new(400, "bad.request");
-    let mut value: Value = serde_json::from_slice(body).map_err(malformed)?;
-    if let Value::Object(fields) = &mut value {
-        fields.retain(|_, v| !v.is_null());
-    }
-    serde_json::from_value(value).map_err(malformed)
 }
