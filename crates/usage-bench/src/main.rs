@@ -10,6 +10,7 @@ mod concurrency;
 mod decode;
 mod e2e;
 mod floor;
+mod history;
 mod jobs;
 mod measure;
 mod poll;
@@ -50,6 +51,7 @@ async fn run() -> ExitCode {
         ["concurrency"] => concurrency::run().await,
         ["cli"] => cli::run().await,
         ["sync"] => sync::run().await,
+        ["history"] => history::run().await,
         ["construction"] => e2e::construction(),
         ["job-loop", variant, url, n] => e2e::job_loop(variant, url, n).await,
         // Each in a process of its own, so one's peak memory does not show in another's.
@@ -59,7 +61,9 @@ async fn run() -> ExitCode {
         ["serve-fake", rows, delay_ms] => e2e::serve_fake(rows, delay_ms).await,
         ["job", variant, url, rows] => e2e::job(variant, url, rows).await,
         ["jobs-job", variant, url] => jobs::job(variant, url).await,
-        _ => Err("usage: usage-bench <decode|e2e|jobs|poll|concurrency|cli|sync|all>".into()),
+        _ => {
+            Err("usage: usage-bench <decode|e2e|jobs|poll|concurrency|cli|sync|history|all>".into())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,6 +86,7 @@ fn all() -> Result {
         "concurrency",
         "cli",
         "sync",
+        "history",
     ] {
         let status = std::process::Command::new(&exe).arg(bench).status()?;
         if !status.success() {

@@ -17,6 +17,7 @@ Examples:
   genesys-usage client 4c4e8a4a-... summary --days 14
   genesys-usage resume 9b2f...                    wait again for a query submitted earlier
   genesys-usage sync --to usage-history           keep the daily usage as Parquet files
+  genesys-usage report --from usage-history       the report from the kept history, no request
   genesys-usage check --max-429-share 5%          exit 5 when a client's 429 share is over 5 %
   genesys-usage serve                             Prometheus metrics on 127.0.0.1:9464/metrics
 
@@ -29,8 +30,8 @@ The secret is read from the environment or from stdin (--client-secret-stdin), n
 
 Exit codes:
   0    success
-  1    API or network error
-  2    usage or configuration error (nothing was sent)
+  1    API or network error (with --from: a day file that does not read)
+  2    usage or configuration error (nothing was sent; with --from: nothing read)
   3    the query ended Failed or Cancelled on the service side
   4    the wait timed out (--max-wait); the query may still finish: resume it
   5    check: a rule is breached (the breaches are on stdout)
@@ -188,6 +189,11 @@ pub struct Window {
 pub struct ReportArgs {
     #[command(flatten)]
     pub window: Window,
+    /// Read a dataset `sync` wrote (a directory or s3://bucket/prefix) instead of the Usage
+    /// API: no request is sent, and the window may reach as far back as the dataset holds.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub from: Option<String>,
+
     /// Endpoints shown per OAuth client.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
@@ -241,6 +247,10 @@ pub struct ClientQueryArgs {
 pub struct JobsArgs {
     #[command(flatten)]
     pub window: Window,
+    /// Export the daily rows a dataset `sync` wrote (a directory or s3://bucket/prefix) for
+    /// the window, in the shape it was synced with, instead of asking the Usage API.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", conflicts_with_all = ["group_by", "metrics", "granularity", "template_uri", "http_method", "platform", "user_id", "oauth_client_id", "sort_by"])]
+    pub from: Option<String>,
     /// Dimensions to group rows by, comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(OrganizationJobGroupBy::VALUES))]
     pub group_by: Vec<String>,
@@ -293,6 +303,11 @@ pub struct JobPaging {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Read a dataset `sync` wrote (a directory or s3://bucket/prefix) instead of the Usage
+    /// API: no request is sent, each refresh reads the dataset's last 7 days.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub from: Option<String>,
+
     /// Where to listen: loopback unless another address is given.
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:9464")]
     pub listen: std::net::SocketAddr,
@@ -310,6 +325,11 @@ pub struct ServeArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub window: Window,
+    /// Read a dataset `sync` wrote (a directory or s3://bucket/prefix) instead of the Usage
+    /// API: no request is sent, and the window may reach as far back as the dataset holds.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub from: Option<String>,
+
     /// Rules from a TOML file (`[[rule]]` tables: max_429_share, max_429, max_growth, per,
     /// clients, exclude), besides those given as flags.
     #[arg(long, value_name = "FILE")]

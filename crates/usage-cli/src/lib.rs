@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod dataset;
 mod exit;
+mod history;
 mod html;
 mod lock;
 mod metrics;
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::cli::{Cli, Command};
 pub use crate::exit::{Failure, code};
+use crate::history::History;
 pub use crate::session::demo_config;
 use crate::session::{Pending, Session};
 
@@ -65,7 +67,7 @@ async fn run_command(
             ));
         }
         (cli::Format::Openmetrics, Command::Jobs(args))
-            if args.granularity.as_deref() == Some("Day") => {}
+            if args.granularity.as_deref() == Some("Day") || args.from.is_some() => {}
         (cli::Format::Openmetrics, _) => {
             return Err(Failure::Usage(
                 "--format openmetrics is for `jobs --granularity Day` (Prometheus's backfill)"
@@ -76,6 +78,37 @@ async fn run_command(
     }
     if let Command::Regions = cli.command {
         return commands::regions(session::format(&cli.global), cli.global.output.as_deref());
+    }
+    let from = match &cli.command {
+        Command::Report(args) => args.from.as_deref(),
+        Command::Check(args) => args.from.as_deref(),
+        Command::Serve(args) => args.from.as_deref(),
+        Command::Jobs(args) => args.from.as_deref(),
+        _ => None,
+    };
+    if let Some(from) = from {
+        // Bad rules are refused before the dataset is opened.
+        let rules = match &cli.command {
+            Command::Check(args) => Some(commands::check::rules(args)?),
+            _ => None,
+        };
+        // The dataset is opened and its state checked before anything else is read.
+        let history = History::open(from, &vars).await?;
+        let session = Session::offline(&cli.global, &vars, history, pending)?;
+        session.progress.detail(&format!(
+            "--from {from}: reading the synced dataset; no request goes to the Usage API"
+        ));
+        let result = match (&cli.command, rules) {
+            (Command::Check(args), Some(rules)) => {
+                commands::check::exec(&session, args, &rules).await
+            }
+            _ => commands::exec(&session, cli.command).await,
+        };
+        session.progress.detail(&format!(
+            "--from: {} requests to the Usage API",
+            session.queries.client().requests_sent()
+        ));
+        return result;
     }
     if let Command::Sync(args) = &cli.command {
         // Its flags and its target are checked before the client exists.

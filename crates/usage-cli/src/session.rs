@@ -13,6 +13,7 @@ use usage_fake::{FakeConfig, FakeService};
 use crate::cli::{Format, Global};
 use crate::config;
 use crate::exit::Failure;
+use crate::history::History;
 use crate::output::{Record, Sink};
 use crate::progress::Progress;
 
@@ -44,6 +45,8 @@ pub struct Session {
     /// Whether the locale takes UTF-8 (`LC_ALL`, else `LC_CTYPE`, else `LANG`), so that
     /// `▁▂▃` can be drawn.
     pub utf8: bool,
+    /// `--from`: the dataset the commands read instead of the API; then they send nothing.
+    pub history: Option<History>,
     /// Kept alive until the session ends: dropping it stops the fake.
     _fake: Option<FakeService>,
 }
@@ -131,7 +134,51 @@ impl Session {
             demo: global.demo,
             scope,
             utf8: utf8_locale(vars),
+            history: None,
             _fake: fake,
+        })
+    }
+
+    /// A session that reads `history` and never the API: no credentials are needed, no
+    /// token is asked for. Its client is there for the commands' types only and points at
+    /// the discard port of the loopback, so that a request sent by mistake fails at once
+    /// and reaches no org (the tests count that none is sent).
+    pub fn offline(
+        global: &Global,
+        vars: &[(String, String)],
+        history: History,
+        pending: Pending,
+    ) -> Result<Self, Failure> {
+        if global.demo {
+            return Err(Failure::Usage(
+                "--from reads a synced dataset; --demo starts the fake API it would not ask: \
+                 give one of them"
+                    .into(),
+            ));
+        }
+        let progress = Arc::new(Progress::new(global.quiet, global.verbose));
+        let client = usage_ext::Client::builder()
+            .base_url("http://127.0.0.1:9")
+            .retry_policy(usage_ext::RetryPolicy::disabled())
+            .no_proxy()
+            .build()
+            .map_err(|e| Failure::Config(e.to_string()))?;
+        Ok(Self {
+            queries: UsageQueries::new(client),
+            progress,
+            format: format(global),
+            csv: if global.exact_csv {
+                CsvCells::Exact
+            } else {
+                CsvCells::ForSpreadsheets
+            },
+            output: global.output.clone(),
+            pending,
+            demo: history.scope() == "demo",
+            scope: history.scope().to_string(),
+            utf8: utf8_locale(vars),
+            history: Some(history),
+            _fake: None,
         })
     }
 

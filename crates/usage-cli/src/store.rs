@@ -18,6 +18,7 @@ use crate::exit::Failure;
 const TEMPORARY: &str = ".genesys-usage-tmp";
 
 /// A dataset's root.
+#[derive(Clone)]
 pub enum Store {
     Dir(PathBuf),
     S3 {

@@ -581,3 +581,51 @@ fn query(api: &str, promql: &str) -> serde_json::Value {
     assert_eq!(status, 200, "{promql}: {body}");
     serde_json::from_str(&body).unwrap()
 }
+
+/// `serve --from` a dataset synced from the fake serves the series `serve` serves from the
+/// fake's API (the same last day and 7 days), and sends the API nothing: its own
+/// `genesys_usage_exporter_api_requests` is 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_from_a_dataset_serves_the_apis_series_and_sends_nothing() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = scratch("serve-from");
+    let out = against(&fake)
+        .args(["sync", "--to", dir.to_str().unwrap(), "--since", "10d"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_api, from_api) = refreshed_exporter(&fake, &[]).await;
+    let before = fake.total_requests();
+    let (_dataset, from_dataset) =
+        refreshed_exporter(&fake, &["--from", dir.to_str().unwrap()]).await;
+    assert_eq!(
+        fake.total_requests(),
+        before,
+        "no request from the dataset's exporter"
+    );
+    let usage = |body: &str| -> BTreeMap<String, f64> {
+        samples(body)
+            .into_iter()
+            .filter(|(k, _)| {
+                [
+                    "genesys_usage_requests",
+                    "genesys_usage_429_ratio",
+                    "genesys_usage_data_day",
+                ]
+                .iter()
+                .any(|family| k.starts_with(family))
+            })
+            .collect()
+    };
+    let (api, dataset) = (usage(&from_api), usage(&from_dataset));
+    assert!(api.len() > 20, "{from_api}");
+    assert_eq!(dataset, api);
+    assert_eq!(
+        sample(&from_dataset, "genesys_usage_exporter_api_requests_total"),
+        Some(0.0)
+    );
+}

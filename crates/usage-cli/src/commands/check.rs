@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use crate::cli::{CheckArgs, Format};
+use crate::cli::{CheckArgs, Format, Per};
 use crate::commands::report::{Wants, jobs_report};
 use crate::exit::Failure;
 use crate::rules::{self, Limit, Rule};
@@ -57,6 +57,7 @@ pub async fn exec(session: &Session, args: &CheckArgs, rules: &[Rule]) -> Result
     let wants = Wants {
         daily: false,
         before: rules.iter().any(Rule::needs_previous),
+        endpoints: rules.iter().any(|r| r.per == Per::Endpoint),
     };
     let (days, clients, before) = jobs_report(
         session,
@@ -66,7 +67,7 @@ pub async fn exec(session: &Session, args: &CheckArgs, rules: &[Rule]) -> Result
         wants,
     )
     .await?;
-    if wants.before && before.is_none() {
+    if wants.before && before.is_none() && session.history.is_none() {
         session.progress.note(
             "check: the window before is past the year the API keeps; growth rules are not judged",
         );

@@ -7,12 +7,16 @@ use std::io::Write as _;
 
 use crate::cli::{Format, JobsArgs};
 use crate::exit::Failure;
+use crate::history::{Column, History};
 use crate::metrics::Backfill;
 use crate::output::{Record, Sink};
 use crate::session::Session;
 use crate::{resolve, windowed};
 
 pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
+    if let Some(history) = &session.history {
+        return export_history(session, history, args).await;
+    }
     let windows = resolve::job_windows(&args.window)?;
     let request = resolve::jobs_request(args, &windows[0].interval())?;
     let queries = session
@@ -62,5 +66,37 @@ where
     }
     session.done();
     sink.finish()?;
+    Ok(())
+}
+
+/// `jobs --from`: the dataset's daily rows of the window, as they were synced, in date
+/// order; the same formats as the API's rows.
+async fn export_history(
+    session: &Session,
+    history: &History,
+    args: &JobsArgs,
+) -> Result<(), Failure> {
+    let days = resolve::job_days(&args.window)?;
+    history.check_window(days, "--since/--interval")?;
+    let missing = if session.format == Format::Openmetrics {
+        let mut backfill = Backfill::default();
+        let missing = history
+            .rows(days, &Column::ALL, |row| {
+                backfill.add(&row).map_err(|e| Failure::Api(e.into()))
+            })
+            .await?;
+        let mut out = session.out()?;
+        out.write_all(backfill.render().as_bytes())?;
+        out.flush()?;
+        missing
+    } else {
+        let mut sink = Sink::new(session.format, session.csv, session.out()?)?;
+        let missing = history
+            .rows(days, &Column::ALL, |row| Ok(sink.row(&row)?))
+            .await?;
+        sink.finish()?;
+        missing
+    };
+    crate::commands::report::note_missing(session, &missing);
     Ok(())
 }

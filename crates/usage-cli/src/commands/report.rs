@@ -11,12 +11,14 @@ use std::io::Write;
 use chrono::Days;
 use serde_json::json;
 use usage_ext::models::{
-    ApiUsageOrganizationQuery, Metric, OrganizationGroupBy, OrganizationPublicApiUsageQueryRequest,
+    ApiUsageOrganizationQuery, Metric, OrganizationGroupBy, OrganizationPublicApiUsage,
+    OrganizationPublicApiUsageQueryRequest,
 };
 use usage_ext::{DayWindow, earliest_first_day, split_days};
 
 use crate::cli::{Api, Format, ReportArgs, Window};
 use crate::exit::Failure;
+use crate::history::{Column, History};
 use crate::session::Session;
 use crate::tally::{Look, Tally};
 use crate::{html, resolve, windowed};
@@ -32,11 +34,16 @@ enum Kind {
     Before,
 }
 
-/// The window of the same length just before `days`, when the API still keeps all of it.
-fn window_before(days: DayWindow) -> Option<DayWindow> {
+/// The window of the same length just before `days`.
+fn previous_window(days: DayWindow) -> Option<DayWindow> {
     let last = days.first().pred_opt()?;
     let first = last.checked_sub_days(Days::new(u64::from(days.days()) - 1))?;
-    (first >= earliest_first_day(resolve::today())).then_some(DayWindow::new(first, last)?)
+    DayWindow::new(first, last)
+}
+
+/// The window before `days`, when the API still keeps all of it.
+fn window_before(days: DayWindow) -> Option<DayWindow> {
+    previous_window(days).filter(|b| b.first() >= earliest_first_day(resolve::today()))
 }
 
 fn totals_request(interval: &str) -> Result<OrganizationPublicApiUsageQueryRequest, Failure> {
@@ -59,6 +66,11 @@ fn daily_request(interval: &str) -> Result<OrganizationPublicApiUsageQueryReques
 pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
     let sent_before = session.queries.client().requests_sent();
     let (interval, days, api, clients, compared) = match args.api {
+        Api::Query if session.history.is_some() => {
+            return Err(Failure::Usage(
+                "--from reads the daily rows `sync` kept of the jobs; --api query asks the Usage API: give one of them".into(),
+            ));
+        }
         Api::Query => {
             let interval = resolve::interval(&args.window)?;
             let clients = query_report(session, &interval, args.top).await?;
@@ -68,6 +80,7 @@ pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
             let wants = Wants {
                 daily: true,
                 before: true,
+                endpoints: true,
             };
             let (days, clients, before) = jobs_report(
                 session,
@@ -77,13 +90,12 @@ pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
                 wants,
             )
             .await?;
-            (
-                days.to_string(),
-                Some(days),
-                "aggregates query jobs",
-                clients,
-                before,
-            )
+            let api = if session.history.is_some() {
+                "synced dataset"
+            } else {
+                "aggregates query jobs"
+            };
+            (days.to_string(), Some(days), api, clients, before)
         }
     };
     let mut heading = format!("Usage by OAuth client, {interval} ({api}), by 429s then requests");
@@ -101,11 +113,14 @@ pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
     };
     let mut out = session.out()?;
     if session.format == Format::Html {
-        let source = if session.demo {
+        let mut source = if session.demo {
             "demo data (the built-in usage-fake; generated, not an org's)".to_string()
         } else {
             session.scope.clone()
         };
+        if let Some(history) = &session.history {
+            source = format!("{source}, read from the dataset at {}", history.place());
+        }
         let page = html::Page {
             window: &interval,
             days,
@@ -159,6 +174,8 @@ pub struct Wants {
     pub daily: bool,
     /// The window before, for the change.
     pub before: bool,
+    /// Each client's endpoints (a dataset must then be grouped by them too).
+    pub endpoints: bool,
 }
 
 /// The clients of a jobs report: its days, its clients, and the window compared with.
@@ -176,6 +193,9 @@ pub async fn jobs_report(
     concurrency: usize,
     wants: Wants,
 ) -> Result<JobsReport, Failure> {
+    if let Some(history) = &session.history {
+        return history_report(session, history, window, top, wants).await;
+    }
     let days = resolve::job_days(window)?;
     let windows = split_days(days, resolve::today()).map_err(|e| Failure::Usage(e.to_string()))?;
     let before = window_before(days).filter(|_| wants.before);
@@ -227,4 +247,102 @@ pub async fn jobs_report(
     .await?;
     let clients = now.finish(top, wants.daily.then_some(days), before.map(|_| then));
     Ok((days, clients, before))
+}
+
+/// The same report from a synced dataset: its daily rows summed over the window, day by
+/// day for the trend, and over the window before when the dataset holds all of it.
+async fn history_report(
+    session: &Session,
+    history: &History,
+    window: &Window,
+    top: usize,
+    wants: Wants,
+) -> Result<JobsReport, Failure> {
+    let mut needs = vec!["OauthClientId"];
+    if wants.endpoints {
+        needs.extend(["TemplateUri", "HttpMethod"]);
+    }
+    history.require(&needs, "a report per OAuth client and endpoint")?;
+    let days = resolve::job_days(window)?;
+    history.check_window(days, "--since/--interval")?;
+    if history.filtered() {
+        session.progress.note(
+            "--from: the dataset was synced with filters; the figures are of the rows it kept",
+        );
+    }
+    let before = previous_window(days).filter(|_| wants.before);
+    let before = match before {
+        Some(b) if history.holds(b) => Some(b),
+        Some(b) => {
+            session.progress.note(&format!(
+                "--from: the window before, {b}, is not all in the dataset (it holds {}); no change is shown",
+                history.held()
+            ));
+            None
+        }
+        None => None,
+    };
+    let columns = [
+        Column::OauthClientId,
+        Column::OauthClientName,
+        Column::HttpMethod,
+        Column::TemplateUri,
+        Column::RequestCount,
+        Column::Status429,
+    ];
+    let (mut now, mut then) = (Tally::default(), Tally::default());
+    let missing = history
+        .rows(days, &columns, |row| {
+            let (id, name, method, uri, requests, limited) = fields(&row);
+            now.add(id, name, method, uri, requests, limited);
+            if wants.daily
+                && let Some(date) = row.date
+            {
+                now.add_day(id, name, date, limited);
+            }
+            Ok(())
+        })
+        .await?;
+    note_missing(session, &missing);
+    if let Some(before) = before {
+        let missing = history
+            .rows(before, &columns, |row| {
+                let (id, name, method, uri, requests, limited) = fields(&row);
+                then.add(id, name, method, uri, requests, limited);
+                Ok(())
+            })
+            .await?;
+        note_missing(session, &missing);
+    }
+    let clients = now.finish(top, wants.daily.then_some(days), before.map(|_| then));
+    Ok((days, clients, before))
+}
+
+/// A gap in the history is said, not summed as zero.
+pub fn note_missing(session: &Session, missing: &[chrono::NaiveDate]) {
+    if missing.is_empty() {
+        return;
+    }
+    let days: Vec<String> = missing.iter().map(ToString::to_string).collect();
+    session.progress.note(&format!(
+        "--from: the dataset has no file for {} day(s) of the window, left out of the figures: {}",
+        missing.len(),
+        days.join(", ")
+    ));
+}
+
+/// What a report takes of a row: client id and name, method, endpoint, requests, 429s.
+fn fields(row: &OrganizationPublicApiUsage) -> (&str, &str, &str, &str, i64, i64) {
+    let client = row.oauth_client.as_ref();
+    (
+        client.and_then(|c| c.id.as_deref()).unwrap_or_default(),
+        client.and_then(|c| c.name.as_deref()).unwrap_or_default(),
+        row.http_method
+            .as_ref()
+            .map(|m| m.as_str())
+            .unwrap_or_default(),
+        row.template_uri.as_deref().unwrap_or_default(),
+        row.request_count.unwrap_or(0),
+        row.status429.unwrap_or(0),
+    )
 }

@@ -18,9 +18,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
+use usage_ext::DayWindow;
 
 use crate::cli::ServeArgs;
 use crate::exit::Failure;
+use crate::history::{Column, History};
 use crate::metrics::{Exposition, Health, Usage};
 use crate::progress::Progress;
 use crate::resolve;
@@ -62,8 +64,13 @@ async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, "ok\n")
 }
 
-/// One refresh: the last 7 complete days as one daily job, summed into the gauges.
+/// One refresh: the last 7 complete days as one daily job, summed into the gauges; with
+/// `--from`, the dataset's last 7 days, read again at every refresh (a sync from cron
+/// moves them on).
 async fn refresh(session: &Session, top: usize) -> Result<Usage, Failure> {
+    if let Some(history) = &session.history {
+        return refresh_from(session, history, top).await;
+    }
     let today = resolve::today();
     let last = resolve::days_before(today, 1, "refresh")?;
     let first = resolve::days_before(today, 7, "refresh")?;
@@ -79,6 +86,37 @@ async fn refresh(session: &Session, top: usize) -> Result<Usage, Failure> {
         .await?
         .collect()
         .await?;
+    Ok(Usage::from_rows(&rows, last, top))
+}
+
+/// A refresh from the dataset: the 7 days up to its last complete day (fewer when it holds
+/// fewer), as the API's refresh sums them.
+async fn refresh_from(session: &Session, history: &History, top: usize) -> Result<Usage, Failure> {
+    // The state is read again: a sync may have moved the last complete day since.
+    let history = History::reopen(history).await?;
+    let held = history.held();
+    let last = held.last();
+    let first = last
+        .checked_sub_days(chrono::Days::new(6))
+        .map_or(held.first(), |d| d.max(held.first()));
+    let days = DayWindow::new(first, last).unwrap_or(held);
+    let columns = [
+        Column::OauthClientId,
+        Column::OauthClientName,
+        Column::HttpMethod,
+        Column::TemplateUri,
+        Column::RequestCount,
+        Column::Status429,
+        Column::Status500,
+    ];
+    let mut rows = Vec::new();
+    let missing = history
+        .rows(days, &columns, |row| {
+            rows.push(row);
+            Ok(())
+        })
+        .await?;
+    crate::commands::report::note_missing(session, &missing);
     Ok(Usage::from_rows(&rows, last, top))
 }
 

@@ -1,0 +1,481 @@
+//! `--from`: `report`, `check` and `jobs` read a dataset `sync` wrote from usage-fake, and
+//! give the figures the same command gives through the jobs API for the same window,
+//! sending nothing (no credentials in the environment, the fake's counters unchanged).
+//! What a dataset cannot answer is refused, and what it lacks is said.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+use assert_cmd::Command;
+use chrono::{Days, NaiveDate, Utc};
+use usage_fake::{FakeConfig, FakeService};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The tool with nothing in its environment: no credentials, so nothing can be sent.
+fn offline() -> Command {
+    let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
+    cmd.env_clear().env("LANG", "C.UTF-8");
+    cmd.timeout(std::time::Duration::from_secs(60));
+    cmd
+}
+
+/// The tool against `fake`'s API.
+fn online(fake: &FakeService) -> Command {
+    let mut cmd = offline();
+    cmd.args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
+    cmd
+}
+
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn yesterday() -> NaiveDate {
+    Utc::now().date_naive() - Days::new(1)
+}
+
+/// A dataset of the last `days` days synced from `fake`, with `args` besides.
+async fn synced(fake: &FakeService, name: &str, days: u32, args: &[&str]) -> PathBuf {
+    let dir = scratch(name);
+    let mut cmd = online(fake);
+    cmd.args(["sync", "--to", dir.to_str().unwrap(), "--since"])
+        .arg(format!("{days}d"))
+        .args(args);
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    dir
+}
+
+/// The command run both ways: through the API, and `--from` the dataset; the second must
+/// send nothing. Returns both outputs.
+async fn both(fake: &FakeService, dir: &Path, args: &[&str]) -> (Output, Output) {
+    let mut api = online(fake);
+    api.args(args);
+    let api = output(api).await;
+    let before = fake.total_requests();
+    let mut from = offline();
+    from.args(args).args(["--from", dir.to_str().unwrap()]);
+    let from = output(from).await;
+    assert_eq!(
+        fake.total_requests(),
+        before,
+        "{args:?} --from sent a request"
+    );
+    assert_eq!(
+        api.status.code(),
+        from.status.code(),
+        "{args:?}: {}\n{}",
+        text(&api.stderr),
+        text(&from.stderr)
+    );
+    (api, from)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_check_and_jobs_from_a_dataset_answer_as_the_api_and_send_nothing() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = synced(&fake, "history-30d", 30, &[]).await;
+
+    // report: the totals, the trend day by day and the change against the window before.
+    for args in [
+        &["report", "--format", "json"][..],
+        &[
+            "report", "--since", "14d", "--format", "json", "--top", "100",
+        ],
+        &["report", "--since", "1d", "--format", "csv"],
+    ] {
+        let (api, from) = both(&fake, &dir, args).await;
+        assert_eq!(
+            api.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&api.stderr)
+        );
+        assert_eq!(text(&from.stdout), text(&api.stdout), "{args:?}");
+    }
+    let (api, from) = both(&fake, &dir, &["report", "--format", "html"]).await;
+    let numbers = |html: &str| -> Vec<String> {
+        html.split("data-")
+            .skip(1)
+            .map(|s| s.split('>').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(numbers(&text(&from.stdout)), numbers(&text(&api.stdout)));
+    assert!(text(&from.stdout).contains("read from the dataset at"));
+
+    // check: the same breaches, the same exit code.
+    for args in [
+        &["check", "--max-429-share", "5%", "--format", "json"][..],
+        &[
+            "check",
+            "--max-429",
+            "100",
+            "--per",
+            "endpoint",
+            "--format",
+            "csv",
+        ],
+        &["check", "--max-growth", "1%", "--format", "ndjson"],
+    ] {
+        let (api, from) = both(&fake, &dir, args).await;
+        assert_eq!(
+            api.status.code(),
+            Some(5),
+            "{args:?}: {}",
+            text(&api.stderr)
+        );
+        assert_eq!(text(&from.stdout), text(&api.stdout), "{args:?}");
+    }
+
+    // jobs: the kept daily rows are the API's daily rows of the synced shape.
+    let (api, from) = both(&fake, &dir, &["jobs", "--since", "7d", "--format", "csv"]).await;
+    let _ = api;
+    let mut api = online(&fake);
+    api.args([
+        "jobs",
+        "--since",
+        "7d",
+        "--format",
+        "csv",
+        "--granularity",
+        "Day",
+        "--group-by",
+        "OauthClientId,TemplateUri,HttpMethod",
+    ]);
+    let api = output(api).await;
+    let sorted = |bytes: &[u8]| {
+        let mut lines: Vec<String> = text(bytes).lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    assert!(sorted(&api.stdout).len() > 100);
+    assert_eq!(sorted(&from.stdout), sorted(&api.stdout));
+
+    // -v says what it spent: nothing.
+    let out = output({
+        let mut cmd = offline();
+        cmd.args(["report", "-v", "--from", dir.to_str().unwrap()]);
+        cmd
+    })
+    .await;
+    assert!(
+        text(&out.stderr).contains("0 requests to the Usage API"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_longer_than_the_apis_year_reads_from_the_dataset() {
+    // A dataset whose state says it holds more than a year (as one kept for two years
+    // would): the days past the API's year come from files as sync writes them.
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = synced(&fake, "history-old", 3, &[]).await;
+    let state_path = dir.join("_genesys_usage_sync.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let first = yesterday() - Days::new(399);
+    state["firstDay"] = first.to_string().into();
+    std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+    let day = |d: NaiveDate| dir.join(format!("usage/granularity=day/date={d}/part-0.parquet"));
+    let template = std::fs::read(day(yesterday())).unwrap();
+    // The old days hold yesterday's rows, re-dated: a DuckDB rewrite test checks that the
+    // reader goes by columns; here each old day is a copy with the date column changed.
+    for back in 3..400 {
+        let date = yesterday() - Days::new(back);
+        let path = day(date);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, redated(&template, date)).unwrap();
+    }
+    let mut cmd = offline();
+    cmd.args([
+        "report",
+        "--since",
+        "400d",
+        "--format",
+        "json",
+        "--from",
+        dir.to_str().unwrap(),
+    ]);
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let total: i64 = report
+        .iter()
+        .map(|c| c["requestCount"].as_i64().unwrap())
+        .sum();
+    assert!(total > 0);
+    assert!(
+        text(&out.stderr).contains("the window before"),
+        "no window before in the dataset is said: {}",
+        text(&out.stderr)
+    );
+}
+
+/// A day file with every row's date set to `date`.
+fn redated(bytes: &[u8], date: NaiveDate) -> Vec<u8> {
+    use arrow_array::{ArrayRef, Date32Array, RecordBatch};
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes.to_vec()))
+        .unwrap()
+        .build()
+        .unwrap();
+    let days = (date - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;
+    let mut batches = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        let index = batch.schema().index_of("date").unwrap();
+        columns[index] = Arc::new(Date32Array::from(vec![days; batch.num_rows()]));
+        batches.push(RecordBatch::try_new(batch.schema(), columns).unwrap());
+    }
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, batches[0].schema(), None).unwrap();
+    for batch in &batches {
+        writer.write(batch).unwrap();
+    }
+    writer.close().unwrap();
+    out
+}
+
+/// What the dataset cannot answer is refused before anything is read (exit 2); a file
+/// that does not read ends with exit 1 naming it; a gap is said. No panic anywhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_datasets_are_refused_with_a_clear_error() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let run = |dir: &Path, args: &[&str]| {
+        let mut cmd = offline();
+        cmd.args(args).args(["--from", dir.to_str().unwrap()]);
+        output(cmd)
+    };
+    let says = |out: &Output, code: i32, part: &str| {
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{part}: {stderr}");
+        assert!(stderr.contains(part), "{part:?} in {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    };
+
+    // Not a dataset: an empty directory, a missing one.
+    let empty = scratch("history-empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    says(&run(&empty, &["report"]).await, 2, "no dataset there");
+    says(
+        &run(&scratch("history-none"), &["check", "--max-429", "1"]).await,
+        2,
+        "no dataset there",
+    );
+
+    // A state of a newer version.
+    let dir = synced(&fake, "history-bad", 7, &[]).await;
+    let state_path = dir.join("_genesys_usage_sync.json");
+    let state = std::fs::read(&state_path).unwrap();
+    let mut newer: serde_json::Value = serde_json::from_slice(&state).unwrap();
+    newer["schemaVersion"] = 99.into();
+    std::fs::write(&state_path, serde_json::to_vec(&newer).unwrap()).unwrap();
+    says(&run(&dir, &["report"]).await, 2, "newer genesys-usage");
+    std::fs::write(&state_path, &state).unwrap();
+
+    // A window outside the days it holds, named.
+    let out = run(&dir, &["report", "--since", "30d"]).await;
+    says(&out, 2, "reaches outside the days");
+    let held = format!("{}/{}", yesterday() - Days::new(6), yesterday());
+    assert!(text(&out.stderr).contains(&held), "{}", text(&out.stderr));
+    says(
+        &run(&dir, &["report", "--api", "query"]).await,
+        2,
+        "--api query",
+    );
+    says(&run(&dir, &["report", "--demo"]).await, 2, "--demo");
+
+    // A gap inside the window: said, and left out.
+    let day = |d: NaiveDate| dir.join(format!("usage/granularity=day/date={d}/part-0.parquet"));
+    let gap = yesterday() - Days::new(2);
+    let kept = std::fs::read(day(gap)).unwrap();
+    std::fs::remove_file(day(gap)).unwrap();
+    let out = run(&dir, &["report", "--since", "7d"]).await;
+    says(
+        &out,
+        0,
+        &format!("no file for 1 day(s) of the window, left out of the figures: {gap}"),
+    );
+
+    // A truncated file, and one with a column no dataset has: exit 1, the file named.
+    std::fs::write(day(gap), &kept[..kept.len() / 2]).unwrap();
+    let out = run(&dir, &["report"]).await;
+    says(
+        &out,
+        1,
+        &format!("date={gap}/part-0.parquet: not a day of this dataset"),
+    );
+    std::fs::write(day(gap), with_foreign_column(&kept)).unwrap();
+    says(
+        &run(&dir, &["jobs", "--since", "7d"]).await,
+        1,
+        "a column no dataset of this tool has, \"extra\"",
+    );
+    std::fs::write(day(gap), &kept).unwrap();
+    let out = run(&dir, &["report"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A dataset without OauthClientId cannot answer per client.
+    let by_endpoint = synced(
+        &fake,
+        "history-endpoints",
+        3,
+        &["--group-by", "TemplateUri"],
+    )
+    .await;
+    says(
+        &run(&by_endpoint, &["report", "--since", "3d"]).await,
+        2,
+        "without OauthClientId",
+    );
+    // jobs --from takes no shape of its own: the rows are as synced.
+    let mut cmd = offline();
+    cmd.args([
+        "jobs",
+        "--from",
+        dir.to_str().unwrap(),
+        "--group-by",
+        "TemplateUri",
+    ]);
+    assert_eq!(output(cmd).await.status.code(), Some(2));
+}
+
+/// A day file with one more column, `extra`.
+fn with_foreign_column(bytes: &[u8]) -> Vec<u8> {
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+    use arrow_schema::{Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes.to_vec()))
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    let mut fields: Vec<Field> = batches[0]
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("extra", arrow_schema::DataType::Int64, true));
+    let schema = Arc::new(Schema::new(fields));
+    let mut writer = ArrowWriter::try_new(&mut out, schema.clone(), None).unwrap();
+    for batch in &batches {
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns.push(Arc::new(Int64Array::from(vec![1; batch.num_rows()])));
+        writer
+            .write(&RecordBatch::try_new(schema.clone(), columns).unwrap())
+            .unwrap();
+    }
+    writer.close().unwrap();
+    out
+}
+
+/// A day rewritten by DuckDB (`COPY … TO … (FORMAT parquet)`) reads the same: the reader
+/// goes by column names and types. Needs python3 with duckdb (`.ci/run` installs it).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs python3 with duckdb: .ci/run runs it"]
+async fn a_day_rewritten_by_duckdb_reads_the_same() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = synced(&fake, "history-duckdb", 7, &[]).await;
+    let report = |dir: PathBuf| async move {
+        let mut cmd = offline();
+        cmd.args([
+            "report",
+            "--format",
+            "json",
+            "--from",
+            dir.to_str().unwrap(),
+        ]);
+        let out = output(cmd).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        out.stdout
+    };
+    let before = report(dir.clone()).await;
+    for back in 0..7 {
+        let date = yesterday() - Days::new(back);
+        let path = dir.join(format!("usage/granularity=day/date={date}/part-0.parquet"));
+        let script = format!(
+            "import duckdb\n\
+             duckdb.sql(\"COPY (SELECT * FROM read_parquet('{p}')) TO '{p}.duck' (FORMAT parquet)\")\n",
+            p = path.display()
+        );
+        let status = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::rename(format!("{}.duck", path.display()), &path).unwrap();
+    }
+    assert_eq!(text(&report(dir).await), text(&before));
+}
+
+/// A dataset on the local S3 server answers as the same dataset in a directory. Needs an
+/// S3-compatible server on 127.0.0.1 (`.ci/run` starts moto).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a local S3 server: .ci/run starts moto and runs it"]
+async fn a_dataset_on_s3_answers_as_the_directory() {
+    let endpoint = std::env::var("USAGE_TESTS_S3_ENDPOINT")
+        .expect("USAGE_TESTS_S3_ENDPOINT: the local S3 server (.ci/run starts moto on 127.0.0.1)");
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "{endpoint}: loopback only"
+    );
+    let bucket = std::env::var("USAGE_TESTS_S3_BUCKET").unwrap_or_else(|_| "usage".into());
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = synced(&fake, "history-s3-dir", 14, &[]).await;
+    let to = format!(
+        "s3://{bucket}/history/{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_millis()
+    );
+    let s3 = |cmd: &mut Command| {
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &endpoint);
+    };
+    let mut cmd = online(&fake);
+    cmd.args(["sync", "--to", &to, "--since", "14d"]);
+    s3(&mut cmd);
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for args in [
+        &["report", "--format", "json"][..],
+        &["check", "--max-429-share", "5%", "--format", "csv"],
+        &["jobs", "--since", "14d", "--format", "ndjson"],
+    ] {
+        let mut local = offline();
+        local.args(args).args(["--from", dir.to_str().unwrap()]);
+        let local = output(local).await;
+        let mut remote = offline();
+        remote.args(args).args(["--from", &to]);
+        s3(&mut remote);
+        let remote = output(remote).await;
+        assert_eq!(
+            remote.status.code(),
+            local.status.code(),
+            "{}",
+            text(&remote.stderr)
+        );
+        assert_eq!(text(&remote.stdout), text(&local.stdout), "{args:?}");
+    }
+}
