@@ -60,6 +60,11 @@ impl Column {
         Column::Status500,
     ];
 
+    /// Its place in a [`DayRow`]: the six texts, then the six counters.
+    fn index(self) -> usize {
+        Column::ALL.iter().position(|c| *c == self).unwrap_or(0)
+    }
+
     fn name(self) -> &'static str {
         match self {
             Column::OauthClientId => "oauthClientId",
@@ -97,6 +102,66 @@ fn known_column(name: &str) -> bool {
         || name == "synced_at"
         || name == "granularity"
         || Column::ALL.iter().any(|c| c.name() == name)
+}
+
+/// One row of a day file, borrowed from the batch it was read in: the columns asked for,
+/// the others `None`. Reading a million rows allocates nothing per row.
+pub struct DayRow<'a> {
+    pub date: NaiveDate,
+    texts: [Option<&'a str>; 6],
+    counts: [Option<i64>; 6],
+}
+
+impl DayRow<'_> {
+    /// A text column (`""` when absent or not read).
+    pub fn text(&self, column: Column) -> &str {
+        self.texts
+            .get(column.index())
+            .copied()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// A counter (0 when absent or not read).
+    pub fn count(&self, column: Column) -> i64 {
+        self.counts
+            .get(column.index().wrapping_sub(6))
+            .copied()
+            .flatten()
+            .unwrap_or(0)
+    }
+
+    /// The row as the jobs API answers it, for an export or the exporter's sums.
+    pub fn to_model(&self) -> OrganizationPublicApiUsage {
+        let text = |c: Column| self.texts[c.index()].map(str::to_string);
+        let count = |c: Column| self.counts[c.index() - 6];
+        let (id, name, user) = (
+            text(Column::OauthClientId),
+            text(Column::OauthClientName),
+            text(Column::UserId),
+        );
+        OrganizationPublicApiUsage {
+            date: Some(self.date),
+            oauth_client: (id.is_some() || name.is_some()).then_some(DomainEntityRef {
+                id,
+                name,
+                self_uri: None,
+            }),
+            user: user.map(|id| UserReference {
+                id: Some(id),
+                self_uri: None,
+            }),
+            platform: text(Column::Platform),
+            http_method: self.texts[Column::HttpMethod.index()].map(HttpMethod::from),
+            template_uri: text(Column::TemplateUri),
+            request_count: count(Column::RequestCount),
+            status200: count(Column::Status200),
+            status300: count(Column::Status300),
+            status400: count(Column::Status400),
+            status429: count(Column::Status429),
+            status500: count(Column::Status500),
+        }
+    }
 }
 
 /// A synced dataset, its state read and checked.
@@ -215,26 +280,67 @@ impl History {
         &self,
         days: DayWindow,
         columns: &[Column],
-        mut each: impl FnMut(OrganizationPublicApiUsage) -> Result<(), Failure>,
+        mut each: impl FnMut(&DayRow<'_>) -> Result<(), Failure>,
     ) -> Result<Vec<NaiveDate>, Failure> {
         let mut missing = Vec::new();
+        // The next day is fetched and decoded (on the blocking pool) while this one is
+        // handed out: a day's batches in memory at most twice, and both cores at work.
         let mut day = days.first();
-        loop {
-            let path = dataset::day_path(day);
-            match self.store.get(&path).await? {
-                None => missing.push(day),
-                Some(bytes) => {
-                    let place = format!("{}/{path}", self.place);
-                    read_day(bytes, day, columns, &place, &mut each)?;
+        let mut next = Some(self.load(day, columns));
+        while let Some(loading) = next.take() {
+            let loaded = loading
+                .await
+                .map_err(|e| Failure::Io(std::io::Error::other(e)))??;
+            let this = day;
+            if day < days.last() {
+                day = day.succ_opt().unwrap_or(days.last());
+                next = Some(self.load(day, columns));
+            }
+            match loaded {
+                None => missing.push(this),
+                Some(loaded) => {
+                    for batch in &loaded.batches {
+                        decode(
+                            batch,
+                            this,
+                            columns,
+                            loaded.with_date,
+                            &loaded.place,
+                            &mut each,
+                        )?;
+                    }
                 }
             }
-            if day >= days.last() {
-                break;
-            }
-            day = day.succ_opt().unwrap_or(days.last());
         }
         Ok(missing)
     }
+
+    /// Starts fetching and decoding `day`'s file: `None` when the dataset has none.
+    fn load(
+        &self,
+        day: NaiveDate,
+        columns: &[Column],
+    ) -> tokio::task::JoinHandle<Result<Option<Loaded>, Failure>> {
+        let store = self.store.clone();
+        let path = dataset::day_path(day);
+        let place = format!("{}/{path}", self.place);
+        let columns = columns.to_vec();
+        tokio::spawn(async move {
+            let Some(bytes) = store.get(&path).await? else {
+                return Ok(None);
+            };
+            tokio::task::spawn_blocking(move || load_day(bytes, &columns, place).map(Some))
+                .await
+                .map_err(|e| Failure::Io(std::io::Error::other(e)))?
+        })
+    }
+}
+
+/// A day file's batches, of the columns asked for (and `date` when it has one).
+struct Loaded {
+    batches: Vec<RecordBatch>,
+    with_date: bool,
+    place: String,
 }
 
 /// A Store error names the flag it was opened by; here that is `--from`.
@@ -257,19 +363,13 @@ fn unreadable(place: &str, why: impl std::fmt::Display) -> Failure {
     )
 }
 
-fn read_day(
-    bytes: Vec<u8>,
-    day: NaiveDate,
-    columns: &[Column],
-    place: &str,
-    each: &mut impl FnMut(OrganizationPublicApiUsage) -> Result<(), Failure>,
-) -> Result<(), Failure> {
+fn load_day(bytes: Vec<u8>, columns: &[Column], place: String) -> Result<Loaded, Failure> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-        .map_err(|e| unreadable(place, e))?;
+        .map_err(|e| unreadable(&place, e))?;
     let schema = builder.schema().clone();
     if let Some(foreign) = schema.fields().iter().find(|f| !known_column(f.name())) {
         return Err(unreadable(
-            place,
+            &place,
             format!(
                 "it has a column no dataset of this tool has, {:?}",
                 foreign.name()
@@ -284,19 +384,22 @@ fn read_day(
     }
     for name in &wanted {
         if schema.field_with_name(name).is_err() {
-            return Err(unreadable(place, format!("it has no column {name:?}")));
+            return Err(unreadable(&place, format!("it has no column {name:?}")));
         }
     }
     let mask = ProjectionMask::columns(builder.parquet_schema(), wanted.iter().copied());
     let reader = builder
         .with_projection(mask)
         .build()
-        .map_err(|e| unreadable(place, e))?;
-    for batch in reader {
-        let batch = batch.map_err(|e| unreadable(place, e))?;
-        decode(&batch, day, columns, with_date, place, each)?;
-    }
-    Ok(())
+        .map_err(|e| unreadable(&place, e))?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unreadable(&place, e))?;
+    Ok(Loaded {
+        batches,
+        with_date,
+        place,
+    })
 }
 
 /// A text column as strings, whichever string type a writer chose.
@@ -328,7 +431,7 @@ fn decode(
     columns: &[Column],
     with_date: bool,
     place: &str,
-    each: &mut impl FnMut(OrganizationPublicApiUsage) -> Result<(), Failure>,
+    each: &mut impl FnMut(&DayRow<'_>) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let rows = batch.num_rows();
     if with_date {
@@ -374,50 +477,19 @@ fn decode(
             text.push((column, texts(array.as_ref()).ok_or_else(mistyped)?));
         }
     }
+    let mut row = DayRow {
+        date: day,
+        texts: [None; 6],
+        counts: [None; 6],
+    };
     for i in 0..rows {
-        let mut row = OrganizationPublicApiUsage {
-            date: Some(day),
-            ..Default::default()
-        };
-        let (mut client_id, mut client_name, mut user_id) = (None, None, None);
         for (column, values) in &text {
-            let value = values[i].map(str::to_string);
-            match column {
-                Column::OauthClientId => client_id = value,
-                Column::OauthClientName => client_name = value,
-                Column::UserId => user_id = value,
-                Column::Platform => row.platform = value,
-                Column::HttpMethod => row.http_method = value.map(|m| HttpMethod::from(m.as_str())),
-                Column::TemplateUri => row.template_uri = value,
-                _ => {}
-            }
-        }
-        if client_id.is_some() || client_name.is_some() {
-            row.oauth_client = Some(DomainEntityRef {
-                id: client_id,
-                name: client_name,
-                self_uri: None,
-            });
-        }
-        if user_id.is_some() {
-            row.user = Some(UserReference {
-                id: user_id,
-                self_uri: None,
-            });
+            row.texts[column.index()] = values[i];
         }
         for (column, values) in &count {
-            let value = values[i];
-            match column {
-                Column::RequestCount => row.request_count = value,
-                Column::Status200 => row.status200 = value,
-                Column::Status300 => row.status300 = value,
-                Column::Status400 => row.status400 = value,
-                Column::Status429 => row.status429 = value,
-                Column::Status500 => row.status500 = value,
-                _ => {}
-            }
+            row.counts[column.index() - 6] = values[i];
         }
-        each(row)?;
+        each(&row)?;
     }
     Ok(())
 }

@@ -81,7 +81,9 @@ struct Client {
     name: String,
     requests: i64,
     status429: i64,
-    endpoints: HashMap<(String, String), (i64, i64)>,
+    /// By template URI, then method: looked up with borrowed strings, so that adding a row
+    /// allocates only for an endpoint not seen before (a dataset's million rows).
+    endpoints: HashMap<String, HashMap<String, (i64, i64)>>,
     daily429: BTreeMap<NaiveDate, i64>,
 }
 
@@ -93,7 +95,14 @@ pub struct Tally {
 
 impl Tally {
     fn client(&mut self, client_id: &str, client_name: &str) -> &mut Client {
-        let client = self.clients.entry(client_id.to_string()).or_default();
+        if !self.clients.contains_key(client_id) {
+            self.clients
+                .insert(client_id.to_string(), Client::default());
+        }
+        let client = self
+            .clients
+            .get_mut(client_id)
+            .expect("inserted if it was missing");
         if client.name.is_empty() {
             client.name = client_name.to_string();
         }
@@ -113,10 +122,17 @@ impl Tally {
         let client = self.client(client_id, client_name);
         client.requests = client.requests.saturating_add(requests);
         client.status429 = client.status429.saturating_add(status429);
-        let endpoint = client
-            .endpoints
-            .entry((http_method.to_string(), template_uri.to_string()))
-            .or_default();
+        let methods = match client.endpoints.get_mut(template_uri) {
+            Some(methods) => methods,
+            None => client
+                .endpoints
+                .entry(template_uri.to_string())
+                .or_default(),
+        };
+        let endpoint = match methods.get_mut(http_method) {
+            Some(endpoint) => endpoint,
+            None => methods.entry(http_method.to_string()).or_default(),
+        };
         endpoint.0 = endpoint.0.saturating_add(requests);
         endpoint.1 = endpoint.1.saturating_add(status429);
     }
@@ -160,10 +176,14 @@ impl Tally {
                 let mut endpoints: Vec<Endpoint> = c
                     .endpoints
                     .iter()
-                    .map(|((method, uri), &(requests, status429))| {
+                    .flat_map(|(uri, methods)| {
+                        methods.iter().map(move |(m, counts)| (m, uri, counts))
+                    })
+                    .map(|(method, uri, &(requests, status429))| {
                         let before = earlier.as_ref().map(|e| {
                             e.endpoints
-                                .get(&(method.clone(), uri.clone()))
+                                .get(uri)
+                                .and_then(|methods| methods.get(method))
                                 .map_or(0, |(r, _)| *r)
                         });
                         Endpoint {

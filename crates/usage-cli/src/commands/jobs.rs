@@ -2,6 +2,7 @@
 //! by page in window order.
 
 use usage_ext::Pages;
+use usage_ext::models::OrganizationPublicApiUsage;
 
 use std::io::Write as _;
 
@@ -82,7 +83,9 @@ async fn export_history(
         let mut backfill = Backfill::default();
         let missing = history
             .rows(days, &Column::ALL, |row| {
-                backfill.add(&row).map_err(|e| Failure::Api(e.into()))
+                backfill
+                    .add(&row.to_model())
+                    .map_err(|e| Failure::Api(e.into()))
             })
             .await?;
         let mut out = session.out()?;
@@ -90,9 +93,10 @@ async fn export_history(
         out.flush()?;
         missing
     } else {
-        let mut sink = Sink::new(session.format, session.csv, session.out()?)?;
+        let mut sink =
+            Sink::<OrganizationPublicApiUsage>::new(session.format, session.csv, session.out()?)?;
         let missing = history
-            .rows(days, &Column::ALL, |row| Ok(sink.row(&row)?))
+            .rows(days, &Column::ALL, |row| Ok(sink.row(&row.to_model())?))
             .await?;
         sink.finish()?;
         missing

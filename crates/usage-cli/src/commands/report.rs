@@ -11,14 +11,13 @@ use std::io::Write;
 use chrono::Days;
 use serde_json::json;
 use usage_ext::models::{
-    ApiUsageOrganizationQuery, Metric, OrganizationGroupBy, OrganizationPublicApiUsage,
-    OrganizationPublicApiUsageQueryRequest,
+    ApiUsageOrganizationQuery, Metric, OrganizationGroupBy, OrganizationPublicApiUsageQueryRequest,
 };
 use usage_ext::{DayWindow, earliest_first_day, split_days};
 
 use crate::cli::{Api, Format, ReportArgs, Window};
 use crate::exit::Failure;
-use crate::history::{Column, History};
+use crate::history::{Column, DayRow, History};
 use crate::session::Session;
 use crate::tally::{Look, Tally};
 use crate::{html, resolve, windowed};
@@ -293,12 +292,10 @@ async fn history_report(
     let (mut now, mut then) = (Tally::default(), Tally::default());
     let missing = history
         .rows(days, &columns, |row| {
-            let (id, name, method, uri, requests, limited) = fields(&row);
+            let (id, name, method, uri, requests, limited) = fields(row);
             now.add(id, name, method, uri, requests, limited);
-            if wants.daily
-                && let Some(date) = row.date
-            {
-                now.add_day(id, name, date, limited);
+            if wants.daily {
+                now.add_day(id, name, row.date, limited);
             }
             Ok(())
         })
@@ -307,7 +304,7 @@ async fn history_report(
     if let Some(before) = before {
         let missing = history
             .rows(before, &columns, |row| {
-                let (id, name, method, uri, requests, limited) = fields(&row);
+                let (id, name, method, uri, requests, limited) = fields(row);
                 then.add(id, name, method, uri, requests, limited);
                 Ok(())
             })
@@ -332,17 +329,13 @@ pub fn note_missing(session: &Session, missing: &[chrono::NaiveDate]) {
 }
 
 /// What a report takes of a row: client id and name, method, endpoint, requests, 429s.
-fn fields(row: &OrganizationPublicApiUsage) -> (&str, &str, &str, &str, i64, i64) {
-    let client = row.oauth_client.as_ref();
+fn fields<'a>(row: &'a DayRow<'_>) -> (&'a str, &'a str, &'a str, &'a str, i64, i64) {
     (
-        client.and_then(|c| c.id.as_deref()).unwrap_or_default(),
-        client.and_then(|c| c.name.as_deref()).unwrap_or_default(),
-        row.http_method
-            .as_ref()
-            .map(|m| m.as_str())
-            .unwrap_or_default(),
-        row.template_uri.as_deref().unwrap_or_default(),
-        row.request_count.unwrap_or(0),
-        row.status429.unwrap_or(0),
+        row.text(Column::OauthClientId),
+        row.text(Column::OauthClientName),
+        row.text(Column::HttpMethod),
+        row.text(Column::TemplateUri),
+        row.count(Column::RequestCount),
+        row.count(Column::Status429),
     )
 }

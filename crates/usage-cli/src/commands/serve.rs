@@ -112,7 +112,7 @@ async fn refresh_from(session: &Session, history: &History, top: usize) -> Resul
     let mut rows = Vec::new();
     let missing = history
         .rows(days, &columns, |row| {
-            rows.push(row);
+            rows.push(row.to_model());
             Ok(())
         })
         .await?;
