@@ -20,6 +20,7 @@ Examples:
   genesys-usage report --from usage-history       the report from the kept history, no request
   genesys-usage check --max-429-share 5%          exit 5 when a client's 429 share is over 5 %
   genesys-usage serve                             Prometheus metrics on 127.0.0.1:9464/metrics
+  genesys-usage allowance --licenses cx3=250      the period's requests against the allocation
 
 Configuration (environment):
   GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET   client credentials
@@ -158,6 +159,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve the org's usage as Prometheus metrics on /metrics, refreshed on a schedule.
     Serve(ServeArgs),
+    /// The billing period's requests against the fair-use allocation, projected to its end.
+    Allowance(AllowanceArgs),
     /// The Genesys Cloud regions, with their API hosts.
     Regions,
 }
@@ -319,6 +322,54 @@ pub struct ServeArgs {
     /// template_uri="other".
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub top_endpoints: usize,
+}
+
+/// Which billing period `allowance` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodArg {
+    /// The period running (as of today, or --as-of).
+    Current,
+    /// The last complete one.
+    Previous,
+}
+
+#[derive(Debug, Args)]
+pub struct AllowanceArgs {
+    /// Billable users per license, e.g. cx3=250,cx1=40,cx3-concurrent=12 (the names of the
+    /// allowance table: see --allowances).
+    #[arg(
+        long,
+        value_name = "NAME=COUNT,...",
+        required_unless_present = "allocation",
+        conflicts_with = "allocation"
+    )]
+    pub licenses: Option<String>,
+    /// The org's monthly allocation in requests, when it is known (instead of --licenses).
+    #[arg(long, value_name = "REQUESTS")]
+    pub allocation: Option<u64>,
+    /// An allowance table of your own (TOML, the layout of the shipped
+    /// crates/usage-cli/data/allowances.toml), when Genesys's numbers or your contract differ.
+    #[arg(long, value_name = "FILE")]
+    pub allowances: Option<PathBuf>,
+    /// The day of the month the org's billing period starts (its activation day), 1 to 28.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=28))]
+    pub billing_day: u32,
+    /// The period running, or the last complete one.
+    #[arg(long, value_enum, default_value = "current")]
+    pub period: PeriodArg,
+    /// What the command would have said on this day (YYYY-MM-DD), from the complete days
+    /// before it.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Leave out an OAuth client known not to be billed (ids, repeat or comma-separate).
+    #[arg(long = "exclude-client", value_name = "ID", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Read a dataset `sync` wrote (a directory or s3://bucket/prefix) instead of the API.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub from: Option<String>,
+    /// Jobs submitted and waited for at once.
+    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
+    pub concurrency: std::num::NonZeroUsize,
 }
 
 #[derive(Debug, Args)]

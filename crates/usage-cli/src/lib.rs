@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod allowance;
 pub mod cli;
 mod commands;
 mod config;
@@ -84,12 +85,17 @@ async fn run_command(
         Command::Check(args) => args.from.as_deref(),
         Command::Serve(args) => args.from.as_deref(),
         Command::Jobs(args) => args.from.as_deref(),
+        Command::Allowance(args) => args.from.as_deref(),
         _ => None,
     };
     if let Some(from) = from {
-        // Bad rules are refused before the dataset is opened.
+        // Bad rules and licenses are refused before the dataset is opened.
         let rules = match &cli.command {
             Command::Check(args) => Some(commands::check::rules(args)?),
+            _ => None,
+        };
+        let allowance = match &cli.command {
+            Command::Allowance(args) => Some(commands::allowance::plan(args)?),
             _ => None,
         };
         // The dataset is opened and its state checked before anything else is read.
@@ -98,9 +104,12 @@ async fn run_command(
         session.progress.detail(&format!(
             "--from {from}: reading the synced dataset; no request goes to the Usage API"
         ));
-        let result = match (&cli.command, rules) {
-            (Command::Check(args), Some(rules)) => {
+        let result = match (&cli.command, rules, allowance) {
+            (Command::Check(args), Some(rules), _) => {
                 commands::check::exec(&session, args, &rules).await
+            }
+            (Command::Allowance(args), _, Some(plan)) => {
+                commands::allowance::exec(&session, args, &plan).await
             }
             _ => commands::exec(&session, cli.command).await,
         };
@@ -115,6 +124,12 @@ async fn run_command(
         let plan = commands::sync::plan(args, &vars)?;
         let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
         return commands::sync::exec(&session, plan).await;
+    }
+    if let Command::Allowance(args) = &cli.command {
+        // Bad licenses are refused before the client exists.
+        let plan = commands::allowance::plan(args)?;
+        let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
+        return commands::allowance::exec(&session, args, &plan).await;
     }
     if let Command::Check(args) = &cli.command {
         // Bad rules are refused before the client exists.

@@ -1,6 +1,7 @@
 //! One module per command (cargo's `commands/` layout): each takes the session and its
 //! own arguments.
 
+pub mod allowance;
 pub mod check;
 mod client;
 mod jobs;
@@ -32,6 +33,6 @@ pub async fn exec(session: &Session, command: Command) -> Result<(), Failure> {
         // Answered before any session is built.
         Command::Regions => Ok(()),
         // Planned before their session is built.
-        Command::Sync(_) | Command::Check(_) => Ok(()),
+        Command::Sync(_) | Command::Check(_) | Command::Allowance(_) => Ok(()),
     }
 }
