@@ -404,6 +404,31 @@ pub struct CheckArgs {
     /// All OAuth clients but these.
     #[arg(long = "exclude-client", value_name = "ID", value_delimiter = ',')]
     pub exclude: Vec<String>,
+    /// The largest share of the billing period's fair-use allocation allowed, e.g. 80%: the
+    /// share projected at the period's end (so far, with --to-date). Needs --licenses or
+    /// --allocation, as `allowance` takes them.
+    #[arg(long = "max-allocation-share", value_name = "PERCENT")]
+    pub max_allocation_share: Option<String>,
+    /// Judge --max-allocation-share on the requests so far, not on the projection.
+    #[arg(long, requires = "max_allocation_share")]
+    pub to_date: bool,
+    /// Billable users per license, for --max-allocation-share (see `allowance`).
+    #[arg(
+        long,
+        value_name = "NAME=COUNT,...",
+        conflicts_with = "allocation",
+        requires = "max_allocation_share"
+    )]
+    pub licenses: Option<String>,
+    /// The org's monthly allocation in requests, for --max-allocation-share.
+    #[arg(long, value_name = "REQUESTS", requires = "max_allocation_share")]
+    pub allocation: Option<u64>,
+    /// An allowance table of your own, for --licenses.
+    #[arg(long, value_name = "FILE", requires = "licenses")]
+    pub allowances: Option<PathBuf>,
+    /// The day of the month the billing period starts, 1 to 28.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=28))]
+    pub billing_day: u32,
     /// Jobs submitted and waited for at once.
     #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
     pub concurrency: std::num::NonZeroUsize,

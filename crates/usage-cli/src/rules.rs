@@ -8,6 +8,10 @@
 //! max_429_share = "5%"      # or max_429 = 1000, or max_growth = "50%"
 //! per = "endpoint"          # or "client" (the default)
 //! clients = ["1a2b..."]     # only these; or exclude = [...]
+//!
+//! [allocation]              # the share of the billing period's fair-use allocation
+//! max_share = "80%"
+//! licenses = "cx3=250"
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -63,7 +67,7 @@ pub fn parse_percent(text: &str, what: &str) -> Result<f64, String> {
     Ok(value / 100.0)
 }
 
-fn share_limit(text: &str, what: &str) -> Result<f64, String> {
+pub fn share_limit(text: &str, what: &str) -> Result<f64, String> {
     let share = parse_percent(text, what)?;
     if share > 1.0 {
         return Err(format!("{what} {text:?}: a share is at most 100%"));
@@ -91,6 +95,44 @@ struct FileRule {
 struct File {
     #[serde(default)]
     rule: Vec<FileRule>,
+    allocation: Option<FileAllocation>,
+}
+
+/// The `[allocation]` table: a limit on the share of the billing period's fair-use
+/// allocation, and how the allocation is known.
+///
+/// ```toml
+/// [allocation]
+/// max_share = "80%"            # projected at the period's end; to_date = true for so far
+/// licenses = "cx3=250,cx1=40"  # or allocation = 36000000
+/// billing_day = 21
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAllocation {
+    pub max_share: String,
+    #[serde(default)]
+    pub to_date: bool,
+    pub licenses: Option<String>,
+    pub allocation: Option<u64>,
+    pub allowances: Option<std::path::PathBuf>,
+    pub billing_day: Option<u32>,
+}
+
+fn parse_file(text: &str, place: &str) -> Result<File, Failure> {
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].lines().count().max(1))
+            .map(|n| format!(" line {n}"))
+            .unwrap_or_default();
+        Failure::Usage(format!("--rules {place}{line}: {}", e.message()))
+    })
+}
+
+/// The `[allocation]` table of a rules file, if it has one.
+pub fn allocation_from_toml(text: &str, place: &str) -> Result<Option<FileAllocation>, Failure> {
+    Ok(parse_file(text, place)?.allocation)
 }
 
 fn count_limit(n: i64, what: &str) -> Result<u64, String> {
@@ -99,14 +141,7 @@ fn count_limit(n: i64, what: &str) -> Result<u64, String> {
 
 /// The rules of a TOML file's text; `place` names it in messages.
 pub fn from_toml(text: &str, place: &str) -> Result<Vec<Rule>, Failure> {
-    let file: File = toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|span| text[..span.start.min(text.len())].lines().count().max(1))
-            .map(|n| format!(" line {n}"))
-            .unwrap_or_default();
-        Failure::Usage(format!("--rules {place}{line}: {}", e.message()))
-    })?;
+    let file = parse_file(text, place)?;
     let mut rules = Vec::new();
     for (n, rule) in file.rule.into_iter().enumerate() {
         let at = |what: &str| format!("--rules {place}: rule {}: {what}", n + 1);

@@ -277,3 +277,112 @@ async fn bad_input_exits_2_and_sends_nothing() {
     assert_eq!(fake.total_requests(), 0, "nothing sent");
     std::fs::remove_file(&table).unwrap();
 }
+
+/// `check --max-allocation-share`: exit 5 exactly when the projected (or, with `--to-date`,
+/// the so-far) share of the allocation that `allowance` reports is over the limit; the
+/// breach names the period, the projection and the top clients; the rules file's
+/// `[allocation]` table judges the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_breaches_the_allocation_share_that_allowance_reports() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let report = json(
+        &fake,
+        &[
+            "allowance",
+            "--licenses",
+            "cx3=20",
+            "--billing-day",
+            "7",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    let projected = report["projectedShare"].as_f64().unwrap() * 100.0;
+    let to_date = report["shareToDate"].as_f64().unwrap() * 100.0;
+    let top = report["clients"][0]["oauthClientName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let check = |limit: f64, extra: &'static [&'static str]| {
+        let fake = &fake;
+        async move {
+            let limit = format!("{limit:.4}%");
+            let mut args = vec![
+                "check",
+                "--max-allocation-share",
+                &limit,
+                "--licenses",
+                "cx3=20",
+                "--billing-day",
+                "7",
+            ];
+            args.extend_from_slice(extra);
+            run(fake, &args).await
+        }
+    };
+    let over = check(projected - 0.01, &[]).await;
+    assert_eq!(over.status.code(), Some(5), "{}", text(&over.stderr));
+    let line = text(&over.stdout);
+    assert!(
+        line.starts_with("projected share of the fair-use allocation, billing period "),
+        "{line}"
+    );
+    assert!(line.contains(&top) && line.contains("(estimate"), "{line}");
+    let under = check(projected + 0.01, &[]).await;
+    assert_eq!(under.status.code(), Some(0), "{}", text(&under.stderr));
+    let so_far = check(to_date - 0.01, &["--to-date"]).await;
+    assert_eq!(so_far.status.code(), Some(5), "{}", text(&so_far.stderr));
+    assert!(text(&so_far.stdout).starts_with("to-date share"));
+    assert_eq!(
+        check(to_date + 0.01, &["--to-date"]).await.status.code(),
+        Some(0)
+    );
+    let json_out = check(projected - 0.01, &["--format", "json"]).await;
+    let breaches: Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    assert_eq!(breaches[0]["rule"]["limit"], "maxAllocationShare");
+    assert_eq!(breaches[0]["projected"], report["projected"]);
+
+    // The same rule from a rules file, and bad ones refused before anything is sent.
+    let dir = std::env::temp_dir().join(format!("allocation-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rules.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[allocation]\nmax_share = \"{:.4}%\"\nlicenses = \"cx3=20\"\nbilling_day = 7\n",
+            projected - 0.01
+        ),
+    )
+    .unwrap();
+    let out = run(&fake, &["check", "--rules", file.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), line);
+    let sent = fake.total_requests();
+    for (body, says) in [
+        (
+            "[allocation]\nmax_share = \"80%\"\nlicenses = \"cx3=1\"\nbilling_day = 30\n",
+            "billing_day",
+        ),
+        (
+            "[allocation]\nmax_share = \"80%\"\nlicense = \"cx3=1\"\n",
+            "unknown field",
+        ),
+        (
+            "[allocation]\nmax_share = \"80%\"\nlicenses = \"cx9=1\"\n",
+            "known: communicate",
+        ),
+        ("[allocation]\nmax_share = \"80%\"\n", "--licenses"),
+    ] {
+        std::fs::write(&file, body).unwrap();
+        let out = run(&fake, &["check", "--rules", file.to_str().unwrap()]).await;
+        assert_eq!(out.status.code(), Some(2), "{body}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(says),
+            "{says:?} in {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(fake.total_requests(), sent, "bad rules send nothing");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

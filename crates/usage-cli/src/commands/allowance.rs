@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 use usage_ext::{DayWindow, split_days};
 
-use crate::allowance::{Allowances, Period, Projection, SHIPPED, WEEKS, project};
+use crate::allowance::{Allowances, Period, SHIPPED, WEEKS, project};
 use crate::cli::{AllowanceArgs, Format, PeriodArg};
 use crate::exit::Failure;
 use crate::history::Column;
@@ -29,7 +29,21 @@ pub struct Plan {
 
 /// Checks the licenses (or the allocation) and the allowance table; exit 2 on a bad one.
 pub fn plan(args: &AllowanceArgs) -> Result<Plan, Failure> {
-    if let Some(allocation) = args.allocation {
+    plan_of(
+        args.licenses.as_deref(),
+        args.allocation,
+        args.allowances.as_deref(),
+    )
+}
+
+/// The allocation of `--licenses` (at the table of `allowances`, else the shipped one) or
+/// of `--allocation`.
+pub fn plan_of(
+    licenses: Option<&str>,
+    allocation: Option<u64>,
+    allowances: Option<&std::path::Path>,
+) -> Result<Plan, Failure> {
+    if let Some(allocation) = allocation {
         if allocation == 0 {
             return Err(Failure::Usage(
                 "--allocation: give the requests allowed, above 0".into(),
@@ -40,7 +54,7 @@ pub fn plan(args: &AllowanceArgs) -> Result<Plan, Failure> {
             source: "--allocation".into(),
         });
     }
-    let (text, place) = match &args.allowances {
+    let (text, place) = match allowances {
         Some(path) => (
             std::fs::read_to_string(path)
                 .map_err(|e| Failure::Usage(format!("--allowances {}: {e}", path.display())))?,
@@ -52,7 +66,11 @@ pub fn plan(args: &AllowanceArgs) -> Result<Plan, Failure> {
         ),
     };
     let table = Allowances::parse(&text, &place).map_err(Failure::Usage)?;
-    let licenses = args.licenses.as_deref().unwrap_or_default();
+    let Some(licenses) = licenses else {
+        return Err(Failure::Usage(
+            "the allocation needs --licenses NAME=COUNT,... or --allocation N".into(),
+        ));
+    };
     let allocation = table.allocation(licenses).map_err(Failure::Usage)?;
     Ok(Plan {
         allocation,
@@ -64,41 +82,51 @@ pub fn plan(args: &AllowanceArgs) -> Result<Plan, Failure> {
 }
 
 /// One OAuth client's part.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ClientPart {
-    oauth_client_id: String,
-    oauth_client_name: String,
-    requests_to_date: i64,
-    projected: f64,
-    share_of_projection: f64,
+pub struct ClientPart {
+    pub oauth_client_id: String,
+    pub oauth_client_name: String,
+    pub requests_to_date: i64,
+    pub projected: f64,
+    pub share_of_projection: f64,
     /// The same days of the previous period.
-    previous_requests: i64,
+    pub previous_requests: i64,
     /// (to date - previous) / previous; `None` when it had none then.
-    change: Option<f64>,
+    pub change: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+/// Where the period stands and is heading.
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Report {
-    estimate: bool,
-    period_first_day: NaiveDate,
-    period_last_day: NaiveDate,
-    as_of: NaiveDate,
-    days_elapsed: u32,
-    days_left: u32,
-    allocation: u64,
-    allocation_source: String,
-    requests_to_date: i64,
-    share_to_date: f64,
-    projected: f64,
-    projected_low: f64,
-    projected_high: f64,
-    projected_share: f64,
-    projected_overage: f64,
-    run_rate: f64,
-    excluded_clients: Vec<String>,
-    clients: Vec<ClientPart>,
+pub struct Report {
+    pub estimate: bool,
+    pub period_first_day: NaiveDate,
+    pub period_last_day: NaiveDate,
+    pub as_of: NaiveDate,
+    pub days_elapsed: u32,
+    pub days_left: u32,
+    pub allocation: u64,
+    pub allocation_source: String,
+    pub requests_to_date: i64,
+    pub share_to_date: f64,
+    pub projected: f64,
+    pub projected_low: f64,
+    pub projected_high: f64,
+    pub projected_share: f64,
+    pub projected_overage: f64,
+    pub run_rate: f64,
+    pub excluded_clients: Vec<String>,
+    pub clients: Vec<ClientPart>,
+}
+
+/// Which period, seen from which day, leaving out which clients.
+pub struct Ask {
+    pub billing_day: u32,
+    pub period: PeriodArg,
+    pub as_of: Option<NaiveDate>,
+    pub exclude: Vec<String>,
+    pub concurrency: usize,
 }
 
 /// Requests per client per day, and the client's name.
@@ -109,6 +137,19 @@ struct Daily {
 }
 
 pub async fn exec(session: &Session, args: &AllowanceArgs, plan: &Plan) -> Result<(), Failure> {
+    let ask = Ask {
+        billing_day: args.billing_day,
+        period: args.period,
+        as_of: args.as_of,
+        exclude: args.exclude.clone(),
+        concurrency: args.concurrency.get(),
+    };
+    let report = compute(session, &ask, plan).await?;
+    write(session, &report)
+}
+
+/// The report of `ask`, from the API (one daily job per 90 days) or the session's dataset.
+pub async fn compute(session: &Session, args: &Ask, plan: &Plan) -> Result<Report, Failure> {
     let today = resolve::today();
     let asked = args.as_of.unwrap_or(today);
     if asked > today {
@@ -187,7 +228,7 @@ pub async fn exec(session: &Session, args: &AllowanceArgs, plan: &Plan) -> Resul
             }))?;
             jobs.push((window, request));
         }
-        let started = windowed::start_jobs(session, &session.queries, jobs, args.concurrency.get());
+        let started = windowed::start_jobs(session, &session.queries, jobs, args.concurrency);
         windowed::each_row(session, started, |_, row| {
             let client = row.oauth_client.as_ref();
             let id = client.and_then(|c| c.id.as_deref()).unwrap_or_default();
@@ -250,7 +291,7 @@ pub async fn exec(session: &Session, args: &AllowanceArgs, plan: &Plan) -> Resul
             .then(a.oauth_client_id.cmp(&b.oauth_client_id))
     });
     let allocation = plan.allocation as f64;
-    let report = Report {
+    Ok(Report {
         estimate: true,
         period_first_day: period.start,
         period_last_day: period.last(),
@@ -269,19 +310,18 @@ pub async fn exec(session: &Session, args: &AllowanceArgs, plan: &Plan) -> Resul
         run_rate: total.run_rate,
         excluded_clients: args.exclude.clone(),
         clients: parts,
-    };
-    write(session, &report, &total)
+    })
 }
 
 fn share(part: f64, whole: f64) -> f64 {
     if whole > 0.0 { part / whole } else { 0.0 }
 }
 
-fn whole(n: f64) -> String {
+pub fn whole(n: f64) -> String {
     thousands(n.round() as i64)
 }
 
-fn write(session: &Session, report: &Report, total: &Projection) -> Result<(), Failure> {
+fn write(session: &Session, report: &Report) -> Result<(), Failure> {
     let mut out = session.out()?;
     match session.format {
         Format::Json => {
@@ -375,11 +415,11 @@ fn write(session: &Session, report: &Report, total: &Projection) -> Result<(), F
             writeln!(
                 out,
                 "Projected at the period's end {} ({} to {}), {:.1} % of it; run rate {}",
-                whole(total.expected),
-                whole(total.low),
-                whole(total.high),
+                whole(report.projected),
+                whole(report.projected_low),
+                whole(report.projected_high),
                 report.projected_share * 100.0,
-                whole(total.run_rate)
+                whole(report.run_rate)
             )?;
             if report.projected_overage > 0.0 {
                 writeln!(

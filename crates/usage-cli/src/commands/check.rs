@@ -4,15 +4,31 @@
 
 use std::io::Write;
 
-use crate::cli::{CheckArgs, Format, Per};
+use crate::cli::{CheckArgs, Format, Per, PeriodArg};
+use crate::commands::allowance::{Ask, ClientPart, Plan, compute, plan_of, whole};
 use crate::commands::report::{Wants, jobs_report};
 use crate::exit::Failure;
+use crate::output::thousands;
 use crate::rules::{self, Limit, Rule};
 use crate::session::Session;
 use crate::untrusted;
 
+/// A limit on the share of the billing period's fair-use allocation.
+pub struct AllocationRule {
+    plan: Plan,
+    max_share: f64,
+    to_date: bool,
+    billing_day: u32,
+}
+
+/// What `check` judges: rules per client or endpoint, and the allocation's share.
+pub struct Checks {
+    pub rules: Vec<Rule>,
+    pub allocation: Option<AllocationRule>,
+}
+
 /// The rules of the flags and of `--rules FILE`; none at all is refused.
-pub fn rules(args: &CheckArgs) -> Result<Vec<Rule>, Failure> {
+pub fn rules(args: &CheckArgs) -> Result<Checks, Failure> {
     let rule = |limit| Rule {
         limit,
         per: args.per,
@@ -40,34 +56,172 @@ pub fn rules(args: &CheckArgs) -> Result<Vec<Rule>, Failure> {
             rules::parse_percent(growth, "--max-growth").map_err(Failure::Usage)?,
         )));
     }
+    let mut allocation = None;
+    if let Some(share) = &args.max_allocation_share {
+        allocation = Some(AllocationRule {
+            plan: plan_of(
+                args.licenses.as_deref(),
+                args.allocation,
+                args.allowances.as_deref(),
+            )?,
+            max_share: rules::parse_percent(share, "--max-allocation-share")
+                .map_err(Failure::Usage)?,
+            to_date: args.to_date,
+            billing_day: args.billing_day,
+        });
+    }
     if let Some(path) = &args.rules {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Failure::Usage(format!("--rules {}: {e}", path.display())))?;
-        rules.extend(rules::from_toml(&text, &path.display().to_string())?);
+        let place = path.display().to_string();
+        rules.extend(rules::from_toml(&text, &place)?);
+        if let Some(file) = rules::allocation_from_toml(&text, &place)?
+            && allocation.is_none()
+        {
+            let at = |what: &str| format!("--rules {place}: [allocation] {what}");
+            let billing_day = file.billing_day.unwrap_or(1);
+            if !(1..=28).contains(&billing_day) {
+                return Err(Failure::Usage(at("billing_day: 1 to 28")));
+            }
+            allocation = Some(AllocationRule {
+                plan: plan_of(
+                    file.licenses.as_deref(),
+                    file.allocation,
+                    file.allowances.as_deref(),
+                )
+                .map_err(|e| match e {
+                    Failure::Usage(text) => Failure::Usage(at(&text)),
+                    other => other,
+                })?,
+                max_share: rules::parse_percent(&file.max_share, &at("max_share"))
+                    .map_err(Failure::Usage)?,
+                to_date: file.to_date,
+                billing_day,
+            });
+        }
     }
-    if rules.is_empty() {
+    if rules.is_empty() && allocation.is_none() {
         return Err(Failure::Usage(
-            "check needs a rule: --max-429-share, --max-429, --max-growth or --rules FILE".into(),
+            "check needs a rule: --max-429-share, --max-429, --max-growth, \
+             --max-allocation-share or --rules FILE"
+                .into(),
         ));
     }
-    Ok(rules)
+    Ok(Checks { rules, allocation })
 }
 
-pub async fn exec(session: &Session, args: &CheckArgs, rules: &[Rule]) -> Result<(), Failure> {
+/// A breach of the allocation rule: its line, and its fields for JSON and CSV.
+struct AllocationBreach {
+    line: String,
+    json: serde_json::Value,
+    top: Option<ClientPart>,
+    value: f64,
+    limit: f64,
+}
+
+async fn judge_allocation(
+    session: &Session,
+    args: &CheckArgs,
+    rule: &AllocationRule,
+) -> Result<Option<AllocationBreach>, Failure> {
+    let ask = Ask {
+        billing_day: rule.billing_day,
+        period: PeriodArg::Current,
+        as_of: None,
+        exclude: args.exclude.clone(),
+        concurrency: args.concurrency.get(),
+    };
+    let report = compute(session, &ask, &rule.plan).await?;
+    let value = if rule.to_date {
+        report.share_to_date
+    } else {
+        report.projected_share
+    };
+    if value <= rule.max_share {
+        return Ok(None);
+    }
+    let top: Vec<ClientPart> = report.clients.iter().take(3).cloned().collect();
+    let names: Vec<String> = top
+        .iter()
+        .map(|c| {
+            format!(
+                "{} ({}) {:.1} %",
+                c.oauth_client_name,
+                c.oauth_client_id,
+                c.share_of_projection * 100.0
+            )
+        })
+        .collect();
+    let what = if rule.to_date {
+        format!("{} requests so far", thousands(report.requests_to_date))
+    } else {
+        format!(
+            "{} projected ({} to {})",
+            whole(report.projected),
+            whole(report.projected_low),
+            whole(report.projected_high)
+        )
+    };
+    let line = format!(
+        "{} share of the fair-use allocation, billing period {} to {} (estimate, {} days left): \
+         {:.2} %, {what} of {} requests, limit {:.2} %; top clients: {}",
+        if rule.to_date { "to-date" } else { "projected" },
+        report.period_first_day,
+        report.period_last_day,
+        report.days_left,
+        value * 100.0,
+        thousands(report.allocation as i64),
+        rule.max_share * 100.0,
+        names.join(", ")
+    );
+    let json = serde_json::json!({
+        "rule": {"limit": "maxAllocationShare", "value": rule.max_share, "toDate": rule.to_date},
+        "value": value,
+        "limit": rule.max_share,
+        "periodFirstDay": report.period_first_day,
+        "periodLastDay": report.period_last_day,
+        "allocation": report.allocation,
+        "requestsToDate": report.requests_to_date,
+        "projected": report.projected,
+        "projectedLow": report.projected_low,
+        "projectedHigh": report.projected_high,
+        "topClients": top,
+    });
+    Ok(Some(AllocationBreach {
+        line,
+        json,
+        top: top.into_iter().next(),
+        value,
+        limit: rule.max_share,
+    }))
+}
+
+pub async fn exec(session: &Session, args: &CheckArgs, checks: &Checks) -> Result<(), Failure> {
+    let rules = &checks.rules;
+    // The money first: the allocation's breach leads the output.
+    let allocation = match &checks.allocation {
+        Some(rule) => judge_allocation(session, args, rule).await?,
+        None => None,
+    };
     let wants = Wants {
         daily: false,
         before: rules.iter().any(Rule::needs_previous),
         endpoints: rules.iter().any(|r| r.per == Per::Endpoint),
     };
-    let (days, clients, before) = jobs_report(
-        session,
-        &args.window,
-        usize::MAX,
-        args.concurrency.get(),
-        wants,
-    )
-    .await?;
-    if wants.before && before.is_none() && session.history.is_none() {
+    let (days, clients, before) = if rules.is_empty() {
+        (None, Vec::new(), None)
+    } else {
+        let (days, clients, before) = jobs_report(
+            session,
+            &args.window,
+            usize::MAX,
+            args.concurrency.get(),
+            wants,
+        )
+        .await?;
+        (Some(days), clients, before)
+    };
+    if !rules.is_empty() && wants.before && before.is_none() && session.history.is_none() {
         session.progress.note(
             "check: the window before is past the year the API keeps; growth rules are not judged",
         );
@@ -76,10 +230,19 @@ pub async fn exec(session: &Session, args: &CheckArgs, rules: &[Rule]) -> Result
     let mut out = session.out()?;
     match session.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &breaches).map_err(std::io::Error::other)?;
+            let mut all: Vec<serde_json::Value> =
+                allocation.iter().map(|a| a.json.clone()).collect();
+            for breach in &breaches {
+                all.push(serde_json::to_value(breach).map_err(std::io::Error::other)?);
+            }
+            serde_json::to_writer_pretty(&mut out, &all).map_err(std::io::Error::other)?;
             writeln!(out)?;
         }
         Format::Ndjson => {
+            if let Some(a) = &allocation {
+                serde_json::to_writer(&mut out, &a.json).map_err(std::io::Error::other)?;
+                writeln!(out)?;
+            }
             for breach in &breaches {
                 serde_json::to_writer(&mut out, breach).map_err(std::io::Error::other)?;
                 writeln!(out)?;
@@ -98,6 +261,22 @@ pub async fn exec(session: &Session, args: &CheckArgs, rules: &[Rule]) -> Result
                     "limitValue",
                 ])
                 .map_err(std::io::Error::other)?;
+            if let Some(a) = &allocation {
+                let (id, name) = a.top.as_ref().map_or(("", ""), |c| {
+                    (c.oauth_client_id.as_str(), c.oauth_client_name.as_str())
+                });
+                writer
+                    .write_record(session.csv.record([
+                        id,
+                        name,
+                        "",
+                        "",
+                        "maxAllocationShare",
+                        &a.value.to_string(),
+                        &a.limit.to_string(),
+                    ]))
+                    .map_err(std::io::Error::other)?;
+            }
             for b in &breaches {
                 let kind = match b.rule.limit {
                     Limit::Max429Share(_) => "max429Share",
@@ -120,20 +299,25 @@ pub async fn exec(session: &Session, args: &CheckArgs, rules: &[Rule]) -> Result
         }
         // Refused before anything is sent: `--format html` is the report's.
         Format::Table | Format::Html | Format::Openmetrics => {
+            if let Some(a) = &allocation {
+                writeln!(out, "{}", untrusted::terminal(&a.line))?;
+            }
             for breach in &breaches {
                 writeln!(out, "{}", untrusted::terminal(&breach.line()))?;
             }
         }
     }
     out.flush()?;
-    if breaches.is_empty() {
+    let count = breaches.len() + usize::from(allocation.is_some());
+    if count == 0 {
+        let window = days.map(|d| format!(", {d}")).unwrap_or_default();
+        let judged = rules.len() + usize::from(checks.allocation.is_some());
         session.progress.note(&format!(
-            "check: {} rule(s), {} OAuth client(s), {days}: nothing breached",
-            rules.len(),
+            "check: {judged} rule(s), {} OAuth client(s){window}: nothing breached",
             clients.len()
         ));
         Ok(())
     } else {
-        Err(Failure::Breached(breaches.len()))
+        Err(Failure::Breached(count))
     }
 }
