@@ -51,6 +51,15 @@ pub struct Session {
     _fake: Option<FakeService>,
 }
 
+/// How CSV cells are written: as sent with `--exact-csv`, else safe for a spreadsheet.
+fn csv_cells(global: &Global) -> CsvCells {
+    if global.exact_csv {
+        CsvCells::Exact
+    } else {
+        CsvCells::ForSpreadsheets
+    }
+}
+
 /// The format: `--format`, else the `--output` file's extension, else the table.
 pub fn format(global: &Global) -> Format {
     global
@@ -124,11 +133,7 @@ impl Session {
             queries,
             progress,
             format: format(global),
-            csv: if global.exact_csv {
-                CsvCells::Exact
-            } else {
-                CsvCells::ForSpreadsheets
-            },
+            csv: csv_cells(global),
             output: global.output.clone(),
             pending,
             demo: global.demo,
@@ -167,11 +172,7 @@ impl Session {
             queries: UsageQueries::new(client),
             progress,
             format: format(global),
-            csv: if global.exact_csv {
-                CsvCells::Exact
-            } else {
-                CsvCells::ForSpreadsheets
-            },
+            csv: csv_cells(global),
             output: global.output.clone(),
             pending,
             demo: history.scope() == "demo",
