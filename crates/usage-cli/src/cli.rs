@@ -163,6 +163,14 @@ pub enum Command {
     Allowance(AllowanceArgs),
     /// The Genesys Cloud regions, with their API hosts.
     Regions,
+    /// A shell completion script on stdout, e.g. `genesys-usage completions bash >
+    /// /etc/bash_completion.d/genesys-usage`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on stdout, every command included: `genesys-usage man > genesys-usage.1`.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]

@@ -77,6 +77,11 @@ async fn run_command(
         }
         _ => {}
     }
+    match &cli.command {
+        Command::Completions { shell } => return commands::completions(*shell),
+        Command::Man => return commands::man(),
+        _ => {}
+    }
     if let Command::Regions = cli.command {
         return commands::regions(session::format(&cli.global), cli.global.output.as_deref());
     }

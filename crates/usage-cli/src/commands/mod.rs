@@ -4,6 +4,7 @@
 pub mod allowance;
 pub mod check;
 mod client;
+mod docs;
 mod jobs;
 mod query;
 mod regions;
@@ -12,6 +13,7 @@ mod resume;
 mod serve;
 pub mod sync;
 
+pub use docs::{completions, man};
 pub use regions::regions;
 
 use crate::cli::Command;
@@ -31,7 +33,7 @@ pub async fn exec(session: &Session, command: Command) -> Result<(), Failure> {
         Command::Resume { id, client } => resume::exec(session, &id, client.as_deref()).await,
         Command::Serve(args) => serve::exec(session, &args).await,
         // Answered before any session is built.
-        Command::Regions => Ok(()),
+        Command::Regions | Command::Completions { .. } | Command::Man => Ok(()),
         // Planned before their session is built.
         Command::Sync(_) | Command::Check(_) | Command::Allowance(_) => Ok(()),
     }
