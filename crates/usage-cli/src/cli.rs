@@ -81,6 +81,14 @@ pub struct Global {
     /// Read the OAuth client secret from the first line of stdin.
     #[arg(long, global = true)]
     pub client_secret_stdin: bool,
+    /// The `gc` CLI's profile to use (a table of ~/.gc/config.toml); flags and the
+    /// GENESYSCLOUD_* variables win over its keys. [DEFAULT] is used when no profile is named
+    /// and no such variable is set.
+    #[arg(long, short = 'p', global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The `gc` configuration file to read profiles from, instead of ~/.gc/config.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub gc_config: Option<std::path::PathBuf>,
     /// API and login base URL instead of the region's (a gateway, or a test server; plain
     /// http is accepted for loopback hosts only).
     #[arg(long, global = true, value_name = "URL")]

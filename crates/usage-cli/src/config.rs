@@ -6,6 +6,7 @@ use usage_ext::client::env;
 use usage_ext::{Client, ClientBuilder};
 
 use crate::cli::Global;
+use crate::profile;
 
 /// The variables the tool reads.
 const KNOWN: [&str; 4] = [
@@ -66,10 +67,33 @@ pub fn org_client(
             .find(|(k, v)| k == name && !v.trim().is_empty())
             .map(|(_, v)| v.clone())
     };
+    // Flags, then the environment, then the gc profile, key by key; a profile's token is
+    // taken only when no client id or secret came from elsewhere, so that two kinds of
+    // credentials are never mixed.
+    let any_variable = KNOWN.iter().any(|k| var(k).is_some());
+    let profile = profile::load(
+        profile::path(global.gc_config.as_deref(), vars).as_deref(),
+        global.profile.as_deref(),
+        !any_variable,
+    )
+    .map_err(ConfigProblem)?
+    .unwrap_or_default();
     let id = global.client_id.clone().or_else(|| var(env::CLIENT_ID));
     let secret = secret_from_stdin.or_else(|| var(env::CLIENT_SECRET));
-    let token = var(env::ACCESS_TOKEN);
-    let region = global.region.clone().or_else(|| var(env::REGION));
+    let token = var(env::ACCESS_TOKEN).or_else(|| {
+        if id.is_none() && secret.is_none() {
+            profile.access_token.clone()
+        } else {
+            None
+        }
+    });
+    let id = id.or(profile.client_credentials);
+    let secret = secret.or(profile.client_secret);
+    let region = global
+        .region
+        .clone()
+        .or_else(|| var(env::REGION))
+        .or(profile.environment);
     let reaches_org = region.is_some() || global.base_url.is_some();
 
     let misspelled: Vec<String> = vars

@@ -12,6 +12,7 @@ mod html;
 mod lock;
 mod metrics;
 mod output;
+mod profile;
 mod progress;
 mod resolve;
 mod rules;

@@ -125,6 +125,12 @@ impl FakeService {
         self.state.clear_faults();
     }
 
+    /// Issues an access token the fake accepts, as its token endpoint would: for tests of a
+    /// tool configured with a ready token rather than client credentials.
+    pub fn issue_token(&self) -> String {
+        self.state.issue_token()
+    }
+
     /// Every token issued so far stops being valid (the API answers 401 to it).
     pub fn expire_tokens(&self) {
         self.state.expire_tokens();
