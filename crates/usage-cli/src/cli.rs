@@ -82,8 +82,8 @@ pub struct Global {
     #[arg(long, global = true)]
     pub client_secret_stdin: bool,
     /// The `gc` CLI's profile to use (a table of ~/.gc/config.toml); flags and the
-    /// GENESYSCLOUD_* variables win over its keys. [DEFAULT] is used when no profile is named
-    /// and no such variable is set.
+    /// GENESYSCLOUD_* variables win over its keys. The DEFAULT profile is used when no
+    /// profile is named and no such variable is set.
     #[arg(long, short = 'p', global = true, value_name = "NAME")]
     pub profile: Option<String>,
     /// The `gc` configuration file to read profiles from, instead of ~/.gc/config.toml.
