@@ -60,9 +60,10 @@ impl Column {
         Column::Status500,
     ];
 
-    /// Its place in a [`DayRow`]: the six texts, then the six counters.
+    /// Its place in a [`DayRow`]: the six texts, then the six counters (the order of the
+    /// declaration and of [`Column::ALL`]); a cast, as it is taken for every cell read.
     fn index(self) -> usize {
-        Column::ALL.iter().position(|c| *c == self).unwrap_or(0)
+        self as usize
     }
 
     fn name(self) -> &'static str {
@@ -175,7 +176,7 @@ impl History {
     /// Opens `--from`: refuses (exit 2) a place that holds no dataset, or one of a newer
     /// version. Reads the state file only.
     pub async fn open(from: &str, vars: &[(String, String)]) -> Result<Self, Failure> {
-        let store = Store::open(from, vars).map_err(|e| relabel(e, "--to", "--from"))?;
+        let store = Store::open("--from", from, vars)?;
         let place = store.describe();
         let state_place = format!("{place}/{STATE_FILE}");
         let Some(bytes) = store.get(STATE_FILE).await? else {
@@ -343,14 +344,6 @@ struct Loaded {
     place: String,
 }
 
-/// A Store error names the flag it was opened by; here that is `--from`.
-fn relabel(failure: Failure, from: &str, to: &str) -> Failure {
-    match failure {
-        Failure::Usage(text) => Failure::Usage(text.replace(from, to)),
-        other => other,
-    }
-}
-
 /// A day file that cannot be read (truncated, not Parquet, a foreign or mistyped column)
 /// ends the command with exit 1 and names the file.
 fn unreadable(place: &str, why: impl std::fmt::Display) -> Failure {
@@ -492,4 +485,16 @@ fn decode(
         each(&row)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Column;
+
+    #[test]
+    fn a_columns_index_is_its_place_in_all() {
+        for (place, column) in Column::ALL.iter().enumerate() {
+            assert_eq!(column.index(), place, "{column:?}");
+        }
+    }
 }

@@ -54,11 +54,12 @@ impl Store {
     /// `--to DIR` or `--to s3://bucket/prefix`, the S3 one configured by the standard AWS
     /// variables of `vars` (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
     /// `AWS_REGION`, `AWS_ENDPOINT_URL`).
-    pub fn open(to: &str, vars: &[(String, String)]) -> Result<Self, Failure> {
+    /// `flag` names the target in messages (`--to` for sync, `--from` for a reader).
+    pub fn open(flag: &str, to: &str, vars: &[(String, String)]) -> Result<Self, Failure> {
         let Some(rest) = to.strip_prefix("s3://") else {
             if to.contains("://") {
                 return Err(Failure::Usage(format!(
-                    "--to {to:?}: give a directory or s3://bucket/prefix"
+                    "{flag} {to:?}: give a directory or s3://bucket/prefix"
                 )));
             }
             return Ok(Store::Dir(PathBuf::from(to)));
@@ -66,7 +67,7 @@ impl Store {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
             return Err(Failure::Usage(format!(
-                "--to {to:?}: no bucket; give s3://bucket/prefix"
+                "{flag} {to:?}: no bucket; give s3://bucket/prefix"
             )));
         }
         let var = |name: &str| {
@@ -96,7 +97,7 @@ impl Store {
         }
         let store = builder
             .build()
-            .map_err(|e| Failure::Usage(format!("--to {to}: {e}")))?;
+            .map_err(|e| Failure::Usage(format!("{flag} {to}: {e}")))?;
         Ok(Store::S3 {
             store: Arc::new(store),
             prefix: prefix.trim_matches('/').to_string(),

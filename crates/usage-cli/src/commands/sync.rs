@@ -77,7 +77,7 @@ pub fn plan(args: &SyncArgs, vars: &[(String, String)]) -> Result<Plan, Failure>
     }
     .normalized();
     Ok(Plan {
-        store: Store::open(&args.to, vars)?,
+        store: Store::open("--to", &args.to, vars)?,
         shape,
         since,
         repull,
