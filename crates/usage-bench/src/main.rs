@@ -1,10 +1,11 @@
-//! `cargo run --release -p usage-bench -- <decode [rows]|e2e|jobs|poll|concurrency|cli|sync|all>`
+//! `cargo run --release -p usage-bench -- <decode [rows]|e2e|jobs|poll|concurrency|cli|sync|history|backtest|all>`
 //!
 //! Each benchmark measures the SDK and its floor in the same run and prints the ratio.
 //! See BENCHMARKS.md for what each measures and the latest numbers.
 
 #![forbid(unsafe_code)]
 
+mod backtest;
 mod cli;
 mod concurrency;
 mod decode;
@@ -52,6 +53,7 @@ async fn run() -> ExitCode {
         ["cli"] => cli::run().await,
         ["sync"] => sync::run().await,
         ["history"] => history::run().await,
+        ["backtest"] => backtest::run().await,
         ["construction"] => e2e::construction(),
         ["job-loop", variant, url, n] => e2e::job_loop(variant, url, n).await,
         // Each in a process of its own, so one's peak memory does not show in another's.
@@ -61,9 +63,10 @@ async fn run() -> ExitCode {
         ["serve-fake", rows, delay_ms] => e2e::serve_fake(rows, delay_ms).await,
         ["job", variant, url, rows] => e2e::job(variant, url, rows).await,
         ["jobs-job", variant, url] => jobs::job(variant, url).await,
-        _ => {
-            Err("usage: usage-bench <decode|e2e|jobs|poll|concurrency|cli|sync|history|all>".into())
-        }
+        _ => Err(
+            "usage: usage-bench <decode|e2e|jobs|poll|concurrency|cli|sync|history|backtest|all>"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,6 +90,7 @@ fn all() -> Result {
         "cli",
         "sync",
         "history",
+        "backtest",
     ] {
         let status = std::process::Command::new(&exe).arg(bench).status()?;
         if !status.success() {

@@ -314,13 +314,15 @@ impl Traits {
         }
     }
 
-    /// The counts of one day (days since the common era).
-    fn day(&self, day: i32) -> Counts {
+    /// The counts of one day (days since the common era), its client's shape that day
+    /// applied.
+    fn day(&self, day: i32, shape: Shape) -> Counts {
         let a = mix(self.seed ^ (day as u64).wrapping_mul(0x9e37_79b9));
         let b = mix(a);
-        let requests = (self.volume * (0.5 + unit(a))) as i64 + 1;
+        let requests = (self.volume * shape.volume * (0.5 + unit(a))) as i64 + 1;
         let share = |bits: u64, over: i64| ((bits & 0xffff) as i64 * (requests / over)) >> 16;
-        let status429 = (requests as f64 * self.limited * (0.5 + unit(mix(b)))) as i64;
+        let limited = (self.limited + shape.limited).min(0.6);
+        let status429 = (requests as f64 * limited * (0.5 + unit(mix(b)))) as i64;
         let status400 = status429 + share(b >> 16, 50);
         let status500 = if self.failing { share(b >> 32, 200) } else { 0 };
         // Redirects are rare but real (the service counts them): not always zero.
@@ -337,6 +339,79 @@ impl Traits {
             status429,
             status500,
         }
+    }
+}
+
+/// The clients whose traffic follows the contact centre's (agents' screens, wallboards, QA
+/// of the day's calls): quiet at weekends, up and down with the day's calls. The others
+/// (the nightly export, the data lake) run on schedules, weekends much like weekdays.
+const ATTENDED: [bool; OAUTH_CLIENTS.len()] = [false, true, false, true, true];
+/// The client that grows through the year: the data lake takes more tables each month.
+const GROWING: usize = 2;
+/// The client that runs away now and then: a retry loop for a few days, into the rate limit.
+const RUNAWAY: usize = 4;
+/// The client with a month-end batch: the export of the month's schedules and adherence.
+const MONTH_END: usize = 0;
+
+/// How one client's traffic on one day differs from its usual: the demo org's shape, so
+/// that the weekly pattern, the trend and the outliers a real org has are there to see.
+/// A function of the seed, the client and the date alone, so a day's counts never change.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Shape {
+    /// Times its usual volume.
+    pub volume: f64,
+    /// Added to the share the rate limit refuses.
+    pub limited: f64,
+}
+
+impl Shape {
+    pub fn of(seed: u64, client: usize, day: NaiveDate) -> Self {
+        let mut volume = 1.0;
+        let mut limited = 0.0;
+        let weekday = day.weekday().num_days_from_monday();
+        if ATTENDED.get(client).copied().unwrap_or(false) {
+            // Monday's backlog, Friday's early finish, a skeleton crew at weekends.
+            volume *= [1.12, 1.04, 1.0, 0.98, 0.9, 0.32, 0.2][weekday as usize];
+            // The day's calls: one draw per day for the whole org, within ±12 %.
+            let calls = mix(seed ^ 0xca11 ^ (day.num_days_from_ce() as u64).wrapping_mul(31));
+            volume *= 0.88 + 0.24 * unit(calls);
+        } else if weekday >= 5 {
+            volume *= 0.85;
+        }
+        if client == GROWING {
+            // 60 % a year, compounded daily, from the start of 2026 (and back before it),
+            // within a quarter and four times the base.
+            let from = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or(NaiveDate::MIN);
+            let years = (day - from).num_days() as f64 / 365.0;
+            volume *= 1.6f64.powf(years).clamp(0.25, 4.0);
+        }
+        if client == RUNAWAY {
+            // In about one month in three, a deploy with a retry loop: three to five days
+            // at five times the traffic, much of it refused, until someone rolls it back.
+            let month = u64::from(day.year_ce().1) * 12 + u64::from(day.month0());
+            let draw = mix(seed ^ 0x0ff_107 ^ month.wrapping_mul(0x9e37_79b9));
+            let start = 3 + (draw >> 8) % 20;
+            let days = 3 + (draw >> 16) % 3;
+            let d = u64::from(day.day());
+            if draw % 3 == 0 && d >= start && d < start + days {
+                volume *= 5.0;
+                limited += 0.3;
+            }
+        }
+        if client == MONTH_END {
+            let last = day
+                .succ_opt()
+                .is_none_or(|next| next.month() != day.month());
+            let before_last = day
+                .checked_add_days(Days::new(2))
+                .is_none_or(|next| next.month() != day.month());
+            if last {
+                volume *= 6.0;
+            } else if before_last {
+                volume *= 2.5;
+            }
+        }
+        Self { volume, limited }
     }
 }
 
@@ -442,6 +517,12 @@ impl Cut {
             && self.grouped(Dim::User)
             && self.grouped(Dim::Template);
         let order = real_order(seed);
+        // Each client's shape, day by day, drawn once for every series of it.
+        let shapes: Vec<[Shape; OAUTH_CLIENTS.len()]> = first
+            .iter_days()
+            .take_while(|d| *d <= last)
+            .map(|d| std::array::from_fn(|c| Shape::of(seed, c, d)))
+            .collect();
         let mut cells = Vec::new();
         for i in 0..series {
             let s = series_of(&order, i);
@@ -451,9 +532,8 @@ impl Cut {
             let key = self.key(&s);
             let traits = Traits::of(seed, i);
             let mut open: Option<Cell> = None;
-            let mut day = first;
-            while day <= last {
-                let counts = traits.day(day.num_days_from_ce());
+            for (day, shape) in first.iter_days().zip(&shapes) {
+                let counts = traits.day(day.num_days_from_ce(), shape[usize::from(s.client)]);
                 let date = self.bucket(day);
                 match &mut open {
                     Some(cell) if cell.date == date => cell.counts += counts,
@@ -462,8 +542,6 @@ impl Cut {
                         open = Some(Cell { key, date, counts });
                     }
                 }
-                let Some(next) = day.succ_opt() else { break };
-                day = next;
             }
             cells.extend(open);
         }
@@ -620,6 +698,62 @@ mod tests {
         assert_eq!(total(&daily), total(&one));
         let monthly = cut(&[Dim::Platform], Some(Granularity::Month)).rows(7, 300);
         assert_eq!(total(&monthly), total(&one));
+    }
+
+    /// Requests of each client per day over `first..=last`, the whole org's real series.
+    fn by_client_day(first: &str, last: &str) -> HashMap<(u8, NaiveDate), i64> {
+        let cut = Cut {
+            first: first.parse().unwrap(),
+            last: last.parse().unwrap(),
+            ..cut(&[Dim::Client], Some(Granularity::Day))
+        };
+        cut.rows(crate::FakeConfig::default().seed, REAL_SERIES)
+            .into_iter()
+            .map(|c| ((c.key.client.unwrap(), c.date.unwrap()), c.counts.requests))
+            .collect()
+    }
+
+    #[test]
+    fn the_demo_org_has_a_weekly_pattern_a_trend_a_runaway_and_a_month_end() {
+        let days = by_client_day("2025-01-01", "2026-10-31");
+        let mean = |client: u8, keep: &dyn Fn(NaiveDate) -> bool| {
+            let v: Vec<i64> = days
+                .iter()
+                .filter(|((c, d), _)| *c == client && keep(*d))
+                .map(|(_, r)| *r)
+                .collect();
+            v.iter().sum::<i64>() as f64 / v.len().max(1) as f64
+        };
+        let weekend = |d: NaiveDate| d.weekday().number_from_monday() > 5;
+        // The CRM screen pop follows the agents: weekends a fraction of weekdays.
+        let crm = 1;
+        let ratio = mean(crm, &weekend) / mean(crm, &|d| !weekend(d));
+        assert!((0.15..0.4).contains(&ratio), "weekend/weekday {ratio}");
+        // The data lake grows: October 2026 well above January 2025.
+        let month = |y: i32, m: u32| move |d: NaiveDate| d.year() == y && d.month() == m;
+        let growth = mean(GROWING as u8, &month(2026, 10)) / mean(GROWING as u8, &month(2025, 1));
+        assert!(growth > 1.8, "growth {growth}");
+        // The nightly export's month-end batch.
+        let last_day = |d: NaiveDate| d.succ_opt().unwrap().month() != d.month();
+        let batch = mean(MONTH_END as u8, &last_day) / mean(MONTH_END as u8, &|d| d.day() < 20);
+        assert!(batch > 4.0, "month end {batch}");
+        // The QA bot runs away for a few days in some months, and not in most.
+        let months_with_runaway: std::collections::BTreeSet<(i32, u32)> = days
+            .keys()
+            .filter(|(c, d)| {
+                *c == RUNAWAY as u8
+                    && Shape::of(crate::FakeConfig::default().seed, RUNAWAY, *d).volume > 4.0
+            })
+            .map(|(_, d)| (d.year(), d.month()))
+            .collect();
+        assert!(
+            (3..=14).contains(&months_with_runaway.len()),
+            "{months_with_runaway:?}"
+        );
+        let runaway = mean(RUNAWAY as u8, &|d| {
+            Shape::of(crate::FakeConfig::default().seed, RUNAWAY, d).volume > 4.0 && !weekend(d)
+        }) / mean(RUNAWAY as u8, &|d| !weekend(d));
+        assert!(runaway > 3.0, "runaway {runaway}");
     }
 
     #[test]

@@ -188,6 +188,14 @@ pub async fn compute(session: &Session, args: &Ask, plan: &Plan) -> Result<Repor
         }
         *client.days.entry(date).or_default() += requests as f64;
     };
+    // The API keeps a year: an early --as-of gets what is left of the weeks before it.
+    let earliest = usage_ext::earliest_first_day(today);
+    if session.history.is_none() && first < earliest {
+        first = earliest;
+        session.progress.note(&format!(
+            "the Usage API keeps a year, from {first}; the projection and the change use the days from there"
+        ));
+    }
     if let Some(history) = &session.history {
         history.require(&["OauthClientId"], "the allowance per OAuth client")?;
         if first < history.held().first() {
