@@ -393,7 +393,7 @@ impl Shape {
             let start = 3 + (draw >> 8) % 20;
             let days = 3 + (draw >> 16) % 3;
             let d = u64::from(day.day());
-            if draw % 3 == 0 && d >= start && d < start + days {
+            if draw.is_multiple_of(3) && d >= start && d < start + days {
                 volume *= 5.0;
                 limited += 0.3;
             }
