@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike as _, Days, Months, NaiveDate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The table shipped with the tool: Genesys's published allowances, with their source and
 /// the month they were read.
@@ -182,6 +182,54 @@ pub fn project(daily: &BTreeMap<NaiveDate, f64>, period: Period, as_of: NaiveDat
         high,
         run_rate,
     }
+}
+
+/// One OAuth client's part.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientPart {
+    pub oauth_client_id: String,
+    pub oauth_client_name: String,
+    pub requests_to_date: i64,
+    pub projected: f64,
+    pub share_of_projection: f64,
+    /// The same days of the previous period.
+    pub previous_requests: i64,
+    /// (to date - previous) / previous; `None` when it had none then.
+    pub change: Option<f64>,
+}
+
+/// Where the period stands and is heading.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub estimate: bool,
+    pub period_first_day: NaiveDate,
+    pub period_last_day: NaiveDate,
+    pub as_of: NaiveDate,
+    pub days_elapsed: u32,
+    pub days_left: u32,
+    pub allocation: u64,
+    pub allocation_source: String,
+    pub requests_to_date: i64,
+    pub share_to_date: f64,
+    pub projected: f64,
+    pub projected_low: f64,
+    pub projected_high: f64,
+    pub projected_share: f64,
+    pub projected_overage: f64,
+    pub run_rate: f64,
+    pub excluded_clients: Vec<String>,
+    pub clients: Vec<ClientPart>,
+    /// The org's requests on each day of the period so far.
+    pub daily: Vec<DayRequests>,
+}
+
+/// The org's requests on one day.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DayRequests {
+    pub date: NaiveDate,
+    pub requests: i64,
 }
 
 #[cfg(test)]

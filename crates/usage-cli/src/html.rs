@@ -1,5 +1,6 @@
-//! `report --format html`: the report as one self-contained page, the evidence a support
-//! case for a higher rate limit asks for. Inline CSS and SVG only, and a
+//! `report --format html` and `allowance --format html`: one self-contained page each, the
+//! evidence a support case for a higher rate limit asks for, and the one the person who
+//! signs the invoice reads. Inline CSS and SVG only, and a
 //! Content-Security-Policy that forbids fetching anything, so the file shows the same
 //! offline, attached to a ticket or printed. Every number is the one `--format csv` gives
 //! for the same run; the cells carry `data-` attributes naming the CSV column, so a reader
@@ -10,7 +11,8 @@ use std::io::{self, Write};
 
 use usage_ext::DayWindow;
 
-use crate::output::thousands;
+use crate::allowance::Report as Allowance;
+use crate::output::{thousands, whole};
 use crate::tally::{ClientReport, requests_change, share_change};
 
 /// What the page says about its data besides the clients.
@@ -322,6 +324,195 @@ fn endpoints_table(html: &mut String, clients: &[ClientReport]) {
     html.push_str("</tbody></table></section>\n");
 }
 
+/// Writes `allowance`'s page: the period's figures, the requests day by day against the
+/// allocation with the projection to the period's end, and the clients. Every number is the
+/// one `--format csv` gives, in a cell whose `data-field` names the CSV column.
+pub fn allowance(out: &mut dyn Write, report: &Allowance, source: &str) -> io::Result<()> {
+    let mut html = String::new();
+    let period = format!("{} to {}", report.period_first_day, report.period_last_day);
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Genesys Cloud fair-use allocation, {period}</title><style>{STYLE}</style></head><body>\n\
+         <header><h1>Genesys Cloud API requests against the fair-use allocation (estimate)</h1>\
+         <p class=\"meta\">Billing period <b data-field=\"periodFirstDay\">{first}</b> to <b data-field=\"periodLastDay\">{last}</b> (UTC days), \
+         as of <b data-field=\"asOf\">{as_of}</b>: {elapsed} days elapsed, {left} left · data: <b>{source}</b> · genesys-usage {version}</p>\
+         <p class=\"summary\">Allocation <b data-field=\"allocation\">{allocation}</b> requests <span class=\"id\">({allocation_source})</span><br>\
+         So far <b data-field=\"requestsToDate\">{to_date}</b> requests ({share_to_date:.1} %)<br>\
+         Projected at the period's end <b data-field=\"projected\">{projected}</b> \
+         (<span data-field=\"projectedLow\">{low}</span> to <span data-field=\"projectedHigh\">{high}</span>), {projected_share:.1} % of the allocation; \
+         run rate <span data-field=\"runRate\">{run_rate}</span><br>{overage}</p>\
+         <p class=\"meta\">An estimate: the Usage API counts every request, the built-in clients' included; Genesys bills from its own count.{excluded}</p></header>\n",
+        first = report.period_first_day,
+        last = report.period_last_day,
+        as_of = report.as_of,
+        elapsed = report.days_elapsed,
+        left = report.days_left,
+        source = escape(source),
+        version = env!("CARGO_PKG_VERSION"),
+        allocation = thousands(report.allocation as i64),
+        allocation_source = escape(&report.allocation_source),
+        to_date = thousands(report.requests_to_date),
+        share_to_date = report.share_to_date * 100.0,
+        projected = whole(report.projected),
+        low = whole(report.projected_low),
+        high = whole(report.projected_high),
+        projected_share = report.projected_share * 100.0,
+        run_rate = whole(report.run_rate),
+        overage = if report.projected_overage > 0.0 {
+            format!(
+                "<b>Projected overage {} requests</b>",
+                whole(report.projected_overage)
+            )
+        } else {
+            "No overage projected".to_string()
+        },
+        excluded = if report.excluded_clients.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Left out: {}.",
+                escape(&report.excluded_clients.join(", "))
+            )
+        },
+    );
+    cumulative_chart(&mut html, report);
+    allowance_clients(&mut html, report);
+    html.push_str("</body></html>\n");
+    out.write_all(html.as_bytes())
+}
+
+/// The requests summed day by day through the period, the allocation as a line, and from
+/// today the projection to the period's end with its low–high range as a band.
+fn cumulative_chart(html: &mut String, report: &Allowance) {
+    let days = (report.days_elapsed + report.days_left).max(1) as f64;
+    let top = [
+        report.allocation as f64,
+        report.projected_high,
+        report.run_rate,
+        report.requests_to_date as f64,
+    ]
+    .into_iter()
+    .fold(1.0f64, f64::max)
+        * 1.05;
+    let (width, height, left, bottom, pad) = (960.0, 300.0, 80.0, 28.0, 10.0);
+    let plot_w = width - left - pad;
+    let plot_h = height - bottom - pad;
+    let x = |day: f64| left + plot_w * day / days;
+    let y = |requests: f64| pad + plot_h - plot_h * requests / top;
+    let _ = write!(
+        html,
+        "<section><h2>Requests through the period, against the allocation</h2>\
+         <svg role=\"img\" aria-label=\"requests summed day by day, the allocation, and the projection to the period's end\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\">"
+    );
+    for tick in [0.0, top / 2.1, top / 1.05] {
+        let _ = write!(
+            html,
+            "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ccc\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            width - pad,
+            y(tick),
+            y(tick),
+            left - 6.0,
+            y(tick) + 4.0,
+            whole(tick)
+        );
+    }
+    // The projection's range, from today's total to the low and high ends.
+    let now = report.days_elapsed as f64;
+    let so_far = report.requests_to_date as f64;
+    if report.days_left > 0 {
+        let _ = write!(
+            html,
+            "<polygon points=\"{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}\" fill=\"#56B4E9\" fill-opacity=\"0.3\" stroke=\"none\"><title>projected {} to {}</title></polygon>\
+             <line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#0072B2\" stroke-width=\"2\" stroke-dasharray=\"6 4\"><title>projected {}</title></line>",
+            x(now),
+            y(so_far),
+            x(days),
+            y(report.projected_high),
+            x(days),
+            y(report.projected_low),
+            whole(report.projected_low),
+            whole(report.projected_high),
+            x(now),
+            y(so_far),
+            x(days),
+            y(report.projected),
+            whole(report.projected),
+        );
+    }
+    let mut points = format!("{:.1},{:.1}", x(0.0), y(0.0));
+    let mut sum = 0.0;
+    let mut dots = String::new();
+    for d in &report.daily {
+        let day = (d.date - report.period_first_day).num_days() as f64 + 1.0;
+        sum += d.requests as f64;
+        let _ = write!(points, " {:.1},{:.1}", x(day), y(sum));
+        let _ = write!(
+            dots,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#E69F00\"><title>{} · {} requests, {} so far</title></circle>",
+            x(day),
+            y(sum),
+            d.date,
+            thousands(d.requests),
+            whole(sum)
+        );
+    }
+    let _ = write!(
+        html,
+        "<polyline points=\"{points}\" fill=\"none\" stroke=\"#E69F00\" stroke-width=\"2.5\"/>{dots}\
+         <line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#D55E00\" stroke-width=\"2\"><title>allocation {}</title></line>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">allocation</text>\
+         <text x=\"{left}\" y=\"{:.1}\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
+         </svg><ul class=\"legend\"><li><span style=\"background:#E69F00\"></span>requests so far</li>\
+         <li><span style=\"background:#0072B2\"></span>projection</li>\
+         <li><span style=\"background:#56B4E9;opacity:.5\"></span>its range</li>\
+         <li><span style=\"background:#D55E00\"></span>allocation</li></ul></section>",
+        width - pad,
+        y(report.allocation as f64),
+        y(report.allocation as f64),
+        thousands(report.allocation as i64),
+        width - pad,
+        y(report.allocation as f64) - 5.0,
+        height - 8.0,
+        report.period_first_day,
+        width - pad,
+        height - 8.0,
+        report.period_last_day,
+    );
+    html.push('\n');
+}
+
+fn allowance_clients(html: &mut String, report: &Allowance) {
+    html.push_str(
+        "<section><h2>OAuth clients, by their projection</h2><table><thead><tr><th>OAuth client</th>\
+         <th class=\"n\">so far</th><th class=\"n\">projected</th><th class=\"n\">% of projection</th>\
+         <th class=\"n\">same days before</th><th class=\"n\">change</th></tr></thead><tbody>",
+    );
+    for c in &report.clients {
+        let _ = write!(
+            html,
+            "<tr data-client=\"{id}\"><td>{name}<br><span class=\"id\">{id}</span></td>\
+             <td class=\"n\" data-field=\"clientRequestsToDate\">{}</td>\
+             <td class=\"n\" data-field=\"clientProjected\">{}</td>\
+             <td class=\"n\">{:.1} %</td>\
+             <td class=\"n\" data-field=\"clientPreviousRequests\">{}</td><td class=\"n\">{}</td></tr>",
+            thousands(c.requests_to_date),
+            whole(c.projected),
+            c.share_of_projection * 100.0,
+            thousands(c.previous_requests),
+            c.change
+                .map(|x| format!("{:+.0} %", x * 100.0))
+                .unwrap_or_else(|| "new".into()),
+            id = escape(&c.oauth_client_id),
+            name = escape(&c.oauth_client_name),
+        );
+    }
+    html.push_str("</tbody></table></section>\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +552,63 @@ mod tests {
         }
         assert!(html.contains("data-field=\"requestCount\">100<"));
         assert!(html.contains("<svg"));
+    }
+
+    #[test]
+    fn the_allowance_page_fetches_nothing_and_escapes_what_the_service_named() {
+        let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+        let report = Allowance {
+            estimate: true,
+            period_first_day: day("2026-11-01"),
+            period_last_day: day("2026-11-30"),
+            as_of: day("2026-11-03"),
+            days_elapsed: 2,
+            days_left: 28,
+            allocation: 1_000,
+            allocation_source: "--allocation".into(),
+            requests_to_date: 200,
+            share_to_date: 0.2,
+            projected: 3_000.4,
+            projected_low: 2_500.0,
+            projected_high: 3_600.0,
+            projected_share: 3.0,
+            projected_overage: 2_000.4,
+            run_rate: 3_000.0,
+            excluded_clients: vec!["<b>".into()],
+            clients: vec![crate::allowance::ClientPart {
+                oauth_client_id: "a\"><script>".into(),
+                oauth_client_name: "<script>alert(1)</script>".into(),
+                requests_to_date: 200,
+                projected: 3_000.4,
+                share_of_projection: 1.0,
+                previous_requests: 0,
+                change: None,
+            }],
+            daily: vec![
+                crate::allowance::DayRequests {
+                    date: day("2026-11-01"),
+                    requests: 120,
+                },
+                crate::allowance::DayRequests {
+                    date: day("2026-11-02"),
+                    requests: 80,
+                },
+            ],
+        };
+        let mut out = Vec::new();
+        allowance(&mut out, &report, "demo data").unwrap();
+        let html = String::from_utf8(out).unwrap();
+        assert!(html.contains("Content-Security-Policy\" content=\"default-src 'none'"));
+        assert!(!html.contains("<script"), "names are escaped");
+        assert!(html.contains("Left out: &lt;b&gt;."), "{html}");
+        for fetch in ["http:", "https:", "src=", "href=", "@import", "url("] {
+            assert!(!html.contains(fetch), "{fetch}");
+        }
+        assert!(html.contains("data-field=\"projected\">3,000<"), "{html}");
+        assert!(html.contains("data-field=\"clientProjected\">3,000<"));
+        assert!(html.contains("Projected overage 2,000 requests"));
+        // The line through the days so far: the origin and two days.
+        let line = html.split("<polyline points=\"").nth(1).unwrap();
+        assert_eq!(line.split('"').next().unwrap().split(' ').count(), 3);
     }
 }

@@ -62,10 +62,10 @@ async fn run_command(
 ) -> Result<(), Failure> {
     session::check_output(cli.global.output.as_deref())?;
     match (session::format(&cli.global), &cli.command) {
-        (cli::Format::Html, Command::Report(_)) => {}
+        (cli::Format::Html, Command::Report(_) | Command::Allowance(_)) => {}
         (cli::Format::Html, _) => {
             return Err(Failure::Usage(
-                "--format html is for `report` only; give csv, json or ndjson".into(),
+                "--format html is for `report` and `allowance`; give csv, json or ndjson".into(),
             ));
         }
         (cli::Format::Openmetrics, Command::Jobs(args))

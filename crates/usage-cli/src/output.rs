@@ -314,6 +314,11 @@ pub fn write_table(
 }
 
 /// `1234567` as `1,234,567`.
+/// A projected number of requests, rounded to a whole one, as `thousands` writes it.
+pub fn whole(n: f64) -> String {
+    thousands(n.round() as i64)
+}
+
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut text = String::new();

@@ -78,6 +78,20 @@ pub fn format(global: &Global) -> Format {
 }
 
 impl Session {
+    /// Where the numbers come from, as a page states it: the demo's fake or the org, and the
+    /// dataset they were read from.
+    pub fn data_source(&self) -> String {
+        let source = if self.demo {
+            "demo data (the built-in usage-fake; generated, not an org's)".to_string()
+        } else {
+            self.scope.clone()
+        };
+        match &self.history {
+            Some(history) => format!("{source}, read from the dataset at {}", history.place()),
+            None => source,
+        }
+    }
+
     /// The client the flags and environment name: the fake under `--demo`, else the org's.
     pub async fn connect(
         global: &Global,

@@ -1,4 +1,4 @@
-//! `report --format html` in a real browser: Debian's Chromium renders the page headless,
+//! `report --format html` and `allowance --format html` in a real browser: Debian's Chromium renders the page headless,
 //! its screenshot is not blank, the numbers read back from the rendered DOM are those of
 //! `--format csv` for the same data, and the page makes no network request (Chromium's net
 //! log shows none from the page; a control page with an image shows that it would).
@@ -17,9 +17,13 @@ fn text(bytes: &[u8]) -> String {
 }
 
 async fn report(fake: &FakeService, args: &[&str]) -> Output {
+    run(fake, &[&["report", "--since", "7d"], args].concat()).await
+}
+
+async fn run(fake: &FakeService, args: &[&str]) -> Output {
     let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
     cmd.env_clear()
-        .args(["report", "--since", "7d", "--base-url", &fake.base_url()])
+        .args(["--base-url", &fake.base_url()])
         .args(args)
         .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
         .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
@@ -157,6 +161,38 @@ fn csv_numbers(csv: &str) -> BTreeMap<(String, String, String), BTreeMap<String,
     rows
 }
 
+/// A screenshot of `page` has text on it (at least `percent` of its pixels inked) and the
+/// chart: at least 500 pixels of the chart's colour `chart` (RGB), so the SVG was drawn.
+fn assert_inked(dir: &Path, page: &Path, percent: usize, chart: [u8; 3]) {
+    let shot = page.with_extension("png");
+    chromium(dir, page, &[&format!("--screenshot={}", shot.display())]);
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let channels = info.color_type.samples();
+    let data = &pixels[..info.buffer_size()];
+    let mut colours = std::collections::HashSet::new();
+    let mut inked = 0usize;
+    let mut charted = 0usize;
+    for px in data.chunks(channels) {
+        colours.insert(px[..3].to_vec());
+        if px[..3] == chart {
+            charted += 1;
+        }
+        if px[..3].iter().any(|&c| c < 200) {
+            inked += 1;
+        }
+    }
+    let total = data.len() / channels;
+    assert!(colours.len() > 20, "{} colours", colours.len());
+    assert!(
+        inked * 100 > total * percent,
+        "{inked} of {total} pixels inked"
+    );
+    assert!(charted > 500, "{charted} pixels of the chart's {chart:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Debian's chromium: .ci/run installs it and runs this"]
 async fn chromium_renders_the_html_report_with_the_numbers_of_the_csv_and_fetches_nothing() {
@@ -180,26 +216,8 @@ async fn chromium_renders_the_html_report_with_the_numbers_of_the_csv_and_fetche
         "the page fetched something"
     );
 
-    // The screenshot has a chart and text on it, not a blank page.
-    let shot = dir.join("report.png");
-    chromium(&dir, &page, &[&format!("--screenshot={}", shot.display())]);
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut pixels).unwrap();
-    let channels = info.color_type.samples();
-    let data = &pixels[..info.buffer_size()];
-    let mut colours = std::collections::HashSet::new();
-    let mut inked = 0usize;
-    for px in data.chunks(channels) {
-        colours.insert(px[..3].to_vec());
-        if px[..3].iter().any(|&c| c < 200) {
-            inked += 1;
-        }
-    }
-    let total = data.len() / channels;
-    assert!(colours.len() > 20, "{} colours", colours.len());
-    assert!(inked * 100 > total * 3, "{inked} of {total} pixels inked");
+    // The screenshot has a chart and text on it, not a blank page: the bars of requests.
+    assert_inked(&dir, &page, 3, [0x56, 0xB4, 0xE9]);
 
     // The check can fail: a page with an image from the network shows it in the log.
     let control = dir.join("control.html");
@@ -209,4 +227,93 @@ async fn chromium_renders_the_html_report_with_the_numbers_of_the_csv_and_fetche
         page_requests(&netlog),
         vec!["http://127.0.0.1:9/x.png".to_string()]
     );
+}
+
+/// Every `data-field` cell of the allowance page: the period's figures (keyed by an empty
+/// client) and each client's row, numbers without their thousands separators.
+fn allowance_dom(dom: &str) -> BTreeMap<(String, String), String> {
+    let mut fields = BTreeMap::new();
+    let mut client = String::new();
+    for part in dom.split('<').skip(1) {
+        let Some((tag, content)) = part.split_once('>') else {
+            continue;
+        };
+        if let Some(rest) = tag.strip_prefix("tr data-client=\"") {
+            client = rest.split('"').next().unwrap().to_string();
+        }
+        if let Some(rest) = tag.split("data-field=\"").nth(1) {
+            let name = rest.split('"').next().unwrap();
+            let key = if name.starts_with("client") {
+                client.clone()
+            } else {
+                String::new()
+            };
+            fields.insert((key, name.to_string()), content.replace(',', ""));
+        }
+    }
+    fields
+}
+
+/// The same fields from `allowance --format csv`.
+fn allowance_csv(csv: &str) -> BTreeMap<(String, String), String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut fields = BTreeMap::new();
+    for line in lines {
+        // No field of the demo's org holds a comma or a quote.
+        let cells: Vec<&str> = line.split(',').collect();
+        let client = cells[header.iter().position(|h| *h == "oauthClientId").unwrap()];
+        for (name, value) in header.iter().zip(&cells) {
+            let key = if name.starts_with("client") {
+                client.to_string()
+            } else {
+                String::new()
+            };
+            if matches!(
+                *name,
+                "oauthClientId" | "oauthClientName" | "clientShareOfProjection" | "clientChange"
+            ) {
+                continue;
+            }
+            fields.insert((key, name.to_string()), value.to_string());
+        }
+    }
+    fields
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Debian's chromium: .ci/run installs it and runs this"]
+async fn chromium_renders_the_allowance_page_with_the_numbers_of_the_csv_and_fetches_nothing() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = scratch("html-allowance");
+    let page = dir.join("allowance.html");
+    // A fixed day, so that the period has days behind it and ahead.
+    let ask = [
+        "allowance",
+        "--licenses",
+        "cx3=25,cx1=4",
+        "--billing-day",
+        "21",
+        "--as-of",
+    ];
+    let as_of = (chrono::Utc::now().date_naive() - chrono::Days::new(40)).to_string();
+    let ask = [&ask[..], &[as_of.as_str()]].concat();
+    let out = run(&fake, &[&ask[..], &["-o", page.to_str().unwrap()]].concat()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let csv = run(&fake, &[&ask[..], &["--format", "csv"]].concat()).await;
+    assert_eq!(csv.status.code(), Some(0), "{}", text(&csv.stderr));
+
+    let (dom, netlog) = chromium(&dir, &page, &["--dump-dom"]);
+    assert!(dom.contains("<svg") && dom.contains("<polyline"), "{dom}");
+    let shown = allowance_dom(&dom);
+    let expected = allowance_csv(&text(&csv.stdout));
+    assert!(expected.len() > 20, "{expected:?}");
+    assert_eq!(shown, expected, "the page's numbers are the CSV's");
+    assert_eq!(
+        page_requests(&netlog),
+        Vec::<String>::new(),
+        "the page fetched something"
+    );
+    // The allocation's line.
+    assert_inked(&dir, &page, 2, [0xD5, 0x5E, 0x00]);
 }

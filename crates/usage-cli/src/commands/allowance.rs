@@ -8,18 +8,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 
 use chrono::{Days, NaiveDate};
-use serde::Serialize;
 use serde_json::json;
 use usage_ext::{DayWindow, split_days};
 
-use crate::allowance::{Allowances, Period, SHIPPED, WEEKS, project};
+use crate::allowance::{
+    Allowances, ClientPart, DayRequests, Period, Report, SHIPPED, WEEKS, project,
+};
 use crate::cli::{AllowanceArgs, Format, PeriodArg};
 use crate::exit::Failure;
 use crate::history::Column;
-use crate::output::{thousands, write_table};
+use crate::output::{thousands, whole, write_table};
 use crate::session::Session;
 use crate::untrusted;
-use crate::{resolve, windowed};
+use crate::{html, resolve, windowed};
 
 /// The allocation and where it came from, resolved before anything is sent.
 pub struct Plan {
@@ -79,45 +80,6 @@ pub fn plan_of(
             table.source, table.read
         ),
     })
-}
-
-/// One OAuth client's part.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClientPart {
-    pub oauth_client_id: String,
-    pub oauth_client_name: String,
-    pub requests_to_date: i64,
-    pub projected: f64,
-    pub share_of_projection: f64,
-    /// The same days of the previous period.
-    pub previous_requests: i64,
-    /// (to date - previous) / previous; `None` when it had none then.
-    pub change: Option<f64>,
-}
-
-/// Where the period stands and is heading.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    pub estimate: bool,
-    pub period_first_day: NaiveDate,
-    pub period_last_day: NaiveDate,
-    pub as_of: NaiveDate,
-    pub days_elapsed: u32,
-    pub days_left: u32,
-    pub allocation: u64,
-    pub allocation_source: String,
-    pub requests_to_date: i64,
-    pub share_to_date: f64,
-    pub projected: f64,
-    pub projected_low: f64,
-    pub projected_high: f64,
-    pub projected_share: f64,
-    pub projected_overage: f64,
-    pub run_rate: f64,
-    pub excluded_clients: Vec<String>,
-    pub clients: Vec<ClientPart>,
 }
 
 /// Which period, seen from which day, leaving out which clients.
@@ -318,6 +280,13 @@ pub async fn compute(session: &Session, args: &Ask, plan: &Plan) -> Result<Repor
         run_rate: total.run_rate,
         excluded_clients: args.exclude.clone(),
         clients: parts,
+        daily: org
+            .range(period.start..as_of)
+            .map(|(date, requests)| DayRequests {
+                date: *date,
+                requests: *requests as i64,
+            })
+            .collect(),
     })
 }
 
@@ -325,8 +294,10 @@ fn share(part: f64, whole: f64) -> f64 {
     if whole > 0.0 { part / whole } else { 0.0 }
 }
 
-pub fn whole(n: f64) -> String {
-    thousands(n.round() as i64)
+/// A projected number of requests in CSV: rounded as the table and the page round it (half
+/// away from zero, where `{:.0}` rounds half to even).
+fn rounded(n: f64) -> String {
+    (n.round() as i64).to_string()
 }
 
 fn write(session: &Session, report: &Report) -> Result<(), Failure> {
@@ -342,6 +313,7 @@ fn write(session: &Session, report: &Report) -> Result<(), Failure> {
                 let mut line = serde_json::to_value(report).map_err(std::io::Error::other)?;
                 if let Some(object) = line.as_object_mut() {
                     object.remove("clients");
+                    object.remove("daily");
                     object.insert(
                         "client".into(),
                         serde_json::to_value(client).map_err(std::io::Error::other)?,
@@ -380,14 +352,14 @@ fn write(session: &Session, report: &Report) -> Result<(), Failure> {
                     report.as_of.to_string(),
                     report.allocation.to_string(),
                     report.requests_to_date.to_string(),
-                    format!("{:.0}", report.projected),
-                    format!("{:.0}", report.projected_low),
-                    format!("{:.0}", report.projected_high),
-                    format!("{:.0}", report.run_rate),
+                    rounded(report.projected),
+                    rounded(report.projected_low),
+                    rounded(report.projected_high),
+                    rounded(report.run_rate),
                     c.oauth_client_id.clone(),
                     c.oauth_client_name.clone(),
                     c.requests_to_date.to_string(),
-                    format!("{:.0}", c.projected),
+                    rounded(c.projected),
                     format!("{:.6}", c.share_of_projection),
                     c.previous_requests.to_string(),
                     c.change.map(|x| format!("{x:.6}")).unwrap_or_default(),
@@ -398,7 +370,8 @@ fn write(session: &Session, report: &Report) -> Result<(), Failure> {
             }
             writer.flush()?;
         }
-        Format::Table | Format::Html | Format::Openmetrics => {
+        Format::Html => html::allowance(&mut out, report, &session.data_source())?,
+        Format::Table | Format::Openmetrics => {
             writeln!(
                 out,
                 "Fair-use allocation, billing period {} to {} (estimate), as of {}: {} days elapsed, {} left",

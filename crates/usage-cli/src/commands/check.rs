@@ -4,11 +4,12 @@
 
 use std::io::Write;
 
+use crate::allowance::ClientPart;
 use crate::cli::{CheckArgs, Format, Per, PeriodArg};
-use crate::commands::allowance::{Ask, ClientPart, Plan, compute, plan_of, whole};
+use crate::commands::allowance::{Ask, Plan, compute, plan_of};
 use crate::commands::report::{Wants, jobs_report};
 use crate::exit::Failure;
-use crate::output::thousands;
+use crate::output::{thousands, whole};
 use crate::rules::{self, Limit, Rule};
 use crate::session::Session;
 use crate::untrusted;

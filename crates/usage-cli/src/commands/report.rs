@@ -112,14 +112,7 @@ pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
     };
     let mut out = session.out()?;
     if session.format == Format::Html {
-        let mut source = if session.demo {
-            "demo data (the built-in usage-fake; generated, not an org's)".to_string()
-        } else {
-            session.scope.clone()
-        };
-        if let Some(history) = &session.history {
-            source = format!("{source}, read from the dataset at {}", history.place());
-        }
+        let source = session.data_source();
         let page = html::Page {
             window: &interval,
             days,
