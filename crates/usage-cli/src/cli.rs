@@ -339,6 +339,25 @@ pub struct ServeArgs {
     /// template_uri="other".
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub top_endpoints: usize,
+    /// Billable users per license (see `allowance`): adds the billing period's gauges, the
+    /// allocation, the requests so far and the projection, org-wide and per client.
+    #[arg(long, value_name = "NAME=COUNT,...", conflicts_with = "allocation")]
+    pub licenses: Option<String>,
+    /// The org's monthly allocation in requests (instead of --licenses), for the period's
+    /// gauges.
+    #[arg(long, value_name = "REQUESTS")]
+    pub allocation: Option<u64>,
+    /// An allowance table of your own, for --licenses.
+    #[arg(long, value_name = "FILE", requires = "licenses")]
+    pub allowances: Option<PathBuf>,
+    /// The day of the month the org's billing period starts, 1 to 28, for the period's
+    /// gauges.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=28))]
+    pub billing_day: u32,
+    /// Leave out of the period's gauges an OAuth client known not to be billed (ids, repeat
+    /// or comma-separate).
+    #[arg(long = "exclude-client", value_name = "ID", value_delimiter = ',')]
+    pub exclude: Vec<String>,
 }
 
 /// Which billing period `allowance` shows.

@@ -94,55 +94,28 @@ async fn run_command(
         Command::Allowance(args) => args.from.as_deref(),
         _ => None,
     };
-    if let Some(from) = from {
-        // Bad rules and licenses are refused before the dataset is opened.
-        let rules = match &cli.command {
-            Command::Check(args) => Some(commands::check::rules(args)?),
-            _ => None,
-        };
-        let allowance = match &cli.command {
-            Command::Allowance(args) => Some(commands::allowance::plan(args)?),
-            _ => None,
-        };
-        // The dataset is opened and its state checked before anything else is read.
-        let history = History::open(from, &vars).await?;
-        let session = Session::offline(&cli.global, &vars, history, pending)?;
-        session.progress.detail(&format!(
-            "--from {from}: reading the synced dataset; no request goes to the Usage API"
-        ));
-        let result = match (&cli.command, rules, allowance) {
-            (Command::Check(args), Some(rules), _) => {
-                commands::check::exec(&session, args, &rules).await
-            }
-            (Command::Allowance(args), _, Some(plan)) => {
-                commands::allowance::exec(&session, args, &plan).await
-            }
-            _ => commands::exec(&session, cli.command).await,
-        };
-        session.progress.detail(&format!(
-            "--from: {} requests to the Usage API",
-            session.queries.client().requests_sent()
-        ));
-        return result;
-    }
     if let Command::Sync(args) = &cli.command {
         // Its flags and its target are checked before the client exists.
         let plan = commands::sync::plan(args, &vars)?;
         let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
         return commands::sync::exec(&session, plan).await;
     }
-    if let Command::Allowance(args) = &cli.command {
-        // Bad licenses are refused before the client exists.
-        let plan = commands::allowance::plan(args)?;
-        let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
-        return commands::allowance::exec(&session, args, &plan).await;
-    }
-    if let Command::Check(args) = &cli.command {
-        // Bad rules are refused before the client exists.
-        let rules = commands::check::rules(args)?;
-        let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
-        return commands::check::exec(&session, args, &rules).await;
+    // Bad rules and licenses are refused before a dataset is opened or a client exists.
+    let prepared = commands::prepare(&cli.command)?;
+    if let Some(from) = from {
+        // The dataset is opened and its state checked before anything else is read.
+        let history = History::open(from, &vars).await?;
+        let session = Session::offline(&cli.global, &vars, history, pending)?;
+        session.progress.detail(&format!(
+            "--from {from}: reading the synced dataset; no request goes to the Usage API"
+        ));
+        let result = commands::exec(&session, cli.command, prepared).await;
+        session.progress.detail(&format!(
+            "--from: {} requests to the Usage API",
+            session.queries.client().requests_sent()
+        ));
+        return result;
     }
     let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
-    commands::exec(&session, cli.command).await
+    commands::exec(&session, cli.command, prepared).await
 }

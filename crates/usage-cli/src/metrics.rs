@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 use usage_ext::models::OrganizationPublicApiUsage;
 
+use crate::allowance::{ClientPart, Report};
+
 /// The label set of a series: client id, client name, method, endpoint.
 type Key = (String, String, String, String);
 
@@ -62,6 +64,8 @@ pub struct Usage {
     /// The last complete day the data holds.
     pub last_day: Option<NaiveDate>,
     pub series: BTreeMap<Key, Windows>,
+    /// The billing period's figures, when the exporter is given an allocation.
+    pub allocation: Option<Report>,
 }
 
 impl Usage {
@@ -103,6 +107,7 @@ impl Usage {
         Usage {
             last_day: Some(last_day),
             series,
+            allocation: None,
         }
     }
 }
@@ -249,15 +254,16 @@ pub fn render(usage: &Usage, health: &Health, format: Exposition) -> String {
             }
         }
     }
+    if let Some(report) = &usage.allocation {
+        allocation(&mut out, report);
+    }
     let _ = writeln!(
         out,
         "# HELP genesys_usage_data_day_timestamp_seconds Start (00:00 UTC) of the last complete day the usage gauges hold; the data is a day late."
     );
     let _ = writeln!(out, "# TYPE genesys_usage_data_day_timestamp_seconds gauge");
     if let Some(day) = usage.last_day {
-        let start = day
-            .and_hms_opt(0, 0, 0)
-            .map_or(0, |t| t.and_utc().timestamp());
+        let start = day_start(day);
         let _ = writeln!(out, "genesys_usage_data_day_timestamp_seconds {start}");
     }
     let _ = writeln!(
@@ -305,6 +311,91 @@ pub fn render(usage: &Usage, health: &Health, format: Exposition) -> String {
         out.push_str("# EOF\n");
     }
     out
+}
+
+/// Seconds since the epoch of a day's 00:00 UTC.
+fn day_start(day: NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp())
+}
+
+/// One figure of a client's part of the billing period.
+type ClientFigure = fn(&ClientPart) -> f64;
+
+/// The billing period's gauges: one series each for the org, and the requests so far and
+/// projected per client.
+fn allocation(out: &mut String, report: &Report) {
+    let period_end = report
+        .period_last_day
+        .succ_opt()
+        .unwrap_or(report.period_last_day);
+    let org: [(&str, &str, f64); 7] = [
+        (
+            "genesys_usage_allocation_requests",
+            "The org's fair-use allocation for the billing period (--licenses or --allocation), in requests.",
+            report.allocation as f64,
+        ),
+        (
+            "genesys_usage_period_requests",
+            "Requests so far in the billing period, its complete days (an estimate: the Usage API counts the built-in clients too).",
+            report.requests_to_date as f64,
+        ),
+        (
+            "genesys_usage_period_projected_requests",
+            "Requests projected at the billing period's end, each day left from the same weekday of the 4 weeks before.",
+            report.projected,
+        ),
+        (
+            "genesys_usage_period_projected_low_requests",
+            "The low end of the projection: each day left at its weekday's lowest of the 4 weeks before.",
+            report.projected_low,
+        ),
+        (
+            "genesys_usage_period_projected_high_requests",
+            "The high end of the projection: each day left at its weekday's highest of the 4 weeks before.",
+            report.projected_high,
+        ),
+        (
+            "genesys_usage_period_start_timestamp_seconds",
+            "Start (00:00 UTC) of the billing period.",
+            day_start(report.period_first_day) as f64,
+        ),
+        (
+            "genesys_usage_period_end_timestamp_seconds",
+            "End (00:00 UTC of the day after its last) of the billing period.",
+            day_start(period_end) as f64,
+        ),
+    ];
+    for (name, help, value) in org {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name} {}", value.round());
+    }
+    let per_client: [(&str, &str, ClientFigure); 2] = [
+        (
+            "genesys_usage_client_period_requests",
+            "An OAuth client's requests so far in the billing period.",
+            |c| c.requests_to_date as f64,
+        ),
+        (
+            "genesys_usage_client_period_projected_requests",
+            "An OAuth client's requests projected at the billing period's end.",
+            |c| c.projected,
+        ),
+    ];
+    for (name, help, value) in per_client {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for c in &report.clients {
+            let _ = writeln!(
+                out,
+                "{name}{{oauth_client_id=\"{}\",oauth_client_name=\"{}\"}} {}",
+                label(&c.oauth_client_id),
+                label(&c.oauth_client_name),
+                value(c).round()
+            );
+        }
+    }
 }
 
 #[cfg(test)]

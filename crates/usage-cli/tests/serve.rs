@@ -333,12 +333,83 @@ async fn a_scrape_during_refreshes_sees_one_refresh_whole() {
     assert!(!seen.is_empty());
 }
 
+/// With an allocation, the billing period's gauges are `allowance`'s numbers for the same
+/// org and flags, org-wide and per client; without one there are none.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_with_an_allocation_shows_the_billing_periods_figures_of_allowance() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let flags = ["--allocation", "1000", "--billing-day", "5"];
+    let (_exporter, body) = refreshed_exporter(&fake, &flags).await;
+    let mut cmd = against(&fake);
+    cmd.arg("allowance")
+        .args(flags)
+        .args(["--format", "json"])
+        .timeout(Duration::from_secs(60));
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got = samples(&body);
+    let number = |field: &str| report[field].as_f64().unwrap().round();
+    for (gauge, field) in [
+        ("genesys_usage_allocation_requests", "allocation"),
+        ("genesys_usage_period_requests", "requestsToDate"),
+        ("genesys_usage_period_projected_requests", "projected"),
+        (
+            "genesys_usage_period_projected_low_requests",
+            "projectedLow",
+        ),
+        (
+            "genesys_usage_period_projected_high_requests",
+            "projectedHigh",
+        ),
+    ] {
+        assert_eq!(got.get(gauge), Some(&number(field)), "{gauge}");
+    }
+    assert!(number("projected") > 0.0, "{report}");
+    let start: chrono::NaiveDate = report["periodFirstDay"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        got.get("genesys_usage_period_start_timestamp_seconds"),
+        Some(&(start.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp() as f64))
+    );
+    let clients = report["clients"].as_array().unwrap();
+    assert!(!clients.is_empty());
+    for c in clients {
+        let labels = format!(
+            "{{oauth_client_id=\"{}\",oauth_client_name=\"{}\"}}",
+            c["oauthClientId"].as_str().unwrap(),
+            c["oauthClientName"].as_str().unwrap()
+        );
+        assert_eq!(
+            got.get(&format!(
+                "genesys_usage_client_period_projected_requests{labels}"
+            )),
+            Some(&c["projected"].as_f64().unwrap().round()),
+            "{labels}"
+        );
+        assert_eq!(
+            got.get(&format!("genesys_usage_client_period_requests{labels}")),
+            Some(&c["requestsToDate"].as_f64().unwrap()),
+            "{labels}"
+        );
+    }
+    // Without an allocation, no period gauges (and no job for them).
+    let (_plain, body) = refreshed_exporter(&fake, &[]).await;
+    assert!(!body.contains("genesys_usage_period_"), "{body}");
+    assert!(!body.contains("genesys_usage_allocation_"), "{body}");
+}
+
 #[test]
 fn bad_flags_exit_2() {
     for args in [
         &["serve", "--listen", "nowhere"][..],
         &["serve", "--refresh", "0s"],
         &["serve", "--top-endpoints", "-1"],
+        &["serve", "--licenses", "cx9=1"],
+        &["serve", "--allocation", "0"],
+        &["serve", "--billing-day", "29", "--allocation", "1"],
+        &["serve", "--allowances", "table.toml"],
     ] {
         let out = assert_cmd::Command::cargo_bin("genesys-usage")
             .unwrap()
@@ -383,7 +454,13 @@ fn bad_flags_exit_2() {
 #[ignore = "needs Debian's prometheus (promtool and the server): .ci/run installs it and runs this"]
 async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
-    let (exporter, body) = refreshed_exporter(&fake, &["--refresh", "1h"]).await;
+    // An allocation the demo org exceeds, so the overage alert has something to say.
+    let (exporter, body) =
+        refreshed_exporter(&fake, &["--refresh", "1h", "--allocation", "1000"]).await;
+    assert!(
+        body.contains("genesys_usage_period_projected_requests "),
+        "{body}"
+    );
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut check = Command::new("promtool")
         .args(["check", "metrics"])
@@ -429,7 +506,7 @@ async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
     std::fs::write(
         dir.join("prometheus.yml"),
         format!(
-            "global:\n  scrape_interval: 1s\nrule_files: [\"{}\"]\nscrape_configs:\n  - job_name: genesys-usage\n    static_configs:\n      - targets: [\"{}\"]\n",
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [\"{}\"]\nscrape_configs:\n  - job_name: genesys-usage\n    static_configs:\n      - targets: [\"{}\"]\n",
             root.join("contrib/prometheus/alerts.yml").display(),
             exporter.address
         ),
@@ -502,7 +579,7 @@ async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
         .flat_map(|p| p["targets"].as_array().unwrap().clone())
         .map(|t| t["expr"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(exprs.len(), 6);
+    assert_eq!(exprs.len(), 10);
     for expr in exprs {
         let api = api.clone();
         let answer = tokio::task::spawn_blocking(move || query(&api, &expr))
@@ -510,6 +587,30 @@ async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
             .unwrap();
         assert_eq!(answer["status"], "success", "{answer}");
     }
+    // The projected overage alert, evaluated by Prometheus from the rules file: pending (it
+    // waits 2 hours before firing), its value the projection.
+    let api_for_alert = api.clone();
+    let alert = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        loop {
+            let answer = query(
+                &api_for_alert,
+                "ALERTS{alertname=\"GenesysUsageAllocationOverageProjected\"}",
+            );
+            if let Some(first) = answer["data"]["result"].as_array().and_then(|r| r.first()) {
+                break first.clone();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the overage alert never went pending: {answer}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(alert["metric"]["alertstate"], "pending", "{alert}");
+    assert_eq!(alert["metric"]["severity"], "warning", "{alert}");
     let _ = prometheus.kill();
     let _ = prometheus.wait();
 

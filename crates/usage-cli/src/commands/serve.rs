@@ -20,7 +20,8 @@ use axum::routing::get;
 use serde_json::json;
 use usage_ext::DayWindow;
 
-use crate::cli::ServeArgs;
+use crate::cli::{PeriodArg, ServeArgs};
+use crate::commands::allowance::{self, Ask, Plan};
 use crate::exit::Failure;
 use crate::history::{Column, History};
 use crate::metrics::{Exposition, Health, Usage};
@@ -64,10 +65,43 @@ async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, "ok\n")
 }
 
-/// One refresh: the last 7 complete days as one daily job, summed into the gauges; with
-/// `--from`, the dataset's last 7 days, read again at every refresh (a sync from cron
-/// moves them on).
-async fn refresh(session: &Session, top: usize) -> Result<Usage, Failure> {
+/// The allocation of `--licenses` or `--allocation`, when one is given; exit 2 on a bad one.
+pub fn plan(args: &ServeArgs) -> Result<Option<Plan>, Failure> {
+    if args.licenses.is_none() && args.allocation.is_none() {
+        return Ok(None);
+    }
+    allowance::plan_of(
+        args.licenses.as_deref(),
+        args.allocation,
+        args.allowances.as_deref(),
+    )
+    .map(Some)
+}
+
+/// One refresh: the usage gauges, and the billing period's when an allocation is given,
+/// both or neither (a failure keeps the last good values of all).
+async fn refresh(
+    session: &Session,
+    args: &ServeArgs,
+    plan: Option<&Plan>,
+) -> Result<Usage, Failure> {
+    let mut usage = refresh_usage(session, args.top_endpoints).await?;
+    if let Some(plan) = plan {
+        let ask = Ask {
+            billing_day: args.billing_day,
+            period: PeriodArg::Current,
+            as_of: None,
+            exclude: args.exclude.clone(),
+            concurrency: 1,
+        };
+        usage.allocation = Some(allowance::compute(session, &ask, plan).await?);
+    }
+    Ok(usage)
+}
+
+/// The last 7 complete days as one daily job, summed into the gauges; with `--from`, the
+/// dataset's last 7 days, read again at every refresh (a sync from cron moves them on).
+async fn refresh_usage(session: &Session, top: usize) -> Result<Usage, Failure> {
     if let Some(history) = &session.history {
         return refresh_from(session, history, top).await;
     }
@@ -133,11 +167,12 @@ fn jittered(every: Duration) -> Duration {
 async fn refresh_forever(
     session: &Session,
     args: &ServeArgs,
+    plan: Option<&Plan>,
     snapshot: Arc<Mutex<Snapshot>>,
     progress: Arc<Progress>,
 ) {
     loop {
-        let result = refresh(session, args.top_endpoints).await;
+        let result = refresh(session, args, plan).await;
         {
             let mut s = snapshot.lock().unwrap_or_else(|e| e.into_inner());
             s.health.refreshes += 1;
@@ -194,7 +229,7 @@ async fn stopped() {
     }
 }
 
-pub async fn exec(session: &Session, args: &ServeArgs) -> Result<(), Failure> {
+pub async fn exec(session: &Session, args: &ServeArgs, plan: Option<&Plan>) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Failure::Usage(format!("--listen {}: {e}", args.listen)))?;
@@ -220,7 +255,7 @@ pub async fn exec(session: &Session, args: &ServeArgs) -> Result<(), Failure> {
     };
     tokio::select! {
         served = server => served.map_err(Failure::Io)?,
-        () = refresh_forever(session, args, snapshot, session.progress.clone()) => {}
+        () = refresh_forever(session, args, plan, snapshot, session.progress.clone()) => {}
         () = deadline => {}
     }
     session.progress.note("serve: stopped");
