@@ -17,6 +17,7 @@ mod progress;
 mod resolve;
 mod rules;
 mod session;
+mod signals;
 mod store;
 mod sync_state;
 mod tally;
@@ -36,11 +37,17 @@ use crate::session::{Pending, Session};
 /// `stdin` where `--client-secret-stdin` reads from.
 pub async fn run(cli: Cli, vars: Vec<(String, String)>, stdin: impl BufRead) -> u8 {
     let pending: Pending = Arc::new(Mutex::new(None));
-    let result = tokio::select! {
-        result = run_command(cli, vars, stdin, pending.clone()) => result,
-        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted {
-            resume: pending.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        }),
+    // A sync stops on a signal itself, so that it gives its target's lock back first.
+    let own_signals = matches!(cli.command, Command::Sync(_));
+    let result = if own_signals {
+        run_command(cli, vars, stdin, pending.clone()).await
+    } else {
+        tokio::select! {
+            result = run_command(cli, vars, stdin, pending.clone()) => result,
+            _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted {
+                resume: pending.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            }),
+        }
     };
     match result {
         Ok(()) => 0,

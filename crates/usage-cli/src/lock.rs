@@ -136,6 +136,7 @@ pub async fn take(store: &Store) -> Result<SyncLock, Failure> {
             store: s3,
             prefix,
             url,
+            ..
         } => take_object(s3.clone(), Store::object(prefix, LOCK_FILE), url).await,
     }
 }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt as _, PutPayload};
 
@@ -25,7 +25,70 @@ pub enum Store {
         store: Arc<AmazonS3>,
         prefix: String,
         url: String,
+        /// Where the credentials come from, named in every S3 error.
+        credentials: Credentials,
     },
+}
+
+/// Where object_store takes S3 credentials from, in its order: the first source whose
+/// variables are set, else the instance's metadata service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN if set).
+    Keys,
+    /// AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN (EKS's IAM roles for service accounts).
+    WebIdentity,
+    /// AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (ECS).
+    Container,
+    /// AWS_CONTAINER_CREDENTIALS_FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (EKS
+    /// Pod Identity).
+    PodIdentity,
+    /// None of those set: the instance metadata service (EC2), at this endpoint.
+    InstanceMetadata(String),
+}
+
+impl Credentials {
+    fn of(var: &dyn Fn(&str) -> Option<String>) -> Self {
+        let set = |name: &str| var(name).is_some();
+        if set("AWS_ACCESS_KEY_ID") || set("AWS_SECRET_ACCESS_KEY") {
+            Self::Keys
+        } else if set("AWS_WEB_IDENTITY_TOKEN_FILE") && set("AWS_ROLE_ARN") {
+            Self::WebIdentity
+        } else if set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+            Self::Container
+        } else if set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            && set("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+        {
+            Self::PodIdentity
+        } else {
+            Self::InstanceMetadata(
+                var("AWS_METADATA_ENDPOINT").unwrap_or_else(|| "http://169.254.169.254".into()),
+            )
+        }
+    }
+
+    /// What was tried, for an error: the source, and for the last resort the variables
+    /// that would have named another.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Keys => "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
+            Self::WebIdentity => {
+                "web identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, through STS".into()
+            }
+            Self::Container => "the container's AWS_CONTAINER_CREDENTIALS_RELATIVE_URI".into(),
+            Self::PodIdentity => {
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+                    .into()
+            }
+            Self::InstanceMetadata(endpoint) => format!(
+                "the instance metadata service at {endpoint}, as none of AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, \
+                 AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, or AWS_CONTAINER_CREDENTIALS_FULL_URI \
+                 and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE is set (AWS_PROFILE and ~/.aws are \
+                 not read)"
+            ),
+        }
+    }
 }
 
 /// An `s3://` target's endpoint: plain http only to a loopback address (a local test
@@ -51,9 +114,9 @@ fn allow_http(endpoint: &str) -> Result<bool, Failure> {
 }
 
 impl Store {
-    /// `--to DIR` or `--to s3://bucket/prefix`, the S3 one configured by the standard AWS
-    /// variables of `vars` (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
-    /// `AWS_REGION`, `AWS_ENDPOINT_URL`).
+    /// `--to DIR` or `--to s3://bucket/prefix`, the S3 one configured by every `AWS_*`
+    /// variable of `vars` that object_store knows (its credential chain included), plain
+    /// http allowed only to a loopback endpoint.
     /// `flag` names the target in messages (`--to` for sync, `--from` for a reader).
     pub fn open(flag: &str, to: &str, vars: &[(String, String)]) -> Result<Self, Failure> {
         let Some(rest) = to.strip_prefix("s3://") else {
@@ -77,31 +140,41 @@ impl Store {
                 .filter(|v| !v.is_empty())
         };
         let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
-        if let Some(key) = var("AWS_ACCESS_KEY_ID") {
-            builder = builder.with_access_key_id(key);
-        }
-        if let Some(secret) = var("AWS_SECRET_ACCESS_KEY") {
-            builder = builder.with_secret_access_key(secret);
-        }
-        if let Some(token) = var("AWS_SESSION_TOKEN") {
-            builder = builder.with_token(token);
+        // Every AWS_* setting object_store knows, as AWS's own tools read them where a
+        // service runs (web identity on EKS, container credentials on ECS, the instance's
+        // metadata); but plain http is this tool's rule, not AWS_ALLOW_HTTP's.
+        for (key, value) in vars {
+            if !key.starts_with("AWS_") || value.is_empty() || key == "AWS_ALLOW_HTTP" {
+                continue;
+            }
+            if let Ok(config) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+                builder = builder.with_config(config, value);
+            }
         }
         let region = var("AWS_REGION")
             .or_else(|| var("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|| "us-east-1".into());
         builder = builder.with_region(region);
-        if let Some(endpoint) = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")) {
-            builder = builder
-                .with_allow_http(allow_http(&endpoint)?)
-                .with_endpoint(endpoint);
+        match var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")) {
+            Some(endpoint) => {
+                builder = builder
+                    .with_allow_http(allow_http(&endpoint)?)
+                    .with_endpoint(endpoint);
+            }
+            None => builder = builder.with_allow_http(false),
         }
-        let store = builder
-            .build()
-            .map_err(|e| Failure::Usage(format!("{flag} {to}: {e}")))?;
+        let credentials = Credentials::of(&var);
+        let store = builder.build().map_err(|e| {
+            Failure::Usage(format!(
+                "{flag} {to}: {e} (S3 credentials from {})",
+                credentials.describe()
+            ))
+        })?;
         Ok(Store::S3 {
             store: Arc::new(store),
             prefix: prefix.trim_matches('/').to_string(),
             url: to.trim_end_matches('/').to_string(),
+            credentials,
         })
     }
 
@@ -129,16 +202,21 @@ impl Store {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(Failure::Io(e)),
             },
-            Store::S3 { store, prefix, url } => match store.get(&Self::object(prefix, key)).await {
+            Store::S3 {
+                store,
+                prefix,
+                url,
+                credentials,
+            } => match store.get(&Self::object(prefix, key)).await {
                 Ok(result) => Ok(Some(
                     result
                         .bytes()
                         .await
-                        .map_err(|e| s3_failure(url, key, e))?
+                        .map_err(|e| s3_failure(url, credentials, key, e))?
                         .to_vec(),
                 )),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(s3_failure(url, key, e)),
+                Err(e) => Err(s3_failure(url, credentials, key, e)),
             },
         }
     }
@@ -153,11 +231,16 @@ impl Store {
                     .map_err(|e| Failure::Io(std::io::Error::other(e)))?
                     .map_err(Failure::Io)
             }
-            Store::S3 { store, prefix, url } => store
+            Store::S3 {
+                store,
+                prefix,
+                url,
+                credentials,
+            } => store
                 .put(&Self::object(prefix, key), PutPayload::from(bytes))
                 .await
                 .map(drop)
-                .map_err(|e| s3_failure(url, key, e)),
+                .map_err(|e| s3_failure(url, credentials, key, e)),
         }
     }
 
@@ -185,16 +268,24 @@ impl Store {
                     other => other.map_err(|e| refused(e.to_string())),
                 }
             }
-            Store::S3 { store, prefix, .. } => {
+            Store::S3 {
+                store,
+                prefix,
+                credentials,
+                ..
+            } => {
+                let refused = |e: object_store::Error| {
+                    refused(format!(
+                        "{e} (S3 credentials from {})",
+                        credentials.describe()
+                    ))
+                };
                 let object = Self::object(prefix, &probe);
                 store
                     .put(&object, PutPayload::from_static(b""))
                     .await
-                    .map_err(|e| refused(e.to_string()))?;
-                store
-                    .delete(&object)
-                    .await
-                    .map_err(|e| refused(e.to_string()))
+                    .map_err(refused)?;
+                store.delete(&object).await.map_err(refused)
             }
         }
     }
@@ -232,8 +323,14 @@ impl Store {
     }
 }
 
-fn s3_failure(url: &str, key: &str, e: object_store::Error) -> Failure {
-    Failure::Api(format!("{url}/{key}: {e}").into())
+fn s3_failure(url: &str, credentials: &Credentials, key: &str, e: object_store::Error) -> Failure {
+    Failure::Api(
+        format!(
+            "{url}/{key}: {e} (S3 credentials from {})",
+            credentials.describe()
+        )
+        .into(),
+    )
 }
 
 /// Writes `bytes` as `path` so that `path` is the old file or the whole new one at any
@@ -269,6 +366,82 @@ mod tests {
         assert_eq!(allow_http("https://s3.example.com").ok(), Some(false));
         assert!(allow_http("http://s3.example.com").is_err());
         assert!(allow_http("http://10.0.0.1:9000").is_err());
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn credentials_come_from_the_first_source_set_in_object_stores_order() {
+        let of = |pairs: &[(&str, &str)]| {
+            let vars = vars(pairs);
+            Credentials::of(&|name: &str| {
+                vars.iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .filter(|v| !v.is_empty())
+            })
+        };
+        let web = [
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
+        ];
+        assert_eq!(of(&web), Credentials::WebIdentity);
+        assert_eq!(
+            of(&[web[0], web[1], ("AWS_ACCESS_KEY_ID", "k")]),
+            Credentials::Keys
+        );
+        assert_eq!(
+            of(&[web[0], ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/x")]),
+            Credentials::Container,
+            "a token file without a role is not web identity"
+        );
+        assert_eq!(
+            of(&[(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "http://169.254.170.23/v1"
+            )]),
+            Credentials::InstanceMetadata("http://169.254.169.254".into()),
+            "a full URI needs its token file"
+        );
+        assert_eq!(
+            of(&[
+                ("AWS_METADATA_ENDPOINT", "http://127.0.0.1:1"),
+                ("AWS_ACCESS_KEY_ID", "")
+            ]),
+            Credentials::InstanceMetadata("http://127.0.0.1:1".into())
+        );
+    }
+
+    #[test]
+    fn aws_allow_http_does_not_open_plain_http_to_another_host() {
+        let refused = Store::open(
+            "--to",
+            "s3://bucket/p",
+            &vars(&[
+                ("AWS_ALLOW_HTTP", "true"),
+                ("AWS_ENDPOINT_URL", "http://s3.example.com"),
+            ]),
+        );
+        assert!(matches!(refused, Err(Failure::Usage(_))));
+        // Every other AWS_* setting object_store knows is passed through: a bad value of one
+        // is its error at open.
+        let bad = Store::open(
+            "--to",
+            "s3://bucket/p",
+            &vars(&[("AWS_ACCESS_KEY_ID", "k"), ("AWS_SKIP_SIGNATURE", "maybe")]),
+        );
+        let Err(Failure::Usage(message)) = bad else {
+            panic!("a bad AWS_SKIP_SIGNATURE is refused");
+        };
+        assert!(
+            message.contains("S3 credentials from AWS_ACCESS_KEY_ID"),
+            "{message}"
+        );
     }
 
     #[test]

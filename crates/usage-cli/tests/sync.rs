@@ -533,6 +533,212 @@ async fn one_sync_at_a_time_per_directory_and_a_killed_one_holds_nothing() {
     assert_eq!(all_rows(&read_dataset(&dir)), expected);
 }
 
+/// A stand-in for a credentials endpoint on 127.0.0.1: answers every request with
+/// `status` and `body`, and records each request's head.
+fn credentials_endpoint(
+    status: &str,
+    body: &str,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (status, body, record) = (status.to_string(), body.to_string(), seen.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut rest = vec![0; length];
+            let _ = reader.read_exact(&mut rest);
+            record.lock().unwrap().push(head);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (address, seen)
+}
+
+/// Without keys, web identity or container credentials set, the S3 credentials come from
+/// the instance metadata service (EC2), at AWS_METADATA_ENDPOINT when set: here a local
+/// endpoint that refuses, so nothing reaches for the real metadata address. The run exits
+/// 2 before any request to the Usage API, naming what it tried and what it looked for.
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_credentials_from_the_metadata_service_and_the_error_names_what_was_tried() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let (metadata, seen) = credentials_endpoint("404 Not Found", "");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
+    cmd.env_clear()
+        .args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
+        .env("AWS_METADATA_ENDPOINT", &metadata)
+        // Never reached: the credentials fail first.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", "eu-west-1")
+        .args(["sync", "--to", "s3://usage/p", "--since", "3d"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    for part in [
+        &format!("the instance metadata service at {metadata}"),
+        "AWS_ACCESS_KEY_ID",
+        "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ] {
+        assert!(said.contains(part), "{part:?} in {said}");
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.first()
+            .is_some_and(|h| h.starts_with("PUT /latest/api/token")),
+        "{seen:?}"
+    );
+    assert_eq!(fake.total_requests(), 0, "nothing sent to the Usage API");
+}
+
+/// A sync where a service runs with no keys in its environment: EKS Pod Identity's
+/// container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI, here a local endpoint, and
+/// the token file it is given), passed through to object_store as AWS's own tools read
+/// them. The endpoint is asked with the token, and the sync writes to the local S3 server.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a local S3 server: .ci/run starts moto and runs it"]
+async fn a_sync_to_s3_takes_container_credentials_from_the_environment() {
+    let (endpoint, bucket) = s3_endpoint();
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let expires = (Utc::now() + chrono::Duration::hours(6)).to_rfc3339();
+    let (credentials, seen) = credentials_endpoint(
+        "200 OK",
+        &format!(
+            r#"{{"AccessKeyId":"testing","SecretAccessKey":"testing","Token":"session","Expiration":"{expires}"}}"#
+        ),
+    );
+    let dir = scratch("sync-pod-identity");
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, "pod-identity-token").unwrap();
+    let prefix = format!(
+        "pod/{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_millis()
+    );
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
+    cmd.env_clear()
+        .args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{credentials}/v1/credentials"),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .args([
+            "sync",
+            "--to",
+            &format!("s3://{bucket}/{prefix}"),
+            "--since",
+            "3d",
+        ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|h| h.starts_with("GET /v1/credentials")
+            && h.to_ascii_lowercase()
+                .contains("authorization: pod-identity-token")),
+        "{seen:?}"
+    );
+    let objects = s3_objects(&endpoint, &bucket, &prefix).await;
+    assert!(
+        objects.keys().any(|k| k.ends_with("part-0.parquet")),
+        "{:?}",
+        objects.keys()
+    );
+}
+
+/// Sends SIGTERM to `pid`, as systemd stops a service.
+fn terminate(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A sync stopped by SIGTERM mid-run (systemd's stop) exits 130 within a few seconds,
+/// saying so, and leaves what an interrupted run leaves: the next run takes the target at
+/// once and ends with the dataset of an uninterrupted sync.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_stopped_by_sigterm_ends_as_interrupted_and_the_next_run_completes_it() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let args = ["--since", "120d", "--concurrency", "1"];
+    let whole = scratch("sync-sigterm-whole");
+    let out = sync(&fake, &whole, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let expected = all_rows(&read_dataset(&whole));
+
+    // Each job takes a second: the first window is in, the second one is not.
+    fake.set_completion(
+        usage_fake::Completion::AfterTime(Duration::from_secs(1)),
+        usage_fake::Outcome::Complete,
+    );
+    let dir = scratch("sync-sigterm");
+    let to = dir.to_str().unwrap();
+    let stopped = spawn_sync(&fake, to, &args);
+    let lock = dir.join(LOCK);
+    until_held(stopped.id(), || std::fs::read_to_string(&lock).ok()).await;
+    let state_file = dir.join(STATE);
+    for _ in 0..200 {
+        if state_file.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let sent = Instant::now();
+    terminate(stopped.id());
+    let stopped = stopped.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        sent.elapsed()
+    );
+    let said = text(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(130), "{said}");
+    assert!(said.contains("stopped by a signal"), "{said}");
+    assert!(
+        read_dataset(&dir).len() < read_dataset(&whole).len(),
+        "stopped before the end"
+    );
+    fake.set_completion(
+        usage_fake::Completion::AfterPolls(0),
+        usage_fake::Outcome::Complete,
+    );
+    let out = sync(&fake, &dir, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(all_rows(&read_dataset(&dir)), expected);
+}
+
 /// DuckDB, as a user runs it next, reads what `sync` wrote: its totals per client and day
 /// are those of `jobs --format ndjson` for the same days. Needs the Python package
 /// `duckdb` (`.ci/run` installs it).
@@ -806,6 +1012,35 @@ async fn one_sync_at_a_time_per_s3_prefix_and_a_crashed_runs_lock_is_taken() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains(&format!("took over the lock of process {}", killed.id())),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // SIGTERM while holding it (a service manager's stop): the run stops, exit 130, and
+    // gives the lock back, so the next run (on any host) need not wait for it to lapse.
+    let mut cmd = s3_sync_command(&fake, &endpoint, &to, &args);
+    let stopped = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_held(stopped.id(), read_lock(store.clone())).await;
+    terminate(stopped.id());
+    let stopped = stopped.wait_with_output().unwrap();
+    assert_eq!(
+        stopped.status.code(),
+        Some(130),
+        "{}",
+        text(&stopped.stderr)
+    );
+    assert!(
+        read_lock(store.clone())().is_none(),
+        "a stopped run gives its lock back"
+    );
+    let out = run(&args).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("took over"),
         "{}",
         text(&out.stderr)
     );

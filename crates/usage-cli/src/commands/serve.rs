@@ -28,6 +28,7 @@ use crate::metrics::{Exposition, Health, Usage};
 use crate::progress::Progress;
 use crate::resolve;
 use crate::session::Session;
+use crate::signals::stopped;
 
 /// What a scrape reads: the last good data and the exporter's health, replaced whole.
 #[derive(Default)]
@@ -206,26 +207,6 @@ fn failure_text(failure: &Failure) -> String {
         Failure::Config(t) | Failure::Usage(t) => t.clone(),
         Failure::Io(e) => e.to_string(),
         other => format!("{other:?}"),
-    }
-}
-
-/// SIGTERM or Ctrl-C.
-async fn stopped() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -111,7 +111,19 @@ pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
             "sync: took over the lock of {before}: that run did not end"
         ));
     }
-    let result = run(session, &plan, &lock).await;
+    // Stopped by SIGTERM (a service manager) or Ctrl-C, the run ends as an interrupted one
+    // does (the days written are whole, the state names the last complete one, a leftover
+    // is removed by the next run) and gives the lock back, so the next run need not wait
+    // for it to lapse.
+    let result = tokio::select! {
+        result = run(session, &plan, &lock) => result,
+        () = crate::signals::stopped() => {
+            session.progress.note(
+                "sync: stopped by a signal; the days written are kept and the next run completes the rest",
+            );
+            Err(Failure::Interrupted { resume: None })
+        }
+    };
     lock.release().await;
     result
 }
