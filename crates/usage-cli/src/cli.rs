@@ -49,7 +49,7 @@ pub struct Cli {
     pub global: Global,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Run against the built-in fake service (usage-fake, offline) instead of an org. The
     /// numbers are generated, and stderr says so.
@@ -83,9 +83,10 @@ pub struct Global {
     pub client_secret_stdin: bool,
     /// The `gc` CLI's profile to use (a table of ~/.gc/config.toml); flags and the
     /// GENESYSCLOUD_* variables win over its keys. The DEFAULT profile is used when no
-    /// profile is named and no such variable is set.
+    /// profile is named and no such variable is set. `serve` takes it more than once: one
+    /// exporter for several orgs, each series labelled with its profile.
     #[arg(long, short = 'p', global = true, value_name = "NAME")]
-    pub profile: Option<String>,
+    pub profile: Vec<String>,
     /// The `gc` configuration file to read profiles from, instead of ~/.gc/config.toml.
     #[arg(long, global = true, value_name = "FILE")]
     pub gc_config: Option<std::path::PathBuf>,

@@ -73,7 +73,7 @@ pub fn org_client(
     let any_variable = KNOWN.iter().any(|k| var(k).is_some());
     let profile = profile::load(
         profile::path(global.gc_config.as_deref(), vars).as_deref(),
-        global.profile.as_deref(),
+        global.profile.first().map(String::as_str),
         !any_variable,
     )
     .map_err(ConfigProblem)?

@@ -101,6 +101,9 @@ async fn run_command(
         Command::Allowance(args) => args.from.as_deref(),
         _ => None,
     };
+    if cli.global.profile.len() > 1 {
+        return serve_profiles(cli, vars, pending).await;
+    }
     if let Command::Sync(args) = &cli.command {
         // Its flags and its target are checked before the client exists.
         let plan = commands::sync::plan(args, &vars)?;
@@ -125,4 +128,62 @@ async fn run_command(
     }
     let session = Session::connect(&cli.global, &vars, stdin, pending).await?;
     commands::exec(&session, cli.command, prepared).await
+}
+
+/// `serve --profile a --profile b`: one session per org, each from its profile alone.
+async fn serve_profiles(
+    cli: Cli,
+    vars: Vec<(String, String)>,
+    pending: Pending,
+) -> Result<(), Failure> {
+    let Command::Serve(args) = &cli.command else {
+        return Err(Failure::Usage(
+            "--profile is given more than once: only `serve` serves several orgs".into(),
+        ));
+    };
+    // Each org's credentials come from its own profile: one from a flag or the environment
+    // would be every org's.
+    let shared: Vec<&str> = [
+        (cli.global.client_id.is_some(), "--client-id"),
+        (cli.global.client_secret_stdin, "--client-secret-stdin"),
+        (cli.global.demo, "--demo"),
+        (args.from.is_some(), "--from"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .chain(
+        [
+            "GENESYSCLOUD_OAUTHCLIENT_ID",
+            "GENESYSCLOUD_OAUTHCLIENT_SECRET",
+            "GENESYSCLOUD_ACCESS_TOKEN",
+        ]
+        .into_iter()
+        .filter(|name| vars.iter().any(|(k, v)| k == name && !v.trim().is_empty())),
+    )
+    .collect();
+    if !shared.is_empty() {
+        return Err(Failure::Usage(format!(
+            "serve with several --profile takes each org's credentials from its profile; {} would be every org's: leave {} out",
+            shared.join(", "),
+            if shared.len() == 1 { "it" } else { "them" }
+        )));
+    }
+    let mut names: Vec<&String> = Vec::new();
+    for name in &cli.global.profile {
+        if names.contains(&name) {
+            return Err(Failure::Usage(format!("--profile {name} is given twice")));
+        }
+        names.push(name);
+    }
+    let plan = commands::serve::plan(args)?;
+    let mut sessions = Vec::new();
+    for name in &cli.global.profile {
+        let mut global = cli.global.clone();
+        global.profile = vec![name.clone()];
+        let session = Session::connect(&global, &vars, std::io::empty(), pending.clone()).await?;
+        sessions.push((Some(name.clone()), session));
+    }
+    let orgs: Vec<(Option<String>, &Session)> =
+        sessions.iter().map(|(p, s)| (p.clone(), s)).collect();
+    commands::serve::exec_orgs(&orgs, args, plan.as_ref()).await
 }

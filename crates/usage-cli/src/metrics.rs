@@ -234,67 +234,99 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The exposition of `usage` and `health`.
-pub fn render(usage: &Usage, health: &Health, format: Exposition) -> String {
+/// One org on a scrape: the profile it is served under (a label on every series when the
+/// exporter serves several), its last good data and its health.
+pub struct Scraped<'a> {
+    pub profile: Option<&'a str>,
+    pub usage: &'a Usage,
+    pub health: Health,
+}
+
+/// A label set: the org's profile first, when it has one, then `rest` (`a="x",b="y"`).
+fn labels(profile: Option<&str>, rest: &str) -> String {
+    match (profile, rest.is_empty()) {
+        (None, true) => String::new(),
+        (None, false) => format!("{{{rest}}}"),
+        (Some(p), true) => format!("{{profile=\"{}\"}}", label(p)),
+        (Some(p), false) => format!("{{profile=\"{}\",{rest}}}", label(p)),
+    }
+}
+
+fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// The exposition of every org: each family once, its samples org by org (the text
+/// formats want a family's samples together).
+pub fn render(orgs: &[Scraped<'_>], format: Exposition) -> String {
     let mut out = String::new();
     for (name, help, value) in GAUGES {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for ((id, client, method, uri), (day, week)) in &usage.series {
-            for (window, counts) in [("1d", day), ("7d", week)] {
-                let _ = writeln!(
-                    out,
-                    "{name}{{oauth_client_id=\"{}\",oauth_client_name=\"{}\",http_method=\"{}\",template_uri=\"{}\",window=\"{window}\"}} {}",
-                    label(id),
-                    label(client),
-                    label(method),
-                    label(uri),
-                    value(counts)
-                );
+        header(&mut out, name, help, "gauge");
+        for org in orgs {
+            for ((id, client, method, uri), (day, week)) in &org.usage.series {
+                for (window, counts) in [("1d", day), ("7d", week)] {
+                    let set = format!(
+                        "oauth_client_id=\"{}\",oauth_client_name=\"{}\",http_method=\"{}\",template_uri=\"{}\",window=\"{window}\"",
+                        label(id),
+                        label(client),
+                        label(method),
+                        label(uri),
+                    );
+                    let _ = writeln!(out, "{name}{} {}", labels(org.profile, &set), value(counts));
+                }
             }
         }
     }
-    if let Some(report) = &usage.allocation {
-        allocation(&mut out, report);
+    if orgs.iter().any(|o| o.usage.allocation.is_some()) {
+        allocation(&mut out, orgs);
     }
-    let _ = writeln!(
-        out,
-        "# HELP genesys_usage_data_day_timestamp_seconds Start (00:00 UTC) of the last complete day the usage gauges hold; the data is a day late."
+    header(
+        &mut out,
+        "genesys_usage_data_day_timestamp_seconds",
+        "Start (00:00 UTC) of the last complete day the usage gauges hold; the data is a day late.",
+        "gauge",
     );
-    let _ = writeln!(out, "# TYPE genesys_usage_data_day_timestamp_seconds gauge");
-    if let Some(day) = usage.last_day {
-        let start = day_start(day);
-        let _ = writeln!(out, "genesys_usage_data_day_timestamp_seconds {start}");
+    for org in orgs {
+        if let Some(day) = org.usage.last_day {
+            let _ = writeln!(
+                out,
+                "genesys_usage_data_day_timestamp_seconds{} {}",
+                labels(org.profile, ""),
+                day_start(day)
+            );
+        }
     }
-    let _ = writeln!(
-        out,
-        "# HELP genesys_usage_last_refresh_success_timestamp_seconds When the exporter last refreshed its data from the Usage API successfully."
+    header(
+        &mut out,
+        "genesys_usage_last_refresh_success_timestamp_seconds",
+        "When the exporter last refreshed its data from the Usage API successfully.",
+        "gauge",
     );
-    let _ = writeln!(
-        out,
-        "# TYPE genesys_usage_last_refresh_success_timestamp_seconds gauge"
-    );
-    if let Some(at) = health.last_success {
-        let _ = writeln!(
-            out,
-            "genesys_usage_last_refresh_success_timestamp_seconds {at:.3}"
-        );
+    for org in orgs {
+        if let Some(at) = org.health.last_success {
+            let _ = writeln!(
+                out,
+                "genesys_usage_last_refresh_success_timestamp_seconds{} {at:.3}",
+                labels(org.profile, "")
+            );
+        }
     }
-    let counters = [
+    let counters: [(&str, &str, HealthCount); 3] = [
         (
             "genesys_usage_refreshes",
             "Refreshes attempted from the Usage API.",
-            health.refreshes,
+            |h| h.refreshes,
         ),
         (
             "genesys_usage_refresh_errors",
             "Refreshes that failed; the last good values are still served.",
-            health.refresh_errors,
+            |h| h.refresh_errors,
         ),
         (
             "genesys_usage_exporter_api_requests",
             "Requests the exporter itself sent to the Usage API (token requests and retries included): what it spent of the org's rate limit.",
-            health.api_requests,
+            |h| h.api_requests,
         ),
     ];
     for (name, help, value) in counters {
@@ -303,9 +335,15 @@ pub fn render(usage: &Usage, health: &Health, format: Exposition) -> String {
             Exposition::OpenMetrics => name.to_string(),
             Exposition::Prometheus => format!("{name}_total"),
         };
-        let _ = writeln!(out, "# HELP {family} {help}");
-        let _ = writeln!(out, "# TYPE {family} counter");
-        let _ = writeln!(out, "{name}_total {value}");
+        header(&mut out, &family, help, "counter");
+        for org in orgs {
+            let _ = writeln!(
+                out,
+                "{name}_total{} {}",
+                labels(org.profile, ""),
+                value(&org.health)
+            );
+        }
     }
     if format == Exposition::OpenMetrics {
         out.push_str("# EOF\n");
@@ -319,57 +357,69 @@ fn day_start(day: NaiveDate) -> i64 {
         .map_or(0, |t| t.and_utc().timestamp())
 }
 
+/// One of the exporter's own counters.
+type HealthCount = fn(&Health) -> u64;
+
+/// One figure of the billing period.
+type PeriodFigure = fn(&Report) -> f64;
+
 /// One figure of a client's part of the billing period.
 type ClientFigure = fn(&ClientPart) -> f64;
 
-/// The billing period's gauges: one series each for the org, and the requests so far and
-/// projected per client.
-fn allocation(out: &mut String, report: &Report) {
-    let period_end = report
-        .period_last_day
-        .succ_opt()
-        .unwrap_or(report.period_last_day);
-    let org: [(&str, &str, f64); 7] = [
+/// The billing period's gauges of the orgs given an allocation: one series each for the
+/// org, and the requests so far and projected per client.
+fn allocation(out: &mut String, orgs: &[Scraped<'_>]) {
+    let org: [(&str, &str, PeriodFigure); 7] = [
         (
             "genesys_usage_allocation_requests",
             "The org's fair-use allocation for the billing period (--licenses or --allocation), in requests.",
-            report.allocation as f64,
+            |r| r.allocation as f64,
         ),
         (
             "genesys_usage_period_requests",
             "Requests so far in the billing period, its complete days (an estimate: the Usage API counts the built-in clients too).",
-            report.requests_to_date as f64,
+            |r| r.requests_to_date as f64,
         ),
         (
             "genesys_usage_period_projected_requests",
             "Requests projected at the billing period's end, each day left from the same weekday of the 4 weeks before.",
-            report.projected,
+            |r| r.projected,
         ),
         (
             "genesys_usage_period_projected_low_requests",
             "The low end of the projection: each day left at its weekday's lowest of the 4 weeks before.",
-            report.projected_low,
+            |r| r.projected_low,
         ),
         (
             "genesys_usage_period_projected_high_requests",
             "The high end of the projection: each day left at its weekday's highest of the 4 weeks before.",
-            report.projected_high,
+            |r| r.projected_high,
         ),
         (
             "genesys_usage_period_start_timestamp_seconds",
             "Start (00:00 UTC) of the billing period.",
-            day_start(report.period_first_day) as f64,
+            |r| day_start(r.period_first_day) as f64,
         ),
         (
             "genesys_usage_period_end_timestamp_seconds",
             "End (00:00 UTC of the day after its last) of the billing period.",
-            day_start(period_end) as f64,
+            |r| day_start(r.period_last_day.succ_opt().unwrap_or(r.period_last_day)) as f64,
         ),
     ];
+    let reports: Vec<(Option<&str>, &Report)> = orgs
+        .iter()
+        .filter_map(|o| o.usage.allocation.as_ref().map(|r| (o.profile, r)))
+        .collect();
     for (name, help, value) in org {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        let _ = writeln!(out, "{name} {}", value.round());
+        header(out, name, help, "gauge");
+        for (profile, report) in &reports {
+            let _ = writeln!(
+                out,
+                "{name}{} {}",
+                labels(*profile, ""),
+                value(report).round()
+            );
+        }
     }
     let per_client: [(&str, &str, ClientFigure); 2] = [
         (
@@ -384,16 +434,16 @@ fn allocation(out: &mut String, report: &Report) {
         ),
     ];
     for (name, help, value) in per_client {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for c in &report.clients {
-            let _ = writeln!(
-                out,
-                "{name}{{oauth_client_id=\"{}\",oauth_client_name=\"{}\"}} {}",
-                label(&c.oauth_client_id),
-                label(&c.oauth_client_name),
-                value(c).round()
-            );
+        header(out, name, help, "gauge");
+        for (profile, report) in &reports {
+            for c in &report.clients {
+                let set = format!(
+                    "oauth_client_id=\"{}\",oauth_client_name=\"{}\"",
+                    label(&c.oauth_client_id),
+                    label(&c.oauth_client_name),
+                );
+                let _ = writeln!(out, "{name}{} {}", labels(*profile, &set), value(c).round());
+            }
         }
     }
 }
@@ -440,13 +490,18 @@ mod tests {
             (other.1.requests, other.1.status429, other.1.status5xx),
             (6, 5, 2)
         );
-        let text = render(&usage, &Health::default(), Exposition::Prometheus);
+        let one = |profile| Scraped {
+            profile,
+            usage: &usage,
+            health: Health::default(),
+        };
+        let text = render(&[one(None)], Exposition::Prometheus);
         assert!(text.contains(
             "genesys_usage_requests{oauth_client_id=\"a\",oauth_client_name=\"a \\\"quoted\\\"\",http_method=\"GET\",template_uri=\"x\",window=\"7d\"} 30"
         ), "{text}");
         assert!(text.contains("# TYPE genesys_usage_refresh_errors_total counter"));
         assert!(!text.contains("# EOF"));
-        let open = render(&usage, &Health::default(), Exposition::OpenMetrics);
+        let open = render(&[one(None)], Exposition::OpenMetrics);
         assert!(
             open.contains(
                 "# TYPE genesys_usage_refresh_errors counter\ngenesys_usage_refresh_errors_total 0"
@@ -454,5 +509,23 @@ mod tests {
             "{open}"
         );
         assert!(open.ends_with("# EOF\n"));
+        // Two orgs: every family once, each series labelled with its profile.
+        let two = render(
+            &[one(Some("acme")), one(Some("b\"2"))],
+            Exposition::Prometheus,
+        );
+        assert_eq!(
+            two.matches("# TYPE genesys_usage_requests gauge").count(),
+            1,
+            "{two}"
+        );
+        assert!(two.contains(
+            "genesys_usage_requests{profile=\"acme\",oauth_client_id=\"a\",oauth_client_name=\"a \\\"quoted\\\"\",http_method=\"GET\",template_uri=\"x\",window=\"7d\"} 30"
+        ), "{two}");
+        assert!(
+            two.contains("genesys_usage_refreshes_total{profile=\"b\\\"2\"} 0"),
+            "{two}"
+        );
+        assert!(two.contains("genesys_usage_data_day_timestamp_seconds{profile=\"acme\"} "));
     }
 }

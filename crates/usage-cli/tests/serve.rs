@@ -29,8 +29,16 @@ impl Drop for Exporter {
 }
 
 fn serve(fake: &FakeService, args: &[&str]) -> Exporter {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"))
-        .env_clear()
+    let mut cmd = serve_command(fake, args);
+    cmd.env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
+    start(cmd, |_| {})
+}
+
+/// `serve` against `fake` on a free loopback port, with nothing in its environment.
+fn serve_command(fake: &FakeService, args: &[&str]) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
+    cmd.env_clear()
         .args([
             "serve",
             "--listen",
@@ -38,9 +46,14 @@ fn serve(fake: &FakeService, args: &[&str]) -> Exporter {
             "--base-url",
             &fake.base_url(),
         ])
-        .args(args)
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
+        .args(args);
+    cmd
+}
+
+/// Starts the exporter; returns once it has printed its address. Its later stderr lines go
+/// to `each_line`.
+fn start(mut cmd: Command, each_line: impl Fn(&str) + Send + 'static) -> Exporter {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -53,7 +66,11 @@ fn serve(fake: &FakeService, args: &[&str]) -> Exporter {
         }
     };
     // Keep reading stderr so that the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            each_line(&line);
+        }
+    });
     Exporter { child, address }
 }
 
@@ -398,6 +415,121 @@ async fn serve_with_an_allocation_shows_the_billing_periods_figures_of_allowance
     let (_plain, body) = refreshed_exporter(&fake, &[]).await;
     assert!(!body.contains("genesys_usage_period_"), "{body}");
     assert!(!body.contains("genesys_usage_allocation_"), "{body}");
+}
+
+/// `serve --profile acme --profile broken`: one exporter for two orgs from the gc
+/// configuration, every series labelled with its profile, each refreshed on its own: the
+/// org whose secret is wrong fails its refreshes (counted, said on stderr) while the other
+/// serves the fake's numbers, those of a one-org exporter.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_several_profiles_labels_each_orgs_series_and_one_failing_keeps_the_others() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = scratch("serve-profiles");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[acme]\nenvironment = \"mypurecloud.ie\"\nclient_credentials = \"{}\"\nclient_secret = \"{}\"\n\n\
+             [broken]\nenvironment = \"mypurecloud.ie\"\nclient_credentials = \"{}\"\nclient_secret = \"not-the-secret\"\n",
+            fake.client_id(),
+            fake.client_secret(),
+            fake.client_id()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let (_one, single) = refreshed_exporter(&fake, &[]).await;
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let heard = said.clone();
+    let mut cmd = serve_command(
+        &fake,
+        &["--profile", "acme", "-p", "broken", "--refresh", "2s"],
+    );
+    cmd.arg("--gc-config").arg(&config);
+    let exporter = start(cmd, move |line| {
+        heard.lock().unwrap().push_str(line);
+        heard.lock().unwrap().push('\n');
+    });
+    let address = exporter.address.clone();
+    let body = tokio::task::spawn_blocking(move || {
+        scrape_until(&address, |body| {
+            let got = samples(body);
+            got.contains_key(
+                "genesys_usage_last_refresh_success_timestamp_seconds{profile=\"acme\"}",
+            ) && got
+                .get("genesys_usage_refresh_errors_total{profile=\"broken\"}")
+                .is_some_and(|n| *n >= 2.0)
+        })
+    })
+    .await
+    .unwrap();
+    let got = samples(&body);
+    // acme's series are the one-org exporter's, labelled.
+    let single = samples(&single);
+    let usage: Vec<(&String, &f64)> = single
+        .iter()
+        .filter(|(k, _)| k.starts_with("genesys_usage_requests{"))
+        .collect();
+    assert!(usage.len() > 10);
+    for (key, value) in usage {
+        let labelled = key.replacen('{', "{profile=\"acme\",", 1);
+        assert_eq!(got.get(&labelled), Some(value), "{labelled}");
+    }
+    // broken has no usage series, its errors counted, and it kept acme's going.
+    assert!(
+        !body.contains("profile=\"broken\",oauth_client_id"),
+        "{body}"
+    );
+    assert!(
+        got.get("genesys_usage_refreshes_total{profile=\"broken\"}")
+            .is_some_and(|n| *n >= 2.0)
+    );
+    assert_eq!(
+        body.matches("# TYPE genesys_usage_requests gauge").count(),
+        1
+    );
+    assert!(
+        !body
+            .lines()
+            .any(|l| l.starts_with("genesys_usage_requests{oauth")),
+        "every series labelled"
+    );
+    let said = said.lock().unwrap().clone();
+    assert!(said.contains("refresh of profile broken failed"), "{said}");
+    assert!(
+        !said.contains("not-the-secret"),
+        "no secret printed: {said}"
+    );
+    drop(exporter);
+
+    // Credentials from a flag or the environment would be every org's: refused, as is
+    // --profile twice for another command.
+    for (args, env) in [
+        (
+            &["serve", "-p", "acme", "-p", "broken"][..],
+            Some(("GENESYSCLOUD_OAUTHCLIENT_ID", "x")),
+        ),
+        (&["serve", "-p", "acme", "-p", "acme"], None),
+        (&["serve", "-p", "acme", "-p", "broken", "--demo"], None),
+        (&["report", "-p", "acme", "-p", "broken"], None),
+    ] {
+        let mut cmd = assert_cmd::Command::cargo_bin("genesys-usage").unwrap();
+        cmd.env_clear().args(args).arg("--gc-config").arg(&config);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.timeout(Duration::from_secs(20)).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ mod query;
 mod regions;
 mod report;
 mod resume;
-mod serve;
+pub mod serve;
 pub mod sync;
 
 pub use docs::{completions, man};

@@ -24,7 +24,7 @@ use crate::cli::{PeriodArg, ServeArgs};
 use crate::commands::allowance::{self, Ask, Plan};
 use crate::exit::Failure;
 use crate::history::{Column, History};
-use crate::metrics::{Exposition, Health, Usage};
+use crate::metrics::{Exposition, Health, Scraped, Usage};
 use crate::progress::Progress;
 use crate::resolve;
 use crate::session::Session;
@@ -37,10 +37,17 @@ struct Snapshot {
     health: Health,
 }
 
-#[derive(Clone)]
-struct Shared {
+/// One org the exporter serves: its profile (a label on its series when several are
+/// served), its own last good data and the client its refreshes use.
+struct Org {
+    profile: Option<String>,
     snapshot: Arc<Mutex<Snapshot>>,
     client: usage_ext::Client,
+}
+
+#[derive(Clone)]
+struct Shared {
+    orgs: Arc<Vec<Org>>,
 }
 
 fn now_seconds() -> f64 {
@@ -51,14 +58,30 @@ fn now_seconds() -> f64 {
 
 async fn metrics(State(shared): State<Shared>, headers: HeaderMap) -> impl IntoResponse {
     let format = Exposition::for_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let (usage, mut health) = {
-        let snapshot = shared.snapshot.lock().unwrap_or_else(|e| e.into_inner());
-        (snapshot.usage.clone(), snapshot.health)
-    };
-    health.api_requests = shared.client.requests_sent();
+    // Each org's refresh whole, read under its own lock.
+    let taken: Vec<(Arc<Usage>, Health)> = shared
+        .orgs
+        .iter()
+        .map(|org| {
+            let snapshot = org.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+            let mut health = snapshot.health;
+            health.api_requests = org.client.requests_sent();
+            (snapshot.usage.clone(), health)
+        })
+        .collect();
+    let scraped: Vec<Scraped<'_>> = shared
+        .orgs
+        .iter()
+        .zip(&taken)
+        .map(|(org, (usage, health))| Scraped {
+            profile: org.profile.as_deref(),
+            usage,
+            health: *health,
+        })
+        .collect();
     (
         [(header::CONTENT_TYPE, format.content_type())],
-        crate::metrics::render(&usage, &health, format),
+        crate::metrics::render(&scraped, format),
     )
 }
 
@@ -169,13 +192,18 @@ async fn refresh_forever(
     session: &Session,
     args: &ServeArgs,
     plan: Option<&Plan>,
-    snapshot: Arc<Mutex<Snapshot>>,
+    org: &Org,
     progress: Arc<Progress>,
 ) {
+    let whose = org
+        .profile
+        .as_ref()
+        .map(|p| format!(" of profile {p}"))
+        .unwrap_or_default();
     loop {
         let result = refresh(session, args, plan).await;
         {
-            let mut s = snapshot.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = org.snapshot.lock().unwrap_or_else(|e| e.into_inner());
             s.health.refreshes += 1;
             match result {
                 Ok(usage) => {
@@ -189,7 +217,7 @@ async fn refresh_forever(
                         .last_day
                         .map_or("no data yet".to_string(), |d| format!("the values of {d}"));
                     progress.note(&format!(
-                        "serve: refresh failed ({}); serving {kept}",
+                        "serve: refresh{whose} failed ({}); serving {kept}",
                         failure_text(&e)
                     ));
                 }
@@ -211,22 +239,46 @@ fn failure_text(failure: &Failure) -> String {
 }
 
 pub async fn exec(session: &Session, args: &ServeArgs, plan: Option<&Plan>) -> Result<(), Failure> {
+    exec_orgs(&[(None, session)], args, plan).await
+}
+
+/// One exporter for several orgs (`--profile a --profile b`), each refreshed on its own:
+/// one org's failure keeps the others' values, and its own last good ones.
+pub async fn exec_orgs(
+    sessions: &[(Option<String>, &Session)],
+    args: &ServeArgs,
+    plan: Option<&Plan>,
+) -> Result<(), Failure> {
+    let Some((_, first)) = sessions.first() else {
+        return Err(Failure::Usage("serve: no org to serve".into()));
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Failure::Usage(format!("--listen {}: {e}", args.listen)))?;
     let address: SocketAddr = listener.local_addr()?;
-    let snapshot = Arc::new(Mutex::new(Snapshot::default()));
-    let shared = Shared {
-        snapshot: snapshot.clone(),
-        client: session.queries.client().clone(),
-    };
+    let orgs: Arc<Vec<Org>> = Arc::new(
+        sessions
+            .iter()
+            .map(|(profile, session)| Org {
+                profile: profile.clone(),
+                snapshot: Arc::new(Mutex::new(Snapshot::default())),
+                client: session.queries.client().clone(),
+            })
+            .collect(),
+    );
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .with_state(shared);
-    session.progress.note(&format!(
-        "serve: http://{address}/metrics (refreshing every {} s, give or take a tenth)",
-        args.refresh.as_secs()
+        .with_state(Shared { orgs: orgs.clone() });
+    let profiles: Vec<&str> = sessions.iter().filter_map(|(p, _)| p.as_deref()).collect();
+    first.progress.note(&format!(
+        "serve: http://{address}/metrics (refreshing every {} s, give or take a tenth){}",
+        args.refresh.as_secs(),
+        if profiles.is_empty() {
+            String::new()
+        } else {
+            format!("; profiles {}", profiles.join(", "))
+        }
     ));
     let server = axum::serve(listener, app).with_graceful_shutdown(stopped());
     // Open scrapes get a moment to finish; a client that holds on is not waited for.
@@ -234,11 +286,14 @@ pub async fn exec(session: &Session, args: &ServeArgs, plan: Option<&Plan>) -> R
         stopped().await;
         tokio::time::sleep(Duration::from_millis(800)).await;
     };
+    let refreshes = futures_util::future::join_all(sessions.iter().zip(orgs.iter()).map(
+        |((_, session), org)| refresh_forever(session, args, plan, org, first.progress.clone()),
+    ));
     tokio::select! {
         served = server => served.map_err(Failure::Io)?,
-        () = refresh_forever(session, args, plan, snapshot, session.progress.clone()) => {}
+        _ = refreshes => {}
         () = deadline => {}
     }
-    session.progress.note("serve: stopped");
+    first.progress.note("serve: stopped");
     Ok(())
 }
