@@ -340,25 +340,41 @@ pub struct ServeArgs {
     /// template_uri="other".
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub top_endpoints: usize,
-    /// Billable users per license (see `allowance`): adds the billing period's gauges, the
+    /// The org's allocation (see `allowance`): adds the billing period's gauges, the
     /// allocation, the requests so far and the projection, org-wide and per client.
-    #[arg(long, value_name = "NAME=COUNT,...", conflicts_with = "allocation")]
-    pub licenses: Option<String>,
-    /// The org's monthly allocation in requests (instead of --licenses), for the period's
-    /// gauges.
-    #[arg(long, value_name = "REQUESTS")]
-    pub allocation: Option<u64>,
-    /// An allowance table of your own, for --licenses.
-    #[arg(long, value_name = "FILE", requires = "licenses")]
-    pub allowances: Option<PathBuf>,
-    /// The day of the month the org's billing period starts, 1 to 28, for the period's
-    /// gauges.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=28))]
-    pub billing_day: u32,
+    #[command(flatten)]
+    pub allocation: AllocationArgs,
     /// Leave out of the period's gauges an OAuth client known not to be billed (ids, repeat
     /// or comma-separate).
     #[arg(long = "exclude-client", value_name = "ID", value_delimiter = ',')]
     pub exclude: Vec<String>,
+}
+
+/// The org's monthly fair-use allocation and its billing period, as `allowance`, `check
+/// --max-allocation-share` and `serve` take them.
+#[derive(Debug, Args)]
+pub struct AllocationArgs {
+    /// Billable users per license, e.g. cx3=250,cx1=40,cx3-concurrent=12 (the names of the
+    /// allowance table: see --allowances).
+    #[arg(long, value_name = "NAME=COUNT,...", conflicts_with = "allocation")]
+    pub licenses: Option<String>,
+    /// The org's monthly allocation in requests, when it is known (instead of --licenses).
+    #[arg(long, value_name = "REQUESTS")]
+    pub allocation: Option<u64>,
+    /// An allowance table of your own (TOML, the layout of the shipped
+    /// crates/usage-cli/data/allowances.toml), when Genesys's numbers or your contract differ.
+    #[arg(long, value_name = "FILE", requires = "licenses")]
+    pub allowances: Option<PathBuf>,
+    /// The day of the month the org's billing period starts (its activation day), 1 to 28.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=28))]
+    pub billing_day: u32,
+}
+
+impl AllocationArgs {
+    /// Whether an allocation is given (the licenses or the number).
+    pub fn given(&self) -> bool {
+        self.licenses.is_some() || self.allocation.is_some()
+    }
 }
 
 /// Which billing period `allowance` shows.
@@ -372,25 +388,8 @@ pub enum PeriodArg {
 
 #[derive(Debug, Args)]
 pub struct AllowanceArgs {
-    /// Billable users per license, e.g. cx3=250,cx1=40,cx3-concurrent=12 (the names of the
-    /// allowance table: see --allowances).
-    #[arg(
-        long,
-        value_name = "NAME=COUNT,...",
-        required_unless_present = "allocation",
-        conflicts_with = "allocation"
-    )]
-    pub licenses: Option<String>,
-    /// The org's monthly allocation in requests, when it is known (instead of --licenses).
-    #[arg(long, value_name = "REQUESTS")]
-    pub allocation: Option<u64>,
-    /// An allowance table of your own (TOML, the layout of the shipped
-    /// crates/usage-cli/data/allowances.toml), when Genesys's numbers or your contract differ.
-    #[arg(long, value_name = "FILE")]
-    pub allowances: Option<PathBuf>,
-    /// The day of the month the org's billing period starts (its activation day), 1 to 28.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=28))]
-    pub billing_day: u32,
+    #[command(flatten)]
+    pub allocation: AllocationArgs,
     /// The period running, or the last complete one.
     #[arg(long, value_enum, default_value = "current")]
     pub period: PeriodArg,
@@ -449,23 +448,9 @@ pub struct CheckArgs {
     /// Judge --max-allocation-share on the requests so far, not on the projection.
     #[arg(long, requires = "max_allocation_share")]
     pub to_date: bool,
-    /// Billable users per license, for --max-allocation-share (see `allowance`).
-    #[arg(
-        long,
-        value_name = "NAME=COUNT,...",
-        conflicts_with = "allocation",
-        requires = "max_allocation_share"
-    )]
-    pub licenses: Option<String>,
-    /// The org's monthly allocation in requests, for --max-allocation-share.
-    #[arg(long, value_name = "REQUESTS", requires = "max_allocation_share")]
-    pub allocation: Option<u64>,
-    /// An allowance table of your own, for --licenses.
-    #[arg(long, value_name = "FILE", requires = "licenses")]
-    pub allowances: Option<PathBuf>,
-    /// The day of the month the billing period starts, 1 to 28.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=28))]
-    pub billing_day: u32,
+    /// The allocation for --max-allocation-share (or the rules file's [allocation] table).
+    #[command(flatten)]
+    pub allocation: AllocationArgs,
     /// Jobs submitted and waited for at once.
     #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
     pub concurrency: std::num::NonZeroUsize,

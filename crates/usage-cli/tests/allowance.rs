@@ -251,6 +251,11 @@ async fn bad_input_exits_2_and_sends_nothing() {
         ),
         (vec!["allowance", "--allocation", "0"], "above 0"),
         (
+            vec!["check", "--since", "7d", "--allocation", "5"],
+            "for --max-allocation-share",
+        ),
+        (vec!["serve", "--licenses", "cx9=1"], "known: communicate"),
+        (
             vec![
                 "allowance",
                 "--licenses",

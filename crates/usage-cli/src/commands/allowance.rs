@@ -14,7 +14,7 @@ use usage_ext::{DayWindow, split_days};
 use crate::allowance::{
     Allowances, ClientPart, DayRequests, Period, Report, SHIPPED, WEEKS, project,
 };
-use crate::cli::{AllowanceArgs, Format, PeriodArg};
+use crate::cli::{AllocationArgs, AllowanceArgs, Format, PeriodArg};
 use crate::exit::Failure;
 use crate::history::Column;
 use crate::output::{thousands, whole, write_table};
@@ -30,6 +30,11 @@ pub struct Plan {
 
 /// Checks the licenses (or the allocation) and the allowance table; exit 2 on a bad one.
 pub fn plan(args: &AllowanceArgs) -> Result<Plan, Failure> {
+    plan_from(&args.allocation)
+}
+
+/// The allocation the flags give.
+pub fn plan_from(args: &AllocationArgs) -> Result<Plan, Failure> {
     plan_of(
         args.licenses.as_deref(),
         args.allocation,
@@ -100,7 +105,7 @@ struct Daily {
 
 pub async fn exec(session: &Session, args: &AllowanceArgs, plan: &Plan) -> Result<(), Failure> {
     let ask = Ask {
-        billing_day: args.billing_day,
+        billing_day: args.allocation.billing_day,
         period: args.period,
         as_of: args.as_of,
         exclude: args.exclude.clone(),

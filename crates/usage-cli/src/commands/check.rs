@@ -6,7 +6,7 @@ use std::io::Write;
 
 use crate::allowance::ClientPart;
 use crate::cli::{CheckArgs, Format, Per, PeriodArg};
-use crate::commands::allowance::{Ask, Plan, compute, plan_of};
+use crate::commands::allowance::{Ask, Plan, compute, plan_from, plan_of};
 use crate::commands::report::{Wants, jobs_report};
 use crate::exit::Failure;
 use crate::output::{thousands, whole};
@@ -60,16 +60,16 @@ pub fn rules(args: &CheckArgs) -> Result<Checks, Failure> {
     let mut allocation = None;
     if let Some(share) = &args.max_allocation_share {
         allocation = Some(AllocationRule {
-            plan: plan_of(
-                args.licenses.as_deref(),
-                args.allocation,
-                args.allowances.as_deref(),
-            )?,
+            plan: plan_from(&args.allocation)?,
             max_share: rules::parse_percent(share, "--max-allocation-share")
                 .map_err(Failure::Usage)?,
             to_date: args.to_date,
-            billing_day: args.billing_day,
+            billing_day: args.allocation.billing_day,
         });
+    } else if args.allocation.given() {
+        return Err(Failure::Usage(
+            "--licenses and --allocation are for --max-allocation-share".into(),
+        ));
     }
     if let Some(path) = &args.rules {
         let text = std::fs::read_to_string(path)

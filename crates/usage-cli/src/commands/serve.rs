@@ -91,15 +91,10 @@ async fn healthz() -> impl IntoResponse {
 
 /// The allocation of `--licenses` or `--allocation`, when one is given; exit 2 on a bad one.
 pub fn plan(args: &ServeArgs) -> Result<Option<Plan>, Failure> {
-    if args.licenses.is_none() && args.allocation.is_none() {
+    if !args.allocation.given() {
         return Ok(None);
     }
-    allowance::plan_of(
-        args.licenses.as_deref(),
-        args.allocation,
-        args.allowances.as_deref(),
-    )
-    .map(Some)
+    allowance::plan_from(&args.allocation).map(Some)
 }
 
 /// One refresh: the usage gauges, and the billing period's when an allocation is given,
@@ -112,7 +107,7 @@ async fn refresh(
     let mut usage = refresh_usage(session, args.top_endpoints).await?;
     if let Some(plan) = plan {
         let ask = Ask {
-            billing_day: args.billing_day,
+            billing_day: args.allocation.billing_day,
             period: PeriodArg::Current,
             as_of: None,
             exclude: args.exclude.clone(),
