@@ -448,7 +448,7 @@ pub struct CheckArgs {
     /// Judge --max-allocation-share on the requests so far, not on the projection.
     #[arg(long, requires = "max_allocation_share")]
     pub to_date: bool,
-    /// The allocation for --max-allocation-share (or the rules file's [allocation] table).
+    /// The allocation for --max-allocation-share (or the rules file's allocation table).
     #[command(flatten)]
     pub allocation: AllocationArgs,
     /// Jobs submitted and waited for at once.
