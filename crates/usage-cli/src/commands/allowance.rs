@@ -155,22 +155,25 @@ pub async fn compute(session: &Session, args: &Ask, plan: &Plan) -> Result<Repor
         }
         *client.days.entry(date).or_default() += requests as f64;
     };
-    // The API keeps a year: an early --as-of gets what is left of the weeks before it.
-    let earliest = usage_ext::earliest_first_day(today);
-    if session.history.is_none() && first < earliest {
+    // An early --as-of gets what is left of the weeks before it: the dataset's days, or the
+    // year the API keeps.
+    let (earliest, source) = match &session.history {
+        Some(history) => {
+            history.require(&["OauthClientId"], "the allowance per OAuth client")?;
+            (history.held().first(), "--from: the dataset starts")
+        }
+        None => (
+            usage_ext::earliest_first_day(today),
+            "the Usage API keeps a year, from",
+        ),
+    };
+    if first < earliest {
         first = earliest;
         session.progress.note(&format!(
-            "the Usage API keeps a year, from {first}; the projection and the change use the days from there"
+            "{source} {first}; the projection and the change use the days from there"
         ));
     }
     if let Some(history) = &session.history {
-        history.require(&["OauthClientId"], "the allowance per OAuth client")?;
-        if first < history.held().first() {
-            first = history.held().first();
-            session.progress.note(&format!(
-                "--from: the dataset starts {first}; the projection and the change use the days from there"
-            ));
-        }
         if let Some(days) = DayWindow::new(first, last) {
             history.check_window(days, "--as-of")?;
             let columns = [
