@@ -71,19 +71,29 @@ fn percent(part: i64, whole: i64) -> String {
     }
 }
 
+/// A page's start, up to its body: the Content-Security-Policy that forbids fetching
+/// anything, and the inline style. `title` is HTML already.
+fn head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>{STYLE}</style></head><body>\n"
+    )
+}
+
 /// Writes the page.
 pub fn write(out: &mut dyn Write, page: &Page<'_>, clients: &[ClientReport]) -> io::Result<()> {
-    let mut html = String::new();
+    let mut html = head(&format!(
+        "Genesys Cloud API usage by OAuth client, {}",
+        escape(page.window)
+    ));
     let requests: i64 = clients.iter().map(|c| c.request_count).sum();
     let limited: i64 = clients.iter().map(|c| c.status429).sum();
     let calling = clients.iter().filter(|c| c.request_count > 0).count();
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Genesys Cloud API usage by OAuth client, {window}</title><style>{STYLE}</style></head><body>\n\
-         <header><h1>Genesys Cloud API usage by OAuth client</h1>\
+        "<header><h1>Genesys Cloud API usage by OAuth client</h1>\
          <p class=\"meta\">Window <b data-field=\"window\">{window}</b> (UTC days) · data: <b data-field=\"source\">{source}</b>{compared} · genesys-usage {version}</p>\
          <p class=\"summary\"><b>{calling}</b> OAuth clients, <b data-field=\"totalRequestCount\">{requests}</b> requests, <b data-field=\"totalStatus429\">{limited}</b> answered 429 ({share})</p></header>\n",
         window = escape(page.window),
@@ -328,15 +338,13 @@ fn endpoints_table(html: &mut String, clients: &[ClientReport]) {
 /// allocation with the projection to the period's end, and the clients. Every number is the
 /// one `--format csv` gives, in a cell whose `data-field` names the CSV column.
 pub fn allowance(out: &mut dyn Write, report: &Allowance, source: &str) -> io::Result<()> {
-    let mut html = String::new();
-    let period = format!("{} to {}", report.period_first_day, report.period_last_day);
+    let mut html = head(&format!(
+        "Genesys Cloud fair-use allocation, {} to {}",
+        report.period_first_day, report.period_last_day
+    ));
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Genesys Cloud fair-use allocation, {period}</title><style>{STYLE}</style></head><body>\n\
-         <header><h1>Genesys Cloud API requests against the fair-use allocation (estimate)</h1>\
+        "<header><h1>Genesys Cloud API requests against the fair-use allocation (estimate)</h1>\
          <p class=\"meta\">Billing period <b data-field=\"periodFirstDay\">{first}</b> to <b data-field=\"periodLastDay\">{last}</b> (UTC days), \
          as of <b data-field=\"asOf\">{as_of}</b>: {elapsed} days elapsed, {left} left · data: <b>{source}</b> · genesys-usage {version}</p>\
          <p class=\"summary\">Allocation <b data-field=\"allocation\">{allocation}</b> requests <span class=\"id\">({allocation_source})</span><br>\
