@@ -91,11 +91,11 @@ pub fn write(out: &mut dyn Write, page: &Page<'_>, clients: &[ClientReport]) -> 
     let requests: i64 = clients.iter().map(|c| c.request_count).sum();
     let limited: i64 = clients.iter().map(|c| c.status429).sum();
     let calling = clients.iter().filter(|c| c.request_count > 0).count();
-    let _ = write!(
+    let _ = writeln!(
         html,
         "<header><h1>Genesys Cloud API usage by OAuth client</h1>\
          <p class=\"meta\">Window <b data-field=\"window\">{window}</b> (UTC days) · data: <b data-field=\"source\">{source}</b>{compared} · genesys-usage {version}</p>\
-         <p class=\"summary\"><b>{calling}</b> OAuth clients, <b data-field=\"totalRequestCount\">{requests}</b> requests, <b data-field=\"totalStatus429\">{limited}</b> answered 429 ({share})</p></header>\n",
+         <p class=\"summary\"><b>{calling}</b> OAuth clients, <b data-field=\"totalRequestCount\">{requests}</b> requests, <b data-field=\"totalStatus429\">{limited}</b> answered 429 ({share})</p></header>",
         window = escape(page.window),
         source = escape(page.source),
         compared = page
@@ -342,7 +342,7 @@ pub fn allowance(out: &mut dyn Write, report: &Allowance, source: &str) -> io::R
         "Genesys Cloud fair-use allocation, {} to {}",
         report.period_first_day, report.period_last_day
     ));
-    let _ = write!(
+    let _ = writeln!(
         html,
         "<header><h1>Genesys Cloud API requests against the fair-use allocation (estimate)</h1>\
          <p class=\"meta\">Billing period <b data-field=\"periodFirstDay\">{first}</b> to <b data-field=\"periodLastDay\">{last}</b> (UTC days), \
@@ -352,7 +352,7 @@ pub fn allowance(out: &mut dyn Write, report: &Allowance, source: &str) -> io::R
          Projected at the period's end <b data-field=\"projected\">{projected}</b> \
          (<span data-field=\"projectedLow\">{low}</span> to <span data-field=\"projectedHigh\">{high}</span>), {projected_share:.1} % of the allocation; \
          run rate <span data-field=\"runRate\">{run_rate}</span><br>{overage}</p>\
-         <p class=\"meta\">An estimate: the Usage API counts every request, the built-in clients' included; Genesys bills from its own count.{excluded}</p></header>\n",
+         <p class=\"meta\">An estimate: the Usage API counts every request, the built-in clients' included; Genesys bills from its own count.{excluded}</p></header>",
         first = report.period_first_day,
         last = report.period_last_day,
         as_of = report.as_of,
