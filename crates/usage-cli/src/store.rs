@@ -67,6 +67,11 @@ impl Credentials {
         }
     }
 
+    /// An S3 error with where its credentials came from.
+    fn explain(&self, e: impl std::fmt::Display) -> String {
+        format!("{e} (S3 credentials from {})", self.describe())
+    }
+
     /// What was tried, for an error: the source, and for the last resort the variables
     /// that would have named another.
     pub fn describe(&self) -> String {
@@ -89,6 +94,14 @@ impl Credentials {
             ),
         }
     }
+}
+
+/// The value of `name` in `vars`; an empty one counts as unset.
+fn var(vars: &[(String, String)], name: &str) -> Option<String> {
+    vars.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty())
 }
 
 /// An `s3://` target's endpoint: plain http only to a loopback address (a local test
@@ -133,12 +146,7 @@ impl Store {
                 "{flag} {to:?}: no bucket; give s3://bucket/prefix"
             )));
         }
-        let var = |name: &str| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .filter(|v| !v.is_empty())
-        };
+        let var = |name: &str| var(vars, name);
         let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
         // Every AWS_* setting object_store knows, as AWS's own tools read them where a
         // service runs (web identity on EKS, container credentials on ECS, the instance's
@@ -164,12 +172,9 @@ impl Store {
             None => builder = builder.with_allow_http(false),
         }
         let credentials = Credentials::of(&var);
-        let store = builder.build().map_err(|e| {
-            Failure::Usage(format!(
-                "{flag} {to}: {e} (S3 credentials from {})",
-                credentials.describe()
-            ))
-        })?;
+        let store = builder
+            .build()
+            .map_err(|e| Failure::Usage(format!("{flag} {to}: {}", credentials.explain(e))))?;
         Ok(Store::S3 {
             store: Arc::new(store),
             prefix: prefix.trim_matches('/').to_string(),
@@ -274,12 +279,7 @@ impl Store {
                 credentials,
                 ..
             } => {
-                let refused = |e: object_store::Error| {
-                    refused(format!(
-                        "{e} (S3 credentials from {})",
-                        credentials.describe()
-                    ))
-                };
+                let refused = |e: object_store::Error| refused(credentials.explain(e));
                 let object = Self::object(prefix, &probe);
                 store
                     .put(&object, PutPayload::from_static(b""))
@@ -324,13 +324,7 @@ impl Store {
 }
 
 fn s3_failure(url: &str, credentials: &Credentials, key: &str, e: object_store::Error) -> Failure {
-    Failure::Api(
-        format!(
-            "{url}/{key}: {e} (S3 credentials from {})",
-            credentials.describe()
-        )
-        .into(),
-    )
+    Failure::Api(format!("{url}/{key}: {}", credentials.explain(e)).into())
 }
 
 /// Writes `bytes` as `path` so that `path` is the old file or the whole new one at any
@@ -379,12 +373,7 @@ mod tests {
     fn credentials_come_from_the_first_source_set_in_object_stores_order() {
         let of = |pairs: &[(&str, &str)]| {
             let vars = vars(pairs);
-            Credentials::of(&|name: &str| {
-                vars.iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-                    .filter(|v| !v.is_empty())
-            })
+            Credentials::of(&|name: &str| var(&vars, name))
         };
         let web = [
             ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
