@@ -138,13 +138,9 @@ impl Backfill {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for (name, help, value) in GAUGES {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} gauge");
+            header(&mut out, name, help, "gauge");
             for (((id, client, method, uri), date), counts) in &self.days {
-                let at = date
-                    .succ_opt()
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .map_or(0, |t| t.and_utc().timestamp());
+                let at = date.succ_opt().map_or(0, day_start);
                 let _ = writeln!(
                     out,
                     "{name}{{oauth_client_id=\"{}\",oauth_client_name=\"{}\",http_method=\"{}\",template_uri=\"{}\",window=\"1d\"}} {} {at}",
