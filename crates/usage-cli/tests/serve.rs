@@ -659,36 +659,16 @@ async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
         .spawn()
         .unwrap();
     let api = format!("127.0.0.1:{port}");
-    let started = Instant::now();
     let client = "1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d";
     let promql =
         format!("sum(genesys_usage_requests{{window=\"7d\",oauth_client_id=\"{client}\"}})");
     let api_for_wait = api.clone();
     let answer = tokio::task::spawn_blocking(move || {
-        loop {
-            if TcpStream::connect(&api_for_wait).is_ok() {
-                let answer = query(&api_for_wait, &promql);
-                if answer["data"]["result"]
-                    .as_array()
-                    .is_some_and(|r| !r.is_empty())
-                {
-                    break answer;
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "Prometheus never had the series"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        first_result(&api_for_wait, &promql, "Prometheus never had the series")
     })
     .await
     .unwrap();
-    let value: f64 = answer["data"]["result"][0]["value"][1]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let value: f64 = answer["value"][1].as_str().unwrap().parse().unwrap();
     let expected: f64 = samples(&body)
         .into_iter()
         .filter(|(k, _)| {
@@ -723,21 +703,11 @@ async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
     // waits 2 hours before firing), its value the projection.
     let api_for_alert = api.clone();
     let alert = tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        loop {
-            let answer = query(
-                &api_for_alert,
-                "ALERTS{alertname=\"GenesysUsageAllocationOverageProjected\"}",
-            );
-            if let Some(first) = answer["data"]["result"].as_array().and_then(|r| r.first()) {
-                break first.clone();
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "the overage alert never went pending: {answer}"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        first_result(
+            &api_for_alert,
+            "ALERTS{alertname=\"GenesysUsageAllocationOverageProjected\"}",
+            "the overage alert never went pending",
+        )
     })
     .await
     .unwrap();
@@ -800,6 +770,27 @@ fn scratch(name: &str) -> std::path::PathBuf {
 }
 
 /// A PromQL instant query through Prometheus's HTTP API at `api`.
+/// The first series of Prometheus's answer to `promql`, asked again until there is one (at
+/// most 60 s: Prometheus may still be starting, or not have scraped or evaluated yet).
+fn first_result(api: &str, promql: &str, never: &str) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let answer = TcpStream::connect(api).is_ok().then(|| query(api, promql));
+        let first = answer
+            .as_ref()
+            .and_then(|a| a["data"]["result"].as_array())
+            .and_then(|r| r.first());
+        if let Some(first) = first {
+            return first.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{never}: {answer:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 fn query(api: &str, promql: &str) -> serde_json::Value {
     let encoded: String = promql
         .bytes()

@@ -387,16 +387,8 @@ async fn a_sync_killed_at_twenty_moments_and_rerun_ends_as_an_uninterrupted_one(
     let mut moments = Moments(20261201);
     let mut killed_mid_run = 0;
     for round in 0..20 {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
-        cmd.env_clear()
-            .args(["--base-url", &fake.base_url()])
-            .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
-            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
-            .arg("sync")
-            .arg("--to")
-            .arg(&dir)
-            .args(args)
-            .stdout(std::process::Stdio::null())
+        let mut cmd = sync_command(&fake, dir.to_str().unwrap(), &args);
+        cmd.stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         // Start the run from scratch half of the time, so that kills land in the backfill
         // as well as in the re-pull of a later run.
@@ -446,15 +438,22 @@ async fn a_sync_killed_at_twenty_moments_and_rerun_ends_as_an_uninterrupted_one(
 
 const LOCK: &str = "_genesys_usage_sync.lock";
 
-/// A sync of `to` started in the background, its output kept.
-fn spawn_sync(fake: &FakeService, to: &str, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"))
-        .env_clear()
+/// `sync --to TO ARGS` against `fake`, with its credentials and nothing else in the
+/// environment.
+fn sync_command(fake: &FakeService, to: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
+    cmd.env_clear()
         .args(["--base-url", &fake.base_url()])
         .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
         .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
         .args(["sync", "--to", to])
-        .args(args)
+        .args(args);
+    cmd
+}
+
+/// A sync of `to` started in the background, its output kept.
+fn spawn_sync(fake: &FakeService, to: &str, args: &[&str]) -> std::process::Child {
+    sync_command(fake, to, args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -581,16 +580,11 @@ fn credentials_endpoint(
 async fn s3_credentials_from_the_metadata_service_and_the_error_names_what_was_tried() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
     let (metadata, seen) = credentials_endpoint("404 Not Found", "");
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
-    cmd.env_clear()
-        .args(["--base-url", &fake.base_url()])
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
-        .env("AWS_METADATA_ENDPOINT", &metadata)
+    let mut cmd = sync_command(&fake, "s3://usage/p", &["--since", "3d"]);
+    cmd.env("AWS_METADATA_ENDPOINT", &metadata)
         // Never reached: the credentials fail first.
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_REGION", "eu-west-1")
-        .args(["sync", "--to", "s3://usage/p", "--since", "3d"]);
+        .env("AWS_REGION", "eu-west-1");
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
@@ -638,25 +632,15 @@ async fn a_sync_to_s3_takes_container_credentials_from_the_environment() {
         std::process::id(),
         Utc::now().timestamp_millis()
     );
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
-    cmd.env_clear()
-        .args(["--base-url", &fake.base_url()])
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
-        .env(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("{credentials}/v1/credentials"),
-        )
-        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .args([
-            "sync",
-            "--to",
-            &format!("s3://{bucket}/{prefix}"),
-            "--since",
-            "3d",
-        ]);
+    let to = format!("s3://{bucket}/{prefix}");
+    let mut cmd = sync_command(&fake, &to, &["--since", "3d"]);
+    cmd.env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("{credentials}/v1/credentials"),
+    )
+    .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token)
+    .env("AWS_REGION", "us-east-1")
+    .env("AWS_ENDPOINT_URL", &endpoint);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
@@ -792,13 +776,7 @@ fn s3_sync_command(
     to: &str,
     args: &[&str],
 ) -> std::process::Command {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
-    cmd.env_clear()
-        .args(["--base-url", &fake.base_url()])
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())
-        .args(["sync", "--to", to])
-        .args(args);
+    let mut cmd = sync_command(fake, to, args);
     s3_env(&mut cmd, endpoint);
     cmd
 }
