@@ -36,7 +36,8 @@ Exit codes:
   3    the query ended Failed or Cancelled on the service side
   4    the wait timed out (--max-wait); the query may still finish: resume it
   5    check: a rule is breached (the breaches are on stdout)
-  130  interrupted (Ctrl-C; for sync, SIGTERM too); the id to resume is printed";
+  130  interrupted (Ctrl-C; for sync, SIGTERM too); the id to resume is printed
+       (serve ends 0 on SIGTERM, a service manager's stop)";
 
 /// Which OAuth client, on which endpoints, is using up your Genesys Cloud org's API rate
 /// limit: the Usage API from the command line.

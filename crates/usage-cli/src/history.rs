@@ -465,7 +465,22 @@ fn decode(
             )
         };
         if column.is_count() {
-            count.push((column, counts(array.as_ref()).ok_or_else(mistyped)?));
+            let values = counts(array.as_ref()).ok_or_else(mistyped)?;
+            // A count is never negative: a file that says otherwise is not this dataset's.
+            if let Some((i, v)) = values
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| v.filter(|v| *v < 0).map(|v| (i, v)))
+            {
+                return Err(unreadable(
+                    place,
+                    format!(
+                        "its column {:?} holds a negative count, {v}, in row {i}",
+                        column.name()
+                    ),
+                ));
+            }
+            count.push((column, values));
         } else {
             text.push((column, texts(array.as_ref()).ok_or_else(mistyped)?));
         }

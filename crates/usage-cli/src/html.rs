@@ -88,8 +88,12 @@ pub fn write(out: &mut dyn Write, page: &Page<'_>, clients: &[ClientReport]) -> 
         "Genesys Cloud API usage by OAuth client, {}",
         escape(page.window)
     ));
-    let requests: i64 = clients.iter().map(|c| c.request_count).sum();
-    let limited: i64 = clients.iter().map(|c| c.status429).sum();
+    let requests: i64 = clients
+        .iter()
+        .fold(0i64, |sum, c| sum.saturating_add(c.request_count));
+    let limited: i64 = clients
+        .iter()
+        .fold(0i64, |sum, c| sum.saturating_add(c.status429));
     let calling = clients.iter().filter(|c| c.request_count > 0).count();
     let _ = writeln!(
         html,
@@ -134,7 +138,7 @@ fn daily_chart(html: &mut String, days: DayWindow, clients: &[ClientReport]) {
             clients
                 .iter()
                 .map(|c| c.daily429.get(d).copied().unwrap_or(0))
-                .sum()
+                .fold(0i64, i64::saturating_add)
         })
         .collect();
     let max = totals.iter().copied().max().unwrap_or(0).max(1);
@@ -188,7 +192,7 @@ fn daily_chart(html: &mut String, days: DayWindow, clients: &[ClientReport]) {
             .iter()
             .filter(|c| !shown.iter().any(|s| s.oauth_client_id == c.oauth_client_id))
             .map(|c| c.daily429.get(d).copied().unwrap_or(0))
-            .sum();
+            .fold(0i64, i64::saturating_add);
         segment(others, OTHERS, "other clients");
         if d == 0 || d + 1 == n || (n > 2 && d == n / 2) {
             let _ = write!(

@@ -5,6 +5,7 @@ mod allowance;
 pub mod cli;
 mod commands;
 mod config;
+mod counts;
 mod dataset;
 mod exit;
 mod history;
@@ -37,8 +38,9 @@ use crate::session::{Pending, Session};
 /// `stdin` where `--client-secret-stdin` reads from.
 pub async fn run(cli: Cli, vars: Vec<(String, String)>, stdin: impl BufRead) -> u8 {
     let pending: Pending = Arc::new(Mutex::new(None));
-    // A sync stops on a signal itself, so that it gives its target's lock back first.
-    let own_signals = matches!(cli.command, Command::Sync(_));
+    // A sync and an exporter stop on a signal themselves (a sync gives its target's lock
+    // back first; an exporter ends 0 on SIGTERM): a second handler here would race theirs.
+    let own_signals = matches!(cli.command, Command::Sync(_) | Command::Serve(_));
     let result = if own_signals {
         run_command(cli, vars, stdin, pending.clone()).await
     } else {

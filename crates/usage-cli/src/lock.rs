@@ -9,18 +9,19 @@
 //!   holding who and until when. The holder renews it while it runs; a run that finds it
 //!   past its expiry, or held by a process of its own host that is gone (a crashed run's),
 //!   takes it over with `If-Match` on what it read, so of two runs taking over one lock only
-//!   one succeeds. A run whose lock was taken from it
-//!   stops before it writes the state again.
+//!   one succeeds. A run checks that the object is still the one it wrote before each file
+//!   it writes (a run paused past its expiry finds its lock taken and stops), and gives it
+//!   back by writing it `released` with `If-Match`: S3 has no conditional delete that
+//!   object_store offers, and an unconditional delete would remove a successor's lock.
 
 use std::io::{Read as _, Seek as _, Write as _};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use object_store::aws::AmazonS3;
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
+    ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
 };
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,9 @@ struct Holder {
     /// S3 only: when the lock lapses unless renewed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires: Option<DateTime<Utc>>,
+    /// S3 only: given back by its run, free to take (no takeover to note).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    released: bool,
 }
 
 impl Holder {
@@ -60,6 +64,7 @@ impl Holder {
             host,
             started: Utc::now(),
             expires,
+            released: false,
         }
     }
 
@@ -105,7 +110,7 @@ enum Held {
     S3 {
         renewing: tokio::task::JoinHandle<()>,
         status: Arc<Mutex<S3Status>>,
-        store: Arc<AmazonS3>,
+        store: Arc<dyn ObjectStore>,
         object: ObjectPath,
         place: String,
     },
@@ -185,7 +190,7 @@ fn s3_failure(place: &str, e: object_store::Error) -> Failure {
 }
 
 async fn take_object(
-    s3: Arc<AmazonS3>,
+    s3: Arc<dyn ObjectStore>,
     object: ObjectPath,
     place: &str,
 ) -> Result<SyncLock, Failure> {
@@ -217,7 +222,7 @@ async fn take_object(
                  the target, delete it"
             )));
         };
-        if other.expires.is_none_or(|at| at > now) && !other.is_dead(&holder) {
+        if !other.released && other.expires.is_none_or(|at| at > now) && !other.is_dead(&holder) {
             return Err(held_elsewhere(place, &other.describe()));
         }
         // Expired, or its process is gone: a crashed run's. Taken only if nobody changed it
@@ -231,8 +236,8 @@ async fn take_object(
             .await
         {
             Ok(put) => {
-                let before = other.describe();
-                return Ok(held_object(s3, object, place, put.e_tag, now, Some(before)));
+                let before = (!other.released).then(|| other.describe());
+                return Ok(held_object(s3, object, place, put.e_tag, now, before));
             }
             Err(object_store::Error::Precondition { .. }) => {
                 return Err(held_elsewhere(
@@ -250,7 +255,7 @@ async fn take_object(
 }
 
 fn held_object(
-    s3: Arc<AmazonS3>,
+    s3: Arc<dyn ObjectStore>,
     object: ObjectPath,
     place: &str,
     e_tag: Option<String>,
@@ -278,7 +283,7 @@ fn held_object(
 /// Pushes the lock's expiry forward while the run goes on. A renewal that fails on the
 /// network is tried at the next tick; one refused because the lock changed means another
 /// run has it.
-async fn renew(s3: Arc<AmazonS3>, object: ObjectPath, status: Arc<Mutex<S3Status>>) {
+async fn renew(s3: Arc<dyn ObjectStore>, object: ObjectPath, status: Arc<Mutex<S3Status>>) {
     let mut ticks = tokio::time::interval(S3_RENEW_EVERY);
     ticks.tick().await;
     loop {
@@ -317,28 +322,56 @@ async fn renew(s3: Arc<AmazonS3>, object: ObjectPath, status: Arc<Mutex<S3Status
 }
 
 impl SyncLock {
-    /// Whether this run still holds the target: checked before the state is written, so
-    /// that a run whose lock another took never moves the state.
-    pub fn check(&self) -> Result<(), Failure> {
-        let Held::S3 { status, place, .. } = &self.held else {
+    /// Whether this run still holds the target: checked before each file it writes, so
+    /// that a run whose lock another took (it was paused past the expiry, or could not
+    /// renew) writes nothing more. On S3 the lock object is read back (one HEAD) and must
+    /// be the version this run wrote; a write right after the check can still race a
+    /// takeover, which the store gives no way to rule out.
+    pub async fn check(&self) -> Result<(), Failure> {
+        let Held::S3 {
+            status,
+            place,
+            store,
+            object,
+            ..
+        } = &self.held
+        else {
             return Ok(());
         };
-        let status = status.lock().unwrap_or_else(|e| e.into_inner());
-        if status.lost || Utc::now() >= status.valid_until {
-            return Err(Failure::Api(
+        let lost = |why: &str| {
+            Failure::Api(
                 format!(
-                    "--to {place}: this run lost its lock on the target (it could not renew it \
-                     in time, and another run may have taken it); it stops before writing the \
-                     state again. Run the sync again."
+                    "--to {place}: this run lost its lock on the target ({why}); it stops \
+                     before writing anything more. Run the sync again."
                 )
                 .into(),
-            ));
+            )
+        };
+        let ours = {
+            let status = status.lock().unwrap_or_else(|e| e.into_inner());
+            if status.lost {
+                return Err(lost("another run changed it"));
+            }
+            if Utc::now() >= status.valid_until {
+                return Err(lost(
+                    "it could not renew it in time, and another run may have taken it",
+                ));
+            }
+            status.e_tag.clone()
+        };
+        match store.head(object).await {
+            Ok(meta) if ours.is_none() || meta.e_tag == ours => Ok(()),
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => {
+                status.lock().unwrap_or_else(|e| e.into_inner()).lost = true;
+                Err(lost("another run has taken it"))
+            }
+            Err(e) => Err(s3_failure(place, e)),
         }
-        Ok(())
     }
 
-    /// Gives the target back: the file is unlocked, the S3 object deleted (unless another
-    /// run has taken it).
+    /// Gives the target back: the file is unlocked; the S3 object is written `released`,
+    /// only if it is still the version this run wrote (`If-Match`), so that a successor's
+    /// lock is never touched.
     pub async fn release(self) {
         match self.held {
             Held::Dir(file) => drop(file),
@@ -350,11 +383,105 @@ impl SyncLock {
                 ..
             } => {
                 renewing.abort();
-                let lost = status.lock().unwrap_or_else(|e| e.into_inner()).lost;
-                if !lost && let Err(e) = store.delete(&object).await {
-                    tracing::warn!(error = %e, "releasing the sync lock failed; it lapses on its own");
+                let (lost, e_tag) = {
+                    let status = status.lock().unwrap_or_else(|e| e.into_inner());
+                    (status.lost, status.e_tag.clone())
+                };
+                if lost {
+                    return;
+                }
+                let mut holder = Holder::this_process(Some(Utc::now()));
+                holder.released = true;
+                let update = PutOptions::from(PutMode::Update(UpdateVersion {
+                    e_tag,
+                    version: None,
+                }));
+                match store
+                    .put_opts(&object, PutPayload::from(holder.to_bytes()), update)
+                    .await
+                {
+                    Ok(_) => {}
+                    // Taken by another run meanwhile: it is theirs now.
+                    Err(
+                        object_store::Error::Precondition { .. }
+                        | object_store::Error::NotFound { .. },
+                    ) => {}
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "releasing the sync lock failed; it lapses on its own"
+                    ),
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+
+    use super::*;
+
+    const PLACE: &str = "s3://bucket/prefix";
+
+    fn object() -> ObjectPath {
+        ObjectPath::from(format!("prefix/{LOCK_FILE}"))
+    }
+
+    async fn read(store: &InMemory) -> Option<Holder> {
+        let found = store.get(&object()).await.ok()?;
+        serde_json::from_slice(&found.bytes().await.ok()?).ok()
+    }
+
+    /// Another host's run taking the lock over (as it does once the lock has lapsed).
+    async fn successor_takes(store: &InMemory) {
+        let mut other = Holder::this_process(Some(Utc::now() + chrono::Duration::minutes(10)));
+        other.host = "another-host".into();
+        other.pid = 4242;
+        store
+            .put(&object(), PutPayload::from(other.to_bytes()))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_run_whose_lock_was_taken_checks_false_and_leaves_the_successors_lock() {
+        let store = Arc::new(InMemory::new());
+        let lock = take_object(store.clone(), object(), PLACE).await.unwrap();
+        lock.check().await.unwrap();
+        // Paused past its expiry: another run has taken the target meanwhile.
+        successor_takes(&store).await;
+        let err = lock.check().await.unwrap_err();
+        assert!(
+            matches!(&err, Failure::Api(e) if e.to_string().contains("lost its lock")),
+            "{err:?}"
+        );
+        lock.release().await;
+        let holder = read(&store)
+            .await
+            .expect("the successor's lock is still there");
+        assert_eq!((holder.host.as_str(), holder.pid), ("another-host", 4242));
+        assert!(!holder.released);
+    }
+
+    #[tokio::test]
+    async fn a_released_lock_is_taken_at_once_without_a_takeover() {
+        let store = Arc::new(InMemory::new());
+        let first = take_object(store.clone(), object(), PLACE).await.unwrap();
+        let refused = take_object(store.clone(), object(), PLACE).await;
+        assert!(
+            matches!(&refused, Err(Failure::Usage(t)) if t.contains("another sync is running")),
+            "a second run while the first holds it"
+        );
+        first.release().await;
+        assert!(read(&store).await.unwrap().released);
+        let second = take_object(store.clone(), object(), PLACE).await.unwrap();
+        assert_eq!(
+            second.took_over, None,
+            "a released lock is no crashed run's"
+        );
+        second.check().await.unwrap();
+        assert!(!read(&store).await.unwrap().released);
+        second.release().await;
     }
 }

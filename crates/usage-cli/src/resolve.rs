@@ -27,7 +27,17 @@ pub fn days_before(today: NaiveDate, days: u32, flag: &str) -> Result<NaiveDate,
 pub fn interval(window: &Window) -> Result<String, Failure> {
     match (&window.interval, window.since) {
         (Some(text), _) => {
-            Interval::parse(text).map_err(|e| Failure::Usage(format!("--interval: {e}")))?;
+            let parsed =
+                Interval::parse(text).map_err(|e| Failure::Usage(format!("--interval: {e}")))?;
+            // Usage that has not happened yet cannot be asked for: a far end is a typo.
+            let now = Utc::now();
+            if parsed.end > now {
+                return Err(Failure::Usage(format!(
+                    "--interval: {text} ends {}, after now ({}): end it at the latest now",
+                    parsed.end.format("%Y-%m-%dT%H:%M:%SZ"),
+                    now.format("%Y-%m-%dT%H:%M:%SZ")
+                )));
+            }
             Ok(text.clone())
         }
         (None, since) => {
@@ -44,7 +54,19 @@ pub fn interval(window: &Window) -> Result<String, Failure> {
 pub fn job_days(window: &Window) -> Result<DayWindow, Failure> {
     match &window.interval {
         Some(text) => {
-            DayWindow::of_interval(text).map_err(|e| Failure::Usage(format!("--interval: {e}")))
+            let days = DayWindow::of_interval(text)
+                .map_err(|e| Failure::Usage(format!("--interval: {e}")))?;
+            // Refused here too, and not only where the jobs are split, so that a dataset
+            // (`--from`) says the same of a day that cannot be complete.
+            let last_complete = days_before(today(), 1, "--interval")?;
+            if days.last() > last_complete {
+                return Err(Failure::Usage(format!(
+                    "--interval: {text} ends {}, after {last_complete}, the last complete day \
+                     (UTC): end it on or before {last_complete}",
+                    days.last()
+                )));
+            }
+            Ok(days)
         }
         None => {
             let today = today();

@@ -294,7 +294,7 @@ fn measure(limit: Limit, requests: i64, status429: i64, before: Option<i64>) -> 
         Limit::Max429(max) => Some((status429 as f64, max as f64)),
         Limit::MaxGrowth(max) => {
             let before = before.filter(|b| *b > 0)?;
-            Some(((requests - before) as f64 / before as f64, max))
+            Some(((requests as f64 - before as f64) / before as f64, max))
         }
     }
 }

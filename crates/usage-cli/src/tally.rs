@@ -266,7 +266,7 @@ fn compare(requests: i64, status429: i64, before: &Client) -> Previous {
             (true, true) => Change::Changed,
         },
         request_count_change: (before.requests > 0)
-            .then(|| (requests - before.requests) as f64 / before.requests as f64),
+            .then(|| (requests as f64 - before.requests as f64) / before.requests as f64),
         status429_share_change: now - then,
     }
 }
@@ -440,8 +440,12 @@ fn write_report_table(
     look: &Look<'_>,
     clients: &[ClientReport],
 ) -> io::Result<()> {
-    let requests: i64 = clients.iter().map(|c| c.request_count).sum();
-    let limited: i64 = clients.iter().map(|c| c.status429).sum();
+    let requests: i64 = clients
+        .iter()
+        .fold(0i64, |sum, c| sum.saturating_add(c.request_count));
+    let limited: i64 = clients
+        .iter()
+        .fold(0i64, |sum, c| sum.saturating_add(c.status429));
     let calling = clients.iter().filter(|c| c.request_count > 0).count();
     writeln!(out, "{}", look.heading)?;
     writeln!(

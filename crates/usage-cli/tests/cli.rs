@@ -689,10 +689,11 @@ async fn a_window_longer_than_a_job_is_split_with_no_day_twice_and_the_same_tota
 
     // The same days asked for as three windows of their own, by interval.
     let first = today - chrono::Days::new(200);
+    let yesterday = today - chrono::Days::new(1);
     let mut sum_by_window = 0i64;
     let mut start = first;
-    while start <= today {
-        let end = (start + chrono::Days::new(89)).min(today);
+    while start <= yesterday {
+        let end = (start + chrono::Days::new(89)).min(yesterday);
         let interval = format!("{start}/{end}");
         let mut args = vec!["--interval", interval.as_str()];
         args.extend_from_slice(&by_day);
@@ -1025,4 +1026,49 @@ async fn since_1d_is_yesterday_for_every_command() {
         text_of(&out)
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An interval that ends after the last complete day is refused before anything is sent
+/// (exit 2), wherever an interval is taken: `…/9999-12-31` would otherwise be some 32,000
+/// jobs against the org's rate limit, and today's usage is not complete.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interval_ending_after_the_last_complete_day_is_refused_before_sending() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let yesterday = today.pred_opt().unwrap();
+    let start = today.checked_sub_days(chrono::Days::new(20)).unwrap();
+    for end in [today.to_string(), "2028-12-31".into(), "9999-12-31".into()] {
+        let interval = format!("{start}/{end}");
+        for command in ["jobs", "report", "check"] {
+            let mut args = vec![command, "--interval", &interval];
+            if command == "check" {
+                args.extend(["--max-429-share", "5%"]);
+            }
+            let out = against(&fake, &args).await;
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "the last complete day (UTC): end it on or before {yesterday}"
+                )),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    let future = format!("{start}/2028-12-31");
+    let out = against(&fake, &["query", "--interval", &future]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("after now"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(fake.total_requests(), 0, "nothing sent, not even a login");
+    // The last complete day itself is taken.
+    let ok = against(
+        &fake,
+        &["jobs", "--interval", &format!("{start}/{yesterday}")],
+    )
+    .await;
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
 }

@@ -853,3 +853,35 @@ async fn serve_from_a_dataset_serves_the_apis_series_and_sends_nothing() {
         Some(0.0)
     );
 }
+
+/// One exit code per signal, every time: Ctrl-C (SIGINT) is an interruption, 130; SIGTERM,
+/// as a service manager stops the exporter, a clean 0. Two handlers used to race, so the
+/// same signal gave 130 or 0 by chance: six rounds of each.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_exits_130_on_ctrl_c_and_0_on_sigterm_every_time() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    for round in 0..12 {
+        let (signal, code) = if round % 2 == 0 {
+            ("-INT", 130)
+        } else {
+            ("-TERM", 0)
+        };
+        let mut exporter = serve(&fake, &[]);
+        Command::new("kill")
+            .args([signal, &exporter.child.id().to_string()])
+            .status()
+            .unwrap();
+        let stopped = Instant::now();
+        let status = loop {
+            if let Some(status) = exporter.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                stopped.elapsed() < Duration::from_secs(5),
+                "round {round}: still running 5 s after kill {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(status.code(), Some(code), "round {round}: kill {signal}");
+    }
+}

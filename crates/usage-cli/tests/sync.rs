@@ -867,12 +867,15 @@ async fn a_sync_to_s3_writes_what_a_sync_to_a_directory_writes_and_survives_a_ki
         .map(|d| format!("usage/granularity=day/date={d}/part-0.parquet"))
         .collect();
     local.push(STATE.into());
+    // And the lock, given back: kept, written released (a directory's is kept too).
+    local.push(LOCK.into());
     local.sort();
     assert_eq!(
         objects.keys().cloned().collect::<Vec<_>>(),
         local,
         "the same objects"
     );
+    assert!(released(Some(text(&objects[LOCK]))), "the lock given back");
     assert_eq!(s3_rows(&objects), expected);
     let state_s3: serde_json::Value = serde_json::from_slice(&objects[STATE]).unwrap();
     assert_eq!(state_s3["lastCompleteDay"], state(&dir)["lastCompleteDay"]);
@@ -970,7 +973,7 @@ async fn one_sync_at_a_time_per_s3_prefix_and_a_crashed_runs_lock_is_taken() {
     );
     let first = first.wait_with_output().unwrap();
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
-    assert!(read_lock(store.clone())().is_none(), "released at the end");
+    assert!(released(read_lock(store.clone())()), "released at the end");
 
     // SIGKILL while holding it: the object stays; the next run here takes it.
     let mut cmd = s3_sync_command(&fake, &endpoint, &to, &args);
@@ -1012,7 +1015,7 @@ async fn one_sync_at_a_time_per_s3_prefix_and_a_crashed_runs_lock_is_taken() {
         text(&stopped.stderr)
     );
     assert!(
-        read_lock(store.clone())().is_none(),
+        released(read_lock(store.clone())()),
         "a stopped run gives its lock back"
     );
     let out = run(&args).await.unwrap();
@@ -1049,5 +1052,12 @@ async fn one_sync_at_a_time_per_s3_prefix_and_a_crashed_runs_lock_is_taken() {
         );
         assert!(said.contains("process 4242 on another-host"), "{said}");
     }
-    assert!(read_lock(store.clone())().is_none());
+    assert!(released(read_lock(store.clone())()));
+}
+
+/// A lock given back: the object is kept, written `released` (S3 offers no conditional
+/// delete, and an unconditional one could remove a successor's lock).
+fn released(lock: Option<String>) -> bool {
+    lock.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|holder| holder["released"] == true)
 }

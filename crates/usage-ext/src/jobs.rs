@@ -7,6 +7,7 @@
 //! the same cursor, so no row is lost or repeated; a [`Pages`] can be rebuilt from the job
 //! id and the cursor of the next page ([`Job::pages_from`]) to resume after a restart.
 
+use std::collections::HashSet;
 use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
@@ -249,6 +250,7 @@ impl<R: JobRow> Job<R> {
             queries: queries.clone(),
             job: self.clone(),
             buffered: Some(first.rows),
+            seen: HashSet::new(),
             next,
         })
     }
@@ -261,6 +263,7 @@ impl<R: JobRow> Job<R> {
             queries: queries.clone(),
             job: self.clone(),
             buffered: None,
+            seen: HashSet::new(),
             next: cursor.map_or(Next::First, Next::After),
         }
     }
@@ -283,6 +286,9 @@ pub struct Pages<R> {
     queries: UsageQueries,
     job: Job<R>,
     buffered: Option<Vec<R>>,
+    /// Every cursor fetched: a service that hands one back again (A, B, A) would otherwise
+    /// page forever, and a caller that keeps rows would keep them forever. One string a page.
+    seen: HashSet<String>,
     next: Next,
 }
 
@@ -320,6 +326,9 @@ impl<R: JobRow> Pages<R> {
             Ok(page) => page,
             Err(source) => return Some(Err(self.page_error(after, source))),
         };
+        if let Some(cursor) = &after {
+            self.seen.insert(cursor.clone());
+        }
         if let Some((_, error)) = page.ended_badly(&self.job.job_id) {
             self.next = Next::End;
             return Some(Err(error));
@@ -336,11 +345,16 @@ impl<R: JobRow> Pages<R> {
         self.next = match page.next_uri.as_deref() {
             None => Next::End,
             Some(uri) => match cursor_of(uri) {
-                Some(cursor) if Some(&cursor) != after.as_ref() => Next::After(cursor),
-                // A cursor that does not move would page forever.
+                Some(cursor) if !self.seen.contains(&cursor) && Some(&cursor) != after.as_ref() => {
+                    Next::After(cursor)
+                }
+                // A cursor already fetched would page the same rows again, forever: the
+                // paging ends here (a retry would only come round again).
                 _ => {
-                    let reason =
-                        format!("nextUri {uri:?} holds no new `after` cursor; paging stopped");
+                    self.next = Next::End;
+                    let reason = format!(
+                        "nextUri {uri:?} holds no new `after` cursor (it was fetched before); paging stopped"
+                    );
                     return Some(Err(Error::paging_stopped(
                         &self.job.job_id,
                         after,

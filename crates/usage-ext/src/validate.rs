@@ -44,6 +44,18 @@ pub enum ValidationError {
         /// The earliest first day the service takes today.
         earliest: String,
     },
+    /// A history that ends after the last complete day (UTC): the days after it have no
+    /// complete usage yet, and a far end would be a job per 90 days against the rate limit.
+    #[error(
+        "the interval ends {last}, after {last_complete}, the last complete day (UTC): end it \
+         on or before {last_complete}"
+    )]
+    NotYetComplete {
+        /// The last day asked for.
+        last: String,
+        /// The last complete day: yesterday in UTC.
+        last_complete: String,
+    },
     /// `UserId` in the `groupBy` of an OAuth client query.
     #[error(
         "an OAuth client query cannot group by UserId; group by user with an organization query"

@@ -96,9 +96,16 @@ pub fn earliest_first_day(today: NaiveDate) -> NaiveDate {
 }
 
 /// The windows of at most [`WINDOW_DAYS`] days that cover `days`, in order, each day in
-/// exactly one. A first day more than [`MAX_HISTORY_DAYS`] before `today` is refused before
-/// anything is sent: the service keeps one year.
+/// exactly one. Refused before anything is sent: a first day more than
+/// [`MAX_HISTORY_DAYS`] before `today` (the service keeps one year), and a last day of
+/// `today` or later (no complete usage yet; `9999-12-31` would be some 32,000 jobs).
 pub fn split_days(days: DayWindow, today: NaiveDate) -> Result<Vec<DayWindow>, ValidationError> {
+    if days.last >= today {
+        return Err(ValidationError::NotYetComplete {
+            last: days.last.to_string(),
+            last_complete: today.pred_opt().unwrap_or(today).to_string(),
+        });
+    }
     let earliest = earliest_first_day(today);
     if days.first < earliest {
         return Err(ValidationError::TooFarBack {
@@ -313,6 +320,21 @@ mod tests {
         assert_eq!(split_days(exact, today).unwrap(), vec![exact]);
         let one_more = window("2026-08-01", "2026-10-30");
         assert_eq!(split_days(one_more, today).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_last_day_after_the_last_complete_day_is_refused_naming_it() {
+        let today = day("2026-12-01");
+        assert!(split_days(window("2026-11-01", "2026-11-30"), today).is_ok());
+        for last in ["2026-12-01", "2028-12-31", "9999-12-31"] {
+            let err = split_days(window("2026-11-01", last), today).unwrap_err();
+            assert!(
+                matches!(&err, ValidationError::NotYetComplete { last_complete, .. } if last_complete == "2026-11-30"),
+                "{err:?}"
+            );
+            let text = err.to_string();
+            assert!(text.contains(last) && text.contains("2026-11-30"), "{text}");
+        }
     }
 
     #[test]

@@ -125,6 +125,8 @@ async fn endless_result_stops_at_the_cap(call: impl AsyncFn(&Client) -> Result<(
 }
 
 mod body_cap;
+mod cli_counts;
+mod cursor_cycle;
 mod error_messages;
 mod failure_table;
 mod last_poll;

@@ -230,8 +230,7 @@ pub async fn compute(session: &Session, args: &Ask, plan: &Plan) -> Result<Repor
         .unwrap_or(before.end);
     let to_date = |days: &BTreeMap<NaiveDate, f64>| -> i64 {
         days.range(period.start..as_of)
-            .map(|(_, v)| *v as i64)
-            .sum()
+            .fold(0i64, |sum, (_, v)| sum.saturating_add(*v as i64))
     };
     let mut org: BTreeMap<NaiveDate, f64> = BTreeMap::new();
     for client in clients.values() {
@@ -248,8 +247,7 @@ pub async fn compute(session: &Session, args: &Ask, plan: &Plan) -> Result<Repor
             let previous: i64 = client
                 .days
                 .range(before.start..same_days_before)
-                .map(|(_, v)| *v as i64)
-                .sum();
+                .fold(0i64, |sum, (_, v)| sum.saturating_add(*v as i64));
             let now = to_date(&client.days);
             ClientPart {
                 oauth_client_id: id,
@@ -258,7 +256,7 @@ pub async fn compute(session: &Session, args: &Ask, plan: &Plan) -> Result<Repor
                 projected: projection.expected,
                 share_of_projection: share(projection.expected, total.expected),
                 previous_requests: previous,
-                change: (previous > 0).then(|| (now - previous) as f64 / previous as f64),
+                change: (previous > 0).then(|| (now as f64 - previous as f64) / previous as f64),
             }
         })
         .filter(|c| c.requests_to_date > 0 || c.projected > 0.0)

@@ -147,6 +147,7 @@ async fn query_report(
     session.done();
     let mut tally = Tally::default();
     for row in &result.results {
+        crate::counts::check_query_row(row)?;
         tally.add(
             row.client_id(),
             row.client_name(),

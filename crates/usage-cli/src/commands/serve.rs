@@ -8,6 +8,7 @@
 //! `genesys_usage_data_day_timestamp_seconds` and the last success's timestamp), counts the
 //! error and says why on stderr. SIGTERM and Ctrl-C stop it at once.
 
+use futures_util::FutureExt as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,7 +29,7 @@ use crate::metrics::{Exposition, Health, Scraped, Usage};
 use crate::progress::Progress;
 use crate::resolve;
 use crate::session::Session;
-use crate::signals::stopped;
+use crate::signals::{Signal, Signals};
 
 /// What a scrape reads: the last good data and the exporter's health, replaced whole.
 #[derive(Default)]
@@ -139,6 +140,9 @@ async fn refresh_usage(session: &Session, top: usize) -> Result<Usage, Failure> 
         .await?
         .collect()
         .await?;
+    for row in &rows {
+        crate::counts::check_job_row(row)?;
+    }
     Ok(Usage::from_rows(&rows, last, top))
 }
 
@@ -247,6 +251,8 @@ pub async fn exec_orgs(
     let Some((_, first)) = sessions.first() else {
         return Err(Failure::Usage("serve: no org to serve".into()));
     };
+    // Caught from before the address is announced: a signal sent on that word is ours.
+    let signals = Signals::listen();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Failure::Usage(format!("--listen {}: {e}", args.listen)))?;
@@ -275,11 +281,17 @@ pub async fn exec_orgs(
             format!("; profiles {}", profiles.join(", "))
         }
     ));
-    let server = axum::serve(listener, app).with_graceful_shutdown(stopped());
+    // One listener decides: the server's shutdown, the deadline and the exit code all
+    // follow the same signal.
+    let signal = signals.stopped().shared();
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal.clone().map(drop));
     // Open scrapes get a moment to finish; a client that holds on is not waited for.
-    let deadline = async {
-        stopped().await;
-        tokio::time::sleep(Duration::from_millis(800)).await;
+    let deadline = {
+        let signal = signal.clone();
+        async move {
+            signal.await;
+            tokio::time::sleep(Duration::from_millis(800)).await;
+        }
     };
     let refreshes = futures_util::future::join_all(sessions.iter().zip(orgs.iter()).map(
         |((_, session), org)| refresh_forever(session, args, plan, org, first.progress.clone()),
@@ -290,5 +302,10 @@ pub async fn exec_orgs(
         () = deadline => {}
     }
     first.progress.note("serve: stopped");
-    Ok(())
+    // SIGTERM is how a service manager stops an exporter: a clean end. Ctrl-C is an
+    // interruption, as for every command.
+    match signal.peek() {
+        Some(Signal::Interrupt) => Err(Failure::Interrupted { resume: None }),
+        Some(Signal::Terminate) | None => Ok(()),
+    }
 }

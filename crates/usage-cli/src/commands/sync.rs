@@ -103,6 +103,7 @@ impl Written {
 }
 
 pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
+    let signals = crate::signals::Signals::listen();
     plan.store.check_writable().await?;
     // The target is this run's before anything in it is read or removed.
     let lock = lock::take(&plan.store).await?;
@@ -117,7 +118,7 @@ pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
     // for it to lapse.
     let result = tokio::select! {
         result = run(session, &plan, &lock) => result,
-        () = crate::signals::stopped() => {
+        _ = signals.stopped() => {
             session.progress.note(
                 "sync: stopped by a signal; the days written are kept and the next run completes the rest",
             );
@@ -231,7 +232,7 @@ async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Fail
                     .wait_with(queries, |event| observer.polled(window, event))
                     .await?;
                 drop(place);
-                let written = write_window(session, store, window, pages, rows_seen).await?;
+                let written = write_window(session, store, lock, window, pages, rows_seen).await?;
                 Ok::<_, Failure>((index, written))
             }
         })
@@ -247,7 +248,7 @@ async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Fail
             state.first_day = state.first_day.min(first);
             state.last_complete_day = state.last_complete_day.max(windows[last].last());
             state.updated_at = Utc::now();
-            lock.check()?;
+            lock.check().await?;
             store.put(dataset::STATE_FILE, state.to_bytes()).await?;
         }
     }
@@ -297,6 +298,7 @@ impl Prefix {
 async fn write_window(
     session: &Session,
     store: &Store,
+    lock: &SyncLock,
     window: DayWindow,
     mut pages: Pages<OrganizationPublicApiUsage>,
     rows_seen: &AtomicU64,
@@ -324,7 +326,7 @@ async fn write_window(
                 )));
             }
             while day.date < date {
-                day = write_day(store, day, synced_at, &mut written).await?;
+                day = write_day(store, lock, day, synced_at, &mut written).await?;
             }
             day.add(&row).map_err(lie)?;
             written.rows += 1;
@@ -338,16 +340,17 @@ async fn write_window(
     rows_seen.fetch_add(written.rows, Ordering::Relaxed);
     loop {
         let last = day.date >= window.last();
-        day = write_day(store, day, synced_at, &mut written).await?;
+        day = write_day(store, lock, day, synced_at, &mut written).await?;
         if last {
             return Ok(written);
         }
     }
 }
 
-/// Writes `day` whole and returns the next day, empty.
+/// Writes `day` whole, if this run still holds the target, and returns the next day, empty.
 async fn write_day(
     store: &Store,
+    lock: &SyncLock,
     day: Day,
     synced_at: chrono::DateTime<Utc>,
     written: &mut Written,
@@ -357,6 +360,7 @@ async fn write_day(
         .map_err(|e| Failure::Io(std::io::Error::other(format!("encoding {}: {e}", day.date))))?;
     written.bytes += bytes.len() as u64;
     written.days += 1;
+    lock.check().await?;
     store.put(&dataset::day_path(day.date), bytes).await?;
     let next: NaiveDate = day
         .date
