@@ -1,9 +1,11 @@
-//! How a run ends: the exit code, and what is printed on stderr. Errors print their
-//! `Display` text, then the root cause when it adds something, then what to do.
+//! How a run ends: one error type, [`Failure`], a variant per kind of failure, its exit code
+//! by [`Failure::code`] and its text by `Display`, once. What is printed on stderr is that
+//! text, then the root cause when it adds something, then what to do.
 
 use std::error::Error as StdError;
+use std::fmt;
 
-use crate::untrusted::message;
+use crate::render::untrusted::message;
 
 /// The documented exit codes (also in `--help` and the README).
 pub mod code {
@@ -23,15 +25,31 @@ pub mod code {
     pub const INTERRUPTED: u8 = 130;
 }
 
+/// A cause kept whole, for the chain printed under the message.
+pub type Cause = Box<dyn StdError + Send + Sync>;
+
 /// Why a run did not succeed.
 #[derive(Debug)]
 pub enum Failure {
-    /// Credentials or region missing or wrong.
-    Config(String),
-    /// Bad input, caught before sending.
+    /// Bad input or configuration (flags, credentials, region, a rules file, an `--output`
+    /// that cannot be written), refused before anything was sent or read.
     Usage(String),
-    /// The service or the network failed.
-    Api(Box<dyn StdError + Send + Sync>),
+    /// The Usage API or the network failed.
+    Api(Box<usage_ext::Error>),
+    /// The service answered what it cannot mean: a row outside its interval, a negative
+    /// count, an id it does not know.
+    Malformed(String),
+    /// A dataset that cannot answer (`--from`): none there, a newer version, a shape or a
+    /// window it does not hold, a state that does not read. Nothing was read.
+    Dataset { place: String, reason: String },
+    /// A day file of a dataset that does not read: the command stops, naming it.
+    DayFile { place: String, reason: String },
+    /// The dataset's store (a directory or S3) failed.
+    Store { place: String, cause: Cause },
+    /// This run's sync lock was taken or could not be given back in time.
+    LockLost { place: String, why: String },
+    /// Writing the output failed.
+    Output(std::io::Error),
     /// The query ended `Failed`/`Cancelled`.
     Ended(Box<usage_ext::Error>),
     /// `--max-wait` passed.
@@ -43,13 +61,104 @@ pub enum Failure {
     Breached(usize),
     /// Ctrl-C; `resume` is the command that waits for the query again.
     Interrupted { resume: Option<String> },
-    /// Writing the output failed.
-    Io(std::io::Error),
 }
 
-impl From<std::io::Error> for Failure {
-    fn from(e: std::io::Error) -> Self {
-        Failure::Io(e)
+impl Failure {
+    /// A store's failure at `place`.
+    pub fn store(place: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        Failure::Store {
+            place: place.into(),
+            cause: cause.into(),
+        }
+    }
+
+    /// Writing the output failed.
+    pub fn output(e: std::io::Error) -> Self {
+        Failure::Output(e)
+    }
+
+    /// Writing the output failed in a writer that names its errors otherwise (CSV, JSON).
+    pub fn output_of(e: impl Into<Cause>) -> Self {
+        Failure::Output(std::io::Error::other(e))
+    }
+
+    /// The exit code it ends the run with.
+    pub fn code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) | Failure::Dataset { .. } => code::USAGE,
+            Failure::Api(_)
+            | Failure::Malformed(_)
+            | Failure::DayFile { .. }
+            | Failure::Store { .. }
+            | Failure::LockLost { .. } => code::API,
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            Failure::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code::OK,
+            Failure::Output(_) => code::API,
+            Failure::Ended(_) => code::ENDED,
+            Failure::TimedOut { .. } => code::TIMED_OUT,
+            Failure::Breached(_) => code::BREACHED,
+            Failure::Interrupted { .. } => code::INTERRUPTED,
+        }
+    }
+
+    /// Prints the failure on stderr and returns its exit code.
+    pub fn report(self) -> u8 {
+        let code = self.code();
+        match &self {
+            Failure::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Failure::Breached(_) | Failure::Interrupted { .. } => eprintln!("{self}"),
+            _ => print_error(&self),
+        }
+        if let Failure::TimedOut {
+            resume: Some(resume),
+            ..
+        } = &self
+        {
+            eprintln!("  the query may still finish: {resume}");
+        }
+        code
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Usage(text) | Failure::Malformed(text) => f.write_str(text),
+            Failure::Api(e) | Failure::Ended(e) | Failure::TimedOut { error: e, .. } => {
+                write!(f, "{e}")
+            }
+            Failure::Dataset { place, reason } => write!(f, "--from {place}: {reason}"),
+            Failure::DayFile { place, reason } => write!(
+                f,
+                "{place}: not a day of this dataset: {reason}; sync the day again \
+                 (`sync --since`) or restore the file"
+            ),
+            Failure::Store { place, cause } => write!(f, "{place}: {cause}"),
+            Failure::LockLost { place, why } => write!(
+                f,
+                "--to {place}: this run lost its lock on the target ({why}); it stops before \
+                 writing anything more. Run the sync again."
+            ),
+            Failure::Output(e) => write!(f, "writing the output failed: {e}"),
+            Failure::Breached(n) => write!(f, "check: {n} rule breach(es)"),
+            Failure::Interrupted {
+                resume: Some(resume),
+            } => {
+                write!(f, "interrupted; the query goes on at the service: {resume}")
+            }
+            Failure::Interrupted { resume: None } => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl StdError for Failure {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Failure::Api(e) | Failure::Ended(e) | Failure::TimedOut { error: e, .. } => e.source(),
+            Failure::Store { cause, .. } => Some(cause.as_ref()),
+            Failure::Output(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
@@ -91,48 +200,51 @@ fn print_error(e: &(dyn StdError + 'static)) {
     }
 }
 
-impl Failure {
-    /// Prints the failure on stderr and returns its exit code.
-    pub fn report(self) -> u8 {
-        match self {
-            Failure::Config(text) | Failure::Usage(text) => {
-                eprintln!("error: {}", message(&text));
-                code::USAGE
-            }
-            Failure::Api(e) => {
-                print_error(&*e);
-                code::API
-            }
-            Failure::Ended(e) => {
-                print_error(&*e);
-                code::ENDED
-            }
-            Failure::TimedOut { error, resume } => {
-                print_error(&*error);
-                if let Some(resume) = resume {
-                    eprintln!("  the query may still finish: {resume}");
-                }
-                code::TIMED_OUT
-            }
-            Failure::Breached(n) => {
-                eprintln!("check: {n} rule breach(es)");
-                code::BREACHED
-            }
-            Failure::Interrupted { resume } => {
-                match resume {
-                    Some(resume) => {
-                        eprintln!("interrupted; the query goes on at the service: {resume}")
-                    }
-                    None => eprintln!("interrupted"),
-                }
-                code::INTERRUPTED
-            }
-            // A closed pipe (`| head`) is the reader's choice, not an error.
-            Failure::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code::OK,
-            Failure::Io(e) => {
-                eprintln!("error: writing the output failed: {e}");
-                code::API
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_has_its_code() {
+        let io = |kind| std::io::Error::new(kind, "x");
+        assert_eq!(Failure::Usage("x".into()).code(), code::USAGE);
+        let dataset = Failure::Dataset {
+            place: "d".into(),
+            reason: "r".into(),
+        };
+        assert_eq!(dataset.code(), code::USAGE);
+        let day = Failure::DayFile {
+            place: "d".into(),
+            reason: "r".into(),
+        };
+        assert_eq!(day.code(), code::API);
+        assert_eq!(
+            Failure::store("s3://b/p", io(std::io::ErrorKind::Other)).code(),
+            code::API
+        );
+        assert_eq!(
+            Failure::output(io(std::io::ErrorKind::BrokenPipe)).code(),
+            code::OK
+        );
+        assert_eq!(
+            Failure::output(io(std::io::ErrorKind::StorageFull)).code(),
+            code::API
+        );
+        assert_eq!(Failure::Breached(2).code(), code::BREACHED);
+        assert_eq!(
+            Failure::Interrupted { resume: None }.code(),
+            code::INTERRUPTED
+        );
+    }
+
+    #[test]
+    fn a_store_failure_keeps_its_cause() {
+        let failure = Failure::store("/data/x", std::io::Error::other("disk on fire"));
+        assert_eq!(failure.to_string(), "/data/x: disk on fire");
+        assert_eq!(
+            root_cause(&failure).to_string(),
+            "disk on fire",
+            "the cause is kept, not flattened"
+        );
     }
 }

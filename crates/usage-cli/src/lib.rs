@@ -1,38 +1,28 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-mod allowance;
+// The layers, top down: the command line and its commands, then what they render, the
+// analysis, where rows come from, and the dataset on disk; each imports only from below.
+mod analysis;
 pub mod cli;
 mod commands;
 mod config;
-mod counts;
-mod dataset;
 mod exit;
-mod history;
-mod html;
-mod lock;
-mod metrics;
-mod output;
-mod profile;
+mod lake;
 mod progress;
-mod resolve;
-mod rules;
+mod render;
 mod session;
 mod signals;
-mod store;
-mod sync_state;
-mod tally;
-mod untrusted;
-mod windowed;
+mod source;
 
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};
 
 use crate::cli::{Cli, Command};
 pub use crate::exit::{Failure, code};
-use crate::history::History;
 pub use crate::session::demo_config;
 use crate::session::{Pending, Session};
+use crate::source::dataset::History;
 
 /// Runs the command line; returns the process's exit code. `vars` is the environment,
 /// `stdin` where `--client-secret-stdin` reads from.

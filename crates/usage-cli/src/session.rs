@@ -2,7 +2,7 @@
 //! fake's under `--demo`), where progress and data go, and the id to resume if the user
 //! interrupts. Built once from the global flags, before the command runs.
 
-use crate::untrusted::CsvCells;
+use crate::render::untrusted::CsvCells;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -13,9 +13,9 @@ use usage_fake::{FakeConfig, FakeService};
 use crate::cli::{Format, Global};
 use crate::config;
 use crate::exit::Failure;
-use crate::history::History;
-use crate::output::{Record, Sink};
 use crate::progress::Progress;
+use crate::render::output::{Record, Sink};
+use crate::source::dataset::History;
 
 /// The fake `--demo` runs against: 120 of the 240 real-looking series of usage-fake's org
 /// (5 OAuth clients, 3 users, 16 endpoints), so each client has its own mix of endpoints.
@@ -102,9 +102,9 @@ impl Session {
         let progress = Arc::new(Progress::new(global.quiet, global.verbose));
         let mut fake = None;
         let client = if global.demo {
-            let service = FakeService::start(demo_config())
-                .await
-                .map_err(|e| Failure::Api(Box::new(e)))?;
+            let service = FakeService::start(demo_config()).await.map_err(|e| {
+                Failure::Usage(format!("--demo: the built-in fake could not start: {e}"))
+            })?;
             progress.note(&format!(
                 "--demo: running against the built-in usage-fake at {} (offline); the numbers are generated, not your org's.",
                 service.base_url()
@@ -113,7 +113,7 @@ impl Session {
                 .base_url(&service.base_url())
                 .client_credentials(service.client_id(), service.client_secret())
                 .build()
-                .map_err(|e| Failure::Config(e.to_string()))?;
+                .map_err(|e| Failure::Usage(e.to_string()))?;
             fake = Some(service);
             client
         } else {
@@ -121,10 +121,10 @@ impl Session {
                 let mut line = String::new();
                 stdin
                     .read_line(&mut line)
-                    .map_err(|e| Failure::Config(format!("--client-secret-stdin: {e}")))?;
+                    .map_err(|e| Failure::Usage(format!("--client-secret-stdin: {e}")))?;
                 let line = line.trim_end_matches(['\r', '\n']).to_string();
                 if line.is_empty() {
-                    return Err(Failure::Config(
+                    return Err(Failure::Usage(
                         "--client-secret-stdin: stdin had no secret on its first line".into(),
                     ));
                 }
@@ -132,7 +132,7 @@ impl Session {
             } else {
                 None
             };
-            config::org_client(global, vars, secret).map_err(|e| Failure::Config(e.0))?
+            config::org_client(global, vars, secret).map_err(|e| Failure::Usage(e.0))?
         };
         let scope = if global.demo {
             "demo".to_string()
@@ -181,7 +181,7 @@ impl Session {
             .retry_policy(usage_ext::RetryPolicy::disabled())
             .no_proxy()
             .build()
-            .map_err(|e| Failure::Config(e.to_string()))?;
+            .map_err(|e| Failure::Usage(e.to_string()))?;
         Ok(Self {
             queries: UsageQueries::new(client),
             progress,
@@ -217,12 +217,15 @@ impl Session {
 
     /// Prints every row of a finished query.
     pub fn rows<R: Record>(&self, rows: &[R]) -> Result<(), Failure> {
-        let mut sink = Sink::<R>::new(self.format, self.csv, self.out()?)?;
-        for row in rows {
-            sink.row(row)?;
-        }
-        sink.finish()?;
-        Ok(())
+        let out = self.out()?;
+        let write = || {
+            let mut sink = Sink::<R>::new(self.format, self.csv, out)?;
+            for row in rows {
+                sink.row(row)?;
+            }
+            sink.finish()
+        };
+        write().map_err(Failure::output)
     }
 }
 

@@ -280,6 +280,18 @@ async fn bad_datasets_are_refused_with_a_clear_error() {
         "no dataset there",
     );
 
+    // A state file that is a directory: the dataset cannot answer, nothing is read (exit 2),
+    // and it says so (it used to say "writing the output failed", exit 1).
+    let odd = scratch("history-state-dir");
+    std::fs::create_dir_all(odd.join("_genesys_usage_sync.json")).unwrap();
+    let out = run(&odd, &["report"]).await;
+    says(&out, 2, "its state cannot be read");
+    assert!(
+        !text(&out.stderr).contains("writing the output"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // A state of a newer version.
     let dir = synced(&fake, "history-bad", 7, &[]).await;
     let state_path = dir.join("_genesys_usage_sync.json");

@@ -5,22 +5,23 @@
 //! Genesys says they are not billing data.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write as _;
 
 use chrono::{Days, NaiveDate};
 use serde_json::json;
 use usage_ext::{DayWindow, split_days};
 
-use crate::allowance::{
+use crate::analysis::allowance::{
     Allowances, ClientPart, DayRequests, Period, Report, SHIPPED, WEEKS, project,
 };
+use crate::cli::resolve;
 use crate::cli::{AllocationArgs, AllowanceArgs, Format, PeriodArg};
 use crate::exit::Failure;
-use crate::history::Column;
-use crate::output::{thousands, whole, write_table};
+use crate::render::html;
+use crate::render::output::{thousands, whole, write_table};
+use crate::render::untrusted;
 use crate::session::Session;
-use crate::untrusted;
-use crate::{html, resolve, windowed};
+use crate::source::api as windowed;
+use crate::source::dataset::Column;
 
 /// The allocation and where it came from, resolved before anything is sent.
 pub struct Plan {
@@ -212,9 +213,9 @@ pub async fn compute(session: &Session, args: &Ask, plan: &Plan) -> Result<Repor
             let id = client.and_then(|c| c.id.as_deref()).unwrap_or_default();
             let name = client.and_then(|c| c.name.as_deref()).unwrap_or_default();
             let Some(date) = row.date else {
-                return Err(Failure::Api(
-                    format!("a row of a daily job has no date: {row:?}").into(),
-                ));
+                return Err(Failure::Malformed(format!(
+                    "a row of a daily job has no date: {row:?}"
+                )));
             };
             add(id, name, date, row.request_count.unwrap_or(0));
             Ok(())
@@ -308,9 +309,21 @@ fn rounded(n: f64) -> String {
 
 fn write(session: &Session, report: &Report) -> Result<(), Failure> {
     let mut out = session.out()?;
-    match session.format {
+    let source = session.data_source();
+    write_to(&mut *out, session.format, session.csv, report, &source).map_err(Failure::output)
+}
+
+/// The report in `format`.
+fn write_to(
+    out: &mut dyn std::io::Write,
+    format: Format,
+    csv: crate::render::untrusted::CsvCells,
+    report: &Report,
+    source: &str,
+) -> std::io::Result<()> {
+    match format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::other)?;
+            serde_json::to_writer_pretty(&mut *out, report).map_err(std::io::Error::other)?;
             writeln!(out)?;
         }
         Format::Ndjson => {
@@ -325,12 +338,12 @@ fn write(session: &Session, report: &Report) -> Result<(), Failure> {
                         serde_json::to_value(client).map_err(std::io::Error::other)?,
                     );
                 }
-                serde_json::to_writer(&mut out, &line).map_err(std::io::Error::other)?;
+                serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::other)?;
                 writeln!(out)?;
             }
         }
         Format::Csv => {
-            let mut writer = csv::Writer::from_writer(&mut out);
+            let mut writer = csv::Writer::from_writer(&mut *out);
             writer
                 .write_record([
                     "periodFirstDay",
@@ -371,12 +384,12 @@ fn write(session: &Session, report: &Report) -> Result<(), Failure> {
                     c.change.map(|x| format!("{x:.6}")).unwrap_or_default(),
                 ];
                 writer
-                    .write_record(session.csv.record(&record))
+                    .write_record(csv.record(&record))
                     .map_err(std::io::Error::other)?;
             }
             writer.flush()?;
         }
-        Format::Html => html::allowance(&mut out, report, &session.data_source())?,
+        Format::Html => html::allowance(out, report, source)?,
         Format::Table | Format::Openmetrics => {
             writeln!(
                 out,
@@ -443,7 +456,7 @@ fn write(session: &Session, report: &Report) -> Result<(), Failure> {
                 })
                 .collect();
             write_table(
-                &mut out,
+                &mut *out,
                 &[
                     "OAuth client (id)",
                     "so far",

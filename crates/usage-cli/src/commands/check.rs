@@ -4,15 +4,15 @@
 
 use std::io::Write;
 
-use crate::allowance::ClientPart;
+use crate::analysis::allowance::ClientPart;
+use crate::analysis::rules::{self, Limit, Rule};
 use crate::cli::{CheckArgs, Format, Per, PeriodArg};
 use crate::commands::allowance::{Ask, Plan, compute, plan_from, plan_of};
 use crate::commands::report::{Wants, jobs_report};
 use crate::exit::Failure;
-use crate::output::{thousands, whole};
-use crate::rules::{self, Limit, Rule};
+use crate::render::output::{thousands, whole};
+use crate::render::untrusted;
 use crate::session::Session;
-use crate::untrusted;
 
 /// A limit on the share of the billing period's fair-use allocation.
 pub struct AllocationRule {
@@ -229,28 +229,50 @@ pub async fn exec(session: &Session, args: &CheckArgs, checks: &Checks) -> Resul
     }
     let breaches = rules::judge(rules, &clients);
     let mut out = session.out()?;
+    write(&mut out, session, allocation.as_ref(), &breaches).map_err(Failure::output)?;
+    let count = breaches.len() + usize::from(allocation.is_some());
+    if count == 0 {
+        let window = days.map(|d| format!(", {d}")).unwrap_or_default();
+        let judged = rules.len() + usize::from(checks.allocation.is_some());
+        session.progress.note(&format!(
+            "check: {judged} rule(s), {} OAuth client(s){window}: nothing breached",
+            clients.len()
+        ));
+        Ok(())
+    } else {
+        Err(Failure::Breached(count))
+    }
+}
+
+/// The breaches, the allocation's first, in the session's format.
+fn write(
+    out: &mut dyn Write,
+    session: &Session,
+    allocation: Option<&AllocationBreach>,
+    breaches: &[rules::Breach],
+) -> std::io::Result<()> {
     match session.format {
         Format::Json => {
             let mut all: Vec<serde_json::Value> =
                 allocation.iter().map(|a| a.json.clone()).collect();
-            for breach in &breaches {
+            for breach in breaches {
                 all.push(serde_json::to_value(breach).map_err(std::io::Error::other)?);
             }
-            serde_json::to_writer_pretty(&mut out, &all).map_err(std::io::Error::other)?;
+            serde_json::to_writer_pretty(&mut *out, &all).map_err(std::io::Error::other)?;
             writeln!(out)?;
         }
         Format::Ndjson => {
             if let Some(a) = &allocation {
-                serde_json::to_writer(&mut out, &a.json).map_err(std::io::Error::other)?;
+                serde_json::to_writer(&mut *out, &a.json).map_err(std::io::Error::other)?;
                 writeln!(out)?;
             }
-            for breach in &breaches {
-                serde_json::to_writer(&mut out, breach).map_err(std::io::Error::other)?;
+            for breach in breaches {
+                serde_json::to_writer(&mut *out, breach).map_err(std::io::Error::other)?;
                 writeln!(out)?;
             }
         }
         Format::Csv => {
-            let mut writer = csv::Writer::from_writer(&mut out);
+            let mut writer = csv::Writer::from_writer(&mut *out);
             writer
                 .write_record([
                     "oauthClientId",
@@ -278,7 +300,7 @@ pub async fn exec(session: &Session, args: &CheckArgs, checks: &Checks) -> Resul
                     ]))
                     .map_err(std::io::Error::other)?;
             }
-            for b in &breaches {
+            for b in breaches {
                 let kind = match b.rule.limit {
                     Limit::Max429Share(_) => "max429Share",
                     Limit::Max429(_) => "max429",
@@ -303,22 +325,10 @@ pub async fn exec(session: &Session, args: &CheckArgs, checks: &Checks) -> Resul
             if let Some(a) = &allocation {
                 writeln!(out, "{}", untrusted::terminal(&a.line))?;
             }
-            for breach in &breaches {
+            for breach in breaches {
                 writeln!(out, "{}", untrusted::terminal(&breach.line()))?;
             }
         }
     }
-    out.flush()?;
-    let count = breaches.len() + usize::from(allocation.is_some());
-    if count == 0 {
-        let window = days.map(|d| format!(", {d}")).unwrap_or_default();
-        let judged = rules.len() + usize::from(checks.allocation.is_some());
-        session.progress.note(&format!(
-            "check: {judged} rule(s), {} OAuth client(s){window}: nothing breached",
-            clients.len()
-        ));
-        Ok(())
-    } else {
-        Err(Failure::Breached(count))
-    }
+    out.flush()
 }

@@ -3,9 +3,9 @@
 use usage_ext::models::{ApiUsageClientQuery, ClientGroupBy};
 
 use crate::cli::ClientCommand;
+use crate::cli::resolve;
 use crate::commands::query::wait_rows;
 use crate::exit::Failure;
-use crate::resolve;
 use crate::session::Session;
 
 pub async fn exec(session: &Session, client_id: &str, what: ClientCommand) -> Result<(), Failure> {

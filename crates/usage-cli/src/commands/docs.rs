@@ -22,16 +22,26 @@ pub fn completions(shell: clap_complete::Shell) -> Result<(), Failure> {
             String::from_utf8_lossy(&script).replace("genesys__subcmd__usage", "genesys__usage");
         script = text.into_bytes();
     }
+    print(&script)
+}
+
+/// Generated text to stdout.
+fn print(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    out.write_all(&script)?;
-    out.flush()?;
-    Ok(())
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(Failure::output)
 }
 
 /// The main page, then a section per command with its synopsis, description and options:
 /// one page to read with `man -l`, every flag of every command in it.
 pub fn man() -> Result<(), Failure> {
     let command = Cli::command().name(NAME);
+    let page = page(command).map_err(Failure::output)?;
+    print(&page)
+}
+
+fn page(command: clap::Command) -> std::io::Result<Vec<u8>> {
     let mut page = Vec::new();
     clap_mangen::Man::new(command.clone()).render(&mut page)?;
     for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
@@ -43,8 +53,5 @@ pub fn man() -> Result<(), Failure> {
         man.render_description_section(&mut page)?;
         man.render_options_section(&mut page)?;
     }
-    let mut out = std::io::stdout().lock();
-    out.write_all(&page)?;
-    out.flush()?;
-    Ok(())
+    Ok(page)
 }

@@ -6,13 +6,14 @@ use usage_ext::models::OrganizationPublicApiUsage;
 
 use std::io::Write as _;
 
+use crate::cli::resolve;
 use crate::cli::{Format, JobsArgs};
 use crate::exit::Failure;
-use crate::history::{Column, History};
-use crate::metrics::Backfill;
-use crate::output::{Record, Sink};
+use crate::render::metrics::Backfill;
+use crate::render::output::{Record, Sink};
 use crate::session::Session;
-use crate::{resolve, windowed};
+use crate::source::api as windowed;
+use crate::source::dataset::{Column, History};
 
 pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
     if let Some(history) = &session.history {
@@ -36,18 +37,26 @@ pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
         // Prometheus's backfill takes each family whole: the days are gathered first.
         let mut backfill = Backfill::default();
         windowed::each_row(session, jobs, |_, row| {
-            backfill.add(&row).map_err(|e| Failure::Api(e.into()))
+            backfill.add(&row).map_err(Failure::Malformed)
         })
         .await?;
-        let mut out = session.out()?;
-        out.write_all(backfill.render().as_bytes())?;
-        out.flush()?;
-        return Ok(());
+        return write_backfill(session, &backfill);
     }
-    let mut sink = Sink::new(session.format, session.csv, session.out()?)?;
-    windowed::each_row(session, jobs, |_, row| Ok(sink.row(&row)?)).await?;
-    sink.finish()?;
-    Ok(())
+    let mut sink =
+        Sink::new(session.format, session.csv, session.out()?).map_err(Failure::output)?;
+    windowed::each_row(session, jobs, |_, row| {
+        sink.row(&row).map_err(Failure::output)
+    })
+    .await?;
+    sink.finish().map_err(Failure::output)
+}
+
+/// Prometheus's backfill, each family whole.
+fn write_backfill(session: &Session, backfill: &Backfill) -> Result<(), Failure> {
+    let mut out = session.out()?;
+    out.write_all(backfill.render().as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Failure::output)
 }
 
 /// Streams a job's rows page by page: memory holds one page, whatever the format but
@@ -56,18 +65,18 @@ pub async fn print_pages<R>(session: &Session, mut pages: Pages<R>) -> Result<()
 where
     R: Record + usage_ext::JobRow,
 {
-    let mut sink = Sink::<R>::new(session.format, session.csv, session.out()?)?;
+    let mut sink =
+        Sink::<R>::new(session.format, session.csv, session.out()?).map_err(Failure::output)?;
     while let Some(page) = pages.next_page().await {
         for row in &page? {
-            sink.row(row)?;
+            sink.row(row).map_err(Failure::output)?;
         }
         session
             .progress
             .status(&format!("paging · {} rows", sink.count()));
     }
     session.done();
-    sink.finish()?;
-    Ok(())
+    sink.finish().map_err(Failure::output)
 }
 
 /// `jobs --from`: the dataset's daily rows of the window, as they were synced, in date
@@ -83,22 +92,21 @@ async fn export_history(
         let mut backfill = Backfill::default();
         let missing = history
             .rows(days, &Column::ALL, |row| {
-                backfill
-                    .add(&row.to_model())
-                    .map_err(|e| Failure::Api(e.into()))
+                backfill.add(&row.to_model()).map_err(Failure::Malformed)
             })
             .await?;
-        let mut out = session.out()?;
-        out.write_all(backfill.render().as_bytes())?;
-        out.flush()?;
+        write_backfill(session, &backfill)?;
         missing
     } else {
         let mut sink =
-            Sink::<OrganizationPublicApiUsage>::new(session.format, session.csv, session.out()?)?;
+            Sink::<OrganizationPublicApiUsage>::new(session.format, session.csv, session.out()?)
+                .map_err(Failure::output)?;
         let missing = history
-            .rows(days, &Column::ALL, |row| Ok(sink.row(&row.to_model())?))
+            .rows(days, &Column::ALL, |row| {
+                sink.row(&row.to_model()).map_err(Failure::output)
+            })
             .await?;
-        sink.finish()?;
+        sink.finish().map_err(Failure::output)?;
         missing
     };
     crate::commands::report::note_missing(session, &missing);

@@ -4,8 +4,8 @@ use usage_ext::Execution;
 use usage_ext::models::{ApiUsageOrganizationQuery, OrganizationGroupBy};
 
 use crate::cli::QueryArgs;
+use crate::cli::resolve;
 use crate::exit::Failure;
-use crate::resolve;
 use crate::session::Session;
 
 pub async fn exec(session: &Session, args: &QueryArgs) -> Result<(), Failure> {

@@ -6,7 +6,7 @@ use usage_ext::Region;
 
 use crate::cli::Format;
 use crate::exit::Failure;
-use crate::output::{Record, Sink};
+use crate::render::output::{Record, Sink};
 use crate::session::open_output;
 
 #[derive(serde::Serialize)]
@@ -31,7 +31,12 @@ impl Record for RegionRow {
 }
 
 pub fn regions(format: Format, output: Option<&Path>) -> Result<(), Failure> {
-    let mut sink = Sink::<RegionRow>::new(format, Default::default(), open_output(output)?)?;
+    let out = open_output(output)?;
+    write(format, out).map_err(Failure::output)
+}
+
+fn write(format: Format, out: Box<dyn std::io::Write>) -> std::io::Result<()> {
+    let mut sink = Sink::<RegionRow>::new(format, Default::default(), out)?;
     for region in Region::ALL {
         sink.row(&RegionRow {
             name: region.name(),
@@ -39,6 +44,5 @@ pub fn regions(format: Format, output: Option<&Path>) -> Result<(), Failure> {
             api_base_url: region.api_base_url(),
         })?;
     }
-    sink.finish()?;
-    Ok(())
+    sink.finish()
 }

@@ -15,12 +15,14 @@ use usage_ext::models::{
 };
 use usage_ext::{DayWindow, earliest_first_day, split_days};
 
+use crate::analysis::tally::{Look, Tally};
+use crate::cli::resolve;
 use crate::cli::{Api, Format, ReportArgs, Window};
 use crate::exit::Failure;
-use crate::history::{Column, DayRow, History};
+use crate::render::html;
 use crate::session::Session;
-use crate::tally::{Look, Tally};
-use crate::{html, resolve, windowed};
+use crate::source::api as windowed;
+use crate::source::dataset::{Column, DayRow, History};
 
 /// What each job of a jobs report is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -111,7 +113,7 @@ pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
         csv: session.csv,
     };
     let mut out = session.out()?;
-    if session.format == Format::Html {
+    let written = if session.format == Format::Html {
         let source = session.data_source();
         let page = html::Page {
             window: &interval,
@@ -119,19 +121,18 @@ pub async fn exec(session: &Session, args: &ReportArgs) -> Result<(), Failure> {
             source: &source,
             compared,
         };
-        html::write(&mut out, &page, &clients)?;
+        html::write(&mut out, &page, &clients)
     } else {
-        crate::tally::write(&mut out, session.format, &look, &clients)?;
-    }
-    out.flush()?;
-    Ok(())
+        crate::analysis::tally::write(&mut out, session.format, &look, &clients)
+    };
+    written.and_then(|()| out.flush()).map_err(Failure::output)
 }
 
 async fn query_report(
     session: &Session,
     interval: &str,
     top: usize,
-) -> Result<Vec<crate::tally::ClientReport>, Failure> {
+) -> Result<Vec<crate::analysis::tally::ClientReport>, Failure> {
     let query = ApiUsageOrganizationQuery::new(interval.to_string())
         .with_group_by([
             OrganizationGroupBy::OAuthClientId,
@@ -147,7 +148,7 @@ async fn query_report(
     session.done();
     let mut tally = Tally::default();
     for row in &result.results {
-        crate::counts::check_query_row(row)?;
+        crate::source::counts::check_query_row(row)?;
         tally.add(
             row.client_id(),
             row.client_name(),
@@ -174,7 +175,7 @@ pub struct Wants {
 /// The clients of a jobs report: its days, its clients, and the window compared with.
 type JobsReport = (
     DayWindow,
-    Vec<crate::tally::ClientReport>,
+    Vec<crate::analysis::tally::ClientReport>,
     Option<DayWindow>,
 );
 
@@ -229,9 +230,9 @@ pub async fn jobs_report(
             Kind::Daily => match row.date {
                 Some(date) if days.contains(date) => now.add_day(id, name, date, limited),
                 _ => {
-                    return Err(Failure::Api(
-                        format!("a row of the daily job has no date inside {days}: {row:?}").into(),
-                    ));
+                    return Err(Failure::Malformed(format!(
+                        "a row of the daily job has no date inside {days}: {row:?}"
+                    )));
                 }
             },
         }

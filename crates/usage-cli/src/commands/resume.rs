@@ -30,7 +30,12 @@ pub async fn exec(session: &Session, id: &str, client: Option<&str>) -> Result<(
     // Not a query the service knows: an aggregates query job, then.
     let job_missing = |e: usage_ext::Error| {
         if not_found(&e) {
-            Failure::Api(format!("the service knows no usage query or aggregates query job {id}{} (results expire; submit the query again)", client.map(|c| format!(" of OAuth client {c}")).unwrap_or_default()).into())
+            Failure::Malformed(format!(
+                "the service knows no usage query or aggregates query job {id}{} (results expire; submit the query again)",
+                client
+                    .map(|c| format!(" of OAuth client {c}"))
+                    .unwrap_or_default()
+            ))
         } else {
             e.into()
         }

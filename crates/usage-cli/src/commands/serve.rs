@@ -21,15 +21,15 @@ use axum::routing::get;
 use serde_json::json;
 use usage_ext::DayWindow;
 
+use crate::cli::resolve;
 use crate::cli::{PeriodArg, ServeArgs};
 use crate::commands::allowance::{self, Ask, Plan};
 use crate::exit::Failure;
-use crate::history::{Column, History};
-use crate::metrics::{Exposition, Health, Scraped, Usage};
 use crate::progress::Progress;
-use crate::resolve;
+use crate::render::metrics::{Exposition, Health, Scraped, Usage};
 use crate::session::Session;
 use crate::signals::{Signal, Signals};
+use crate::source::dataset::{Column, History};
 
 /// What a scrape reads: the last good data and the exporter's health, replaced whole.
 #[derive(Default)]
@@ -82,7 +82,7 @@ async fn metrics(State(shared): State<Shared>, headers: HeaderMap) -> impl IntoR
         .collect();
     (
         [(header::CONTENT_TYPE, format.content_type())],
-        crate::metrics::render(&scraped, format),
+        crate::render::metrics::render(&scraped, format),
     )
 }
 
@@ -141,7 +141,7 @@ async fn refresh_usage(session: &Session, top: usize) -> Result<Usage, Failure> 
         .collect()
         .await?;
     for row in &rows {
-        crate::counts::check_job_row(row)?;
+        crate::source::counts::check_job_row(row)?;
     }
     Ok(Usage::from_rows(&rows, last, top))
 }
@@ -216,24 +216,12 @@ async fn refresh_forever(
                         .last_day
                         .map_or("no data yet".to_string(), |d| format!("the values of {d}"));
                     progress.note(&format!(
-                        "serve: refresh{whose} failed ({}); serving {kept}",
-                        failure_text(&e)
+                        "serve: refresh{whose} failed ({e}); serving {kept}"
                     ));
                 }
             }
         }
         tokio::time::sleep(jittered(args.refresh)).await;
-    }
-}
-
-fn failure_text(failure: &Failure) -> String {
-    match failure {
-        Failure::Api(e) => e.to_string(),
-        Failure::Ended(e) => e.to_string(),
-        Failure::TimedOut { error, .. } => error.to_string(),
-        Failure::Config(t) | Failure::Usage(t) => t.clone(),
-        Failure::Io(e) => e.to_string(),
-        other => format!("{other:?}"),
     }
 }
 
@@ -256,7 +244,9 @@ pub async fn exec_orgs(
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Failure::Usage(format!("--listen {}: {e}", args.listen)))?;
-    let address: SocketAddr = listener.local_addr()?;
+    let address: SocketAddr = listener
+        .local_addr()
+        .map_err(|e| Failure::Usage(format!("--listen {}: {e}", args.listen)))?;
     let orgs: Arc<Vec<Org>> = Arc::new(
         sessions
             .iter()
@@ -297,7 +287,7 @@ pub async fn exec_orgs(
         |((_, session), org)| refresh_forever(session, args, plan, org, first.progress.clone()),
     ));
     tokio::select! {
-        served = server => served.map_err(Failure::Io)?,
+        served = server => served.map_err(|e| Failure::Usage(format!("--listen {address}: {e}")))?,
         _ = refreshes => {}
         () = deadline => {}
     }

@@ -19,14 +19,15 @@ use usage_ext::models::OrganizationPublicApiUsage;
 use usage_ext::{DayWindow, MAX_HISTORY_DAYS, Pages, earliest_first_day, split_days};
 
 use crate::cli::SyncArgs;
-use crate::dataset::{self, Day};
+use crate::cli::resolve;
 use crate::exit::Failure;
-use crate::lock::{self, SyncLock};
-use crate::output::thousands;
+use crate::lake::lock::{self, SyncLock};
+use crate::lake::state::{SCHEMA_VERSION, Shape, SyncState};
+use crate::lake::store::Store;
+use crate::lake::writer::{self, Day};
+use crate::render::output::thousands;
 use crate::session::Session;
-use crate::store::Store;
-use crate::sync_state::{SCHEMA_VERSION, Shape, SyncState};
-use crate::{resolve, windowed};
+use crate::source::api as windowed;
 
 /// The first run's reach when `--since` is not given.
 const DEFAULT_SINCE_DAYS: u32 = 90;
@@ -133,8 +134,8 @@ async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Fail
     let started = Instant::now();
     let store = &plan.store;
     let place = store.describe();
-    let state_place = format!("{place}/{}", dataset::STATE_FILE);
-    let state = match store.get(dataset::STATE_FILE).await? {
+    let state_place = format!("{place}/{}", writer::STATE_FILE);
+    let state = match store.get(writer::STATE_FILE).await? {
         Some(bytes) => {
             let state = SyncState::parse(&bytes, &state_place)?;
             state.check_same(&session.scope, &plan.shape, &state_place)?;
@@ -222,10 +223,8 @@ async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Fail
             async move {
                 let mut request = request.clone();
                 request.interval = window.interval();
-                let place = waiting
-                    .acquire()
-                    .await
-                    .map_err(|e| Failure::Io(std::io::Error::other(e)))?;
+                // Never closed, so the wait ends with a place; dropping it gives it back.
+                let place = waiting.acquire().await;
                 let job = queries.submit_aggregate(&request).await?;
                 observer.submitted(window, &job.job_id);
                 let pages = job
@@ -249,7 +248,7 @@ async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Fail
             state.last_complete_day = state.last_complete_day.max(windows[last].last());
             state.updated_at = Utc::now();
             lock.check().await?;
-            store.put(dataset::STATE_FILE, state.to_bytes()).await?;
+            store.put(writer::STATE_FILE, state.to_bytes()).await?;
         }
     }
     drop(runs);
@@ -357,11 +356,11 @@ async fn write_day(
 ) -> Result<Day, Failure> {
     let bytes = day
         .encode(synced_at)
-        .map_err(|e| Failure::Io(std::io::Error::other(format!("encoding {}: {e}", day.date))))?;
+        .map_err(|e| Failure::store(format!("encoding {}", day.date), e))?;
     written.bytes += bytes.len() as u64;
     written.days += 1;
     lock.check().await?;
-    store.put(&dataset::day_path(day.date), bytes).await?;
+    store.put(&writer::day_path(day.date), bytes).await?;
     let next: NaiveDate = day
         .date
         .succ_opt()
@@ -372,7 +371,9 @@ async fn write_day(
 /// The service answered what it cannot mean: the window's days stay unconfirmed (the state
 /// does not advance), and the next run pulls them again.
 fn lie(text: String) -> Failure {
-    Failure::Api(format!("{text}; nothing of this window was marked complete").into())
+    Failure::Malformed(format!(
+        "{text}; nothing of this window was marked complete"
+    ))
 }
 
 #[cfg(test)]

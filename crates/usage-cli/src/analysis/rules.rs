@@ -16,9 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::tally::ClientReport;
 pub use crate::cli::Per;
 use crate::exit::Failure;
-use crate::tally::ClientReport;
 
 /// What a rule limits.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -302,7 +302,7 @@ fn measure(limit: Limit, requests: i64, status429: i64, before: Option<i64>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tally::Tally;
+    use crate::analysis::tally::Tally;
 
     #[test]
     fn percentages_and_bad_rules() {

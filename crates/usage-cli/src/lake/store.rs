@@ -205,7 +205,7 @@ impl Store {
             Store::Dir(dir) => match std::fs::read(dir.join(key)) {
                 Ok(bytes) => Ok(Some(bytes)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Failure::Io(e)),
+                Err(e) => Err(Failure::store(dir.join(key).display().to_string(), e)),
             },
             Store::S3 {
                 store,
@@ -231,10 +231,11 @@ impl Store {
         match self {
             Store::Dir(dir) => {
                 let path = dir.join(key);
+                let place = path.display().to_string();
                 tokio::task::spawn_blocking(move || write_whole(&path, &bytes))
                     .await
-                    .map_err(|e| Failure::Io(std::io::Error::other(e)))?
-                    .map_err(Failure::Io)
+                    .map_err(|e| Failure::store(place.clone(), e))?
+                    .map_err(|e| Failure::store(place, e))
             }
             Store::S3 {
                 store,
@@ -299,22 +300,24 @@ impl Store {
         let mut removed = 0;
         let mut pending = vec![dir.clone()];
         while let Some(next) = pending.pop() {
+            let failed = |e| Failure::store(next.display().to_string(), e);
             let entries = match std::fs::read_dir(&next) {
                 Ok(entries) => entries,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Failure::Io(e)),
+                Err(e) => return Err(failed(e)),
             };
             for entry in entries {
-                let entry = entry?;
+                let entry = entry.map_err(failed)?;
                 let path = entry.path();
-                if entry.file_type()?.is_dir() {
+                if entry.file_type().map_err(failed)?.is_dir() {
                     // Only the dataset's own folders: a sync never writes elsewhere.
                     if next == *dir && entry.file_name() != "usage" {
                         continue;
                     }
                     pending.push(path);
                 } else if entry.file_name().to_string_lossy().ends_with(TEMPORARY) {
-                    std::fs::remove_file(&path)?;
+                    std::fs::remove_file(&path)
+                        .map_err(|e| Failure::store(path.display().to_string(), e))?;
                     removed += 1;
                 }
             }
@@ -324,7 +327,7 @@ impl Store {
 }
 
 fn s3_failure(url: &str, credentials: &Credentials, key: &str, e: object_store::Error) -> Failure {
-    Failure::Api(format!("{url}/{key}: {}", credentials.explain(e)).into())
+    Failure::store(format!("{url}/{key}"), credentials.explain(e))
 }
 
 /// Writes `bytes` as `path` so that `path` is the old file or the whole new one at any

@@ -26,7 +26,7 @@ use object_store::{
 use serde::{Deserialize, Serialize};
 
 use crate::exit::Failure;
-use crate::store::Store;
+use crate::lake::store::Store;
 
 /// The lock's name in the dataset's root.
 pub const LOCK_FILE: &str = "_genesys_usage_sync.lock";
@@ -186,7 +186,7 @@ fn take_file(path: &std::path::Path, place: &str) -> Result<SyncLock, Failure> {
 }
 
 fn s3_failure(place: &str, e: object_store::Error) -> Failure {
-    Failure::Api(format!("{place}/{LOCK_FILE}: {e}").into())
+    Failure::store(format!("{place}/{LOCK_FILE}"), e)
 }
 
 async fn take_object(
@@ -338,14 +338,9 @@ impl SyncLock {
         else {
             return Ok(());
         };
-        let lost = |why: &str| {
-            Failure::Api(
-                format!(
-                    "--to {place}: this run lost its lock on the target ({why}); it stops \
-                     before writing anything more. Run the sync again."
-                )
-                .into(),
-            )
+        let lost = |why: &str| Failure::LockLost {
+            place: place.clone(),
+            why: why.to_string(),
         };
         let ours = {
             let status = status.lock().unwrap_or_else(|e| e.into_inner());
@@ -453,7 +448,7 @@ mod tests {
         successor_takes(&store).await;
         let err = lock.check().await.unwrap_err();
         assert!(
-            matches!(&err, Failure::Api(e) if e.to_string().contains("lost its lock")),
+            matches!(&err, Failure::LockLost { why, .. } if why.contains("another run")),
             "{err:?}"
         );
         lock.release().await;

@@ -15,7 +15,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use usage_ext::models::OrganizationPublicApiUsage;
 
-use crate::output::Record;
+use crate::render::output::Record;
 
 /// The state file beside `usage/`: what was synced, of what, up to which day.
 pub const STATE_FILE: &str = "_genesys_usage_sync.json";

@@ -96,7 +96,7 @@ pub async fn each_row(
         let mut pages = pages?;
         while let Some(page) = pages.next_page().await {
             for row in page? {
-                crate::counts::check_job_row(&row)?;
+                crate::source::counts::check_job_row(&row)?;
                 each(index, row)?;
                 rows += 1;
             }

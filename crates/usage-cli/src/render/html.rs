@@ -11,9 +11,9 @@ use std::io::{self, Write};
 
 use usage_ext::DayWindow;
 
-use crate::allowance::Report as Allowance;
-use crate::output::{thousands, whole};
-use crate::tally::{ClientReport, requests_change, share_change};
+use crate::analysis::allowance::Report as Allowance;
+use crate::analysis::tally::{ClientReport, requests_change, share_change};
+use crate::render::output::{thousands, whole};
 
 /// What the page says about its data besides the clients.
 pub struct Page<'a> {
@@ -528,7 +528,7 @@ fn allowance_clients(html: &mut String, report: &Allowance) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tally::Tally;
+    use crate::analysis::tally::Tally;
 
     #[test]
     fn the_page_fetches_nothing_and_escapes_what_the_service_named() {
@@ -587,7 +587,7 @@ mod tests {
             projected_overage: 2_000.4,
             run_rate: 3_000.0,
             excluded_clients: vec!["<b>".into()],
-            clients: vec![crate::allowance::ClientPart {
+            clients: vec![crate::analysis::allowance::ClientPart {
                 oauth_client_id: "a\"><script>".into(),
                 oauth_client_name: "<script>alert(1)</script>".into(),
                 requests_to_date: 200,
@@ -597,11 +597,11 @@ mod tests {
                 change: None,
             }],
             daily: vec![
-                crate::allowance::DayRequests {
+                crate::analysis::allowance::DayRequests {
                     date: day("2026-11-01"),
                     requests: 120,
                 },
-                crate::allowance::DayRequests {
+                crate::analysis::allowance::DayRequests {
                     date: day("2026-11-02"),
                     requests: 80,
                 },

@@ -21,10 +21,10 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use usage_ext::DayWindow;
 use usage_ext::models::{DomainEntityRef, HttpMethod, OrganizationPublicApiUsage, UserReference};
 
-use crate::dataset::{self, STATE_FILE};
 use crate::exit::Failure;
-use crate::store::Store;
-use crate::sync_state::SyncState;
+use crate::lake::state::SyncState;
+use crate::lake::store::Store;
+use crate::lake::writer::{self, STATE_FILE};
 
 /// A column a command can ask for, by the dataset's (and the CSV export's) names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,10 +179,18 @@ impl History {
         let store = Store::open("--from", from, vars)?;
         let place = store.describe();
         let state_place = format!("{place}/{STATE_FILE}");
-        let Some(bytes) = store.get(STATE_FILE).await? else {
-            return Err(Failure::Usage(format!(
-                "--from {place}: no dataset there ({STATE_FILE} is missing); give the place a \
-                 `sync --to` wrote"
+        let dataset = |reason: String| Failure::Dataset {
+            place: place.clone(),
+            reason,
+        };
+        let Some(bytes) = store.get(STATE_FILE).await.map_err(|e| {
+            dataset(format!(
+                "its state cannot be read ({e}); give the place a `sync --to` wrote"
+            ))
+        })?
+        else {
+            return Err(dataset(format!(
+                "no dataset there ({STATE_FILE} is missing); give the place a `sync --to` wrote"
             )));
         };
         let state = SyncState::parse(&bytes, &state_place)?;
@@ -197,8 +205,9 @@ impl History {
     pub async fn reopen(&self) -> Result<Self, Failure> {
         let state_place = format!("{}/{STATE_FILE}", self.place);
         let Some(bytes) = self.store.get(STATE_FILE).await? else {
-            return Err(Failure::Api(
-                format!("{state_place} is gone: the dataset was moved or removed").into(),
+            return Err(Failure::store(
+                state_place,
+                "it is gone: the dataset was moved or removed",
             ));
         };
         Ok(Self {
@@ -291,7 +300,7 @@ impl History {
         while let Some(loading) = next.take() {
             let loaded = loading
                 .await
-                .map_err(|e| Failure::Io(std::io::Error::other(e)))??;
+                .map_err(|e| Failure::store(format!("{}, {day}", self.place), e))??;
             let this = day;
             if day < days.last() {
                 day = day.succ_opt().unwrap_or(days.last());
@@ -323,16 +332,17 @@ impl History {
         columns: &[Column],
     ) -> tokio::task::JoinHandle<Result<Option<Loaded>, Failure>> {
         let store = self.store.clone();
-        let path = dataset::day_path(day);
+        let path = writer::day_path(day);
         let place = format!("{}/{path}", self.place);
         let columns = columns.to_vec();
         tokio::spawn(async move {
             let Some(bytes) = store.get(&path).await? else {
                 return Ok(None);
             };
+            let decoding = place.clone();
             tokio::task::spawn_blocking(move || load_day(bytes, &columns, place).map(Some))
                 .await
-                .map_err(|e| Failure::Io(std::io::Error::other(e)))?
+                .map_err(|e| Failure::store(decoding, e))?
         })
     }
 }
@@ -347,13 +357,10 @@ struct Loaded {
 /// A day file that cannot be read (truncated, not Parquet, a foreign or mistyped column)
 /// ends the command with exit 1 and names the file.
 fn unreadable(place: &str, why: impl std::fmt::Display) -> Failure {
-    Failure::Api(
-        format!(
-            "{place}: not a day of this dataset: {why}; sync the day again (`sync --since`) or \
-             restore the file"
-        )
-        .into(),
-    )
+    Failure::DayFile {
+        place: place.to_string(),
+        reason: why.to_string(),
+    }
 }
 
 fn load_day(bytes: Vec<u8>, columns: &[Column], place: String) -> Result<Loaded, Failure> {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::untrusted::{self, CsvCells};
+use crate::render::untrusted::{self, CsvCells};
 use std::io::{self, Write};
 
 use serde::Serialize;

@@ -1,5 +1,7 @@
 //! The command line: what each command and flag means, in clap's derive form.
 
+pub(crate) mod resolve;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -12,8 +12,8 @@ use serde::Serialize;
 use usage_ext::DayWindow;
 
 use crate::cli::Format;
-use crate::output::{thousands, write_table};
-use crate::untrusted::CsvCells;
+use crate::render::output::{thousands, write_table};
+use crate::render::untrusted::CsvCells;
 
 /// One endpoint of a client: `httpMethod templateUri`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

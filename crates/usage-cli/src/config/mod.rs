@@ -5,8 +5,9 @@
 use usage_ext::client::env;
 use usage_ext::{Client, ClientBuilder};
 
+pub mod profile;
+
 use crate::cli::Global;
-use crate::profile;
 
 /// The variables the tool reads.
 const KNOWN: [&str; 4] = [

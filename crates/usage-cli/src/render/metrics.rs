@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 use usage_ext::models::OrganizationPublicApiUsage;
 
-use crate::allowance::{ClientPart, Report};
+use crate::analysis::allowance::{ClientPart, Report};
 
 /// The label set of a series: client id, client name, method, endpoint.
 type Key = (String, String, String, String);

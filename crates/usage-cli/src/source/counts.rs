@@ -7,13 +7,10 @@ use usage_ext::models::{ApiUsageRow, OrganizationPublicApiUsage};
 use crate::exit::Failure;
 
 fn refuse(field: &str, value: i64, whose: &str) -> Failure {
-    Failure::Api(
-        format!(
-            "the service sent a malformed row: {field} is {value}, a negative count ({whose}); \
-             nothing of it was counted"
-        )
-        .into(),
-    )
+    Failure::Malformed(format!(
+        "the service sent a malformed row: {field} is {value}, a negative count ({whose}); \
+         nothing of it was counted"
+    ))
 }
 
 /// A row of the aggregates query jobs.
@@ -74,7 +71,7 @@ mod tests {
         check_job_row(&row).unwrap();
         row.status429 = Some(i64::MIN);
         let err = check_job_row(&row).unwrap_err();
-        let Failure::Api(e) = err else {
+        let Failure::Malformed(e) = err else {
             panic!("{err:?}")
         };
         assert!(

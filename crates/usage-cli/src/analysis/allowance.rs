@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// The table shipped with the tool: Genesys's published allowances, with their source and
 /// the month they were read.
-pub const SHIPPED: &str = include_str!("../data/allowances.toml");
+pub const SHIPPED: &str = include_str!("../../data/allowances.toml");
 
 /// An allowance table: per license, the requests a billable user brings per month.
 #[derive(Debug, Clone, Deserialize)]

@@ -1,0 +1,7 @@
+//! What the numbers say: the report's sums per client and endpoint with the trend, the
+//! billing period's projection, and the rules `check` judges. Computed from rows, never
+//! written to a terminal or a file here: `render` does that.
+
+pub mod allowance;
+pub mod rules;
+pub mod tally;
