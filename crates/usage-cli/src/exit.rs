@@ -5,7 +5,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::render::untrusted::message;
+use crate::untrusted::message;
 
 /// The documented exit codes (also in `--help` and the README).
 pub mod code {

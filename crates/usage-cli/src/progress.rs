@@ -38,7 +38,7 @@ impl Progress {
             return;
         }
         // Notes name jobs and windows the service returned: shown, never obeyed.
-        let text = crate::render::untrusted::message(text);
+        let text = crate::untrusted::message(text);
         match &self.spinner {
             Some(bar) => bar.println(text),
             None => eprintln!("{text}"),
@@ -54,7 +54,7 @@ impl Progress {
 
     pub fn status(&self, text: &str) {
         if let Some(bar) = &self.spinner {
-            bar.set_message(crate::render::untrusted::terminal(text).into_owned());
+            bar.set_message(crate::untrusted::terminal(text).into_owned());
         }
     }
 
@@ -99,3 +99,7 @@ fn status_text(status: &PollStatus) -> String {
         other => format!("{other:?}"),
     }
 }
+
+/// The `resume` arguments of the query or job being waited for, shared with the Ctrl-C
+/// handler, which prints them.
+pub type Pending = std::sync::Arc<std::sync::Mutex<Option<String>>>;

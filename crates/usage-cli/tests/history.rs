@@ -292,6 +292,23 @@ async fn bad_datasets_are_refused_with_a_clear_error() {
         text(&out.stderr)
     );
 
+    // `jobs --from` exports the rows as synced: the flags that shape the API's jobs are
+    // refused with it, before the dataset is read.
+    for (flag, value) in [
+        ("--group-by", "OauthClientId"),
+        ("--sort-by", "requestCount"),
+        ("--template-uri", "api/v2/users"),
+        ("--oauth-client-id", "x"),
+    ] {
+        let out = run(&empty, &["jobs", flag, value]).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(flag) && !stderr.contains("no dataset"),
+            "{flag}: {stderr}"
+        );
+    }
+
     // A state of a newer version.
     let dir = synced(&fake, "history-bad", 7, &[]).await;
     let state_path = dir.join("_genesys_usage_sync.json");

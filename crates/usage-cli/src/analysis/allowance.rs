@@ -7,7 +7,17 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike as _, Days, Months, NaiveDate};
+use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
+
+/// Which billing period `allowance` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodArg {
+    /// The period running (as of today, or --as-of).
+    Current,
+    /// The last complete one.
+    Previous,
+}
 
 /// The table shipped with the tool: Genesys's published allowances, with their source and
 /// the month they were read.

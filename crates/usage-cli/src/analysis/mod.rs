@@ -3,5 +3,8 @@
 //! written to a terminal or a file here: `render` does that.
 
 pub mod allowance;
+pub mod billing;
+pub mod report;
 pub mod rules;
 pub mod tally;
+pub mod usage;

@@ -14,11 +14,22 @@
 //! licenses = "cx3=250"
 //! ```
 
+use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::tally::ClientReport;
-pub use crate::cli::Per;
 use crate::exit::Failure;
+
+/// What a rule is judged on.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Per {
+    #[default]
+    Client,
+    Endpoint,
+}
 
 /// What a rule limits.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

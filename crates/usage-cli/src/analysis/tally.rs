@@ -5,15 +5,10 @@
 //! day), never the rows.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Write};
 
 use chrono::NaiveDate;
 use serde::Serialize;
 use usage_ext::DayWindow;
-
-use crate::cli::Format;
-use crate::render::output::{thousands, write_table};
-use crate::render::untrusted::CsvCells;
 
 /// One endpoint of a client: `httpMethod templateUri`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -271,243 +266,12 @@ fn compare(requests: i64, status429: i64, before: &Client) -> Previous {
     }
 }
 
-fn share(part: i64, whole: i64) -> f64 {
+pub fn share(part: i64, whole: i64) -> f64 {
     if whole <= 0 {
         0.0
     } else {
         part as f64 / whole as f64
     }
-}
-
-/// `+38 %`, `-5 %`, `new`, `gone`: a client's requests against the previous window.
-pub fn requests_change(previous: &Previous) -> String {
-    match (previous.change, previous.request_count_change) {
-        (Change::Gone, _) => "gone".into(),
-        (Change::Changed, Some(change)) => format!("{:+.0} %", change * 100.0),
-        (Change::New, _) | (Change::Changed, None) => "new".into(),
-    }
-}
-
-/// `+1.20 pp`: a client's 429 share against the previous window, in percentage points.
-pub fn share_change(previous: &Previous) -> String {
-    match previous.change {
-        Change::Changed => format!("{:+.2} pp", previous.status429_share_change * 100.0),
-        Change::New | Change::Gone => String::new(),
-    }
-}
-
-/// A day-by-day line of `values`, at most `width` marks (days summed into buckets when
-/// there are more), scaled to the largest: `▁▂▃▄▅▆▇█`, or `_.:-=+*#` with `ascii`. A day
-/// without 429s is the lowest mark, any other at least the next.
-pub fn sparkline(values: &[i64], width: usize, ascii: bool) -> String {
-    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    const ASCII: [char; 8] = ['_', '.', ':', '-', '=', '+', '*', '#'];
-    let marks = if ascii { ASCII } else { BLOCKS };
-    let per = values.len().div_ceil(width.max(1)).max(1);
-    let buckets: Vec<i64> = values
-        .chunks(per)
-        .map(|c| c.iter().fold(0i64, |a, v| a.saturating_add((*v).max(0))))
-        .collect();
-    let max = buckets.iter().copied().max().unwrap_or(0);
-    buckets
-        .iter()
-        .map(|&v| {
-            if v <= 0 || max <= 0 {
-                marks[0]
-            } else {
-                // 1 to 7, in i128 so that no count overflows the product.
-                let level = 1 + (i128::from(v) * 6 / i128::from(max)) as usize;
-                marks[level.min(7)]
-            }
-        })
-        .collect()
-}
-
-/// The longest sparkline in a table: a month a mark a day, longer windows in buckets.
-const SPARK_WIDTH: usize = 31;
-
-/// How the report is drawn: its heading and whether the terminal takes `▁▂▃`.
-pub struct Look<'a> {
-    pub heading: &'a str,
-    pub ascii: bool,
-    /// How CSV cells are written.
-    pub csv: CsvCells,
-}
-
-/// Writes the report in `format`.
-pub fn write(
-    out: &mut dyn Write,
-    format: Format,
-    look: &Look<'_>,
-    clients: &[ClientReport],
-) -> io::Result<()> {
-    match format {
-        Format::Table => write_report_table(out, look, clients),
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, clients)?;
-            writeln!(out)
-        }
-        Format::Ndjson => {
-            for client in clients {
-                serde_json::to_writer(&mut *out, client)?;
-                writeln!(out)?;
-            }
-            Ok(())
-        }
-        Format::Csv => write_csv(out, look.csv, clients),
-        // Drawn by the html module; refused here so that no caller gets half a page.
-        Format::Html | Format::Openmetrics => Err(io::Error::other(
-            "the HTML report is written by html::write",
-        )),
-    }
-}
-
-/// One line per (client, endpoint), the client's totals and trend repeated on each.
-fn write_csv(out: &mut dyn Write, cells: CsvCells, clients: &[ClientReport]) -> io::Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record([
-        "oauthClientId",
-        "oauthClientName",
-        "requestCount",
-        "status429",
-        "status429Share",
-        "previousRequestCount",
-        "previousStatus429",
-        "change",
-        "requestCountChange",
-        "status429ShareChange",
-        "daily429",
-        "rank",
-        "httpMethod",
-        "templateUri",
-        "endpointRequestCount",
-        "endpointStatus429",
-        "endpointNew",
-    ])?;
-    for c in clients {
-        let previous = c.previous.as_ref();
-        let client = [
-            c.oauth_client_id.clone(),
-            c.oauth_client_name.clone(),
-            c.request_count.to_string(),
-            c.status429.to_string(),
-            format!("{:.6}", c.status429_share),
-            previous
-                .map(|p| p.request_count.to_string())
-                .unwrap_or_default(),
-            previous
-                .map(|p| p.status429.to_string())
-                .unwrap_or_default(),
-            previous
-                .map(|p| format!("{:?}", p.change).to_lowercase())
-                .unwrap_or_default(),
-            previous
-                .and_then(|p| p.request_count_change)
-                .map(|x| format!("{x:.6}"))
-                .unwrap_or_default(),
-            previous
-                .map(|p| format!("{:.6}", p.status429_share_change))
-                .unwrap_or_default(),
-            c.daily429
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(" "),
-        ];
-        for (rank, e) in c.top_endpoints.iter().enumerate() {
-            let mut record = client.to_vec();
-            record.extend([
-                (rank + 1).to_string(),
-                e.http_method.clone(),
-                e.template_uri.clone(),
-                e.request_count.to_string(),
-                e.status429.to_string(),
-                e.new.to_string(),
-            ]);
-            writer.write_record(cells.record(&record))?;
-        }
-        if c.top_endpoints.is_empty() {
-            let mut record = client.to_vec();
-            record.extend(std::iter::repeat_n(String::new(), 6));
-            writer.write_record(cells.record(&record))?;
-        }
-    }
-    writer.flush()
-}
-
-fn write_report_table(
-    out: &mut dyn Write,
-    look: &Look<'_>,
-    clients: &[ClientReport],
-) -> io::Result<()> {
-    let requests: i64 = clients
-        .iter()
-        .fold(0i64, |sum, c| sum.saturating_add(c.request_count));
-    let limited: i64 = clients
-        .iter()
-        .fold(0i64, |sum, c| sum.saturating_add(c.status429));
-    let calling = clients.iter().filter(|c| c.request_count > 0).count();
-    writeln!(out, "{}", look.heading)?;
-    writeln!(
-        out,
-        "{calling} OAuth clients, {} requests, {} answered 429 ({:.2} %)",
-        thousands(requests),
-        thousands(limited),
-        share(limited, requests) * 100.0
-    )?;
-    writeln!(out)?;
-    let mut rows = Vec::new();
-    for c in clients {
-        let previous = c.previous.as_ref();
-        rows.push(vec![
-            format!("{} ({})", c.oauth_client_name, c.oauth_client_id),
-            thousands(c.request_count),
-            thousands(c.status429),
-            format!("{:.2}", c.status429_share * 100.0),
-            if c.daily429.is_empty() {
-                String::new()
-            } else {
-                sparkline(&c.daily429, SPARK_WIDTH, look.ascii)
-            },
-            previous.map(requests_change).unwrap_or_default(),
-            previous.map(share_change).unwrap_or_default(),
-        ]);
-        for e in &c.top_endpoints {
-            rows.push(vec![
-                format!(
-                    "  {:<6} {}{}",
-                    e.http_method,
-                    e.template_uri,
-                    if e.new { "  (new)" } else { "" }
-                ),
-                thousands(e.request_count),
-                thousands(e.status429),
-                format!("{:.2}", share(e.status429, e.request_count) * 100.0),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
-        }
-    }
-    write_table(
-        out,
-        &[
-            "OAuth client (id) / top endpoints by 429s",
-            "requests",
-            "429s",
-            "429 %",
-            "429s by day",
-            "requests vs before",
-            "429 % vs before",
-        ],
-        &rows,
-        |c| {
-            matches!(
-                c,
-                "requests" | "429s" | "429 %" | "requests vs before" | "429 % vs before"
-            )
-        },
-    )
 }
 
 #[cfg(test)]
@@ -554,10 +318,9 @@ mod tests {
         let a = by_id("a");
         assert_eq!(a.daily429, vec![2, 0, 8]);
         let p = a.previous.as_ref().unwrap();
-        assert_eq!(requests_change(p), "+39 %");
+        assert!((p.request_count_change.unwrap() - 0.39).abs() < 1e-12);
         // 10/139 now against 5/100 before.
         assert!((p.status429_share_change - (10.0 / 139.0 - 0.05)).abs() < 1e-12);
-        assert_eq!(share_change(p), "+2.19 pp");
         let new_endpoints: Vec<&str> = a
             .top_endpoints
             .iter()
@@ -565,28 +328,14 @@ mod tests {
             .map(|e| e.template_uri.as_str())
             .collect();
         assert_eq!(new_endpoints, ["y"]);
-        assert_eq!(
-            requests_change(by_id("n").previous.as_ref().unwrap()),
-            "new"
-        );
+        assert_eq!(by_id("n").previous.as_ref().unwrap().change, Change::New);
         let g = by_id("g");
-        assert_eq!(requests_change(g.previous.as_ref().unwrap()), "gone");
+        assert_eq!(g.previous.as_ref().unwrap().change, Change::Gone);
         assert_eq!(g.request_count, 0);
         assert_eq!(
             report.last().unwrap().oauth_client_id,
             "g",
             "gone ones last"
         );
-    }
-
-    #[test]
-    fn a_sparkline_scales_to_the_largest_day_and_buckets_long_windows() {
-        assert_eq!(sparkline(&[0, 1, 7, 14], 31, false), "▁▂▅█");
-        assert_eq!(sparkline(&[0, 1, 7, 14], 31, true), "_.=#");
-        assert_eq!(sparkline(&[0, 0], 31, false), "▁▁");
-        assert_eq!(sparkline(&[i64::MAX, i64::MAX, 1], 31, false), "██▂");
-        let year = vec![3; 365];
-        assert_eq!(sparkline(&year, 31, false).chars().count(), 31);
-        assert_eq!(sparkline(&[], 31, false), "");
     }
 }

@@ -5,11 +5,16 @@ pub(crate) mod resolve;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::PossibleValuesParser;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use usage_ext::models::{
-    ClientGroupBy, Granularity, JobMetric, Metric, OrganizationGroupBy, OrganizationJobGroupBy,
+    ClientGroupBy, Granularity, HttpMethod, JobMetric, Metric, OrganizationGroupBy,
+    OrganizationJobGroupBy, SortOrder, UsageQuerySortBy,
 };
+
+use crate::analysis::allowance::PeriodArg;
+use crate::analysis::rules::Per;
+pub use crate::render::format::Format;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -103,35 +108,6 @@ pub struct Global {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people.
-    Table,
-    /// Comma-separated, a header row of the API's field names; streamed.
-    Csv,
-    /// One JSON array.
-    Json,
-    /// One JSON object per line; streamed.
-    Ndjson,
-    /// `report` and `allowance`: one self-contained HTML page (inline SVG and CSS, nothing
-    /// fetched).
-    Html,
-    /// `jobs --granularity Day` only: timestamped samples for Prometheus's backfill
-    /// (`promtool tsdb create-blocks-from openmetrics`).
-    Openmetrics,
-}
-
-/// What a rule is judged on.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Per {
-    #[default]
-    Client,
-    Endpoint,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Api {
     /// The aggregates query jobs (paged; the successor API; intervals up to 90 days, at
     /// most a year back).
@@ -198,6 +174,33 @@ pub enum ClientCommand {
     },
 }
 
+/// `--from`: a dataset read instead of the Usage API.
+#[derive(Debug, Clone, Args)]
+pub struct Dataset {
+    /// Read a dataset `sync` wrote (a directory or s3://bucket/prefix) instead of the Usage
+    /// API: no request is sent, and the window may reach as far back as the dataset holds.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub from: Option<String>,
+}
+
+/// `--concurrency`: how many jobs at once.
+#[derive(Debug, Clone, Args)]
+pub struct Concurrency {
+    /// Jobs submitted and waited for at once, when the window spans more than one job (a
+    /// job covers at most 90 days).
+    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
+    pub concurrency: std::num::NonZeroUsize,
+}
+
+/// `--exclude-client`: OAuth clients left out.
+#[derive(Debug, Clone, Args)]
+pub struct ExcludeClients {
+    /// Leave out these OAuth clients (ids, repeat or comma-separate), e.g. one known not to
+    /// be billed.
+    #[arg(long = "exclude-client", value_name = "ID", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+}
+
 /// The time window of a query: `--since` or `--interval`.
 #[derive(Debug, Clone, Args)]
 pub struct Window {
@@ -213,10 +216,8 @@ pub struct Window {
 pub struct ReportArgs {
     #[command(flatten)]
     pub window: Window,
-    /// Read a dataset `sync` wrote (a directory or s3://bucket/prefix) instead of the Usage
-    /// API: no request is sent, and the window may reach as far back as the dataset holds.
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
-    pub from: Option<String>,
+    #[command(flatten)]
+    pub dataset: Dataset,
 
     /// Endpoints shown per OAuth client.
     #[arg(long, default_value_t = 5)]
@@ -228,10 +229,8 @@ pub struct ReportArgs {
     /// its own when the locale is not UTF-8.
     #[arg(long)]
     pub ascii: bool,
-    /// Jobs submitted and waited for at once, when the window spans more than one job (a
-    /// job covers at most 90 days).
-    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
-    pub concurrency: std::num::NonZeroUsize,
+    #[command(flatten)]
+    pub jobs: Concurrency,
 }
 
 #[derive(Debug, Args)]
@@ -239,8 +238,8 @@ pub struct QueryArgs {
     #[command(flatten)]
     pub window: Window,
     /// Dimensions to group rows by, comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(OrganizationGroupBy::VALUES))]
-    pub group_by: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = one_of::<OrganizationGroupBy>(OrganizationGroupBy::VALUES))]
+    pub group_by: Vec<OrganizationGroupBy>,
     #[command(flatten)]
     pub shape: QueryShape,
 }
@@ -249,11 +248,11 @@ pub struct QueryArgs {
 #[derive(Debug, Args)]
 pub struct QueryShape {
     /// Counters to return, comma-separated [default: all].
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(Metric::VALUES))]
-    pub metrics: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = one_of::<Metric>(Metric::VALUES))]
+    pub metrics: Vec<Metric>,
     /// Date buckets.
-    #[arg(long, value_parser = PossibleValuesParser::new(Granularity::VALUES))]
-    pub granularity: Option<String>,
+    #[arg(long, value_parser = one_of::<Granularity>(Granularity::VALUES))]
+    pub granularity: Option<Granularity>,
 }
 
 #[derive(Debug, Args)]
@@ -261,8 +260,8 @@ pub struct ClientQueryArgs {
     #[command(flatten)]
     pub window: Window,
     /// Dimensions to group rows by, comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(ClientGroupBy::VALUES))]
-    pub group_by: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = one_of::<ClientGroupBy>(ClientGroupBy::VALUES))]
+    pub group_by: Vec<ClientGroupBy>,
     #[command(flatten)]
     pub shape: QueryShape,
 }
@@ -271,24 +270,24 @@ pub struct ClientQueryArgs {
 pub struct JobsArgs {
     #[command(flatten)]
     pub window: Window,
-    /// Export the daily rows a dataset `sync` wrote (a directory or s3://bucket/prefix) for
-    /// the window, in the shape it was synced with, instead of asking the Usage API.
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", conflicts_with_all = ["group_by", "metrics", "granularity", "template_uri", "http_method", "platform", "user_id", "oauth_client_id", "sort_by"])]
-    pub from: Option<String>,
+    /// (`--from`: the dataset's daily rows of the window, in the shape it was synced with;
+    /// the flags below shape the API's jobs only.)
+    #[command(flatten)]
+    pub dataset: Dataset,
     /// Dimensions to group rows by, comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(OrganizationJobGroupBy::VALUES))]
-    pub group_by: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = one_of::<OrganizationJobGroupBy>(OrganizationJobGroupBy::VALUES), conflicts_with = "from")]
+    pub group_by: Vec<OrganizationJobGroupBy>,
     /// Counters to return, comma-separated [default: all].
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(JobMetric::VALUES))]
-    pub metrics: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = one_of::<JobMetric>(JobMetric::VALUES), conflicts_with = "from")]
+    pub metrics: Vec<JobMetric>,
     /// Date buckets.
-    #[arg(long, value_parser = PossibleValuesParser::new(Granularity::VALUES))]
-    pub granularity: Option<String>,
+    #[arg(long, value_parser = one_of::<Granularity>(Granularity::VALUES), conflicts_with = "from")]
+    pub granularity: Option<Granularity>,
     #[command(flatten)]
     pub filters: JobFilters,
     /// Sort by a row field, `field` or `field:desc` (repeatable), e.g. requestCount:desc.
-    #[arg(long, value_name = "FIELD[:desc]")]
-    pub sort_by: Vec<String>,
+    #[arg(long, value_name = "FIELD[:desc]", value_parser = parse_sort_by, conflicts_with = "from")]
+    pub sort_by: Vec<UsageQuerySortBy>,
     #[command(flatten)]
     pub paging: JobPaging,
 }
@@ -300,8 +299,8 @@ pub struct JobFilters {
     #[arg(long, value_delimiter = ',')]
     pub template_uri: Vec<String>,
     /// Only these HTTP methods.
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(usage_ext::models::HttpMethod::VALUES))]
-    pub http_method: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = one_of::<HttpMethod>(HttpMethod::VALUES))]
+    pub http_method: Vec<HttpMethod>,
     /// Only these platforms.
     #[arg(long, value_delimiter = ',')]
     pub platform: Vec<String>,
@@ -319,18 +318,15 @@ pub struct JobPaging {
     /// Rows per page (1 to 1000).
     #[arg(long, default_value_t = usage_ext::MAX_PAGE_SIZE, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub page_size: u32,
-    /// Jobs submitted and waited for at once, when the window spans more than one job (a
-    /// job covers at most 90 days).
-    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
-    pub concurrency: std::num::NonZeroUsize,
+    #[command(flatten)]
+    pub jobs: Concurrency,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Read a dataset `sync` wrote (a directory or s3://bucket/prefix) instead of the Usage
-    /// API: no request is sent, each refresh reads the dataset's last 7 days.
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
-    pub from: Option<String>,
+    /// (`--from`: each refresh reads the dataset's last 7 days.)
+    #[command(flatten)]
+    pub dataset: Dataset,
 
     /// Where to listen: loopback unless another address is given.
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:9464")]
@@ -347,10 +343,8 @@ pub struct ServeArgs {
     /// allocation, the requests so far and the projection, org-wide and per client.
     #[command(flatten)]
     pub allocation: AllocationArgs,
-    /// Leave out of the period's gauges an OAuth client known not to be billed (ids, repeat
-    /// or comma-separate).
-    #[arg(long = "exclude-client", value_name = "ID", value_delimiter = ',')]
-    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub exclude: ExcludeClients,
 }
 
 /// The org's monthly fair-use allocation and its billing period, as `allowance`, `check
@@ -380,15 +374,6 @@ impl AllocationArgs {
     }
 }
 
-/// Which billing period `allowance` shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PeriodArg {
-    /// The period running (as of today, or --as-of).
-    Current,
-    /// The last complete one.
-    Previous,
-}
-
 #[derive(Debug, Args)]
 pub struct AllowanceArgs {
     #[command(flatten)]
@@ -400,25 +385,20 @@ pub struct AllowanceArgs {
     /// before it.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<chrono::NaiveDate>,
-    /// Leave out an OAuth client known not to be billed (ids, repeat or comma-separate).
-    #[arg(long = "exclude-client", value_name = "ID", value_delimiter = ',')]
-    pub exclude: Vec<String>,
-    /// Read a dataset `sync` wrote (a directory or s3://bucket/prefix) instead of the API.
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
-    pub from: Option<String>,
-    /// Jobs submitted and waited for at once.
-    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
-    pub concurrency: std::num::NonZeroUsize,
+    #[command(flatten)]
+    pub exclude: ExcludeClients,
+    #[command(flatten)]
+    pub dataset: Dataset,
+    #[command(flatten)]
+    pub jobs: Concurrency,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub window: Window,
-    /// Read a dataset `sync` wrote (a directory or s3://bucket/prefix) instead of the Usage
-    /// API: no request is sent, and the window may reach as far back as the dataset holds.
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
-    pub from: Option<String>,
+    #[command(flatten)]
+    pub dataset: Dataset,
 
     /// Rules from a TOML file (`[[rule]]` tables: max_429_share, max_429, max_growth, per,
     /// clients, exclude), besides those given as flags.
@@ -440,9 +420,8 @@ pub struct CheckArgs {
     /// Only these OAuth clients (ids, repeat or comma-separate).
     #[arg(long = "client", value_name = "ID", value_delimiter = ',')]
     pub clients: Vec<String>,
-    /// All OAuth clients but these.
-    #[arg(long = "exclude-client", value_name = "ID", value_delimiter = ',')]
-    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub exclude: ExcludeClients,
     /// The largest share of the billing period's fair-use allocation allowed, e.g. 80%: the
     /// share projected at the period's end (so far, with --to-date). Needs --licenses or
     /// --allocation, as `allowance` takes them.
@@ -454,9 +433,8 @@ pub struct CheckArgs {
     /// The allocation for --max-allocation-share (or the rules file's allocation table).
     #[command(flatten)]
     pub allocation: AllocationArgs,
-    /// Jobs submitted and waited for at once.
-    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_concurrency)]
-    pub concurrency: std::num::NonZeroUsize,
+    #[command(flatten)]
+    pub jobs: Concurrency,
 }
 
 #[derive(Debug, Args)]
@@ -475,12 +453,34 @@ pub struct SyncArgs {
     #[arg(long, value_name = "AGE", value_parser = parse_age)]
     pub repull: Option<u32>,
     /// What a row is: the group-by set.
-    #[arg(long, value_delimiter = ',', default_value = "OauthClientId,TemplateUri,HttpMethod", value_parser = PossibleValuesParser::new(OrganizationJobGroupBy::VALUES))]
-    pub group_by: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_value = "OauthClientId,TemplateUri,HttpMethod", value_parser = one_of::<OrganizationJobGroupBy>(OrganizationJobGroupBy::VALUES))]
+    pub group_by: Vec<OrganizationJobGroupBy>,
     #[command(flatten)]
     pub filters: JobFilters,
     #[command(flatten)]
     pub paging: JobPaging,
+}
+
+/// One of the model's `values`, parsed into its enum (`--help` lists them).
+fn one_of<T>(values: &'static [&'static str]) -> impl TypedValueParser<Value = T>
+where
+    T: for<'a> From<&'a str> + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(values).map(|s| T::from(s.as_str()))
+}
+
+/// `--sort-by FIELD[:asc|:desc]`, as the service's `sortBy`.
+fn parse_sort_by(text: &str) -> Result<UsageQuerySortBy, String> {
+    let (field, order) = match text.rsplit_once(':') {
+        Some((field, "desc")) => (field, SortOrder::Desc),
+        Some((field, "asc")) => (field, SortOrder::Asc),
+        Some(_) => return Err(format!("{text:?}: use FIELD, FIELD:asc or FIELD:desc")),
+        None => (text, SortOrder::Asc),
+    };
+    Ok(UsageQuerySortBy {
+        field_name: Some(field.to_string()),
+        order: Some(order),
+    })
 }
 
 /// `7d`, `2w`: a number of days.
@@ -507,7 +507,6 @@ fn parse_age(text: &str) -> Result<u32, String> {
     Ok(days)
 }
 
-/// `90s`, `15m`, `1h`, or plain seconds.
 /// 1 to 16 jobs at once: more only spends the org's rate limit faster.
 fn parse_concurrency(text: &str) -> Result<std::num::NonZeroUsize, String> {
     match text.parse::<usize>() {
@@ -516,6 +515,7 @@ fn parse_concurrency(text: &str) -> Result<std::num::NonZeroUsize, String> {
     }
 }
 
+/// `90s`, `15m`, `1h`, or plain seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())

@@ -3,11 +3,10 @@
 //! refuse is refused here, with the flag's name.
 
 use chrono::{Days, NaiveDate, Utc};
-use serde_json::json;
-use usage_ext::models::{Granularity, Interval, Metric, OrganizationPublicApiUsageQueryRequest};
+use usage_ext::models::Interval;
 use usage_ext::{DayWindow, split_days};
 
-use crate::cli::{JobsArgs, QueryShape, Window};
+use crate::cli::Window;
 use crate::exit::Failure;
 
 /// Today in UTC, the service's calendar.
@@ -81,63 +80,4 @@ pub fn job_days(window: &Window) -> Result<DayWindow, Failure> {
 /// starts more than a year back.
 pub fn job_windows(window: &Window) -> Result<Vec<DayWindow>, Failure> {
     split_days(job_days(window)?, today()).map_err(|e| Failure::Usage(e.to_string()))
-}
-
-/// The counters an original query asks for, as the models spell them.
-pub fn metrics(shape: &QueryShape) -> Vec<Metric> {
-    shape
-        .metrics
-        .iter()
-        .map(|m| Metric::from(m.as_str()))
-        .collect()
-}
-
-pub fn granularity(shape: &QueryShape) -> Option<Granularity> {
-    shape.granularity.as_deref().map(Granularity::from)
-}
-
-pub fn job_request(
-    body: serde_json::Value,
-) -> Result<OrganizationPublicApiUsageQueryRequest, Failure> {
-    serde_json::from_value(body).map_err(|e| Failure::Usage(e.to_string()))
-}
-
-/// `--sort-by FIELD[:asc|:desc]`, as the service's `sortBy`.
-pub fn sort_by(flags: &[String]) -> Result<Vec<serde_json::Value>, Failure> {
-    flags
-        .iter()
-        .map(|s| {
-            let (field, order) = match s.rsplit_once(':') {
-                Some((field, "desc")) => (field, "Desc"),
-                Some((field, "asc")) => (field, "Asc"),
-                Some(_) => {
-                    return Err(Failure::Usage(format!(
-                        "--sort-by {s:?}: use FIELD, FIELD:asc or FIELD:desc"
-                    )));
-                }
-                None => (s.as_str(), "Asc"),
-            };
-            Ok(json!({"fieldName": field, "order": order}))
-        })
-        .collect()
-}
-
-/// The organization job `jobs` sends for each of its windows (the interval is the
-/// window's).
-pub fn jobs_request(
-    args: &JobsArgs,
-    interval: &str,
-) -> Result<OrganizationPublicApiUsageQueryRequest, Failure> {
-    job_request(json!({
-        "interval": interval,
-        "groupBy": args.group_by,
-        "metrics": args.metrics,
-        "granularity": args.granularity,
-        "templateUris": args.filters.template_uri,
-        "httpMethods": args.filters.http_method,
-        "platforms": args.filters.platform,
-        "userIds": args.filters.user_id,
-        "oauthClientIds": args.filters.oauth_client_id,
-        "sortBy": sort_by(&args.sort_by)?,
-    }))
 }

@@ -4,19 +4,30 @@
 
 use std::io::Write;
 
-use crate::analysis::allowance::ClientPart;
-use crate::analysis::rules::{self, Limit, Rule};
-use crate::cli::{CheckArgs, Format, Per, PeriodArg};
-use crate::commands::allowance::{Ask, Plan, compute, plan_from, plan_of};
-use crate::commands::report::{Wants, jobs_report};
+use usage_ext::DayWindow;
+
+use crate::analysis::allowance::{ClientPart, PeriodArg};
+use crate::analysis::billing::{self, Allocation, PeriodAsk};
+use crate::analysis::report::{self, Wants};
+use crate::analysis::rules::{self, Limit, Per, Rule};
+use crate::cli::{CheckArgs, Format, resolve};
+use crate::commands::allowance;
+use crate::commands::{DATA, Declared};
 use crate::exit::Failure;
 use crate::render::output::{thousands, whole};
-use crate::render::untrusted;
 use crate::session::Session;
+use crate::source::Source;
+use crate::untrusted;
+
+pub const DECLARED: Declared = Declared {
+    formats: DATA,
+    own_signals: false,
+    several_orgs: false,
+};
 
 /// A limit on the share of the billing period's fair-use allocation.
 pub struct AllocationRule {
-    plan: Plan,
+    plan: Allocation,
     max_share: f64,
     to_date: bool,
     billing_day: u32,
@@ -28,13 +39,38 @@ pub struct Checks {
     pub allocation: Option<AllocationRule>,
 }
 
+/// The rules and the window, resolved before anything is sent.
+pub struct Plan {
+    pub from: Option<String>,
+    checks: Checks,
+    /// The window the rules judge (none when only the allocation is judged).
+    days: Option<DayWindow>,
+    exclude: Vec<String>,
+    concurrency: usize,
+}
+
+pub fn plan(args: CheckArgs) -> Result<Plan, Failure> {
+    let checks = rules(&args)?;
+    let days = match checks.rules.is_empty() {
+        true => None,
+        false => Some(resolve::job_days(&args.window)?),
+    };
+    Ok(Plan {
+        from: args.dataset.from,
+        checks,
+        days,
+        exclude: args.exclude.exclude,
+        concurrency: args.jobs.concurrency.get(),
+    })
+}
+
 /// The rules of the flags and of `--rules FILE`; none at all is refused.
-pub fn rules(args: &CheckArgs) -> Result<Checks, Failure> {
+fn rules(args: &CheckArgs) -> Result<Checks, Failure> {
     let rule = |limit| Rule {
         limit,
         per: args.per,
         clients: args.clients.clone(),
-        exclude: args.exclude.clone(),
+        exclude: args.exclude.exclude.clone(),
     };
     let mut rules = Vec::new();
     if let Some(share) = &args.max_429_share {
@@ -60,7 +96,7 @@ pub fn rules(args: &CheckArgs) -> Result<Checks, Failure> {
     let mut allocation = None;
     if let Some(share) = &args.max_allocation_share {
         allocation = Some(AllocationRule {
-            plan: plan_from(&args.allocation)?,
+            plan: allowance::allocation(&args.allocation)?,
             max_share: rules::parse_percent(share, "--max-allocation-share")
                 .map_err(Failure::Usage)?,
             to_date: args.to_date,
@@ -85,7 +121,7 @@ pub fn rules(args: &CheckArgs) -> Result<Checks, Failure> {
                 return Err(Failure::Usage(at("billing_day: 1 to 28")));
             }
             allocation = Some(AllocationRule {
-                plan: plan_of(
+                plan: billing::allocation_of(
                     file.licenses.as_deref(),
                     file.allocation,
                     file.allowances.as_deref(),
@@ -122,17 +158,18 @@ struct AllocationBreach {
 
 async fn judge_allocation(
     session: &Session,
-    args: &CheckArgs,
+    source: &Source,
+    plan: &Plan,
     rule: &AllocationRule,
 ) -> Result<Option<AllocationBreach>, Failure> {
-    let ask = Ask {
+    let ask = PeriodAsk {
         billing_day: rule.billing_day,
         period: PeriodArg::Current,
         as_of: None,
-        exclude: args.exclude.clone(),
-        concurrency: args.concurrency.get(),
+        exclude: plan.exclude.clone(),
+        concurrency: plan.concurrency,
     };
-    let report = compute(session, &ask, &rule.plan).await?;
+    let report = billing::compute(source, &session.progress, &ask, &rule.plan).await?;
     let value = if rule.to_date {
         report.share_to_date
     } else {
@@ -197,11 +234,12 @@ async fn judge_allocation(
     }))
 }
 
-pub async fn exec(session: &Session, args: &CheckArgs, checks: &Checks) -> Result<(), Failure> {
+pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(), Failure> {
+    let checks = &plan.checks;
     let rules = &checks.rules;
     // The money first: the allocation's breach leads the output.
     let allocation = match &checks.allocation {
-        Some(rule) => judge_allocation(session, args, rule).await?,
+        Some(rule) => judge_allocation(session, source, plan, rule).await?,
         None => None,
     };
     let wants = Wants {
@@ -209,20 +247,22 @@ pub async fn exec(session: &Session, args: &CheckArgs, checks: &Checks) -> Resul
         before: rules.iter().any(Rule::needs_previous),
         endpoints: rules.iter().any(|r| r.per == Per::Endpoint),
     };
-    let (days, clients, before) = if rules.is_empty() {
-        (None, Vec::new(), None)
-    } else {
-        let (days, clients, before) = jobs_report(
-            session,
-            &args.window,
-            usize::MAX,
-            args.concurrency.get(),
-            wants,
-        )
-        .await?;
-        (Some(days), clients, before)
+    let (days, clients, before) = match plan.days {
+        None => (None, Vec::new(), None),
+        Some(days) => {
+            let report = report::clients(
+                source,
+                &session.progress,
+                days,
+                usize::MAX,
+                plan.concurrency,
+                wants,
+            )
+            .await?;
+            (Some(report.days), report.clients, report.before)
+        }
     };
-    if !rules.is_empty() && wants.before && before.is_none() && session.history.is_none() {
+    if !rules.is_empty() && wants.before && before.is_none() && matches!(source, Source::Api(_)) {
         session.progress.note(
             "check: the window before is past the year the API keeps; growth rules are not judged",
         );

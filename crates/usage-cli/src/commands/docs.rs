@@ -6,7 +6,15 @@ use std::io::Write as _;
 use clap::CommandFactory as _;
 
 use crate::cli::Cli;
+use crate::commands::Declared;
 use crate::exit::Failure;
+
+/// Generated text, not data: any `--format` is ignored.
+pub const DECLARED: Declared = Declared {
+    formats: &[],
+    own_signals: false,
+    several_orgs: false,
+};
 
 const NAME: &str = "genesys-usage";
 

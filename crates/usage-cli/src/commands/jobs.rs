@@ -1,42 +1,128 @@
 //! `jobs`: aggregates query jobs, one per 90 days of the window, their rows streamed page
-//! by page in window order.
-
-use usage_ext::Pages;
-use usage_ext::models::OrganizationPublicApiUsage;
+//! by page in window order; or, with `--from`, the daily rows a dataset holds, as synced.
 
 use std::io::Write as _;
 
-use crate::cli::resolve;
-use crate::cli::{Format, JobsArgs};
+use usage_ext::models::{
+    Granularity, OrganizationPublicApiUsage, OrganizationPublicApiUsageQueryRequest,
+};
+use usage_ext::{DayWindow, Pages};
+
+use crate::analysis::usage::Backfill;
+use crate::cli::{Format, JobsArgs, resolve};
+use crate::commands::{ApiPlan, DATA, Declared, Plan as Planned, RowsPlan};
 use crate::exit::Failure;
-use crate::render::metrics::Backfill;
+use crate::lake::schema::Column;
+use crate::render::metrics;
 use crate::render::output::{Record, Sink};
 use crate::session::Session;
-use crate::source::api as windowed;
-use crate::source::dataset::{Column, History};
+use crate::source::Source;
+use crate::source::api::{Api, job_request};
+use crate::source::row::Ask;
 
-pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
-    if let Some(history) = &session.history {
-        return export_history(session, history, args).await;
+/// The data formats, and Prometheus's backfill of daily rows.
+const WITH_BACKFILL: &[Format] = &[
+    Format::Table,
+    Format::Csv,
+    Format::Json,
+    Format::Ndjson,
+    Format::Openmetrics,
+];
+
+/// `jobs --from`: the dataset's daily rows.
+pub const EXPORT: Declared = Declared {
+    formats: WITH_BACKFILL,
+    own_signals: false,
+    several_orgs: false,
+};
+
+/// The jobs of the window, resolved from the flags.
+pub struct Plan {
+    windows: Vec<DayWindow>,
+    request: OrganizationPublicApiUsageQueryRequest,
+    page_size: u32,
+    concurrency: usize,
+}
+
+impl Plan {
+    /// Prometheus's backfill takes daily rows only.
+    pub fn declared(&self) -> Declared {
+        let daily = self.request.granularity == Some(Granularity::Day);
+        Declared {
+            formats: if daily { WITH_BACKFILL } else { DATA },
+            own_signals: false,
+            several_orgs: false,
+        }
+    }
+}
+
+/// The dataset's rows of the window.
+pub struct ExportPlan {
+    pub from: String,
+    days: DayWindow,
+}
+
+pub fn plan(args: JobsArgs) -> Result<Planned, Failure> {
+    if let Some(from) = args.dataset.from {
+        let f = &args.filters;
+        let filtered = [
+            (!f.template_uri.is_empty(), "--template-uri"),
+            (!f.http_method.is_empty(), "--http-method"),
+            (!f.platform.is_empty(), "--platform"),
+            (!f.user_id.is_empty(), "--user-id"),
+            (!f.oauth_client_id.is_empty(), "--oauth-client-id"),
+        ];
+        if let Some((_, flag)) = filtered.iter().find(|(given, _)| *given) {
+            return Err(Failure::Usage(format!(
+                "--from exports the dataset's rows as they were synced; {flag} filters the \
+                 API's jobs: give one of them"
+            )));
+        }
+        let days = resolve::job_days(&args.window)?;
+        return Ok(Planned::Rows(RowsPlan::JobsExport(ExportPlan {
+            from,
+            days,
+        })));
     }
     let windows = resolve::job_windows(&args.window)?;
-    let request = resolve::jobs_request(args, &windows[0].interval())?;
-    let queries = session
-        .queries
-        .clone()
-        .with_page_size(args.paging.page_size)
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    let jobs = windowed::start(
-        session,
-        &queries,
-        &request,
+    let mut request = job_request(windows[0].interval());
+    request.group_by = args.group_by;
+    request.metrics = args.metrics;
+    request.granularity = args.granularity;
+    request.template_uris = args.filters.template_uri;
+    request.http_methods = args.filters.http_method;
+    request.platforms = args.filters.platform;
+    request.user_ids = args.filters.user_id;
+    request.oauth_client_ids = args.filters.oauth_client_id;
+    request.sort_by = args.sort_by;
+    Ok(Planned::Api(ApiPlan::Jobs(Plan {
         windows,
-        args.paging.concurrency.get(),
-    );
+        request,
+        page_size: args.paging.page_size,
+        concurrency: args.paging.jobs.concurrency.get(),
+    })))
+}
+
+pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failure> {
+    let queries = api
+        .queries()
+        .clone()
+        .with_page_size(plan.page_size)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let jobs = plan
+        .windows
+        .iter()
+        .map(|window| {
+            let mut request = plan.request.clone();
+            request.interval = window.interval();
+            (*window, request)
+        })
+        .collect();
+    let jobs = api.start_jobs(&queries, jobs, plan.concurrency);
     if session.format == Format::Openmetrics {
         // Prometheus's backfill takes each family whole: the days are gathered first.
         let mut backfill = Backfill::default();
-        windowed::each_row(session, jobs, |_, row| {
+        api.each_row(jobs, |_, row| {
             backfill.add(&row).map_err(Failure::Malformed)
         })
         .await?;
@@ -44,24 +130,57 @@ pub async fn exec(session: &Session, args: &JobsArgs) -> Result<(), Failure> {
     }
     let mut sink =
         Sink::new(session.format, session.csv, session.out()?).map_err(Failure::output)?;
-    windowed::each_row(session, jobs, |_, row| {
-        sink.row(&row).map_err(Failure::output)
-    })
-    .await?;
+    api.each_row(jobs, |_, row| sink.row(&row).map_err(Failure::output))
+        .await?;
+    sink.finish().map_err(Failure::output)
+}
+
+/// `jobs --from`: the daily rows of the window as they were synced, in date order; the same
+/// formats as the API's rows.
+pub async fn export(session: &Session, source: &Source, plan: &ExportPlan) -> Result<(), Failure> {
+    source.check_days(plan.days, "--since/--interval")?;
+    let ask = [Ask {
+        days: plan.days,
+        columns: Column::ALL.to_vec(),
+        daily: true,
+        needs: Vec::new(),
+        purpose: "an export",
+    }];
+    if session.format == Format::Openmetrics {
+        let mut backfill = Backfill::default();
+        source
+            .rows(&ask, 1, |_, row| {
+                backfill.add(&row.to_model()).map_err(Failure::Malformed)
+            })
+            .await?;
+        return write_backfill(session, &backfill);
+    }
+    let mut sink =
+        Sink::<OrganizationPublicApiUsage>::new(session.format, session.csv, session.out()?)
+            .map_err(Failure::output)?;
+    source
+        .rows(&ask, 1, |_, row| {
+            sink.row(&row.to_model()).map_err(Failure::output)
+        })
+        .await?;
     sink.finish().map_err(Failure::output)
 }
 
 /// Prometheus's backfill, each family whole.
 fn write_backfill(session: &Session, backfill: &Backfill) -> Result<(), Failure> {
     let mut out = session.out()?;
-    out.write_all(backfill.render().as_bytes())
+    out.write_all(metrics::backfill(backfill).as_bytes())
         .and_then(|()| out.flush())
         .map_err(Failure::output)
 }
 
 /// Streams a job's rows page by page: memory holds one page, whatever the format but
 /// the table.
-pub async fn print_pages<R>(session: &Session, mut pages: Pages<R>) -> Result<(), Failure>
+pub async fn print_pages<R>(
+    session: &Session,
+    api: &Api,
+    mut pages: Pages<R>,
+) -> Result<(), Failure>
 where
     R: Record + usage_ext::JobRow,
 {
@@ -75,40 +194,6 @@ where
             .progress
             .status(&format!("paging · {} rows", sink.count()));
     }
-    session.done();
+    api.done();
     sink.finish().map_err(Failure::output)
-}
-
-/// `jobs --from`: the dataset's daily rows of the window, as they were synced, in date
-/// order; the same formats as the API's rows.
-async fn export_history(
-    session: &Session,
-    history: &History,
-    args: &JobsArgs,
-) -> Result<(), Failure> {
-    let days = resolve::job_days(&args.window)?;
-    history.check_window(days, "--since/--interval")?;
-    let missing = if session.format == Format::Openmetrics {
-        let mut backfill = Backfill::default();
-        let missing = history
-            .rows(days, &Column::ALL, |row| {
-                backfill.add(&row.to_model()).map_err(Failure::Malformed)
-            })
-            .await?;
-        write_backfill(session, &backfill)?;
-        missing
-    } else {
-        let mut sink =
-            Sink::<OrganizationPublicApiUsage>::new(session.format, session.csv, session.out()?)
-                .map_err(Failure::output)?;
-        let missing = history
-            .rows(days, &Column::ALL, |row| {
-                sink.row(&row.to_model()).map_err(Failure::output)
-            })
-            .await?;
-        sink.finish().map_err(Failure::output)?;
-        missing
-    };
-    crate::commands::report::note_missing(session, &missing);
-    Ok(())
 }

@@ -1,36 +1,51 @@
 //! `query`: an organization usage query (the original API), waited for and printed.
 
 use usage_ext::Execution;
-use usage_ext::models::{ApiUsageOrganizationQuery, OrganizationGroupBy};
+use usage_ext::models::ApiUsageOrganizationQuery;
 
 use crate::cli::QueryArgs;
 use crate::cli::resolve;
+use crate::commands::{DATA, Declared};
 use crate::exit::Failure;
 use crate::session::Session;
+use crate::source::api::Api;
 
-pub async fn exec(session: &Session, args: &QueryArgs) -> Result<(), Failure> {
+/// `query`, `client` and `resume`: rows of the original queries (or a job's, resumed).
+pub const DECLARED: Declared = Declared {
+    formats: DATA,
+    own_signals: false,
+    several_orgs: false,
+};
+
+/// The query, resolved from the flags.
+pub struct Plan {
+    query: ApiUsageOrganizationQuery,
+}
+
+pub fn plan(args: QueryArgs) -> Result<Plan, Failure> {
     let mut query = ApiUsageOrganizationQuery::new(resolve::interval(&args.window)?)
-        .with_group_by(
-            args.group_by
-                .iter()
-                .map(|g| OrganizationGroupBy::from(g.as_str())),
-        )
-        .with_metrics(resolve::metrics(&args.shape));
-    query.granularity = resolve::granularity(&args.shape);
-    let execution = session.queries.submit_organization(&query).await?;
-    wait_rows(session, execution, None).await
+        .with_group_by(args.group_by)
+        .with_metrics(args.shape.metrics);
+    query.granularity = args.shape.granularity;
+    Ok(Plan { query })
+}
+
+pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failure> {
+    let execution = api.queries().submit_organization(&plan.query).await?;
+    wait_rows(session, api, execution, None).await
 }
 
 /// Waits for a usage query and prints its rows.
 pub async fn wait_rows(
     session: &Session,
+    api: &Api,
     execution: Execution,
     client: Option<&str>,
 ) -> Result<(), Failure> {
-    session.submitted("usage query", &execution.execution_id, client);
+    api.submitted("usage query", &execution.execution_id, client);
     let result = execution
-        .wait_with(&session.queries, |e| session.progress.poll(e))
+        .wait_with(api.queries(), |e| api.polled(e))
         .await?;
-    session.done();
+    api.done();
     session.rows(&result.results)
 }

@@ -1,13 +1,18 @@
 //! `regions`: the regions the tool knows and their API hosts. Sends nothing.
 
-use std::path::Path;
-
 use usage_ext::Region;
 
 use crate::cli::Format;
+use crate::commands::{DATA, Declared};
 use crate::exit::Failure;
 use crate::render::output::{Record, Sink};
-use crate::session::open_output;
+use crate::session::Session;
+
+pub const DECLARED: Declared = Declared {
+    formats: DATA,
+    own_signals: false,
+    several_orgs: false,
+};
 
 #[derive(serde::Serialize)]
 struct RegionRow {
@@ -30,9 +35,8 @@ impl Record for RegionRow {
     }
 }
 
-pub fn regions(format: Format, output: Option<&Path>) -> Result<(), Failure> {
-    let out = open_output(output)?;
-    write(format, out).map_err(Failure::output)
+pub fn exec(session: &Session) -> Result<(), Failure> {
+    write(session.format, session.out()?).map_err(Failure::output)
 }
 
 fn write(format: Format, out: Box<dyn std::io::Write>) -> std::io::Result<()> {

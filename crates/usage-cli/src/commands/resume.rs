@@ -5,23 +5,28 @@ use usage_ext::{Execution, Job};
 use crate::commands::jobs::print_pages;
 use crate::exit::Failure;
 use crate::session::Session;
+use crate::source::api::Api;
 
-pub async fn exec(session: &Session, id: &str, client: Option<&str>) -> Result<(), Failure> {
+/// The query or job to wait for again.
+pub struct Plan {
+    pub id: String,
+    pub client: Option<String>,
+}
+
+pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failure> {
+    let (id, client) = (plan.id.as_str(), plan.client.as_deref());
     let not_found = |e: &usage_ext::Error| match e {
         usage_ext::Error::Poll { source, .. } => source.status() == Some(404),
         _ => false,
     };
-    session.submitted("(resumed)", id, client);
+    api.submitted("(resumed)", id, client);
     let execution = match client {
         Some(c) => Execution::client(c, id),
         None => Execution::organization(id),
     };
-    match execution
-        .wait_with(&session.queries, |e| session.progress.poll(e))
-        .await
-    {
+    match execution.wait_with(api.queries(), |e| api.polled(e)).await {
         Ok(result) => {
-            session.done();
+            api.done();
             return session.rows(&result.results);
         }
         Err(e) if not_found(&e) => {}
@@ -43,17 +48,17 @@ pub async fn exec(session: &Session, id: &str, client: Option<&str>) -> Result<(
     match client {
         Some(c) => {
             let pages = Job::client(c, id)
-                .wait_with(&session.queries, |e| session.progress.poll(e))
+                .wait_with(api.queries(), |e| api.polled(e))
                 .await
                 .map_err(job_missing)?;
-            print_pages(session, pages).await
+            print_pages(session, api, pages).await
         }
         None => {
             let pages = Job::organization(id)
-                .wait_with(&session.queries, |e| session.progress.poll(e))
+                .wait_with(api.queries(), |e| api.polled(e))
                 .await
                 .map_err(job_missing)?;
-            print_pages(session, pages).await
+            print_pages(session, api, pages).await
         }
     }
 }

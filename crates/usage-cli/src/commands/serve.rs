@@ -13,23 +13,32 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::analysis::allowance::PeriodArg;
+use crate::analysis::billing::{self, Allocation, PeriodAsk};
+use crate::analysis::usage::Usage;
+use crate::cli::{Global, ServeArgs};
+use crate::commands::{DATA, Declared, allowance, login};
+use crate::exit::Failure;
+use crate::lake::schema::Column;
+use crate::progress::Progress;
+use crate::render::metrics::{Exposition, Health, Scraped};
+use crate::session::Session;
+use crate::signals::{Signal, Signals};
+use crate::source::Source;
+use crate::source::api::Api;
+use crate::source::row::Ask;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use serde_json::json;
-use usage_ext::DayWindow;
 
-use crate::cli::resolve;
-use crate::cli::{PeriodArg, ServeArgs};
-use crate::commands::allowance::{self, Ask, Plan};
-use crate::exit::Failure;
-use crate::progress::Progress;
-use crate::render::metrics::{Exposition, Health, Scraped, Usage};
-use crate::session::Session;
-use crate::signals::{Signal, Signals};
-use crate::source::dataset::{Column, History};
+/// It stops on SIGTERM (0) and Ctrl-C (130) itself, and serves several orgs.
+pub const DECLARED: Declared = Declared {
+    formats: DATA,
+    own_signals: true,
+    several_orgs: true,
+};
 
 /// What a scrape reads: the last good data and the exporter's health, replaced whole.
 #[derive(Default)]
@@ -43,7 +52,8 @@ struct Snapshot {
 struct Org {
     profile: Option<String>,
     snapshot: Arc<Mutex<Snapshot>>,
-    client: usage_ext::Client,
+    /// What its refreshes send through (none from a dataset: nothing is sent).
+    client: Option<usage_ext::Client>,
 }
 
 #[derive(Clone)]
@@ -66,7 +76,7 @@ async fn metrics(State(shared): State<Shared>, headers: HeaderMap) -> impl IntoR
         .map(|org| {
             let snapshot = org.snapshot.lock().unwrap_or_else(|e| e.into_inner());
             let mut health = snapshot.health;
-            health.api_requests = org.client.requests_sent();
+            health.api_requests = org.client.as_ref().map_or(0, |c| c.requests_sent());
             (snapshot.usage.clone(), health)
         })
         .collect();
@@ -90,91 +100,81 @@ async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, "ok\n")
 }
 
-/// The allocation of `--licenses` or `--allocation`, when one is given; exit 2 on a bad one.
-pub fn plan(args: &ServeArgs) -> Result<Option<Plan>, Failure> {
-    if !args.allocation.given() {
-        return Ok(None);
-    }
-    allowance::plan_from(&args.allocation).map(Some)
+/// The exporter, resolved from its flags before anything is sent: a bad license exits 2.
+pub struct Plan {
+    pub from: Option<String>,
+    listen: SocketAddr,
+    refresh: Duration,
+    top_endpoints: usize,
+    /// The billing period's gauges, when an allocation is given.
+    allocation: Option<Allocation>,
+    billing_day: u32,
+    exclude: Vec<String>,
+}
+
+pub fn plan(args: ServeArgs) -> Result<Plan, Failure> {
+    let allocation = match args.allocation.given() {
+        true => Some(allowance::allocation(&args.allocation)?),
+        false => None,
+    };
+    Ok(Plan {
+        from: args.dataset.from,
+        listen: args.listen,
+        refresh: args.refresh,
+        top_endpoints: args.top_endpoints,
+        allocation,
+        billing_day: args.allocation.billing_day,
+        exclude: args.exclude.exclude,
+    })
 }
 
 /// One refresh: the usage gauges, and the billing period's when an allocation is given,
 /// both or neither (a failure keeps the last good values of all).
-async fn refresh(
-    session: &Session,
-    args: &ServeArgs,
-    plan: Option<&Plan>,
-) -> Result<Usage, Failure> {
-    let mut usage = refresh_usage(session, args.top_endpoints).await?;
-    if let Some(plan) = plan {
-        let ask = Ask {
-            billing_day: args.allocation.billing_day,
+async fn refresh(source: &Source, progress: &Progress, plan: &Plan) -> Result<Usage, Failure> {
+    // A dataset's state is read again: a sync from cron may have moved its days on.
+    let reopened = source.reopened().await?;
+    let source = reopened.as_ref().unwrap_or(source);
+    let mut usage = refresh_usage(source, plan.top_endpoints).await?;
+    if let Some(allocation) = &plan.allocation {
+        let ask = PeriodAsk {
+            billing_day: plan.billing_day,
             period: PeriodArg::Current,
             as_of: None,
-            exclude: args.exclude.clone(),
+            exclude: plan.exclude.clone(),
             concurrency: 1,
         };
-        usage.allocation = Some(allowance::compute(session, &ask, plan).await?);
+        usage.allocation = Some(billing::compute(source, progress, &ask, allocation).await?);
     }
     Ok(usage)
 }
 
-/// The last 7 complete days as one daily job, summed into the gauges; with `--from`, the
-/// dataset's last 7 days, read again at every refresh (a sync from cron moves them on).
-async fn refresh_usage(session: &Session, top: usize) -> Result<Usage, Failure> {
-    if let Some(history) = &session.history {
-        return refresh_from(session, history, top).await;
-    }
-    let today = resolve::today();
-    let last = resolve::days_before(today, 1, "refresh")?;
-    let first = resolve::days_before(today, 7, "refresh")?;
-    let request = resolve::job_request(json!({
-        "interval": format!("{first}/{last}"),
-        "groupBy": ["OauthClientId", "TemplateUri", "HttpMethod"],
-        "metrics": ["Requests", "Status429", "Status500"],
-        "granularity": "Day",
-    }))?;
-    let rows = session
-        .queries
-        .aggregate_usage(&request)
-        .await?
-        .collect()
-        .await?;
-    for row in &rows {
-        crate::source::counts::check_job_row(row)?;
-    }
-    Ok(Usage::from_rows(&rows, last, top))
-}
-
-/// A refresh from the dataset: the 7 days up to its last complete day (fewer when it holds
-/// fewer), as the API's refresh sums them.
-async fn refresh_from(session: &Session, history: &History, top: usize) -> Result<Usage, Failure> {
-    // The state is read again: a sync may have moved the last complete day since.
-    let history = History::reopen(history).await?;
-    let held = history.held();
-    let last = held.last();
-    let first = last
-        .checked_sub_days(chrono::Days::new(6))
-        .map_or(held.first(), |d| d.max(held.first()));
-    let days = DayWindow::new(first, last).unwrap_or(held);
-    let columns = [
-        Column::OauthClientId,
-        Column::OauthClientName,
-        Column::HttpMethod,
-        Column::TemplateUri,
-        Column::RequestCount,
-        Column::Status429,
-        Column::Status500,
-    ];
+/// The last 7 complete days, daily, summed into the gauges: one daily job, or the
+/// dataset's last 7 days (fewer when it holds fewer).
+async fn refresh_usage(source: &Source, top: usize) -> Result<Usage, Failure> {
+    let days = source.recent_days(7)?;
+    let asks = [Ask {
+        days,
+        columns: vec![
+            Column::OauthClientId,
+            Column::OauthClientName,
+            Column::TemplateUri,
+            Column::HttpMethod,
+            Column::RequestCount,
+            Column::Status429,
+            Column::Status500,
+        ],
+        daily: true,
+        needs: Vec::new(),
+        purpose: "the exporter's gauges",
+    }];
     let mut rows = Vec::new();
-    let missing = history
-        .rows(days, &columns, |row| {
+    source
+        .rows(&asks, 1, |_, row| {
             rows.push(row.to_model());
             Ok(())
         })
         .await?;
-    crate::commands::report::note_missing(session, &missing);
-    Ok(Usage::from_rows(&rows, last, top))
+    Ok(Usage::from_rows(&rows, days.last(), top))
 }
 
 /// `every`, give or take a tenth, so that exporters started together do not refresh
@@ -187,20 +187,14 @@ fn jittered(every: Duration) -> Duration {
     every.mul_f64(1.0 + permille / 1000.0)
 }
 
-async fn refresh_forever(
-    session: &Session,
-    args: &ServeArgs,
-    plan: Option<&Plan>,
-    org: &Org,
-    progress: Arc<Progress>,
-) {
+async fn refresh_forever(source: &Source, progress: &Progress, plan: &Plan, org: &Org) {
     let whose = org
         .profile
         .as_ref()
         .map(|p| format!(" of profile {p}"))
         .unwrap_or_default();
     loop {
-        let result = refresh(session, args, plan).await;
+        let result = refresh(source, progress, plan).await;
         {
             let mut s = org.snapshot.lock().unwrap_or_else(|e| e.into_inner());
             s.health.refreshes += 1;
@@ -221,39 +215,100 @@ async fn refresh_forever(
                 }
             }
         }
-        tokio::time::sleep(jittered(args.refresh)).await;
+        tokio::time::sleep(jittered(plan.refresh)).await;
     }
 }
 
-pub async fn exec(session: &Session, args: &ServeArgs, plan: Option<&Plan>) -> Result<(), Failure> {
-    exec_orgs(&[(None, session)], args, plan).await
+pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(), Failure> {
+    exec_orgs(session, &[(None, source)], plan).await
+}
+
+/// `serve --profile a --profile b`: one source per org, each from its profile alone.
+pub async fn exec_profiles(
+    session: &Session,
+    global: &Global,
+    vars: &[(String, String)],
+    plan: &Plan,
+) -> Result<(), Failure> {
+    // Each org's credentials come from its own profile: one from a flag or the environment
+    // would be every org's.
+    let shared: Vec<&str> = [
+        (global.client_id.is_some(), "--client-id"),
+        (global.client_secret_stdin, "--client-secret-stdin"),
+        (global.demo, "--demo"),
+        (plan.from.is_some(), "--from"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .chain(
+        [
+            "GENESYSCLOUD_OAUTHCLIENT_ID",
+            "GENESYSCLOUD_OAUTHCLIENT_SECRET",
+            "GENESYSCLOUD_ACCESS_TOKEN",
+        ]
+        .into_iter()
+        .filter(|name| vars.iter().any(|(k, v)| k == name && !v.trim().is_empty())),
+    )
+    .collect();
+    if !shared.is_empty() {
+        return Err(Failure::Usage(format!(
+            "serve with several --profile takes each org's credentials from its profile; {} would be every org's: leave {} out",
+            shared.join(", "),
+            if shared.len() == 1 { "it" } else { "them" }
+        )));
+    }
+    let mut names: Vec<&String> = Vec::new();
+    for name in &global.profile {
+        if names.contains(&name) {
+            return Err(Failure::Usage(format!("--profile {name} is given twice")));
+        }
+        names.push(name);
+    }
+    let mut sources = Vec::new();
+    for name in &global.profile {
+        let mut login = login(global);
+        login.profile = Some(name.clone());
+        let api = Api::connect(
+            &login,
+            vars,
+            std::io::empty(),
+            session.progress.clone(),
+            session.pending.clone(),
+        )
+        .await?;
+        sources.push((Some(name.clone()), Source::Api(api)));
+    }
+    let orgs: Vec<(Option<String>, &Source)> =
+        sources.iter().map(|(p, s)| (p.clone(), s)).collect();
+    exec_orgs(session, &orgs, plan).await
 }
 
 /// One exporter for several orgs (`--profile a --profile b`), each refreshed on its own:
 /// one org's failure keeps the others' values, and its own last good ones.
-pub async fn exec_orgs(
-    sessions: &[(Option<String>, &Session)],
-    args: &ServeArgs,
-    plan: Option<&Plan>,
+async fn exec_orgs(
+    session: &Session,
+    sources: &[(Option<String>, &Source)],
+    plan: &Plan,
 ) -> Result<(), Failure> {
-    let Some((_, first)) = sessions.first() else {
-        return Err(Failure::Usage("serve: no org to serve".into()));
-    };
+    let progress = &session.progress;
     // Caught from before the address is announced: a signal sent on that word is ours.
     let signals = Signals::listen();
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(plan.listen)
         .await
-        .map_err(|e| Failure::Usage(format!("--listen {}: {e}", args.listen)))?;
+        .map_err(|e| Failure::Usage(format!("--listen {}: {e}", plan.listen)))?;
     let address: SocketAddr = listener
         .local_addr()
-        .map_err(|e| Failure::Usage(format!("--listen {}: {e}", args.listen)))?;
+        .map_err(|e| Failure::Usage(format!("--listen {}: {e}", plan.listen)))?;
     let orgs: Arc<Vec<Org>> = Arc::new(
-        sessions
+        sources
             .iter()
-            .map(|(profile, session)| Org {
+            .map(|(profile, source)| Org {
                 profile: profile.clone(),
                 snapshot: Arc::new(Mutex::new(Snapshot::default())),
-                client: session.queries.client().clone(),
+                client: match source {
+                    Source::Api(api) => Some(api.queries().client().clone()),
+                    Source::Dataset(_) => None,
+                },
             })
             .collect(),
     );
@@ -261,10 +316,10 @@ pub async fn exec_orgs(
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .with_state(Shared { orgs: orgs.clone() });
-    let profiles: Vec<&str> = sessions.iter().filter_map(|(p, _)| p.as_deref()).collect();
-    first.progress.note(&format!(
+    let profiles: Vec<&str> = sources.iter().filter_map(|(p, _)| p.as_deref()).collect();
+    progress.note(&format!(
         "serve: http://{address}/metrics (refreshing every {} s, give or take a tenth){}",
-        args.refresh.as_secs(),
+        plan.refresh.as_secs(),
         if profiles.is_empty() {
             String::new()
         } else {
@@ -283,15 +338,18 @@ pub async fn exec_orgs(
             tokio::time::sleep(Duration::from_millis(800)).await;
         }
     };
-    let refreshes = futures_util::future::join_all(sessions.iter().zip(orgs.iter()).map(
-        |((_, session), org)| refresh_forever(session, args, plan, org, first.progress.clone()),
-    ));
+    let refreshes = futures_util::future::join_all(
+        sources
+            .iter()
+            .zip(orgs.iter())
+            .map(|((_, source), org)| refresh_forever(source, progress, plan, org)),
+    );
     tokio::select! {
         served = server => served.map_err(|e| Failure::Usage(format!("--listen {address}: {e}")))?,
         _ = refreshes => {}
         () = deadline => {}
     }
-    first.progress.note("serve: stopped");
+    progress.note("serve: stopped");
     // SIGTERM is how a service manager stops an exporter: a clean end. Ctrl-C is an
     // interruption, as for every command.
     match signal.peek() {

@@ -14,20 +14,28 @@ use std::time::Instant;
 use futures_util::StreamExt as _;
 
 use chrono::{Days, NaiveDate, Utc};
-use serde_json::json;
-use usage_ext::models::OrganizationPublicApiUsage;
+use usage_ext::models::{Granularity, OrganizationPublicApiUsage, SortOrder, UsageQuerySortBy};
 use usage_ext::{DayWindow, MAX_HISTORY_DAYS, Pages, earliest_first_day, split_days};
 
 use crate::cli::SyncArgs;
 use crate::cli::resolve;
+use crate::commands::{DATA, Declared};
 use crate::exit::Failure;
 use crate::lake::lock::{self, SyncLock};
+use crate::lake::schema::Column;
 use crate::lake::state::{SCHEMA_VERSION, Shape, SyncState};
 use crate::lake::store::Store;
 use crate::lake::writer::{self, Day};
 use crate::render::output::thousands;
 use crate::session::Session;
-use crate::source::api as windowed;
+use crate::source::api::{Api, job_request, today};
+
+/// It stops on SIGTERM and Ctrl-C itself, after giving its target's lock back.
+pub const DECLARED: Declared = Declared {
+    formats: DATA,
+    own_signals: true,
+    several_orgs: false,
+};
 
 /// The first run's reach when `--since` is not given.
 const DEFAULT_SINCE_DAYS: u32 = 90;
@@ -69,7 +77,7 @@ pub fn plan(args: &SyncArgs, vars: &[(String, String)]) -> Result<Plan, Failure>
     };
     let shape = Shape {
         group_by: args.group_by.clone(),
-        granularity: "Day".into(),
+        granularity: Granularity::Day,
         template_uris: args.filters.template_uri.clone(),
         http_methods: args.filters.http_method.clone(),
         platforms: args.filters.platform.clone(),
@@ -83,7 +91,7 @@ pub fn plan(args: &SyncArgs, vars: &[(String, String)]) -> Result<Plan, Failure>
         since,
         repull,
         page_size: args.paging.page_size,
-        concurrency: args.paging.concurrency.get(),
+        concurrency: args.paging.jobs.concurrency.get(),
     })
 }
 
@@ -103,7 +111,7 @@ impl Written {
     }
 }
 
-pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
+pub async fn exec(session: &Session, api: &Api, plan: Plan) -> Result<(), Failure> {
     let signals = crate::signals::Signals::listen();
     plan.store.check_writable().await?;
     // The target is this run's before anything in it is read or removed.
@@ -118,7 +126,7 @@ pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
     // is removed by the next run) and gives the lock back, so the next run need not wait
     // for it to lapse.
     let result = tokio::select! {
-        result = run(session, &plan, &lock) => result,
+        result = run(session, api, &plan, &lock) => result,
         _ = signals.stopped() => {
             session.progress.note(
                 "sync: stopped by a signal; the days written are kept and the next run completes the rest",
@@ -130,7 +138,7 @@ pub async fn exec(session: &Session, plan: Plan) -> Result<(), Failure> {
     result
 }
 
-async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Failure> {
+async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Result<(), Failure> {
     let started = Instant::now();
     let store = &plan.store;
     let place = store.describe();
@@ -138,7 +146,7 @@ async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Fail
     let state = match store.get(writer::STATE_FILE).await? {
         Some(bytes) => {
             let state = SyncState::parse(&bytes, &state_place)?;
-            state.check_same(&session.scope, &plan.shape, &state_place)?;
+            state.check_same(api.scope(), &plan.shape, &state_place)?;
             Some(state)
         }
         None => None,
@@ -150,7 +158,7 @@ async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Fail
         ));
     }
 
-    let today = resolve::today();
+    let today = today();
     let yesterday = resolve::days_before(today, 1, "sync")?;
     let earliest = earliest_first_day(today);
     let asked = resolve::days_before(today, plan.since.unwrap_or(DEFAULT_SINCE_DAYS), "--since")?;
@@ -181,34 +189,35 @@ async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Fail
         return Ok(());
     };
     let windows = split_days(days, today).map_err(|e| Failure::Usage(e.to_string()))?;
-    let request = resolve::job_request(json!({
-        "interval": windows[0].interval(),
-        "groupBy": plan.shape.group_by,
-        "metrics": ["Requests", "Status200", "Status300", "Status400", "Status429", "Status500"],
-        "granularity": "Day",
-        "templateUris": plan.shape.template_uris,
-        "httpMethods": plan.shape.http_methods,
-        "platforms": plan.shape.platforms,
-        "userIds": plan.shape.user_ids,
-        "oauthClientIds": plan.shape.oauth_client_ids,
-        // Date order lets a day be written as soon as the next begins.
-        "sortBy": [{"fieldName": "date", "order": "Asc"}],
-    }))?;
-    let queries = session
-        .queries
+    let mut request = job_request(windows[0].interval());
+    request.group_by = plan.shape.group_by.clone();
+    request.metrics = Column::COUNTS.iter().filter_map(|c| c.metric()).collect();
+    request.granularity = Some(plan.shape.granularity.clone());
+    request.template_uris = plan.shape.template_uris.clone();
+    request.http_methods = plan.shape.http_methods.clone();
+    request.platforms = plan.shape.platforms.clone();
+    request.user_ids = plan.shape.user_ids.clone();
+    request.oauth_client_ids = plan.shape.oauth_client_ids.clone();
+    // Date order lets a day be written as soon as the next begins.
+    request.sort_by = vec![UsageQuerySortBy {
+        field_name: Some("date".into()),
+        order: Some(SortOrder::Asc),
+    }];
+    let queries = api
+        .queries()
         .clone()
         .with_page_size(plan.page_size)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let total = windows.len();
     let mut state = state.unwrap_or(SyncState {
         schema_version: SCHEMA_VERSION,
-        scope: session.scope.clone(),
+        scope: api.scope().clone(),
         shape: plan.shape.clone(),
         first_day: first,
         last_complete_day: first,
         updated_at: Utc::now(),
     });
-    let observer = windowed::Observer::new(session, total);
+
     let rows_seen = AtomicU64::new(0);
     // Each window goes from submission to its last day's file on its own: windows hold
     // disjoint days, so they never write the same file. At most `concurrency` jobs are
@@ -218,18 +227,15 @@ async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Fail
     let waiting = tokio::sync::Semaphore::new(plan.concurrency);
     let mut runs = futures_util::stream::iter(windows.iter().copied().enumerate())
         .map(|(index, window)| {
-            let (queries, request, observer, rows_seen, waiting) =
-                (&queries, &request, &observer, &rows_seen, &waiting);
+            let (queries, request, rows_seen, waiting) = (&queries, &request, &rows_seen, &waiting);
             async move {
                 let mut request = request.clone();
                 request.interval = window.interval();
                 // Never closed, so the wait ends with a place; dropping it gives it back.
                 let place = waiting.acquire().await;
                 let job = queries.submit_aggregate(&request).await?;
-                observer.submitted(window, &job.job_id);
-                let pages = job
-                    .wait_with(queries, |event| observer.polled(window, event))
-                    .await?;
+                api.job_submitted(window, &job.job_id, total);
+                let pages = job.wait_with(queries, |event| api.polled(event)).await?;
                 drop(place);
                 let written = write_window(session, store, lock, window, pages, rows_seen).await?;
                 Ok::<_, Failure>((index, written))
@@ -252,7 +258,7 @@ async fn run(session: &Session, plan: &Plan, lock: &SyncLock) -> Result<(), Fail
         }
     }
     drop(runs);
-    session.done();
+    api.done();
     session.progress.note(&format!(
         "sync: {} days written ({first} to {yesterday}), {} rows, {} bytes in {:.1} s to {place}; \
          last complete day {}",

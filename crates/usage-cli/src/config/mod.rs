@@ -7,8 +7,6 @@ use usage_ext::{Client, ClientBuilder};
 
 pub mod profile;
 
-use crate::cli::Global;
-
 /// The variables the tool reads.
 const KNOWN: [&str; 4] = [
     env::CLIENT_ID,
@@ -57,9 +55,27 @@ fn meant(name: &str) -> Option<&'static str> {
     }
 }
 
+/// How to reach the Usage API, as the global flags say it (the environment and the gc
+/// profile fill in the rest).
+#[derive(Debug, Clone, Default)]
+pub struct Login {
+    /// The built-in fake instead of an org.
+    pub demo: bool,
+    pub client_id: Option<String>,
+    /// The secret is the first line of stdin.
+    pub client_secret_stdin: bool,
+    pub region: Option<String>,
+    pub base_url: Option<String>,
+    /// The gc profile (one: several are served one session each).
+    pub profile: Option<String>,
+    pub gc_config: Option<std::path::PathBuf>,
+    /// The longest wait for a query or job.
+    pub max_wait: std::time::Duration,
+}
+
 /// The client for the org the environment and flags name, or what is missing.
 pub fn org_client(
-    global: &Global,
+    global: &Login,
     vars: &[(String, String)],
     secret_from_stdin: Option<String>,
 ) -> Result<Client, ConfigProblem> {
@@ -74,7 +90,7 @@ pub fn org_client(
     let any_variable = KNOWN.iter().any(|k| var(k).is_some());
     let profile = profile::load(
         profile::path(global.gc_config.as_deref(), vars).as_deref(),
-        global.profile.first().map(String::as_str),
+        global.profile.as_deref(),
         !any_variable,
     )
     .map_err(ConfigProblem)?

@@ -3,8 +3,11 @@
 //! file is complete. A later sync starts from it; a sync of another shape or scope into the
 //! same place is refused, never mixed.
 
+use std::fmt;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use usage_ext::models::{Granularity, HttpMethod, OrganizationJobGroupBy};
 
 use crate::exit::Failure;
 
@@ -16,10 +19,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Shape {
-    pub group_by: Vec<String>,
-    pub granularity: String,
+    pub group_by: Vec<OrganizationJobGroupBy>,
+    pub granularity: Granularity,
     pub template_uris: Vec<String>,
-    pub http_methods: Vec<String>,
+    pub http_methods: Vec<HttpMethod>,
     pub platforms: Vec<String>,
     pub user_ids: Vec<String>,
     pub oauth_client_ids: Vec<String>,
@@ -28,10 +31,12 @@ pub struct Shape {
 impl Shape {
     /// The same set whatever the order the flags gave it in.
     pub fn normalized(mut self) -> Self {
+        self.group_by.sort();
+        self.group_by.dedup();
+        self.http_methods.sort();
+        self.http_methods.dedup();
         for list in [
-            &mut self.group_by,
             &mut self.template_uris,
-            &mut self.http_methods,
             &mut self.platforms,
             &mut self.user_ids,
             &mut self.oauth_client_ids,
@@ -43,12 +48,46 @@ impl Shape {
     }
 }
 
+/// Whose usage a dataset holds: the demo's fake, or an org, named by its API's base URL. In
+/// the state file, `demo` or the URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Scope {
+    Demo,
+    Org(String),
+}
+
+impl From<String> for Scope {
+    fn from(text: String) -> Self {
+        if text == "demo" {
+            Scope::Demo
+        } else {
+            Scope::Org(text)
+        }
+    }
+}
+
+impl From<Scope> for String {
+    fn from(scope: Scope) -> Self {
+        scope.to_string()
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Demo => f.write_str("demo"),
+            Scope::Org(url) => f.write_str(url),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncState {
     pub schema_version: u32,
-    /// Whose usage: `demo`, or the API's base URL.
-    pub scope: String,
+    /// Whose usage: the demo's, or an org's by its API's base URL.
+    pub scope: Scope,
     pub shape: Shape,
     /// The first day ever synced.
     pub first_day: NaiveDate,
@@ -85,8 +124,8 @@ impl SyncState {
     }
 
     /// Refuses to add rows of another shape or scope to this dataset.
-    pub fn check_same(&self, scope: &str, shape: &Shape, place: &str) -> Result<(), Failure> {
-        if self.scope != scope {
+    pub fn check_same(&self, scope: &Scope, shape: &Shape, place: &str) -> Result<(), Failure> {
+        if &self.scope != scope {
             return Err(Failure::Usage(format!(
                 "{place} holds the usage of {}, not of {scope}: sync each org to a place of its own",
                 self.scope
@@ -117,8 +156,11 @@ mod tests {
 
     fn shape() -> Shape {
         Shape {
-            group_by: vec!["TemplateUri".into(), "OauthClientId".into()],
-            granularity: "Day".into(),
+            group_by: vec![
+                OrganizationJobGroupBy::TemplateUri,
+                OrganizationJobGroupBy::OauthClientId,
+            ],
+            granularity: Granularity::Day,
             template_uris: vec![],
             http_methods: vec![],
             platforms: vec![],
@@ -131,7 +173,7 @@ mod tests {
     fn state() -> SyncState {
         SyncState {
             schema_version: SCHEMA_VERSION,
-            scope: "demo".into(),
+            scope: Scope::Demo,
             shape: shape(),
             first_day: "2026-09-01".parse().unwrap(),
             last_complete_day: "2026-11-30".parse().unwrap(),
@@ -144,13 +186,20 @@ mod tests {
         let bytes = state().to_bytes();
         let back = SyncState::parse(&bytes, "x").unwrap();
         assert_eq!(back, state());
-        assert!(back.check_same("demo", &shape(), "x").is_ok());
+        assert!(back.check_same(&Scope::Demo, &shape(), "x").is_ok());
         let mut other = shape();
-        other.group_by.push("UserId".into());
-        assert!(back.check_same("demo", &other.normalized(), "x").is_err());
+        other.group_by.push(OrganizationJobGroupBy::UserId);
         assert!(
-            back.check_same("https://api.mypurecloud.com", &shape(), "x")
+            back.check_same(&Scope::Demo, &other.normalized(), "x")
                 .is_err()
+        );
+        let org = Scope::Org("https://api.mypurecloud.com".into());
+        assert!(back.check_same(&org, &shape(), "x").is_err());
+        assert!(
+            String::from_utf8(bytes.clone())
+                .unwrap()
+                .contains("\"scope\": \"demo\""),
+            "the file keeps the scope's spelling"
         );
         let newer = String::from_utf8(bytes)
             .unwrap()

@@ -1,21 +1,20 @@
 //! The dataset `sync` writes: the org's daily usage as Hive-partitioned Parquet, one file
 //! per day (`usage/granularity=day/date=YYYY-MM-DD/part-0.parquet`), the layout DuckDB,
-//! Athena, Trino and Spark read as one table. The columns are the job row's fields as the
-//! CSV export flattens them, plus `synced_at`.
+//! Athena, Trino and Spark read as one table. The columns are `schema`'s: the job row's
+//! fields as the CSV export flattens them, plus `synced_at`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::builder::{Date32Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray};
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, NaiveDate, Utc};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use usage_ext::models::OrganizationPublicApiUsage;
 
-use crate::render::output::Record;
+use crate::lake::schema::{self, Column};
 
 /// The state file beside `usage/`: what was synced, of what, up to which day.
 pub const STATE_FILE: &str = "_genesys_usage_sync.json";
@@ -25,68 +24,15 @@ pub fn day_path(day: NaiveDate) -> String {
     format!("usage/granularity=day/date={day}/part-0.parquet")
 }
 
-/// The CSV export's columns of a job row: `date`, the six names and ids, the six counters.
-/// The files hold the same, so that a dataset and an export load into the same table.
-fn export_columns() -> &'static [&'static str] {
-    <OrganizationPublicApiUsage as Record>::columns()
-}
-
-/// The names and ids, in the order `key` reads them.
-fn text_columns() -> &'static [&'static str] {
-    &export_columns()[1..7]
-}
-
-/// The counters, in the order `counts` reads them.
-fn count_columns() -> &'static [&'static str] {
-    &export_columns()[7..13]
-}
-
-/// The files' schema: `date` (DATE), the names and ids (UTF8, null where the row's group-by
-/// leaves them out), the counters (INT64), `synced_at` (TIMESTAMP in ms, UTC).
-pub fn schema() -> SchemaRef {
-    let mut fields = vec![Field::new("date", DataType::Date32, false)];
-    fields.extend(
-        text_columns()
-            .iter()
-            .map(|name| Field::new(*name, DataType::Utf8, true)),
-    );
-    fields.extend(
-        count_columns()
-            .iter()
-            .map(|name| Field::new(*name, DataType::Int64, true)),
-    );
-    fields.push(Field::new(
-        "synced_at",
-        DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-        false,
-    ));
-    Arc::new(Schema::new(fields))
-}
-
 /// A row's group key: its text columns. Within a day no key may appear twice.
 type Key = [Option<String>; 6];
 
 fn key(row: &OrganizationPublicApiUsage) -> Key {
-    let client = row.oauth_client.as_ref();
-    [
-        client.and_then(|c| c.id.clone()),
-        client.and_then(|c| c.name.clone()),
-        row.user.as_ref().and_then(|u| u.id.clone()),
-        row.platform.clone(),
-        row.http_method.as_ref().map(|m| m.as_str().to_string()),
-        row.template_uri.clone(),
-    ]
+    Column::TEXTS.map(|c| c.text_of(row).map(str::to_string))
 }
 
 fn counts(row: &OrganizationPublicApiUsage) -> [Option<i64>; 6] {
-    [
-        row.request_count,
-        row.status200,
-        row.status300,
-        row.status400,
-        row.status429,
-        row.status500,
-    ]
+    Column::COUNTS.map(|c| c.count_of(row))
 }
 
 /// One day's rows, gathered as they arrive.
@@ -129,14 +75,14 @@ impl Day {
 
     /// The day as one Parquet file (snappy, one row group).
     pub fn encode(&self, synced_at: DateTime<Utc>) -> Result<Vec<u8>, String> {
-        let schema = schema();
+        let schema = schema::arrow();
         let n = self.rows.len();
         let days_since_epoch = (self.date - DateTime::UNIX_EPOCH.date_naive()).num_days();
         let mut date = Date32Builder::with_capacity(n);
-        let mut texts: Vec<StringBuilder> = (0..text_columns().len())
+        let mut texts: Vec<StringBuilder> = (0..Column::TEXTS.len())
             .map(|_| StringBuilder::new())
             .collect();
-        let mut numbers: Vec<Int64Builder> = (0..count_columns().len())
+        let mut numbers: Vec<Int64Builder> = (0..Column::COUNTS.len())
             .map(|_| Int64Builder::with_capacity(n))
             .collect();
         let date32 = i32::try_from(days_since_epoch).map_err(|e| e.to_string())?;
@@ -204,7 +150,7 @@ mod tests {
         let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
         assert_eq!(batches.len(), 1);
         let batch = &batches[0];
-        assert_eq!(batch.schema(), schema());
+        assert_eq!(batch.schema(), schema::arrow());
         assert_eq!(batch.num_rows(), 2);
         let dates = batch
             .column(0)
@@ -232,34 +178,6 @@ mod tests {
             .downcast_ref::<arrow_array::StringArray>()
             .unwrap();
         assert_eq!(names.value(1), "b name");
-    }
-
-    #[test]
-    fn the_columns_are_the_csv_exports_in_the_order_rows_are_read() {
-        assert_eq!(export_columns().len(), 13);
-        assert_eq!(export_columns()[0], "date");
-        assert_eq!(
-            text_columns(),
-            [
-                "oauthClientId",
-                "oauthClientName",
-                "userId",
-                "platform",
-                "httpMethod",
-                "templateUri"
-            ]
-        );
-        assert_eq!(
-            count_columns(),
-            [
-                "requestCount",
-                "status200",
-                "status300",
-                "status400",
-                "status429",
-                "status500"
-            ]
-        );
     }
 
     #[test]

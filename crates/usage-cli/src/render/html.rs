@@ -12,8 +12,9 @@ use std::io::{self, Write};
 use usage_ext::DayWindow;
 
 use crate::analysis::allowance::Report as Allowance;
-use crate::analysis::tally::{ClientReport, requests_change, share_change};
+use crate::analysis::tally::ClientReport;
 use crate::render::output::{thousands, whole};
+use crate::render::report::{requests_change, share_change};
 
 /// What the page says about its data besides the clients.
 pub struct Page<'a> {

@@ -3,158 +3,37 @@
 //! into one exposition per refresh, in Prometheus's text format or OpenMetrics, so that a
 //! scrape gets one refresh or the one before, never half of each.
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
-use usage_ext::models::OrganizationPublicApiUsage;
 
 use crate::analysis::allowance::{ClientPart, Report};
-
-/// The label set of a series: client id, client name, method, endpoint.
-type Key = (String, String, String, String);
-
-/// A series' counts: the last day's, and the 7 days'.
-type Windows = (Counts, Counts);
+use crate::analysis::usage::{Backfill, Counts, Usage};
 
 /// A gauge family: its name, its help, and what it shows of a window's counts.
 type Gauge = (&'static str, &'static str, fn(&Counts) -> f64);
 
-/// Requests, 429s and 5xx of one series over one window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub requests: i64,
-    pub status429: i64,
-    pub status5xx: i64,
-}
-
-/// A row's labels: client id, client name, method, endpoint.
-fn series_key(row: &OrganizationPublicApiUsage) -> Key {
-    let client = row.oauth_client.as_ref();
-    (
-        client.and_then(|c| c.id.clone()).unwrap_or_default(),
-        client.and_then(|c| c.name.clone()).unwrap_or_default(),
-        row.http_method
-            .as_ref()
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_default(),
-        row.template_uri.clone().unwrap_or_default(),
-    )
-}
-
-impl Counts {
-    fn of(row: &OrganizationPublicApiUsage) -> Self {
-        Counts {
-            requests: row.request_count.unwrap_or(0),
-            status429: row.status429.unwrap_or(0),
-            status5xx: row.status500.unwrap_or(0),
+/// The backfill's OpenMetrics text: each family whole, each series in time order, `# EOF`
+/// last.
+pub fn backfill(history: &Backfill) -> String {
+    let mut out = String::new();
+    for (name, help, value) in GAUGES {
+        header(&mut out, name, help, "gauge");
+        for ((id, client, method, uri), date, counts) in history.days() {
+            let at = date.succ_opt().map_or(0, day_start);
+            let _ = writeln!(
+                out,
+                "{name}{{oauth_client_id=\"{}\",oauth_client_name=\"{}\",http_method=\"{}\",template_uri=\"{}\",window=\"1d\"}} {} {at}",
+                label(id),
+                label(client),
+                label(method),
+                label(uri),
+                value(counts)
+            );
         }
     }
-
-    fn add(&mut self, other: Counts) {
-        self.requests = self.requests.saturating_add(other.requests);
-        self.status429 = self.status429.saturating_add(other.status429);
-        self.status5xx = self.status5xx.saturating_add(other.status5xx);
-    }
-}
-
-/// One refresh's data: per series, the last day's counts and the 7 days' counts.
-#[derive(Debug, Clone, Default)]
-pub struct Usage {
-    /// The last complete day the data holds.
-    pub last_day: Option<NaiveDate>,
-    pub series: BTreeMap<Key, Windows>,
-    /// The billing period's figures, when the exporter is given an allocation.
-    pub allocation: Option<Report>,
-}
-
-impl Usage {
-    /// Sums a refresh's daily rows: the rows of `last_day` into the day's counts, all of them
-    /// into the 7 days'. At most `top` endpoints per client keep their own series (the most
-    /// requests over the 7 days); the rest are summed as `template_uri="other"`.
-    pub fn from_rows(rows: &[OrganizationPublicApiUsage], last_day: NaiveDate, top: usize) -> Self {
-        let mut all: HashMap<Key, Windows> = HashMap::new();
-        for row in rows {
-            let key = series_key(row);
-            let counts = Counts::of(row);
-            let entry = all.entry(key).or_default();
-            entry.1.add(counts);
-            if row.date == Some(last_day) {
-                entry.0.add(counts);
-            }
-        }
-        let mut by_client: BTreeMap<String, Vec<(Key, Windows)>> = BTreeMap::new();
-        for (key, counts) in all {
-            by_client
-                .entry(key.0.clone())
-                .or_default()
-                .push((key, counts));
-        }
-        let mut series = BTreeMap::new();
-        for (_, mut endpoints) in by_client {
-            endpoints.sort_by(|a, b| b.1.1.requests.cmp(&a.1.1.requests).then(a.0.cmp(&b.0)));
-            for (rank, (key, counts)) in endpoints.into_iter().enumerate() {
-                let key = if rank < top {
-                    key
-                } else {
-                    (key.0, key.1, "other".into(), "other".into())
-                };
-                let entry: &mut Windows = series.entry(key).or_default();
-                entry.0.add(counts.0);
-                entry.1.add(counts.1);
-            }
-        }
-        Usage {
-            last_day: Some(last_day),
-            series,
-            allocation: None,
-        }
-    }
-}
-
-/// A history for Prometheus's backfill (`promtool tsdb create-blocks-from openmetrics`):
-/// each day's counts per series, as `serve` would have shown them as `window="1d"` once the
-/// day was complete (timestamped at the end of the day, 00:00 UTC of the next).
-#[derive(Debug, Default)]
-pub struct Backfill {
-    days: BTreeMap<(Key, NaiveDate), Counts>,
-}
-
-impl Backfill {
-    /// Adds a row of a daily job; `Err` for a row without a date.
-    pub fn add(&mut self, row: &OrganizationPublicApiUsage) -> Result<(), String> {
-        let date = row
-            .date
-            .ok_or("a row has no date: give --granularity Day for --format openmetrics")?;
-        let key = series_key(row);
-        self.days
-            .entry((key, date))
-            .or_default()
-            .add(Counts::of(row));
-        Ok(())
-    }
-
-    /// The OpenMetrics text: each family whole, each series in time order, `# EOF` last.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for (name, help, value) in GAUGES {
-            header(&mut out, name, help, "gauge");
-            for (((id, client, method, uri), date), counts) in &self.days {
-                let at = date.succ_opt().map_or(0, day_start);
-                let _ = writeln!(
-                    out,
-                    "{name}{{oauth_client_id=\"{}\",oauth_client_name=\"{}\",http_method=\"{}\",template_uri=\"{}\",window=\"1d\"}} {} {at}",
-                    label(id),
-                    label(client),
-                    label(method),
-                    label(uri),
-                    value(counts)
-                );
-            }
-        }
-        out.push_str("# EOF\n");
-        out
-    }
+    out.push_str("# EOF\n");
+    out
 }
 
 /// The usage gauges, as `serve` exports them and the backfill writes them.
@@ -446,6 +325,8 @@ fn allocation(out: &mut String, orgs: &[Scraped<'_>]) {
 
 #[cfg(test)]
 mod tests {
+    use usage_ext::models::OrganizationPublicApiUsage;
+
     use super::*;
 
     fn row(

@@ -1,8 +1,10 @@
 //! How results are written: tables for people, CSV, JSON and NDJSON for programs, the
-//! self-contained HTML pages, Prometheus's exposition, and text from the org (names, ids)
-//! escaped for a terminal or a spreadsheet.
+//! self-contained HTML pages, Prometheus's exposition; text from the org (names, ids) goes
+//! through `untrusted` on its way to a terminal or a spreadsheet.
 
+pub mod allowance;
+pub mod format;
 pub mod html;
 pub mod metrics;
 pub mod output;
-pub mod untrusted;
+pub mod report;

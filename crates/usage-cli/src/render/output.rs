@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::render::untrusted::{self, CsvCells};
+use crate::untrusted::{self, CsvCells};
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -14,7 +14,8 @@ use usage_ext::models::{
     ApiUsageRow, ClientPublicApiUsage, HttpMethod, OrganizationPublicApiUsage,
 };
 
-use crate::cli::Format;
+use crate::lake::schema::{self, Column};
+use crate::render::format::Format;
 
 /// A row the tool can print.
 pub trait Record: Serialize {
@@ -92,45 +93,16 @@ fn job_counts(
 
 impl Record for OrganizationPublicApiUsage {
     fn columns() -> &'static [&'static str] {
-        &[
-            "date",
-            "oauthClientId",
-            "oauthClientName",
-            "userId",
-            "platform",
-            "httpMethod",
-            "templateUri",
-            "requestCount",
-            "status200",
-            "status300",
-            "status400",
-            "status429",
-            "status500",
-        ]
+        &schema::EXPORT
     }
 
     fn cells(&self) -> Vec<String> {
-        let client = self.oauth_client.as_ref();
-        let mut cells = vec![
-            self.date.map(|d| d.to_string()).unwrap_or_default(),
-            client.map(|c| text(&c.id)).unwrap_or_default(),
-            client.map(|c| text(&c.name)).unwrap_or_default(),
-            self.user.as_ref().map(|u| text(&u.id)).unwrap_or_default(),
-            text(&self.platform),
-        ];
-        cells.extend(job_counts(
-            self.http_method.as_ref(),
-            &self.template_uri,
-            [
-                self.request_count,
-                self.status200,
-                self.status300,
-                self.status400,
-                self.status429,
-                self.status500,
-            ],
-        ));
-        cells
+        let date = self.date.map(|d| d.to_string()).unwrap_or_default();
+        let columns = Column::ALL.iter().map(|c| match c.is_count() {
+            true => number(c.count_of(self)),
+            false => c.text_of(self).unwrap_or_default().to_string(),
+        });
+        std::iter::once(date).chain(columns).collect()
     }
 }
 

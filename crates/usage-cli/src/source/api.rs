@@ -1,109 +1,307 @@
-//! A long interval's aggregates query jobs, one per window, with their progress: the
-//! submissions noted on stderr, the polls on the spinner, and the id to resume when there
-//! is only one job.
+//! The Usage API as a source: the client (the org's, or the built-in fake's under `--demo`),
+//! the aggregates query jobs of a long interval (one per window of at most 90 days) with
+//! their progress (the submissions noted on stderr, the polls on the spinner, the id to
+//! resume when there is one job only), and each job's rows checked before they are handed
+//! out.
 
+use std::io::BufRead;
 use std::sync::Arc;
 
-use usage_ext::models::{OrganizationPublicApiUsage, OrganizationPublicApiUsageQueryRequest};
-use usage_ext::{DayWindow, PollEvent, UsageQueries, WindowEvent, WindowJobs};
+use usage_ext::models::{
+    Granularity, OrganizationPublicApiUsage, OrganizationPublicApiUsageQueryRequest,
+};
+use usage_ext::{
+    DayWindow, PollEvent, PollPolicy, UsageQueries, WindowEvent, WindowJobs, split_days,
+};
+use usage_fake::{FakeConfig, FakeService};
 
-use crate::progress::Progress;
-use crate::session::{Pending, Session, resume_command};
+use crate::config::{self, Login};
+use crate::exit::Failure;
+use crate::lake::state::Scope;
+use crate::progress::{Pending, Progress};
+use crate::source::counts;
+use crate::source::row::{Ask, Row};
 
-/// What the user sees of a run of windows: each submission noted (with the id to resume
-/// when there is one job only), each poll on the spinner.
-#[derive(Clone)]
-pub struct Observer {
+/// The fake `--demo` runs against: 120 of the 240 real-looking series of usage-fake's org
+/// (5 OAuth clients, 3 users, 16 endpoints), so each client has its own mix of endpoints.
+pub fn demo_config() -> FakeConfig {
+    FakeConfig {
+        rows: 120,
+        ..FakeConfig::default()
+    }
+}
+
+/// Today in UTC, the service's calendar.
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// The org's Usage API (or the demo's fake), and where its waits are shown.
+pub struct Api {
+    queries: UsageQueries,
     progress: Arc<Progress>,
     pending: Pending,
-    demo: bool,
-    total: usize,
+    scope: Scope,
+    /// Kept alive while the API is used: dropping it stops the fake.
+    _fake: Option<FakeService>,
 }
 
-impl Observer {
-    pub fn new(session: &Session, total: usize) -> Self {
-        Self {
-            progress: session.progress.clone(),
-            pending: session.pending.clone(),
-            demo: session.demo,
-            total,
-        }
-    }
-
-    pub fn submitted(&self, window: DayWindow, job_id: &str) {
-        if self.total == 1 {
-            let resume = resume_command(self.demo, job_id, None);
-            *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(resume);
-            self.progress
-                .note(&format!("Submitted aggregates query job {job_id}"));
-        } else {
-            self.progress.note(&format!(
-                "Submitted aggregates query job {job_id} for {window}"
+impl Api {
+    /// The client the flags and environment name: the fake under `--demo`, else the org's.
+    pub async fn connect(
+        global: &Login,
+        vars: &[(String, String)],
+        mut stdin: impl BufRead,
+        progress: Arc<Progress>,
+        pending: Pending,
+    ) -> Result<Self, Failure> {
+        let mut fake = None;
+        let client = if global.demo {
+            let service = FakeService::start(demo_config()).await.map_err(|e| {
+                Failure::Usage(format!("--demo: the built-in fake could not start: {e}"))
+            })?;
+            progress.note(&format!(
+                "--demo: running against the built-in usage-fake at {} (offline); the numbers are generated, not your org's.",
+                service.base_url()
             ));
-        }
+            let client = usage_ext::Client::builder()
+                .base_url(&service.base_url())
+                .client_credentials(service.client_id(), service.client_secret())
+                .build()
+                .map_err(|e| Failure::Usage(e.to_string()))?;
+            fake = Some(service);
+            client
+        } else {
+            let secret = if global.client_secret_stdin {
+                let mut line = String::new();
+                stdin
+                    .read_line(&mut line)
+                    .map_err(|e| Failure::Usage(format!("--client-secret-stdin: {e}")))?;
+                let line = line.trim_end_matches(['\r', '\n']).to_string();
+                if line.is_empty() {
+                    return Err(Failure::Usage(
+                        "--client-secret-stdin: stdin had no secret on its first line".into(),
+                    ));
+                }
+                Some(line)
+            } else {
+                None
+            };
+            config::org_client(global, vars, secret).map_err(|e| Failure::Usage(e.0))?
+        };
+        let scope = if global.demo {
+            Scope::Demo
+        } else {
+            Scope::Org(client.base_url().to_string())
+        };
+        let policy = PollPolicy::default().with_max_wait(global.max_wait);
+        let queries = UsageQueries::new(client)
+            .with_policy(policy)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        Ok(Self {
+            queries,
+            progress,
+            pending,
+            scope,
+            _fake: fake,
+        })
     }
 
-    pub fn polled(&self, _window: DayWindow, event: &PollEvent) {
+    pub fn queries(&self) -> &UsageQueries {
+        &self.queries
+    }
+
+    /// Whose usage this is.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// Every request sent so far (the rate limit this run spent).
+    pub fn requests_sent(&self) -> u64 {
+        self.queries.client().requests_sent()
+    }
+
+    /// Notes a submitted query or job and remembers how to resume it.
+    pub fn submitted(&self, what: &str, id: &str, client: Option<&str>) {
+        let resume = resume_command(&self.scope, id, client);
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(resume);
+        self.progress.note(&format!("Submitted {what} {id}"));
+        self.progress.status("submitted");
+    }
+
+    /// The wait is over: nothing left to resume, and the spinner goes.
+    pub fn done(&self) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.progress.clear();
+    }
+
+    /// Notes job `job_id` of a run of `total` jobs.
+    pub fn job_submitted(&self, window: DayWindow, job_id: &str, total: usize) {
+        note_job(
+            &self.progress,
+            &self.pending,
+            &self.scope,
+            window,
+            job_id,
+            total,
+        );
+    }
+
+    /// Shows a poll on the spinner (and the trace with `-v`).
+    pub fn polled(&self, event: &PollEvent) {
         self.progress.poll(event);
     }
-}
 
-/// Starts the windows' jobs, `concurrency` at a time.
-pub fn start(
-    session: &Session,
-    queries: &UsageQueries,
-    request: &OrganizationPublicApiUsageQueryRequest,
-    windows: Vec<DayWindow>,
-    concurrency: usize,
-) -> WindowJobs {
-    let jobs = windows
-        .into_iter()
-        .map(|window| {
-            let mut request = request.clone();
-            request.interval = window.interval();
-            (window, request)
-        })
-        .collect();
-    start_jobs(session, queries, jobs, concurrency)
-}
-
-/// Starts jobs that differ in more than their window, `concurrency` at a time.
-pub fn start_jobs(
-    session: &Session,
-    queries: &UsageQueries,
-    jobs: Vec<(DayWindow, OrganizationPublicApiUsageQueryRequest)>,
-    concurrency: usize,
-) -> WindowJobs {
-    let observer = Observer::new(session, jobs.len());
-    let on_event = Arc::new(move |event: WindowEvent<'_>| match event {
-        WindowEvent::Submitted { window, job } => observer.submitted(window, &job.job_id),
-        WindowEvent::Polled { window, event } => observer.polled(window, event),
-        _ => {}
-    });
-    queries.aggregate_jobs(jobs, concurrency, on_event)
-}
-
-/// The rows of each job in order, to `each` with the job's place in the order they were
-/// started, and the paging shown on the spinner; returns the rows seen.
-pub async fn each_row(
-    session: &Session,
-    mut jobs: WindowJobs,
-    mut each: impl FnMut(usize, OrganizationPublicApiUsage) -> Result<(), crate::exit::Failure>,
-) -> Result<u64, crate::exit::Failure> {
-    let mut rows = 0u64;
-    let mut index = 0;
-    while let Some((_window, pages)) = jobs.next().await {
-        let mut pages = pages?;
-        while let Some(page) = pages.next_page().await {
-            for row in page? {
-                crate::source::counts::check_job_row(&row)?;
-                each(index, row)?;
-                rows += 1;
-            }
-            session.progress.status(&format!("paging · {rows} rows"));
-        }
-        index += 1;
+    /// The windows of at most 90 days that `days` takes, refused (exit 2) when they reach
+    /// more than a year back or past the last complete day.
+    pub fn windows(days: DayWindow) -> Result<Vec<DayWindow>, Failure> {
+        split_days(days, today()).map_err(|e| Failure::Usage(e.to_string()))
     }
-    session.done();
-    Ok(rows)
+
+    /// The job that asks for `ask`'s columns over `window`.
+    pub fn request(ask: &Ask, window: DayWindow) -> OrganizationPublicApiUsageQueryRequest {
+        let mut request = job_request(window.interval());
+        for column in &ask.columns {
+            if let Some(group_by) = column.group_by()
+                && !request.group_by.contains(&group_by)
+            {
+                request.group_by.push(group_by);
+            }
+            if let Some(metric) = column.metric() {
+                request.metrics.push(metric);
+            }
+        }
+        request.granularity = ask.daily.then_some(Granularity::Day);
+        request
+    }
+
+    /// The rows of each of `asks`, to `each` with the ask's place: one job per ask and
+    /// window, `concurrency` at a time, handed back in order.
+    pub async fn rows(
+        &self,
+        asks: &[Ask],
+        concurrency: usize,
+        mut each: impl FnMut(usize, &Row<'_>) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        let mut jobs = Vec::new();
+        let mut owners = Vec::new();
+        for (index, ask) in asks.iter().enumerate() {
+            for window in Self::windows(ask.days)? {
+                jobs.push((window, Self::request(ask, window)));
+                owners.push((index, ask.daily));
+            }
+        }
+        let started = self.start_jobs(&self.queries, jobs, concurrency);
+        self.each_row(started, |job, row| {
+            let (index, daily) = owners[job];
+            if daily && row.date.is_none_or(|d| !asks[index].days.contains(d)) {
+                return Err(Failure::Malformed(format!(
+                    "a row of a daily job has no date inside {}: {row:?}",
+                    asks[index].days
+                )));
+            }
+            each(index, &Row::of_model(&row))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Starts jobs that differ in more than their window, `concurrency` at a time, their
+    /// submissions and polls shown.
+    pub fn start_jobs(
+        &self,
+        queries: &UsageQueries,
+        jobs: Vec<(DayWindow, OrganizationPublicApiUsageQueryRequest)>,
+        concurrency: usize,
+    ) -> WindowJobs {
+        let total = jobs.len();
+        let (progress, pending, scope) = (
+            self.progress.clone(),
+            self.pending.clone(),
+            self.scope.clone(),
+        );
+        let on_event = Arc::new(move |event: WindowEvent<'_>| match event {
+            WindowEvent::Submitted { window, job } => {
+                note_job(&progress, &pending, &scope, window, &job.job_id, total)
+            }
+            WindowEvent::Polled { event, .. } => progress.poll(event),
+            _ => {}
+        });
+        queries.aggregate_jobs(jobs, concurrency, on_event)
+    }
+
+    /// The rows of each job in order, checked, to `each` with the job's place in the order
+    /// they were started, and the paging shown on the spinner; returns the rows seen.
+    pub async fn each_row(
+        &self,
+        mut jobs: WindowJobs,
+        mut each: impl FnMut(usize, OrganizationPublicApiUsage) -> Result<(), Failure>,
+    ) -> Result<u64, Failure> {
+        let mut rows = 0u64;
+        let mut index = 0;
+        while let Some((_window, pages)) = jobs.next().await {
+            let mut pages = pages?;
+            while let Some(page) = pages.next_page().await {
+                for row in page? {
+                    counts::check_job_row(&row)?;
+                    each(index, row)?;
+                    rows += 1;
+                }
+                self.progress.status(&format!("paging · {rows} rows"));
+            }
+            index += 1;
+        }
+        self.done();
+        Ok(rows)
+    }
+}
+
+/// A job submitted: with its window when it is one of several, else with the id to resume.
+fn note_job(
+    progress: &Progress,
+    pending: &Pending,
+    scope: &Scope,
+    window: DayWindow,
+    job_id: &str,
+    total: usize,
+) {
+    if total == 1 {
+        let resume = resume_command(scope, job_id, None);
+        *pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(resume);
+        progress.note(&format!("Submitted aggregates query job {job_id}"));
+    } else {
+        progress.note(&format!(
+            "Submitted aggregates query job {job_id} for {window}"
+        ));
+    }
+}
+
+/// An organization job of `interval` that asks for nothing yet: every field named, so that
+/// a field the spec adds is a compile error here, and a misspelled key cannot be dropped on
+/// the way (the requests used to go through JSON).
+pub fn job_request(interval: String) -> OrganizationPublicApiUsageQueryRequest {
+    OrganizationPublicApiUsageQueryRequest {
+        interval,
+        granularity: None,
+        group_by: Vec::new(),
+        metrics: Vec::new(),
+        http_methods: Vec::new(),
+        oauth_client_ids: Vec::new(),
+        platforms: Vec::new(),
+        sort_by: Vec::new(),
+        template_uris: Vec::new(),
+        user_ids: Vec::new(),
+    }
+}
+
+/// What the user runs to wait again for query or job `id` (of OAuth client `client`).
+pub fn resume_command(scope: &Scope, id: &str, client: Option<&str>) -> String {
+    match client {
+        // The demo's fake stops with this process: nothing outlives it to resume.
+        _ if *scope == Scope::Demo => {
+            format!("{id} (--demo: the fake stopped with the process; run again)")
+        }
+        Some(c) => format!("genesys-usage resume {id} --client {c}"),
+        None => format!("genesys-usage resume {id}"),
+    }
 }

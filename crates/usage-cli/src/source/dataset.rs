@@ -18,164 +18,37 @@ use arrow_schema::DataType;
 use chrono::NaiveDate;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use usage_ext::DayWindow;
-use usage_ext::models::{DomainEntityRef, HttpMethod, OrganizationPublicApiUsage, UserReference};
 
 use crate::exit::Failure;
-use crate::lake::state::SyncState;
+use crate::lake::schema::{self, Column};
+use crate::lake::state::{Scope, SyncState};
 use crate::lake::store::Store;
 use crate::lake::writer::{self, STATE_FILE};
-
-/// A column a command can ask for, by the dataset's (and the CSV export's) names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Column {
-    OauthClientId,
-    OauthClientName,
-    UserId,
-    Platform,
-    HttpMethod,
-    TemplateUri,
-    RequestCount,
-    Status200,
-    Status300,
-    Status400,
-    Status429,
-    Status500,
-}
-
-impl Column {
-    /// Every column of a row, for an export.
-    pub const ALL: [Column; 12] = [
-        Column::OauthClientId,
-        Column::OauthClientName,
-        Column::UserId,
-        Column::Platform,
-        Column::HttpMethod,
-        Column::TemplateUri,
-        Column::RequestCount,
-        Column::Status200,
-        Column::Status300,
-        Column::Status400,
-        Column::Status429,
-        Column::Status500,
-    ];
-
-    /// Its place in a [`DayRow`]: the six texts, then the six counters (the order of the
-    /// declaration and of [`Column::ALL`]); a cast, as it is taken for every cell read.
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Column::OauthClientId => "oauthClientId",
-            Column::OauthClientName => "oauthClientName",
-            Column::UserId => "userId",
-            Column::Platform => "platform",
-            Column::HttpMethod => "httpMethod",
-            Column::TemplateUri => "templateUri",
-            Column::RequestCount => "requestCount",
-            Column::Status200 => "status200",
-            Column::Status300 => "status300",
-            Column::Status400 => "status400",
-            Column::Status429 => "status429",
-            Column::Status500 => "status500",
-        }
-    }
-
-    fn is_count(self) -> bool {
-        matches!(
-            self,
-            Column::RequestCount
-                | Column::Status200
-                | Column::Status300
-                | Column::Status400
-                | Column::Status429
-                | Column::Status500
-        )
-    }
-}
-
-/// The columns a dataset file may hold: the writer's, and the partitions' own when a reader
-/// wrote them back (`granularity`, `date`).
-fn known_column(name: &str) -> bool {
-    name == "date"
-        || name == "synced_at"
-        || name == "granularity"
-        || Column::ALL.iter().any(|c| c.name() == name)
-}
-
-/// One row of a day file, borrowed from the batch it was read in: the columns asked for,
-/// the others `None`. Reading a million rows allocates nothing per row.
-pub struct DayRow<'a> {
-    pub date: NaiveDate,
-    texts: [Option<&'a str>; 6],
-    counts: [Option<i64>; 6],
-}
-
-impl DayRow<'_> {
-    /// A text column (`""` when absent or not read).
-    pub fn text(&self, column: Column) -> &str {
-        self.texts
-            .get(column.index())
-            .copied()
-            .flatten()
-            .unwrap_or_default()
-    }
-
-    /// A counter (0 when absent or not read).
-    pub fn count(&self, column: Column) -> i64 {
-        self.counts
-            .get(column.index().wrapping_sub(6))
-            .copied()
-            .flatten()
-            .unwrap_or(0)
-    }
-
-    /// The row as the jobs API answers it, for an export or the exporter's sums.
-    pub fn to_model(&self) -> OrganizationPublicApiUsage {
-        let text = |c: Column| self.texts[c.index()].map(str::to_string);
-        let count = |c: Column| self.counts[c.index() - 6];
-        let (id, name, user) = (
-            text(Column::OauthClientId),
-            text(Column::OauthClientName),
-            text(Column::UserId),
-        );
-        OrganizationPublicApiUsage {
-            date: Some(self.date),
-            oauth_client: (id.is_some() || name.is_some()).then_some(DomainEntityRef {
-                id,
-                name,
-                self_uri: None,
-            }),
-            user: user.map(|id| UserReference {
-                id: Some(id),
-                self_uri: None,
-            }),
-            platform: text(Column::Platform),
-            http_method: self.texts[Column::HttpMethod.index()].map(HttpMethod::from),
-            template_uri: text(Column::TemplateUri),
-            request_count: count(Column::RequestCount),
-            status200: count(Column::Status200),
-            status300: count(Column::Status300),
-            status400: count(Column::Status400),
-            status429: count(Column::Status429),
-            status500: count(Column::Status500),
-        }
-    }
-}
+use crate::progress::Progress;
+use crate::source::row::{Ask, Row};
 
 /// A synced dataset, its state read and checked.
-pub struct History {
+pub struct Dataset {
     store: Store,
     state: SyncState,
     place: String,
+    progress: Arc<Progress>,
+    /// Whether the note on a filtered dataset was said (once a run).
+    noted_filters: AtomicBool,
 }
 
-impl History {
+impl Dataset {
     /// Opens `--from`: refuses (exit 2) a place that holds no dataset, or one of a newer
     /// version. Reads the state file only.
-    pub async fn open(from: &str, vars: &[(String, String)]) -> Result<Self, Failure> {
+    pub async fn open(
+        from: &str,
+        vars: &[(String, String)],
+        progress: Arc<Progress>,
+    ) -> Result<Self, Failure> {
         let store = Store::open("--from", from, vars)?;
         let place = store.describe();
         let state_place = format!("{place}/{STATE_FILE}");
@@ -198,6 +71,8 @@ impl History {
             store,
             state,
             place,
+            progress,
+            noted_filters: AtomicBool::new(false),
         })
     }
 
@@ -214,6 +89,8 @@ impl History {
             store: self.store.clone(),
             state: SyncState::parse(&bytes, &state_place)?,
             place: self.place.clone(),
+            progress: self.progress.clone(),
+            noted_filters: AtomicBool::new(self.noted_filters.load(Ordering::Relaxed)),
         })
     }
 
@@ -222,8 +99,8 @@ impl History {
         &self.place
     }
 
-    /// Whose usage it holds: `demo`, or the API's base URL.
-    pub fn scope(&self) -> &str {
+    /// Whose usage it holds.
+    pub fn scope(&self) -> &Scope {
         &self.state.scope
     }
 
@@ -235,25 +112,37 @@ impl History {
         })
     }
 
-    /// Refuses (exit 2) a dataset whose rows lack a group-by `what` needs: a dataset synced
+    /// Refuses (exit 2) a dataset whose rows lack a dimension `ask` needs: a dataset synced
     /// without `OauthClientId` cannot answer per client.
-    pub fn require(&self, group_by: &[&str], what: &str) -> Result<(), Failure> {
-        let missing: Vec<&str> = group_by
+    fn require(&self, ask: &Ask) -> Result<(), Failure> {
+        let mut needed = Vec::new();
+        for group_by in ask.needs.iter().filter_map(|c| c.group_by()) {
+            if !needed.contains(&group_by) {
+                needed.push(group_by);
+            }
+        }
+        let have = &self.state.shape.group_by;
+        let missing: Vec<&str> = needed
             .iter()
-            .copied()
-            .filter(|g| !self.state.shape.group_by.iter().any(|have| have == g))
+            .filter(|g| !have.contains(g))
+            .map(|g| g.as_str())
             .collect();
+        let needed: Vec<&str> = needed.iter().map(|g| g.as_str()).collect();
         if missing.is_empty() {
             return Ok(());
         }
-        Err(Failure::Usage(format!(
-            "--from {}: the dataset was synced grouped by {}, without {}, which {what} needs; \
-             sync another dataset with --group-by {}",
-            self.place,
-            self.state.shape.group_by.join(","),
-            missing.join(", "),
-            group_by.join(","),
-        )))
+        let synced: Vec<&str> = have.iter().map(|g| g.as_str()).collect();
+        Err(Failure::Dataset {
+            place: self.place.clone(),
+            reason: format!(
+                "the dataset was synced grouped by {}, without {}, which {} needs; sync \
+                 another dataset with --group-by {}",
+                synced.join(","),
+                missing.join(", "),
+                ask.purpose,
+                needed.join(","),
+            ),
+        })
     }
 
     /// Whether the rows were synced with filters (a part of the org's usage only).
@@ -284,13 +173,68 @@ impl History {
         self.check_window(days, "").is_ok()
     }
 
+    /// The rows of each of `asks`, to `each` with the ask's place: the asks of the same
+    /// days are read in one pass (the union of their columns), a day at a time in date
+    /// order. A day with no file is named on stderr, never summed as zero.
+    pub async fn rows(
+        &self,
+        asks: &[Ask],
+        mut each: impl FnMut(usize, &Row<'_>) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        for ask in asks {
+            self.require(ask)?;
+        }
+        if self.filtered() && !self.noted_filters.swap(true, Ordering::Relaxed) {
+            self.progress.note(
+                "--from: the dataset was synced with filters; the figures are of the rows it kept",
+            );
+        }
+        let mut passes: Vec<(DayWindow, Vec<usize>)> = Vec::new();
+        for (index, ask) in asks.iter().enumerate() {
+            match passes.iter_mut().find(|(days, _)| *days == ask.days) {
+                Some((_, readers)) => readers.push(index),
+                None => passes.push((ask.days, vec![index])),
+            }
+        }
+        for (days, readers) in passes {
+            let mut columns: Vec<Column> = Vec::new();
+            for &r in &readers {
+                for c in &asks[r].columns {
+                    if !columns.contains(c) {
+                        columns.push(*c);
+                    }
+                }
+            }
+            let missing = self
+                .read(days, &columns, |row| {
+                    readers.iter().try_for_each(|&r| each(r, row))
+                })
+                .await?;
+            self.note_missing(&missing);
+        }
+        Ok(())
+    }
+
+    /// A gap in the history is said, not summed as zero.
+    fn note_missing(&self, missing: &[NaiveDate]) {
+        if missing.is_empty() {
+            return;
+        }
+        let days: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        self.progress.note(&format!(
+            "--from: the dataset has no file for {} day(s) of the window, left out of the figures: {}",
+            missing.len(),
+            days.join(", ")
+        ));
+    }
+
     /// Reads `columns` of every row of `days`, a day at a time in date order, handing each
     /// to `each`; returns the days of the window with no file (a gap in the history).
-    pub async fn rows(
+    async fn read(
         &self,
         days: DayWindow,
         columns: &[Column],
-        mut each: impl FnMut(&DayRow<'_>) -> Result<(), Failure>,
+        mut each: impl FnMut(&Row<'_>) -> Result<(), Failure>,
     ) -> Result<Vec<NaiveDate>, Failure> {
         let mut missing = Vec::new();
         // The next day is fetched and decoded (on the blocking pool) while this one is
@@ -367,7 +311,7 @@ fn load_day(bytes: Vec<u8>, columns: &[Column], place: String) -> Result<Loaded,
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .map_err(|e| unreadable(&place, e))?;
     let schema = builder.schema().clone();
-    if let Some(foreign) = schema.fields().iter().find(|f| !known_column(f.name())) {
+    if let Some(foreign) = schema.fields().iter().find(|f| !schema::known(f.name())) {
         return Err(unreadable(
             &place,
             format!(
@@ -378,9 +322,9 @@ fn load_day(bytes: Vec<u8>, columns: &[Column], place: String) -> Result<Loaded,
     }
     // Only the columns asked for, and the date when the file has it.
     let mut wanted: Vec<&str> = columns.iter().map(|c| c.name()).collect();
-    let with_date = schema.field_with_name("date").is_ok();
+    let with_date = schema.field_with_name(schema::DATE).is_ok();
     if with_date {
-        wanted.push("date");
+        wanted.push(schema::DATE);
     }
     for name in &wanted {
         if schema.field_with_name(name).is_err() {
@@ -431,12 +375,12 @@ fn decode(
     columns: &[Column],
     with_date: bool,
     place: &str,
-    each: &mut impl FnMut(&DayRow<'_>) -> Result<(), Failure>,
+    each: &mut impl FnMut(&Row<'_>) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let rows = batch.num_rows();
     if with_date {
         let dates = batch
-            .column_by_name("date")
+            .column_by_name(schema::DATE)
             .filter(|a| a.data_type() == &DataType::Date32)
             .ok_or_else(|| unreadable(place, "its date column is not a DATE"))?;
         let dates = dates.as_primitive::<Date32Type>();
@@ -492,31 +436,15 @@ fn decode(
             text.push((column, texts(array.as_ref()).ok_or_else(mistyped)?));
         }
     }
-    let mut row = DayRow {
-        date: day,
-        texts: [None; 6],
-        counts: [None; 6],
-    };
+    let mut row = Row::empty(Some(day));
     for i in 0..rows {
         for (column, values) in &text {
-            row.texts[column.index()] = values[i];
+            row.set_text(*column, values[i]);
         }
         for (column, values) in &count {
-            row.counts[column.index() - 6] = values[i];
+            row.set_count(*column, values[i]);
         }
         each(&row)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Column;
-
-    #[test]
-    fn a_columns_index_is_its_place_in_all() {
-        for (place, column) in Column::ALL.iter().enumerate() {
-            assert_eq!(column.index(), place, "{column:?}");
-        }
-    }
 }

@@ -1,7 +1,185 @@
 //! Where rows come from: the Usage API (aggregates query jobs, one per 90 days, with their
-//! progress) or a dataset `sync` kept. The commands read usage through here, and the counts
-//! a row carries are checked here, once, before anything sums them.
+//! progress) or a dataset `sync` kept. A command that reads usage is written once against
+//! [`Source`], which answers "the daily rows of these days, these columns" either way; a
+//! run from a dataset has no client at all, so it cannot send a request. The counts a row
+//! carries are checked here, once, before anything sums them.
 
 pub mod api;
 pub mod counts;
 pub mod dataset;
+pub mod row;
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use chrono::{Days, NaiveDate};
+use usage_ext::{DayWindow, earliest_first_day};
+
+use crate::config::Login;
+use crate::exit::Failure;
+use crate::lake::state::Scope;
+use crate::progress::{Pending, Progress};
+use crate::source::api::{Api, today};
+use crate::source::dataset::Dataset;
+use crate::source::row::{Ask, Row};
+
+/// The API, or a dataset read instead of it (`--from`).
+pub enum Source {
+    Api(Api),
+    Dataset(Dataset),
+}
+
+impl Source {
+    /// The dataset `from` names, else the API the flags and the environment name.
+    pub async fn open(
+        global: &Login,
+        vars: &[(String, String)],
+        stdin: impl BufRead,
+        from: Option<&str>,
+        progress: Arc<Progress>,
+        pending: Pending,
+    ) -> Result<Self, Failure> {
+        let Some(from) = from else {
+            return Ok(Source::Api(
+                Api::connect(global, vars, stdin, progress, pending).await?,
+            ));
+        };
+        if global.demo {
+            return Err(Failure::Usage(
+                "--from reads a synced dataset; --demo starts the fake API it would not ask: \
+                 give one of them"
+                    .into(),
+            ));
+        }
+        // The dataset is opened and its state checked before anything else is read.
+        let dataset = Dataset::open(from, vars, progress.clone()).await?;
+        progress.detail(&format!(
+            "--from {from}: reading the synced dataset; no request goes to the Usage API"
+        ));
+        Ok(Source::Dataset(dataset))
+    }
+
+    /// The rows of each of `asks`, to `each` with the ask's place in `asks`.
+    pub async fn rows(
+        &self,
+        asks: &[Ask],
+        concurrency: usize,
+        each: impl FnMut(usize, &Row<'_>) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        match self {
+            Source::Api(api) => api.rows(asks, concurrency, each).await,
+            Source::Dataset(dataset) => dataset.rows(asks, each).await,
+        }
+    }
+
+    /// Refuses (exit 2) days this source cannot answer for: more than a year back or past
+    /// the last complete day for the API, outside the days it holds for a dataset.
+    pub fn check_days(&self, days: DayWindow, flag: &str) -> Result<(), Failure> {
+        match self {
+            Source::Api(_) => Api::windows(days).map(drop),
+            Source::Dataset(dataset) => dataset.check_window(days, flag),
+        }
+    }
+
+    /// Whether it can answer for all of `days` (the window before, which is optional).
+    pub fn holds(&self, days: DayWindow) -> bool {
+        match self {
+            Source::Api(_) => days.first() >= earliest_first_day(today()),
+            Source::Dataset(dataset) => dataset.holds(days),
+        }
+    }
+
+    /// The first day it can answer for, and how to say so.
+    pub fn earliest(&self) -> (NaiveDate, &'static str) {
+        match self {
+            Source::Api(_) => (
+                earliest_first_day(today()),
+                "the Usage API keeps a year, from",
+            ),
+            Source::Dataset(dataset) => (dataset.held().first(), "--from: the dataset starts"),
+        }
+    }
+
+    /// The last `n` complete days it has: up to yesterday for the API, up to its last
+    /// complete day for a dataset (fewer when it holds fewer).
+    pub fn recent_days(&self, n: u64) -> Result<DayWindow, Failure> {
+        let (first, last) = match self {
+            Source::Api(_) => {
+                let today = today();
+                let back = |days| {
+                    today
+                        .checked_sub_days(Days::new(days))
+                        .ok_or_else(|| Failure::Usage("the calendar ends".into()))
+                };
+                (back(n)?, back(1)?)
+            }
+            Source::Dataset(dataset) => {
+                let held = dataset.held();
+                let last = held.last();
+                let first = last
+                    .checked_sub_days(Days::new(n.saturating_sub(1)))
+                    .map_or(held.first(), |d| d.max(held.first()));
+                (first, last)
+            }
+        };
+        DayWindow::new(first, last).ok_or_else(|| Failure::Usage("no complete day yet".into()))
+    }
+
+    /// The same source with its state read again, when it has one (a sync may have moved
+    /// a dataset's last complete day since it was opened).
+    pub async fn reopened(&self) -> Result<Option<Source>, Failure> {
+        match self {
+            Source::Api(_) => Ok(None),
+            Source::Dataset(dataset) => Ok(Some(Source::Dataset(dataset.reopen().await?))),
+        }
+    }
+
+    /// Whose usage it is.
+    pub fn scope(&self) -> &Scope {
+        match self {
+            Source::Api(api) => api.scope(),
+            Source::Dataset(dataset) => dataset.scope(),
+        }
+    }
+
+    /// What answers, as a report's heading names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Api(_) => "aggregates query jobs",
+            Source::Dataset(_) => "synced dataset",
+        }
+    }
+
+    /// Where the numbers come from, as a page states it: the demo's fake or the org, and
+    /// the dataset they were read from.
+    pub fn describe(&self) -> String {
+        let whose = whose(self.scope());
+        match self {
+            Source::Api(_) => whose,
+            Source::Dataset(dataset) => {
+                format!("{whose}, read from the dataset at {}", dataset.place())
+            }
+        }
+    }
+
+    /// Where the API's numbers come from, as a page states it.
+    pub fn describe_api(api: &Api) -> String {
+        whose(api.scope())
+    }
+
+    /// The requests it has sent to the Usage API: none for a dataset, by construction.
+    pub fn requests_sent(&self) -> u64 {
+        match self {
+            Source::Api(api) => api.requests_sent(),
+            Source::Dataset(_) => 0,
+        }
+    }
+}
+
+/// Whose numbers they are, as a page states it.
+fn whose(scope: &Scope) -> String {
+    match scope {
+        Scope::Demo => "demo data (the built-in usage-fake; generated, not an org's)".into(),
+        Scope::Org(url) => url.clone(),
+    }
+}
