@@ -91,114 +91,30 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, UsageError>>,
 {
-    let started = clock.now();
-    // `None`: a max_wait past the clock's range, i.e. no deadline.
-    let deadline = started.checked_add(policy.max_wait);
-    let room = LAST_POLL_ROOM.min(policy.max_wait / 10);
-    // The schedule's wait goes on growing through failures and rate limits, but their
-    // longer waits are not carried into it: once the service answers again, the polls
-    // follow the schedule, not an outage's backoff.
-    let mut schedule = policy.initial_delay;
-    let mut delay = schedule;
-    let mut polls = 0u32;
-    // A results GET is safe to repeat, so failed polls are absorbed; a run of them that
-    // outlasts the failure budget ends the wait rather than hiding until `max_wait`.
-    let mut failing: Option<FailingRun> = None;
-    let mut last_error: Option<UsageError> = None;
+    let mut wait = Wait::new(clock.as_ref(), policy, id);
     loop {
-        let left = deadline.map(|d| d.saturating_duration_since(clock.now()));
-        if left.is_some_and(|left| left <= room) {
-            return Err(Error::ExceededMaxWait {
-                execution_id: id.to_string(),
-                elapsed: clock.now() - started,
-                polls,
-                last_error: last_error.map(Box::new),
-            });
+        let left = wait
+            .deadline
+            .map(|d| d.saturating_duration_since(clock.now()));
+        if left.is_some_and(|left| left <= wait.room) {
+            return Err(wait.exceeded());
         }
         // The last wait is cut short so that one more poll fits before the deadline.
         clock
-            .sleep(left.map_or(delay, |left| delay.min(left - room)))
+            .sleep(left.map_or(wait.delay, |left| wait.delay.min(left - wait.room)))
             .await;
-        polls += 1;
-        let answer = within(clock.as_ref(), deadline, fetch()).await;
-        schedule = policy.next_delay(schedule);
-        let mut next_delay = schedule;
-        let mut fatal = None;
-        let mut ended_failing = None;
-        let (status, done) = match answer {
-            Ok(answer) => {
-                failing = None;
-                last_error = None;
-                match judge(answer) {
-                    Verdict::Continue(status) => {
-                        if matches!(status, PollStatus::Unlisted(_) | PollStatus::Missing) {
-                            tracing::info!(execution_id = %id, ?status, "unlisted or missing queryStatus; still polling");
-                        }
-                        (status, None)
-                    }
-                    Verdict::Done(answer) => (PollStatus::Complete, Some(Ok(answer))),
-                    Verdict::Fail(status, error) => (status, Some(Err(error))),
-                }
-            }
-            Err(UsageError::RateLimited {
-                retry_after,
-                body,
-                correlation_id,
-            }) => {
-                let asked = retry_after.unwrap_or_default();
-                next_delay = next_delay.max(asked);
-                let error = UsageError::RateLimited {
-                    retry_after,
-                    body,
-                    correlation_id,
-                };
-                // A wait the deadline cannot hold is reported as what it is: a rate
-                // limit, not "still running".
-                let after_wait = clock.now().checked_add(asked);
-                if deadline.is_some_and(|d| after_wait.is_none_or(|at| at > d)) {
-                    fatal = Some(error);
-                } else {
-                    last_error = Some(error);
-                }
-                (PollStatus::RateLimited, None)
-            }
-            Err(source) if source.is_transient() || matches!(source, UsageError::Decode { .. }) => {
-                let now = clock.now();
-                let run = failing.get_or_insert(FailingRun {
-                    since: now,
-                    polls: 0,
-                });
-                run.polls += 1;
-                let status = PollStatus::Transient(source.to_string());
-                if now - run.since >= policy.failure_budget {
-                    ended_failing = Some(Error::PollsFailing {
-                        execution_id: id.to_string(),
-                        polls,
-                        failed_polls: run.polls,
-                        failing_since: run.since - started,
-                        failing_for: now - run.since,
-                        source: Box::new(source),
-                    });
-                } else {
-                    tracing::info!(execution_id = %id, error = %source, failed_polls = run.polls, "poll failed; polling on");
-                    next_delay = policy.next_delay_after_failure(next_delay, run.polls);
-                    last_error = Some(source);
-                }
-                (status, None)
-            }
-            Err(source) => {
-                let status = PollStatus::Error(source.to_string());
-                fatal = Some(source);
-                (status, None)
-            }
-        };
-        let ends = done.is_some() || fatal.is_some() || ended_failing.is_some();
+        wait.polls += 1;
+        let answer = within(clock.as_ref(), wait.deadline, fetch()).await;
+        let (status, step) = wait.step(answer, &judge);
         let event = PollEvent {
             execution_id: id.to_string(),
-            poll: polls,
-            elapsed: clock.now() - started,
+            poll: wait.polls,
+            elapsed: clock.now() - wait.started,
             status,
-            next_delay: if ends { Duration::ZERO } else { next_delay },
+            next_delay: match &step {
+                Step::Again(delay) => *delay,
+                Step::End(_) => Duration::ZERO,
+            },
         };
         tracing::debug!(
             execution_id = %event.execution_id,
@@ -207,21 +123,160 @@ where
             "usage query poll"
         );
         on_poll(&event);
-        if let Some(source) = fatal {
-            return Err(Error::Poll {
-                execution_id: id.to_string(),
-                polls,
-                elapsed: clock.now() - started,
-                source,
-            });
+        match step {
+            Step::Again(delay) => wait.delay = delay,
+            Step::End(result) => return result,
         }
-        if let Some(error) = ended_failing {
-            return Err(error);
+    }
+}
+
+/// What one poll's answer decides.
+enum Step<T> {
+    /// Poll again after this long.
+    Again(Duration),
+    /// The wait is over, with this result.
+    End(Result<T, Error>),
+}
+
+/// A wait's state between polls: its clock and deadline, its schedule, and what the
+/// failures so far have been.
+struct Wait<'a> {
+    clock: &'a dyn Clock,
+    policy: &'a PollPolicy,
+    id: &'a str,
+    started: tokio::time::Instant,
+    /// `None`: a max_wait past the clock's range, i.e. no deadline.
+    deadline: Option<tokio::time::Instant>,
+    /// The time kept free before the deadline for the last poll.
+    room: Duration,
+    /// The schedule's wait goes on growing through failures and rate limits, but their
+    /// longer waits are not carried into it: once the service answers again, the polls
+    /// follow the schedule, not an outage's backoff.
+    schedule: Duration,
+    /// The wait before the next poll.
+    delay: Duration,
+    polls: u32,
+    /// A results GET is safe to repeat, so failed polls are absorbed; a run of them that
+    /// outlasts the failure budget ends the wait rather than hiding until `max_wait`.
+    failing: Option<FailingRun>,
+    last_error: Option<UsageError>,
+}
+
+impl<'a> Wait<'a> {
+    fn new(clock: &'a dyn Clock, policy: &'a PollPolicy, id: &'a str) -> Self {
+        let started = clock.now();
+        Self {
+            clock,
+            policy,
+            id,
+            started,
+            deadline: started.checked_add(policy.max_wait),
+            room: LAST_POLL_ROOM.min(policy.max_wait / 10),
+            schedule: policy.initial_delay,
+            delay: policy.initial_delay,
+            polls: 0,
+            failing: None,
+            last_error: None,
         }
-        if let Some(done) = done {
-            return done;
+    }
+
+    /// `max_wait` has passed.
+    fn exceeded(&mut self) -> Error {
+        Error::ExceededMaxWait {
+            execution_id: self.id.to_string(),
+            elapsed: self.clock.now() - self.started,
+            polls: self.polls,
+            last_error: self.last_error.take().map(Box::new),
         }
-        delay = next_delay;
+    }
+
+    /// A poll that ends the wait with `source`.
+    fn fatal<T>(&self, source: UsageError) -> Step<T> {
+        Step::End(Err(Error::Poll {
+            execution_id: self.id.to_string(),
+            polls: self.polls,
+            elapsed: self.clock.now() - self.started,
+            source,
+        }))
+    }
+
+    /// What `answer` shows, and what it decides.
+    fn step<T>(
+        &mut self,
+        answer: Result<T, UsageError>,
+        judge: impl Fn(T) -> Verdict<T>,
+    ) -> (PollStatus, Step<T>) {
+        self.schedule = self.policy.next_delay(self.schedule);
+        let next = self.schedule;
+        match answer {
+            Ok(answer) => {
+                self.failing = None;
+                self.last_error = None;
+                match judge(answer) {
+                    Verdict::Continue(status) => {
+                        if matches!(status, PollStatus::Unlisted(_) | PollStatus::Missing) {
+                            tracing::info!(execution_id = %self.id, ?status, "unlisted or missing queryStatus; still polling");
+                        }
+                        (status, Step::Again(next))
+                    }
+                    Verdict::Done(answer) => (PollStatus::Complete, Step::End(Ok(answer))),
+                    Verdict::Fail(status, error) => (status, Step::End(Err(error))),
+                }
+            }
+            Err(UsageError::RateLimited {
+                retry_after,
+                body,
+                correlation_id,
+            }) => {
+                let asked = retry_after.unwrap_or_default();
+                let error = UsageError::RateLimited {
+                    retry_after,
+                    body,
+                    correlation_id,
+                };
+                // A wait the deadline cannot hold is reported as what it is: a rate
+                // limit, not "still running".
+                let after_wait = self.clock.now().checked_add(asked);
+                if self
+                    .deadline
+                    .is_some_and(|d| after_wait.is_none_or(|at| at > d))
+                {
+                    return (PollStatus::RateLimited, self.fatal(error));
+                }
+                self.last_error = Some(error);
+                (PollStatus::RateLimited, Step::Again(next.max(asked)))
+            }
+            Err(source) if source.is_transient() || matches!(source, UsageError::Decode { .. }) => {
+                let status = PollStatus::Transient(source.to_string());
+                (status, self.failed(source, next))
+            }
+            Err(source) => (PollStatus::Error(source.to_string()), self.fatal(source)),
+        }
+    }
+
+    /// A poll that failed and may be repeated: polled again, backed off, until the run of
+    /// failures outlasts the failure budget.
+    fn failed<T>(&mut self, source: UsageError, next: Duration) -> Step<T> {
+        let now = self.clock.now();
+        let run = self.failing.get_or_insert(FailingRun {
+            since: now,
+            polls: 0,
+        });
+        run.polls += 1;
+        if now - run.since >= self.policy.failure_budget {
+            return Step::End(Err(Error::PollsFailing {
+                execution_id: self.id.to_string(),
+                polls: self.polls,
+                failed_polls: run.polls,
+                failing_since: run.since - self.started,
+                failing_for: now - run.since,
+                source: Box::new(source),
+            }));
+        }
+        tracing::info!(execution_id = %self.id, error = %source, failed_polls = run.polls, "poll failed; polling on");
+        let delay = self.policy.next_delay_after_failure(next, run.polls);
+        self.last_error = Some(source);
+        Step::Again(delay)
     }
 }
 

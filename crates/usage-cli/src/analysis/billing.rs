@@ -87,6 +87,59 @@ struct Daily {
     days: BTreeMap<NaiveDate, f64>,
 }
 
+/// The days a report looks at: the period, the day it is seen from, the period before.
+#[derive(Clone, Copy)]
+struct Frame {
+    period: Period,
+    as_of: NaiveDate,
+    before: Period,
+}
+
+impl Frame {
+    /// The period `args` names, seen from its day (today, `--as-of`, or the previous
+    /// period's end); refused (exit 2) when it cannot be.
+    fn of(args: &PeriodAsk) -> Result<Self, Failure> {
+        let today = today();
+        let asked = args.as_of.unwrap_or(today);
+        if asked > today {
+            return Err(Failure::Usage(format!(
+                "--as-of {asked}: a day after today ({today}) has no complete days before it yet"
+            )));
+        }
+        let holding = Period::holding(asked, args.billing_day).ok_or_else(|| {
+            Failure::Usage(format!("--as-of {asked}: no billing period holds it"))
+        })?;
+        let (period, as_of) = match args.period {
+            PeriodArg::Current => (holding, asked),
+            PeriodArg::Previous => {
+                let previous = holding.previous().ok_or_else(|| {
+                    Failure::Usage("--period previous: before the calendar".into())
+                })?;
+                (previous, previous.end)
+            }
+        };
+        let before = period.previous().ok_or_else(|| {
+            Failure::Usage("the period before reaches before the calendar".into())
+        })?;
+        Ok(Self {
+            period,
+            as_of,
+            before,
+        })
+    }
+
+    /// The days read: the recent weeks for the weekdays and the period before for the
+    /// change, up to the day before `as_of`.
+    fn days_read(&self) -> (NaiveDate, NaiveDate) {
+        let recent = self
+            .as_of
+            .checked_sub_days(Days::new(WEEKS * 7))
+            .unwrap_or(self.before.start);
+        let first = self.before.start.min(recent);
+        (first, self.as_of.pred_opt().unwrap_or(self.as_of))
+    }
+}
+
 /// The report of `args` from `source` (from the API, one daily job per 90 days).
 pub async fn compute(
     source: &Source,
@@ -94,44 +147,20 @@ pub async fn compute(
     args: &PeriodAsk,
     plan: &Allocation,
 ) -> Result<Report, Failure> {
-    let today = today();
-    let asked = args.as_of.unwrap_or(today);
-    if asked > today {
-        return Err(Failure::Usage(format!(
-            "--as-of {asked}: a day after today ({today}) has no complete days before it yet"
-        )));
-    }
-    let holding = Period::holding(asked, args.billing_day)
-        .ok_or_else(|| Failure::Usage(format!("--as-of {asked}: no billing period holds it")))?;
-    let (period, as_of) = match args.period {
-        PeriodArg::Current => (holding, asked),
-        PeriodArg::Previous => {
-            let previous = holding
-                .previous()
-                .ok_or_else(|| Failure::Usage("--period previous: before the calendar".into()))?;
-            (previous, previous.end)
-        }
-    };
-    let before = period
-        .previous()
-        .ok_or_else(|| Failure::Usage("the period before reaches before the calendar".into()))?;
-    // The recent weeks for the weekdays, and the previous period's same days for the change.
-    let recent = as_of
-        .checked_sub_days(Days::new(WEEKS * 7))
-        .unwrap_or(before.start);
-    let mut first = before.start.min(recent);
-    let last = as_of.pred_opt().unwrap_or(as_of);
-    let mut clients: HashMap<String, Daily> = HashMap::new();
-    let mut add = |id: &str, name: &str, date: NaiveDate, requests: i64| {
-        if args.exclude.iter().any(|x| x == id) {
-            return;
-        }
-        let client = clients.entry(id.to_string()).or_default();
-        if client.name.is_empty() {
-            client.name = name.to_string();
-        }
-        *client.days.entry(date).or_default() += requests as f64;
-    };
+    let frame = Frame::of(args)?;
+    let clients = requests_by_day(source, progress, args, &frame).await?;
+    Ok(summarize(clients, &frame, args, plan))
+}
+
+/// Each client's requests day by day over the days the frame reads, the excluded clients
+/// left out.
+async fn requests_by_day(
+    source: &Source,
+    progress: &Progress,
+    args: &PeriodAsk,
+    frame: &Frame,
+) -> Result<HashMap<String, Daily>, Failure> {
+    let (mut first, last) = frame.days_read();
     // An early --as-of gets what is left of the weeks before it: the dataset's days, or the
     // year the API keeps.
     let (earliest, said) = source.earliest();
@@ -141,45 +170,64 @@ pub async fn compute(
             "{said} {first}; the projection and the change use the days from there"
         ));
     }
-    if let Some(days) = DayWindow::new(first, last) {
-        source.check_days(days, "--as-of")?;
-        let asks = [Ask {
-            days,
-            columns: vec![
-                Column::OauthClientId,
-                Column::OauthClientName,
-                Column::RequestCount,
-            ],
-            daily: true,
-            needs: vec![Column::OauthClientId],
-            purpose: "the allowance per OAuth client",
-        }];
-        source
-            .rows(&asks, args.concurrency, |_, row| {
-                let Some(date) = row.date else {
-                    return Err(Failure::Malformed(format!(
-                        "a row of a daily job has no date: {:?}",
-                        row.to_model()
-                    )));
-                };
-                add(
-                    row.text(Column::OauthClientId),
-                    row.text(Column::OauthClientName),
-                    date,
-                    row.count(Column::RequestCount),
-                );
-                Ok(())
-            })
-            .await?;
-    }
+    let mut clients: HashMap<String, Daily> = HashMap::new();
+    let Some(days) = DayWindow::new(first, last) else {
+        return Ok(clients);
+    };
+    source.check_days(days, "--as-of")?;
+    let asks = [Ask {
+        days,
+        columns: vec![
+            Column::OauthClientId,
+            Column::OauthClientName,
+            Column::RequestCount,
+        ],
+        daily: true,
+        needs: vec![Column::OauthClientId],
+        purpose: "the allowance per OAuth client",
+    }];
+    source
+        .rows(&asks, args.concurrency, |_, row| {
+            let Some(date) = row.date else {
+                return Err(Failure::Malformed(format!(
+                    "a row of a daily job has no date: {:?}",
+                    row.to_model()
+                )));
+            };
+            let id = row.text(Column::OauthClientId);
+            if args.exclude.iter().any(|x| x == id) {
+                return Ok(());
+            }
+            let client = clients.entry(id.to_string()).or_default();
+            if client.name.is_empty() {
+                client.name = row.text(Column::OauthClientName).to_string();
+            }
+            *client.days.entry(date).or_default() += row.count(Column::RequestCount) as f64;
+            Ok(())
+        })
+        .await?;
+    Ok(clients)
+}
 
+/// The period's figures, org-wide and per client, from the clients' days.
+fn summarize(
+    clients: HashMap<String, Daily>,
+    frame: &Frame,
+    args: &PeriodAsk,
+    plan: &Allocation,
+) -> Report {
+    let Frame {
+        period,
+        as_of,
+        before,
+    } = *frame;
     let elapsed = u32::try_from((as_of - period.start).num_days()).unwrap_or(0);
     let same_days_before = before
         .start
         .checked_add_days(Days::new(u64::from(elapsed)))
         .unwrap_or(before.end);
-    let to_date = |days: &BTreeMap<NaiveDate, f64>| -> i64 {
-        days.range(period.start..as_of)
+    let sum = |days: &BTreeMap<NaiveDate, f64>, range: std::ops::Range<NaiveDate>| -> i64 {
+        days.range(range)
             .fold(0i64, |sum, (_, v)| sum.saturating_add(*v as i64))
     };
     let mut org: BTreeMap<NaiveDate, f64> = BTreeMap::new();
@@ -189,16 +237,13 @@ pub async fn compute(
         }
     }
     let total = project(&org, period, as_of);
-    let requests_to_date = to_date(&org);
+    let requests_to_date = sum(&org, period.start..as_of);
     let mut parts: Vec<ClientPart> = clients
         .into_iter()
         .map(|(id, client)| {
             let projection = project(&client.days, period, as_of);
-            let previous: i64 = client
-                .days
-                .range(before.start..same_days_before)
-                .fold(0i64, |sum, (_, v)| sum.saturating_add(*v as i64));
-            let now = to_date(&client.days);
+            let previous = sum(&client.days, before.start..same_days_before);
+            let now = sum(&client.days, period.start..as_of);
             ClientPart {
                 oauth_client_id: id,
                 oauth_client_name: client.name,
@@ -217,7 +262,7 @@ pub async fn compute(
             .then(a.oauth_client_id.cmp(&b.oauth_client_id))
     });
     let allocation = plan.allocation as f64;
-    Ok(Report {
+    Report {
         estimate: true,
         period_first_day: period.start,
         period_last_day: period.last(),
@@ -243,7 +288,7 @@ pub async fn compute(
                 requests: *requests as i64,
             })
             .collect(),
-    })
+    }
 }
 
 fn share(part: f64, whole: f64) -> f64 {

@@ -14,7 +14,10 @@ use std::time::Instant;
 use futures_util::StreamExt as _;
 
 use chrono::{Days, NaiveDate, Utc};
-use usage_ext::models::{Granularity, OrganizationPublicApiUsage, SortOrder, UsageQuerySortBy};
+use usage_ext::models::{
+    Granularity, OrganizationPublicApiUsage, OrganizationPublicApiUsageQueryRequest, SortOrder,
+    UsageQuerySortBy,
+};
 use usage_ext::{DayWindow, MAX_HISTORY_DAYS, Pages, earliest_first_day, split_days};
 
 use crate::cli::SyncArgs;
@@ -159,50 +162,12 @@ async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Resu
     }
 
     let today = today();
-    let yesterday = resolve::days_before(today, 1, "sync")?;
-    let earliest = earliest_first_day(today);
-    let asked = resolve::days_before(today, plan.since.unwrap_or(DEFAULT_SINCE_DAYS), "--since")?;
-    let mut first = match &state {
-        None => asked,
-        Some(state) => {
-            let repull_from = state
-                .last_complete_day
-                .checked_add_days(Days::new(1))
-                .and_then(|d| d.checked_sub_days(Days::new(u64::from(plan.repull))))
-                .unwrap_or(state.last_complete_day);
-            match plan.since {
-                Some(_) => repull_from.min(asked),
-                None => repull_from,
-            }
-        }
-    };
-    if first < earliest {
-        session.progress.note(&format!(
-            "sync: the days before {earliest} are past the year the Usage API keeps; starting there"
-        ));
-        first = earliest;
-    }
-    let Some(days) = DayWindow::new(first, yesterday) else {
-        session.progress.note(&format!(
-            "sync: {place} is up to date (last complete day {yesterday})"
-        ));
+    let Some(days) = days_to_pull(session, plan, state.as_ref(), today)? else {
         return Ok(());
     };
+    let (first, yesterday) = (days.first(), days.last());
     let windows = split_days(days, today).map_err(|e| Failure::Usage(e.to_string()))?;
-    let mut request = job_request(windows[0].interval());
-    request.group_by = plan.shape.group_by.clone();
-    request.metrics = Column::COUNTS.iter().filter_map(|c| c.metric()).collect();
-    request.granularity = Some(plan.shape.granularity.clone());
-    request.template_uris = plan.shape.template_uris.clone();
-    request.http_methods = plan.shape.http_methods.clone();
-    request.platforms = plan.shape.platforms.clone();
-    request.user_ids = plan.shape.user_ids.clone();
-    request.oauth_client_ids = plan.shape.oauth_client_ids.clone();
-    // Date order lets a day be written as soon as the next begins.
-    request.sort_by = vec![UsageQuerySortBy {
-        field_name: Some("date".into()),
-        order: Some(SortOrder::Asc),
-    }];
+    let request = request(plan, windows[0]);
     let queries = api
         .queries()
         .clone()
@@ -269,6 +234,67 @@ async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Resu
         state.last_complete_day,
     ));
     Ok(())
+}
+
+/// The days this run pulls: from the first run's `--since`, or `--repull` days before the
+/// state's last complete day, to yesterday, within the year the API keeps; `None` when the
+/// dataset is up to date.
+fn days_to_pull(
+    session: &Session,
+    plan: &Plan,
+    state: Option<&SyncState>,
+    today: NaiveDate,
+) -> Result<Option<DayWindow>, Failure> {
+    let place = plan.store.describe();
+    let yesterday = resolve::days_before(today, 1, "sync")?;
+    let earliest = earliest_first_day(today);
+    let asked = resolve::days_before(today, plan.since.unwrap_or(DEFAULT_SINCE_DAYS), "--since")?;
+    let mut first = match state {
+        None => asked,
+        Some(state) => {
+            let repull_from = state
+                .last_complete_day
+                .checked_add_days(Days::new(1))
+                .and_then(|d| d.checked_sub_days(Days::new(u64::from(plan.repull))))
+                .unwrap_or(state.last_complete_day);
+            match plan.since {
+                Some(_) => repull_from.min(asked),
+                None => repull_from,
+            }
+        }
+    };
+    if first < earliest {
+        session.progress.note(&format!(
+            "sync: the days before {earliest} are past the year the Usage API keeps; starting there"
+        ));
+        first = earliest;
+    }
+    let days = DayWindow::new(first, yesterday);
+    if days.is_none() {
+        session.progress.note(&format!(
+            "sync: {place} is up to date (last complete day {yesterday})"
+        ));
+    }
+    Ok(days)
+}
+
+/// The job of `window`: every counter of the rows of the dataset's shape, in date order.
+fn request(plan: &Plan, window: DayWindow) -> OrganizationPublicApiUsageQueryRequest {
+    let mut request = job_request(window.interval());
+    request.group_by = plan.shape.group_by.clone();
+    request.metrics = Column::COUNTS.iter().filter_map(|c| c.metric()).collect();
+    request.granularity = Some(plan.shape.granularity.clone());
+    request.template_uris = plan.shape.template_uris.clone();
+    request.http_methods = plan.shape.http_methods.clone();
+    request.platforms = plan.shape.platforms.clone();
+    request.user_ids = plan.shape.user_ids.clone();
+    request.oauth_client_ids = plan.shape.oauth_client_ids.clone();
+    // Date order lets a day be written as soon as the next begins.
+    request.sort_by = vec![UsageQuerySortBy {
+        field_name: Some("date".into()),
+        order: Some(SortOrder::Asc),
+    }];
+    request
 }
 
 /// Which windows are complete, in any order; the state may only cover the first ones up
