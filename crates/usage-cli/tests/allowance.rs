@@ -2,6 +2,10 @@
 //! and in all; the projection, the overage and the change follow from them as documented;
 //! `--from` a synced dataset answers the same and sends nothing; bad input sends nothing.
 
+mod common;
+
+use common::{against, text};
+
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -9,22 +13,8 @@ use chrono::{Days, NaiveDate, Utc};
 use serde_json::Value;
 use usage_fake::{FakeConfig, FakeService};
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn tool(fake: &FakeService) -> Command {
-    let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
-    cmd.env_clear()
-        .args(["--base-url", &fake.base_url()])
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
-    cmd.timeout(std::time::Duration::from_secs(60));
-    cmd
-}
-
 async fn run(fake: &FakeService, args: &[&str]) -> Output {
-    let mut cmd = tool(fake);
+    let mut cmd = against(fake);
     cmd.args(args);
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await

@@ -2,30 +2,21 @@
 //! choosing. Outputs are checked against what usage-fake holds, computed in-process through
 //! usage-ext from the same seeded org.
 
+mod common;
+
+use common::{text, tool};
+
 use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use usage_ext::models::{ApiUsageOrganizationQuery, ApiUsageRow, Metric, OrganizationGroupBy};
 use usage_ext::{PollPolicy, UsageQueries};
 use usage_fake::{Completion, FakeConfig, FakeService, Outcome};
 
 /// A fixed window in the past: the same rows on any day.
 const INTERVAL: &str = "2026-10-01/2026-10-08";
-
-/// The tool with an empty environment (no GENESYSCLOUD_* of the developer's leaks in).
-fn tool() -> Command {
-    let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
-    cmd.env_clear().env("COLUMNS", "100");
-    cmd.timeout(Duration::from_secs(60));
-    cmd
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
 
 fn run(args: &[&str]) -> Output {
     tool().args(args).output().unwrap()

@@ -3,6 +3,10 @@
 //! sending nothing (no credentials in the environment, the fake's counters unchanged).
 //! What a dataset cannot answer is refused, and what it lacks is said.
 
+mod common;
+
+use common::{fresh, text};
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
@@ -11,24 +15,18 @@ use assert_cmd::Command;
 use chrono::{Days, NaiveDate, Utc};
 use usage_fake::{FakeConfig, FakeService};
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// The tool with nothing in its environment: no credentials, so nothing can be sent.
+/// The binary with a UTF-8 locale and no credentials: a dataset needs none.
 fn offline() -> Command {
-    let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
-    cmd.env_clear().env("LANG", "C.UTF-8");
-    cmd.timeout(std::time::Duration::from_secs(60));
+    let mut cmd = common::tool();
+    cmd.env("LANG", "C.UTF-8");
     cmd
 }
 
 /// The tool against `fake`'s API.
 fn online(fake: &FakeService) -> Command {
-    let mut cmd = offline();
-    cmd.args(["--base-url", &fake.base_url()])
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
+    let mut cmd = common::against(fake);
+    cmd.env("LANG", "C.UTF-8");
     cmd
 }
 
@@ -38,19 +36,13 @@ async fn output(mut cmd: Command) -> Output {
         .unwrap()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 fn yesterday() -> NaiveDate {
     Utc::now().date_naive() - Days::new(1)
 }
 
 /// A dataset of the last `days` days synced from `fake`, with `args` besides.
 async fn synced(fake: &FakeService, name: &str, days: u32, args: &[&str]) -> PathBuf {
-    let dir = scratch(name);
+    let dir = fresh(name);
     let mut cmd = online(fake);
     cmd.args(["sync", "--to", dir.to_str().unwrap(), "--since"])
         .arg(format!("{days}d"))
@@ -271,18 +263,18 @@ async fn bad_datasets_are_refused_with_a_clear_error() {
     };
 
     // Not a dataset: an empty directory, a missing one.
-    let empty = scratch("history-empty");
+    let empty = fresh("history-empty");
     std::fs::create_dir_all(&empty).unwrap();
     says(&run(&empty, &["report"]).await, 2, "no dataset there");
     says(
-        &run(&scratch("history-none"), &["check", "--max-429", "1"]).await,
+        &run(&fresh("history-none"), &["check", "--max-429", "1"]).await,
         2,
         "no dataset there",
     );
 
     // A state file that is a directory: the dataset cannot answer, nothing is read (exit 2),
     // and it says so (it used to say "writing the output failed", exit 1).
-    let odd = scratch("history-state-dir");
+    let odd = fresh("history-state-dir");
     std::fs::create_dir_all(odd.join("_genesys_usage_sync.json")).unwrap();
     let out = run(&odd, &["report"]).await;
     says(&out, 2, "its state cannot be read");

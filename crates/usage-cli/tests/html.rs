@@ -4,6 +4,10 @@
 //! log shows none from the page; a control page with an image shows that it would).
 //! `.ci/run` installs `chromium` and runs these (`--ignored`).
 
+mod common;
+
+use common::{scratch, text};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -11,10 +15,6 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use usage_fake::{FakeConfig, FakeService};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 async fn report(fake: &FakeService, args: &[&str]) -> Output {
     run(fake, &[&["report", "--since", "7d"], args].concat()).await
@@ -31,13 +31,6 @@ async fn run(fake: &FakeService, args: &[&str]) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Runs headless Chromium on `page` with `extra` flags, a fresh profile and a net log;

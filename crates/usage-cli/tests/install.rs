@@ -1,17 +1,14 @@
 //! What an installed `genesys-usage` gives an operator besides its commands: shell
 //! completions that a real bash completes with, and a man page that `man` renders.
 
+mod common;
+
+use common::scratch;
+
 use std::process::Command;
 
 fn tool() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"))
-}
-
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// What bash's completion offers for `words`, the last one being completed.

@@ -2,22 +2,15 @@
 //! the precedence (flags, then the environment, then the profile), the errors, the warning
 //! for a secret others can read, and no secret ever printed.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{scratch, text};
+
+use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
 use usage_fake::{FakeConfig, FakeService};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn write_config(path: &Path, text: &str, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;

@@ -5,6 +5,10 @@
 //! flags. The tests marked `ignore` need Debian's `prometheus` (promtool and a real server),
 //! which `.ci/run` installs.
 
+mod common;
+
+use common::{against, scratch};
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -152,16 +156,6 @@ async fn refreshed_exporter(fake: &FakeService, args: &[&str]) -> (Exporter, Str
         .await
         .unwrap();
     (exporter, body)
-}
-
-/// The tool against `fake`, with its credentials and nothing else in the environment.
-fn against(fake: &FakeService) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("genesys-usage").unwrap();
-    cmd.env_clear()
-        .args(["--base-url", &fake.base_url()])
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
-    cmd
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -759,14 +753,6 @@ async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
         String::from_utf8_lossy(&blocks.stderr)
     );
     assert!(std::fs::read_dir(dir.join("blocks")).unwrap().count() > 0);
-}
-
-/// A fresh directory under the target dir.
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// A PromQL instant query through Prometheus's HTTP API at `api`.

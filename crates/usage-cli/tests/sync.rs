@@ -7,46 +7,28 @@
 //!
 //! The tests marked `ignore` need a real part `.ci/run` starts (DuckDB, an S3 server).
 
+mod common;
+
+use common::{against, fresh, text};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 use arrow_array::{Array, Date32Array, Int64Array, StringArray, TimestampMillisecondArray};
-use assert_cmd::Command;
 use chrono::{Days, NaiveDate, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use usage_fake::{Completion, FakeConfig, FakeService, Fault, Operation, Outcome};
 
 const STATE: &str = "_genesys_usage_sync.json";
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn tool(fake: &FakeService) -> Command {
-    let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
-    cmd.env_clear()
-        .args(["--base-url", &fake.base_url()])
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
-    cmd.timeout(Duration::from_secs(120));
-    cmd
-}
-
 async fn sync(fake: &FakeService, dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = tool(fake);
+    let mut cmd = against(fake);
     cmd.arg("sync").arg("--to").arg(dir).args(args);
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()
-}
-
-/// A fresh directory under the target dir, removed first if a run before left it.
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 fn yesterday() -> NaiveDate {
@@ -167,7 +149,7 @@ fn all_rows(days: &BTreeMap<NaiveDate, DayFile>) -> Rows {
 
 /// What `jobs` prints for the same days and shape, as the same map.
 async fn jobs_rows(fake: &FakeService, first: NaiveDate, last: NaiveDate) -> Rows {
-    let mut cmd = tool(fake);
+    let mut cmd = against(fake);
     cmd.args([
         "jobs",
         "--interval",
@@ -211,7 +193,7 @@ fn state(dir: &Path) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sync_writes_each_day_once_and_a_rerun_replaces_only_the_repulled_days() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
-    let dir = scratch("sync-rerun");
+    let dir = fresh("sync-rerun");
     let out = sync(&fake, &dir, &["--since", "60d", "--page-size", "100"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty(), "data goes to files, not stdout");
@@ -253,13 +235,13 @@ async fn a_sync_writes_each_day_once_and_a_rerun_replaces_only_the_repulled_days
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_exits_2_and_sends_nothing() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
-    let dir = scratch("sync-refusals");
+    let dir = fresh("sync-refusals");
     let ok = sync(&fake, &dir, &["--since", "5d"]).await;
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
     let state_before = std::fs::read(dir.join(STATE)).unwrap();
 
     let a_file = dir.join(STATE);
-    let newer = scratch("sync-newer");
+    let newer = fresh("sync-newer");
     std::fs::create_dir_all(&newer).unwrap();
     std::fs::write(
         newer.join(STATE),
@@ -279,9 +261,9 @@ async fn bad_input_exits_2_and_sends_nothing() {
         ),
         (dir.clone(), vec!["--http-method", "GET"], "another shape"),
         (newer.clone(), vec![], "newer genesys-usage"),
-        (scratch("sync-400d"), vec!["--since", "400d"], "one year"),
+        (fresh("sync-400d"), vec!["--since", "400d"], "one year"),
         (
-            scratch("sync-repull"),
+            fresh("sync-repull"),
             vec!["--repull", "100d"],
             "longer than the window",
         ),
@@ -311,7 +293,7 @@ async fn bad_input_exits_2_and_sends_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn faults_during_a_sync_lose_and_double_nothing() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
-    let clean = scratch("sync-clean");
+    let clean = fresh("sync-clean");
     let out = sync(&fake, &clean, &["--since", "40d", "--page-size", "10"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let expected = all_rows(&read_dataset(&clean));
@@ -332,7 +314,7 @@ async fn faults_during_a_sync_lose_and_double_nothing() {
         ],
     );
     let gets_before = fake.requests(Operation::GetUsageAggregatesQueryJob);
-    let faulted = scratch("sync-faulted");
+    let faulted = fresh("sync-faulted");
     let out = sync(&fake, &faulted, &["--since", "40d", "--page-size", "10"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let served = fake.faults_served().len();
@@ -344,7 +326,7 @@ async fn faults_during_a_sync_lose_and_double_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_job_exits_3_and_leaves_the_state_at_the_last_complete_day() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
-    let dir = scratch("sync-failed");
+    let dir = fresh("sync-failed");
     let out = sync(&fake, &dir, &["--since", "10d"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let state_before = std::fs::read(dir.join(STATE)).unwrap();
@@ -376,14 +358,14 @@ async fn a_sync_killed_at_twenty_moments_and_rerun_ends_as_an_uninterrupted_one(
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
     // Small pages and a little latency, so that a run spans many writes and pages.
     let args = ["--since", "60d", "--page-size", "40", "--concurrency", "1"];
-    let whole = scratch("sync-whole");
+    let whole = fresh("sync-whole");
     let started = Instant::now();
     let out = sync(&fake, &whole, &args).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let took = started.elapsed();
     let expected = all_rows(&read_dataset(&whole));
 
-    let dir = scratch("sync-killed");
+    let dir = fresh("sync-killed");
     let mut moments = Moments(20261201);
     let mut killed_mid_run = 0;
     for round in 0..20 {
@@ -479,7 +461,7 @@ async fn until_held(pid: u32, holds: impl Fn() -> Option<String>) {
 async fn one_sync_at_a_time_per_directory_and_a_killed_one_holds_nothing() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
     let args = ["--since", "30d", "--concurrency", "1"];
-    let whole = scratch("sync-lock-whole");
+    let whole = fresh("sync-lock-whole");
     let out = sync(&fake, &whole, &args).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let expected = all_rows(&read_dataset(&whole));
@@ -489,7 +471,7 @@ async fn one_sync_at_a_time_per_directory_and_a_killed_one_holds_nothing() {
         usage_fake::Completion::AfterTime(Duration::from_secs(2)),
         usage_fake::Outcome::Complete,
     );
-    let dir = scratch("sync-lock");
+    let dir = fresh("sync-lock");
     let to = dir.to_str().unwrap();
     let first = spawn_sync(&fake, to, &args);
     let lock = dir.join(LOCK);
@@ -520,7 +502,7 @@ async fn one_sync_at_a_time_per_directory_and_a_killed_one_holds_nothing() {
     assert_eq!(all_rows(&read_dataset(&dir)), expected, "the dataset whole");
 
     // Killed while it holds the lock: the kernel releases it, the next run takes it.
-    let dir = scratch("sync-lock-killed");
+    let dir = fresh("sync-lock-killed");
     let to = dir.to_str().unwrap();
     let mut killed = spawn_sync(&fake, to, &args);
     let lock = dir.join(LOCK);
@@ -623,7 +605,7 @@ async fn a_sync_to_s3_takes_container_credentials_from_the_environment() {
             r#"{{"AccessKeyId":"testing","SecretAccessKey":"testing","Token":"session","Expiration":"{expires}"}}"#
         ),
     );
-    let dir = scratch("sync-pod-identity");
+    let dir = fresh("sync-pod-identity");
     std::fs::create_dir_all(&dir).unwrap();
     let token = dir.join("token");
     std::fs::write(&token, "pod-identity-token").unwrap();
@@ -677,7 +659,7 @@ fn terminate(pid: u32) {
 async fn a_sync_stopped_by_sigterm_ends_as_interrupted_and_the_next_run_completes_it() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
     let args = ["--since", "120d", "--concurrency", "1"];
-    let whole = scratch("sync-sigterm-whole");
+    let whole = fresh("sync-sigterm-whole");
     let out = sync(&fake, &whole, &args).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let expected = all_rows(&read_dataset(&whole));
@@ -687,7 +669,7 @@ async fn a_sync_stopped_by_sigterm_ends_as_interrupted_and_the_next_run_complete
         usage_fake::Completion::AfterTime(Duration::from_secs(1)),
         usage_fake::Outcome::Complete,
     );
-    let dir = scratch("sync-sigterm");
+    let dir = fresh("sync-sigterm");
     let to = dir.to_str().unwrap();
     let stopped = spawn_sync(&fake, to, &args);
     let lock = dir.join(LOCK);
@@ -730,7 +712,7 @@ async fn a_sync_stopped_by_sigterm_ends_as_interrupted_and_the_next_run_complete
 #[ignore = "needs python3 with duckdb: .ci/run runs it"]
 async fn duckdb_reads_the_dataset_with_the_totals_of_jobs() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
-    let dir = scratch("sync-duckdb");
+    let dir = fresh("sync-duckdb");
     let out = sync(&fake, &dir, &["--since", "30d"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/duckdb_totals.py");
@@ -825,7 +807,7 @@ async fn s3_objects(endpoint: &str, bucket: &str, prefix: &str) -> BTreeMap<Stri
 
 /// The rows of the day objects, as `read_dataset` reads a directory's.
 fn s3_rows(objects: &BTreeMap<String, Vec<u8>>) -> Rows {
-    let dir = scratch("sync-s3-read");
+    let dir = fresh("sync-s3-read");
     for (key, bytes) in objects {
         if key.ends_with(".parquet") {
             let path = dir.join(key);
@@ -844,7 +826,7 @@ async fn a_sync_to_s3_writes_what_a_sync_to_a_directory_writes_and_survives_a_ki
     let (endpoint, bucket) = s3_endpoint();
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
     let args = ["--since", "30d", "--page-size", "20", "--concurrency", "1"];
-    let dir = scratch("sync-s3-dir");
+    let dir = fresh("sync-s3-dir");
     let out = sync(&fake, &dir, &args).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let expected = all_rows(&read_dataset(&dir));

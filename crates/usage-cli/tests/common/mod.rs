@@ -1,0 +1,48 @@
+//! What every test of `genesys-usage` shares: the binary with a clean environment, the
+//! binary against a fake, scratch directories and text of a run's output.
+
+// Each test file uses some of these; the others would be dead code in its crate.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use usage_fake::FakeService;
+
+/// The binary with nothing in its environment (no credentials, no locale), help wrapped at
+/// 100 columns, and a bound on how long it may run.
+pub fn tool() -> Command {
+    let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
+    cmd.env_clear().env("COLUMNS", "100");
+    cmd.timeout(Duration::from_secs(120));
+    cmd
+}
+
+/// The binary against `fake`, with its credentials and nothing else in the environment.
+pub fn against(fake: &FakeService) -> Command {
+    let mut cmd = tool();
+    cmd.args(["--base-url", &fake.base_url()])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret());
+    cmd
+}
+
+/// A place under the target's temporary directory that does not exist yet.
+pub fn fresh(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// An empty directory under the target's temporary directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = fresh(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A run's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
