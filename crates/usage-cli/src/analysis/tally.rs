@@ -266,6 +266,28 @@ fn compare(requests: i64, status429: i64, before: &Client) -> Previous {
     }
 }
 
+/// The org's figures over a report's clients: the clients that called, their requests
+/// and 429s (saturating: a sum of huge counts is the largest there is, never a panic).
+pub struct Totals {
+    pub calling: usize,
+    pub requests: i64,
+    pub limited: i64,
+}
+
+impl Totals {
+    pub fn of(clients: &[ClientReport]) -> Self {
+        Self {
+            calling: clients.iter().filter(|c| c.request_count > 0).count(),
+            requests: clients
+                .iter()
+                .fold(0i64, |sum, c| sum.saturating_add(c.request_count)),
+            limited: clients
+                .iter()
+                .fold(0i64, |sum, c| sum.saturating_add(c.status429)),
+        }
+    }
+}
+
 pub fn share(part: i64, whole: i64) -> f64 {
     if whole <= 0 {
         0.0

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use usage_ext::DayWindow;
 
 use crate::analysis::allowance::Report as Allowance;
-use crate::analysis::tally::ClientReport;
+use crate::analysis::tally::{ClientReport, Totals};
 use crate::render::output::{thousands, whole};
 use crate::render::report::{requests_change, share_change};
 
@@ -89,13 +89,11 @@ pub fn write(out: &mut dyn Write, page: &Page<'_>, clients: &[ClientReport]) -> 
         "Genesys Cloud API usage by OAuth client, {}",
         escape(page.window)
     ));
-    let requests: i64 = clients
-        .iter()
-        .fold(0i64, |sum, c| sum.saturating_add(c.request_count));
-    let limited: i64 = clients
-        .iter()
-        .fold(0i64, |sum, c| sum.saturating_add(c.status429));
-    let calling = clients.iter().filter(|c| c.request_count > 0).count();
+    let Totals {
+        calling,
+        requests,
+        limited,
+    } = Totals::of(clients);
     let _ = writeln!(
         html,
         "<header><h1>Genesys Cloud API usage by OAuth client</h1>\

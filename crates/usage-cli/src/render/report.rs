@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use crate::analysis::tally::{Change, ClientReport, Previous, share};
+use crate::analysis::tally::{Change, ClientReport, Previous, Totals, share};
 use crate::render::format::Format;
 use crate::render::output::{thousands, write_table};
 use crate::untrusted::CsvCells;
@@ -170,13 +170,11 @@ fn write_report_table(
     look: &Look<'_>,
     clients: &[ClientReport],
 ) -> io::Result<()> {
-    let requests: i64 = clients
-        .iter()
-        .fold(0i64, |sum, c| sum.saturating_add(c.request_count));
-    let limited: i64 = clients
-        .iter()
-        .fold(0i64, |sum, c| sum.saturating_add(c.status429));
-    let calling = clients.iter().filter(|c| c.request_count > 0).count();
+    let Totals {
+        calling,
+        requests,
+        limited,
+    } = Totals::of(clients);
     writeln!(out, "{}", look.heading)?;
     writeln!(
         out,

@@ -13,6 +13,13 @@ fn refuse(field: &str, value: i64, whose: &str) -> Failure {
     ))
 }
 
+/// The first of `fields` whose count is negative.
+fn negative<'a>(fields: &[(&'a str, Option<i64>)]) -> Option<(&'a str, i64)> {
+    fields
+        .iter()
+        .find_map(|(field, value)| value.filter(|v| *v < 0).map(|v| (*field, v)))
+}
+
 /// A row of the aggregates query jobs.
 pub fn check_job_row(row: &OrganizationPublicApiUsage) -> Result<(), Failure> {
     let fields = [
@@ -23,8 +30,8 @@ pub fn check_job_row(row: &OrganizationPublicApiUsage) -> Result<(), Failure> {
         ("status429", row.status429),
         ("status500", row.status500),
     ];
-    match fields.iter().find(|(_, v)| v.is_some_and(|v| v < 0)) {
-        Some((field, Some(value))) => {
+    match negative(&fields) {
+        Some((field, value)) => {
             let client = row.oauth_client.as_ref().and_then(|c| c.id.as_deref());
             let date = row.date.map(|d| d.to_string());
             let whose = format!(
@@ -32,9 +39,9 @@ pub fn check_job_row(row: &OrganizationPublicApiUsage) -> Result<(), Failure> {
                 client.unwrap_or("(none)"),
                 date.as_deref().unwrap_or("no date")
             );
-            Err(refuse(field, *value, &whose))
+            Err(refuse(field, value, &whose))
         }
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
@@ -48,13 +55,13 @@ pub fn check_query_row(row: &ApiUsageRow) -> Result<(), Failure> {
         ("status429", row.status429),
         ("status500", row.status500),
     ];
-    match fields.iter().find(|(_, v)| v.is_some_and(|v| v < 0)) {
-        Some((field, Some(value))) => Err(refuse(
+    match negative(&fields) {
+        Some((field, value)) => Err(refuse(
             field,
-            *value,
+            value,
             &format!("OAuth client {}", row.client_id()),
         )),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
