@@ -7,10 +7,13 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use usage_ext::{Execution, JobRow, Pages};
+
 use crate::cli::{Format, Global};
 use crate::exit::Failure;
 use crate::progress::{Pending, Progress};
 use crate::render::output::{Record, Sink};
+use crate::source::api::Api;
 use crate::untrusted::CsvCells;
 
 /// A running command's outputs.
@@ -66,6 +69,40 @@ impl Session {
 
     pub fn out(&self) -> Result<Box<dyn Write>, Failure> {
         open_output(self.output.as_deref())
+    }
+
+    /// Waits for a usage query and prints its rows.
+    pub async fn query_rows(
+        &self,
+        api: &Api,
+        execution: Execution,
+        client: Option<&str>,
+    ) -> Result<(), Failure> {
+        api.submitted("usage query", &execution.execution_id, client);
+        let result = execution
+            .wait_with(api.queries(), |e| api.polled(e))
+            .await?;
+        api.done();
+        self.rows(&result.results)
+    }
+
+    /// Streams a job's rows page by page: memory holds one page, whatever the format but
+    /// the table.
+    pub async fn job_pages<R>(&self, api: &Api, mut pages: Pages<R>) -> Result<(), Failure>
+    where
+        R: Record + JobRow,
+    {
+        let mut sink =
+            Sink::<R>::new(self.format, self.csv, self.out()?).map_err(Failure::output)?;
+        while let Some(page) = pages.next_page().await {
+            for row in &page? {
+                sink.row(row).map_err(Failure::output)?;
+            }
+            self.progress
+                .status(&format!("paging · {} rows", sink.count()));
+        }
+        api.done();
+        sink.finish().map_err(Failure::output)
     }
 
     /// Prints every row of a finished query.

@@ -14,6 +14,7 @@ use usage_ext::models::{
 
 use crate::analysis::allowance::PeriodArg;
 use crate::analysis::rules::Per;
+use crate::config::Login;
 pub use crate::render::format::Format;
 
 const AFTER_HELP: &str = "\
@@ -105,6 +106,22 @@ pub struct Global {
     /// Give up waiting for a query after this long (exit code 4), e.g. 90s, 15m.
     #[arg(long, global = true, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
     pub max_wait: Duration,
+}
+
+impl Global {
+    /// How to reach the API, as these flags say it.
+    pub fn login(&self) -> Login {
+        Login {
+            demo: self.demo,
+            client_id: self.client_id.clone(),
+            client_secret_stdin: self.client_secret_stdin,
+            region: self.region.clone(),
+            base_url: self.base_url.clone(),
+            profile: self.profile.first().cloned(),
+            gc_config: self.gc_config.clone(),
+            max_wait: self.max_wait,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

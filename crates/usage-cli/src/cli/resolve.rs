@@ -6,7 +6,8 @@ use chrono::{Days, NaiveDate, Utc};
 use usage_ext::models::Interval;
 use usage_ext::{DayWindow, split_days};
 
-use crate::cli::Window;
+use crate::analysis::billing::{self, Allocation};
+use crate::cli::{AllocationArgs, Window};
 use crate::exit::Failure;
 
 /// Today in UTC, the service's calendar.
@@ -80,4 +81,13 @@ pub fn job_days(window: &Window) -> Result<DayWindow, Failure> {
 /// starts more than a year back.
 pub fn job_windows(window: &Window) -> Result<Vec<DayWindow>, Failure> {
     split_days(job_days(window)?, today()).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+/// The allocation the flags give (`--licenses` at an allowance table, or `--allocation`).
+pub fn allocation(args: &AllocationArgs) -> Result<Allocation, Failure> {
+    billing::allocation_of(
+        args.licenses.as_deref(),
+        args.allocation,
+        args.allowances.as_deref(),
+    )
 }

@@ -5,18 +5,14 @@
 use std::io::Write as _;
 
 use crate::analysis::billing::{self, Allocation, PeriodAsk};
-use crate::cli::{AllocationArgs, AllowanceArgs};
-use crate::commands::{DATA_AND_PAGE, Declared};
+use crate::cli::{AllowanceArgs, resolve};
+use crate::commands::declared::{DATA_AND_PAGE, Declared, writes};
 use crate::exit::Failure;
 use crate::render::allowance;
 use crate::session::Session;
 use crate::source::Source;
 
-pub const DECLARED: Declared = Declared {
-    formats: DATA_AND_PAGE,
-    own_signals: false,
-    several_orgs: false,
-};
+pub const DECLARED: Declared = writes(DATA_AND_PAGE);
 
 /// The period asked for and the allocation, resolved before anything is sent.
 pub struct Plan {
@@ -28,7 +24,7 @@ pub struct Plan {
 /// Checks the licenses (or the allocation) and the allowance table; exit 2 on a bad one.
 pub fn plan(args: AllowanceArgs) -> Result<Plan, Failure> {
     Ok(Plan {
-        allocation: allocation(&args.allocation)?,
+        allocation: resolve::allocation(&args.allocation)?,
         ask: PeriodAsk {
             billing_day: args.allocation.billing_day,
             period: args.period,
@@ -38,15 +34,6 @@ pub fn plan(args: AllowanceArgs) -> Result<Plan, Failure> {
         },
         from: args.dataset.from,
     })
-}
-
-/// The allocation the flags give (`--licenses` at an allowance table, or `--allocation`).
-pub fn allocation(args: &AllocationArgs) -> Result<Allocation, Failure> {
-    billing::allocation_of(
-        args.licenses.as_deref(),
-        args.allocation,
-        args.allowances.as_deref(),
-    )
 }
 
 pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(), Failure> {

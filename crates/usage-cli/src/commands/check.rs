@@ -11,19 +11,14 @@ use crate::analysis::billing::{self, Allocation, PeriodAsk};
 use crate::analysis::report::{self, Wants};
 use crate::analysis::rules::{self, Limit, Per, Rule};
 use crate::cli::{CheckArgs, Format, resolve};
-use crate::commands::allowance;
-use crate::commands::{DATA, Declared};
+use crate::commands::declared::{DATA, Declared, writes};
 use crate::exit::Failure;
 use crate::render::output::{thousands, whole};
 use crate::session::Session;
 use crate::source::Source;
 use crate::untrusted;
 
-pub const DECLARED: Declared = Declared {
-    formats: DATA,
-    own_signals: false,
-    several_orgs: false,
-};
+pub const DECLARED: Declared = writes(DATA);
 
 /// A limit on the share of the billing period's fair-use allocation.
 pub struct AllocationRule {
@@ -96,7 +91,7 @@ fn rules(args: &CheckArgs) -> Result<Checks, Failure> {
     let mut allocation = None;
     if let Some(share) = &args.max_allocation_share {
         allocation = Some(AllocationRule {
-            plan: allowance::allocation(&args.allocation)?,
+            plan: resolve::allocation(&args.allocation)?,
             max_share: rules::parse_percent(share, "--max-allocation-share")
                 .map_err(Failure::Usage)?,
             to_date: args.to_date,

@@ -4,7 +4,6 @@ use usage_ext::models::ApiUsageClientQuery;
 
 use crate::cli::ClientCommand;
 use crate::cli::resolve;
-use crate::commands::query::wait_rows;
 use crate::exit::Failure;
 use crate::session::Session;
 use crate::source::api::Api;
@@ -44,5 +43,5 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
                 .await?
         }
     };
-    wait_rows(session, api, execution, Some(client_id)).await
+    session.query_rows(api, execution, Some(client_id)).await
 }

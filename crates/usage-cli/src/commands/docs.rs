@@ -6,7 +6,7 @@ use std::io::Write as _;
 use clap::CommandFactory as _;
 
 use crate::cli::Cli;
-use crate::commands::Declared;
+use crate::commands::declared::Declared;
 use crate::exit::Failure;
 
 /// Generated text, not data: any `--format` is ignored.

@@ -3,18 +3,18 @@
 
 use std::io::Write as _;
 
+use usage_ext::DayWindow;
 use usage_ext::models::{
     Granularity, OrganizationPublicApiUsage, OrganizationPublicApiUsageQueryRequest,
 };
-use usage_ext::{DayWindow, Pages};
 
 use crate::analysis::usage::Backfill;
 use crate::cli::{Format, JobsArgs, resolve};
-use crate::commands::{ApiPlan, DATA, Declared, Plan as Planned, RowsPlan};
+use crate::commands::declared::{DATA, Declared, writes};
 use crate::exit::Failure;
 use crate::lake::schema::Column;
 use crate::render::metrics;
-use crate::render::output::{Record, Sink};
+use crate::render::output::Sink;
 use crate::session::Session;
 use crate::source::Source;
 use crate::source::api::{Api, job_request};
@@ -30,11 +30,7 @@ const WITH_BACKFILL: &[Format] = &[
 ];
 
 /// `jobs --from`: the dataset's daily rows.
-pub const EXPORT: Declared = Declared {
-    formats: WITH_BACKFILL,
-    own_signals: false,
-    several_orgs: false,
-};
+pub const EXPORT: Declared = writes(WITH_BACKFILL);
 
 /// The jobs of the window, resolved from the flags.
 pub struct Plan {
@@ -62,7 +58,13 @@ pub struct ExportPlan {
     days: DayWindow,
 }
 
-pub fn plan(args: JobsArgs) -> Result<Planned, Failure> {
+/// The API's jobs, or the dataset's rows.
+pub enum Resolved {
+    Api(Box<Plan>),
+    Export(ExportPlan),
+}
+
+pub fn plan(args: JobsArgs) -> Result<Resolved, Failure> {
     if let Some(from) = args.dataset.from {
         let f = &args.filters;
         let filtered = [
@@ -79,10 +81,7 @@ pub fn plan(args: JobsArgs) -> Result<Planned, Failure> {
             )));
         }
         let days = resolve::job_days(&args.window)?;
-        return Ok(Planned::Rows(RowsPlan::JobsExport(ExportPlan {
-            from,
-            days,
-        })));
+        return Ok(Resolved::Export(ExportPlan { from, days }));
     }
     let windows = resolve::job_windows(&args.window)?;
     let mut request = job_request(windows[0].interval());
@@ -95,7 +94,7 @@ pub fn plan(args: JobsArgs) -> Result<Planned, Failure> {
     request.user_ids = args.filters.user_id;
     request.oauth_client_ids = args.filters.oauth_client_id;
     request.sort_by = args.sort_by;
-    Ok(Planned::Api(ApiPlan::Jobs(Plan {
+    Ok(Resolved::Api(Box::new(Plan {
         windows,
         request,
         page_size: args.paging.page_size,
@@ -172,28 +171,4 @@ fn write_backfill(session: &Session, backfill: &Backfill) -> Result<(), Failure>
     out.write_all(metrics::backfill(backfill).as_bytes())
         .and_then(|()| out.flush())
         .map_err(Failure::output)
-}
-
-/// Streams a job's rows page by page: memory holds one page, whatever the format but
-/// the table.
-pub async fn print_pages<R>(
-    session: &Session,
-    api: &Api,
-    mut pages: Pages<R>,
-) -> Result<(), Failure>
-where
-    R: Record + usage_ext::JobRow,
-{
-    let mut sink =
-        Sink::<R>::new(session.format, session.csv, session.out()?).map_err(Failure::output)?;
-    while let Some(page) = pages.next_page().await {
-        for row in &page? {
-            sink.row(row).map_err(Failure::output)?;
-        }
-        session
-            .progress
-            .status(&format!("paging · {} rows", sink.count()));
-    }
-    api.done();
-    sink.finish().map_err(Failure::output)
 }

@@ -1,6 +1,6 @@
-//! One module per command (cargo's `commands/` layout). Each declares what it takes and
-//! needs ([`Declared`]: its formats, the API or a source of rows or nothing, whether it
-//! handles signals itself) and resolves its flags into a plan before anything is opened or
+//! One module per command (cargo's `commands/` layout). Each declares what it takes
+//! ([`Declared`]: its formats, whether it handles signals itself) and resolves its flags
+//! into a plan before anything is opened or
 //! sent (ripgrep's `LowArgs` -> `HiArgs`); [`run`] reads the declarations, builds what the
 //! plan needs and nothing more, and hands it over. A plan that reads rows gets a
 //! [`Source`]; one that reads a dataset gets no client at all.
@@ -8,6 +8,7 @@
 pub mod allowance;
 pub mod check;
 mod client;
+mod declared;
 mod docs;
 mod jobs;
 mod query;
@@ -20,35 +21,12 @@ pub mod sync;
 use std::io::BufRead;
 
 use crate::cli::{Command, Format, Global};
-use crate::config::Login;
+pub use crate::commands::declared::Declared;
 use crate::exit::Failure;
 use crate::progress::Pending;
 use crate::session::Session;
 use crate::source::Source;
 use crate::source::api::Api;
-
-/// What a command declares of itself, read by the dispatcher.
-#[derive(Debug, Clone, Copy)]
-pub struct Declared {
-    /// The formats it writes (the table, CSV, JSON and NDJSON, and more for some).
-    pub formats: &'static [Format],
-    /// It stops on SIGTERM and Ctrl-C itself (and tidies up): no other handler may race it.
-    pub own_signals: bool,
-    /// It serves several orgs at once (`--profile a --profile b`).
-    pub several_orgs: bool,
-}
-
-/// The formats every command that writes data takes.
-pub const DATA: &[Format] = &[Format::Table, Format::Csv, Format::Json, Format::Ndjson];
-
-/// The data formats and the HTML page.
-pub const DATA_AND_PAGE: &[Format] = &[
-    Format::Table,
-    Format::Csv,
-    Format::Json,
-    Format::Ndjson,
-    Format::Html,
-];
 
 /// A command line resolved: its flags checked, its rules and licenses read. What it needs
 /// is its variant: a plan that sends nothing, one that needs the API itself, one that reads
@@ -71,7 +49,7 @@ pub enum ApiPlan {
     ReportByQuery(report::QueryPlan),
     Query(query::Plan),
     Client(client::Plan),
-    Jobs(jobs::Plan),
+    Jobs(Box<jobs::Plan>),
     Resume(resume::Plan),
     Sync(sync::Plan),
 }
@@ -94,12 +72,18 @@ impl Plan {
         vars: &[(String, String)],
     ) -> Result<Self, Failure> {
         let plan = match command {
-            Command::Report(args) => report::plan(args)?,
+            Command::Report(args) => match report::plan(args)? {
+                report::Resolved::Rows(plan) => Plan::Rows(RowsPlan::Report(plan)),
+                report::Resolved::ByQuery(plan) => Plan::Api(ApiPlan::ReportByQuery(plan)),
+            },
             Command::Query(args) => Plan::Api(ApiPlan::Query(query::plan(args)?)),
             Command::Client { client, what } => {
                 Plan::Api(ApiPlan::Client(client::plan(client, what)?))
             }
-            Command::Jobs(args) => jobs::plan(args)?,
+            Command::Jobs(args) => match jobs::plan(args)? {
+                jobs::Resolved::Api(plan) => Plan::Api(ApiPlan::Jobs(plan)),
+                jobs::Resolved::Export(plan) => Plan::Rows(RowsPlan::JobsExport(plan)),
+            },
             Command::Resume { id, client } => {
                 Plan::Api(ApiPlan::Resume(resume::Plan { id, client }))
             }
@@ -161,20 +145,6 @@ impl RowsPlan {
     }
 }
 
-/// How to reach the API, from the global flags.
-pub fn login(global: &Global) -> Login {
-    Login {
-        demo: global.demo,
-        client_id: global.client_id.clone(),
-        client_secret_stdin: global.client_secret_stdin,
-        region: global.region.clone(),
-        base_url: global.base_url.clone(),
-        profile: global.profile.first().cloned(),
-        gc_config: global.gc_config.clone(),
-        max_wait: global.max_wait,
-    }
-}
-
 /// Builds what `plan` needs, and runs it.
 pub async fn run(
     plan: Plan,
@@ -190,7 +160,7 @@ pub async fn run(
         Plan::Local(Local::Completions(shell)) => docs::completions(shell),
         Plan::Local(Local::Man) => docs::man(),
         Plan::Api(plan) => {
-            let api = Api::connect(&login(global), vars, stdin, progress, pending).await?;
+            let api = Api::connect(&global.login(), vars, stdin, progress, pending).await?;
             match plan {
                 ApiPlan::ReportByQuery(plan) => report::exec_query(&session, &api, &plan).await,
                 ApiPlan::Query(plan) => query::exec(&session, &api, &plan).await,
@@ -206,8 +176,8 @@ pub async fn run(
         }
         Plan::Rows(plan) => {
             let from = plan.from();
-            let login = login(global);
-            let source = Source::open(&login, vars, stdin, from, progress, pending).await?;
+            let source =
+                Source::open(&global.login(), vars, stdin, from, progress, pending).await?;
             match &plan {
                 RowsPlan::Report(plan) => report::exec(&session, &source, plan).await,
                 RowsPlan::JobsExport(plan) => jobs::export(&session, &source, plan).await,
@@ -216,5 +186,59 @@ pub async fn run(
                 RowsPlan::Allowance(plan) => allowance::exec(&session, &source, plan).await,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn plan(line: &str) -> Result<Plan, Failure> {
+        let cli = Cli::try_parse_from(line.split_whitespace()).expect("a valid command line");
+        Plan::of(cli.command, crate::session::format(&cli.global), &[])
+    }
+
+    #[test]
+    fn each_command_line_resolves_to_what_it_needs() {
+        let needs = |line: &str| match plan(line).unwrap() {
+            Plan::Local(_) => "nothing",
+            Plan::Api(_) => "api",
+            Plan::Rows(_) => "rows",
+        };
+        assert_eq!(needs("genesys-usage regions"), "nothing");
+        assert_eq!(needs("genesys-usage man"), "nothing");
+        assert_eq!(needs("genesys-usage report"), "rows");
+        assert_eq!(needs("genesys-usage report --api query"), "api");
+        assert_eq!(needs("genesys-usage jobs --since 3d"), "api");
+        assert_eq!(needs("genesys-usage jobs --from d"), "rows");
+        assert_eq!(needs("genesys-usage check --max-429 1"), "rows");
+        assert_eq!(needs("genesys-usage allowance --allocation 5"), "rows");
+        assert_eq!(needs("genesys-usage serve"), "rows");
+        assert_eq!(needs("genesys-usage resume x"), "api");
+    }
+
+    #[test]
+    fn the_declarations_decide_formats_signals_and_orgs() {
+        assert!(plan("genesys-usage report --format html").is_ok());
+        assert!(plan("genesys-usage allowance --allocation 5 --format html").is_ok());
+        let refused = plan("genesys-usage check --max-429 1 --format html");
+        assert!(
+            matches!(refused, Err(Failure::Usage(t)) if t.contains("for `report` and `allowance`"))
+        );
+        assert!(
+            plan("genesys-usage jobs --since 3d --granularity Day --format openmetrics").is_ok()
+        );
+        let refused = plan("genesys-usage jobs --since 3d --format openmetrics");
+        assert!(matches!(refused, Err(Failure::Usage(t)) if t.contains("--granularity Day")));
+        assert!(plan("genesys-usage jobs --from d --format openmetrics").is_ok());
+        let declared = |line: &str| plan(line).unwrap().declared();
+        assert!(declared("genesys-usage serve").own_signals);
+        assert!(declared("genesys-usage serve").several_orgs);
+        assert!(declared("genesys-usage sync --to d").own_signals);
+        assert!(!declared("genesys-usage report").own_signals);
+        assert!(!declared("genesys-usage report").several_orgs);
     }
 }

@@ -1,21 +1,16 @@
 //! `query`: an organization usage query (the original API), waited for and printed.
 
-use usage_ext::Execution;
 use usage_ext::models::ApiUsageOrganizationQuery;
 
 use crate::cli::QueryArgs;
 use crate::cli::resolve;
-use crate::commands::{DATA, Declared};
+use crate::commands::declared::{DATA, Declared, writes};
 use crate::exit::Failure;
 use crate::session::Session;
 use crate::source::api::Api;
 
 /// `query`, `client` and `resume`: rows of the original queries (or a job's, resumed).
-pub const DECLARED: Declared = Declared {
-    formats: DATA,
-    own_signals: false,
-    several_orgs: false,
-};
+pub const DECLARED: Declared = writes(DATA);
 
 /// The query, resolved from the flags.
 pub struct Plan {
@@ -32,20 +27,5 @@ pub fn plan(args: QueryArgs) -> Result<Plan, Failure> {
 
 pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failure> {
     let execution = api.queries().submit_organization(&plan.query).await?;
-    wait_rows(session, api, execution, None).await
-}
-
-/// Waits for a usage query and prints its rows.
-pub async fn wait_rows(
-    session: &Session,
-    api: &Api,
-    execution: Execution,
-    client: Option<&str>,
-) -> Result<(), Failure> {
-    api.submitted("usage query", &execution.execution_id, client);
-    let result = execution
-        .wait_with(api.queries(), |e| api.polled(e))
-        .await?;
-    api.done();
-    session.rows(&result.results)
+    session.query_rows(api, execution, None).await
 }

@@ -3,16 +3,12 @@
 use usage_ext::Region;
 
 use crate::cli::Format;
-use crate::commands::{DATA, Declared};
+use crate::commands::declared::{DATA, Declared, writes};
 use crate::exit::Failure;
 use crate::render::output::{Record, Sink};
 use crate::session::Session;
 
-pub const DECLARED: Declared = Declared {
-    formats: DATA,
-    own_signals: false,
-    several_orgs: false,
-};
+pub const DECLARED: Declared = writes(DATA);
 
 #[derive(serde::Serialize)]
 struct RegionRow {

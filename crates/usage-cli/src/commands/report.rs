@@ -15,7 +15,7 @@ use usage_ext::models::{ApiUsageOrganizationQuery, Metric, OrganizationGroupBy};
 use crate::analysis::report::{self, Wants};
 use crate::analysis::tally::{ClientReport, Tally};
 use crate::cli::{Api as Generation, Format, ReportArgs, resolve};
-use crate::commands::{ApiPlan, DATA_AND_PAGE, Declared, Plan as Planned, RowsPlan};
+use crate::commands::declared::{DATA_AND_PAGE, Declared, writes};
 use crate::exit::Failure;
 use crate::render::html;
 use crate::render::report::{Look, write};
@@ -24,18 +24,10 @@ use crate::source::Source;
 use crate::source::api::Api;
 use crate::source::counts;
 
-pub const DECLARED: Declared = Declared {
-    formats: DATA_AND_PAGE,
-    own_signals: false,
-    several_orgs: false,
-};
+pub const DECLARED: Declared = writes(DATA_AND_PAGE);
 
 /// `--api query`: one usage query, no trend.
-pub const BY_QUERY: Declared = Declared {
-    formats: DATA_AND_PAGE,
-    own_signals: false,
-    several_orgs: false,
-};
+pub const BY_QUERY: Declared = writes(DATA_AND_PAGE);
 
 /// The report through the jobs or a dataset, resolved from the flags.
 pub struct Plan {
@@ -53,25 +45,31 @@ pub struct QueryPlan {
     ascii: bool,
 }
 
-pub fn plan(args: ReportArgs) -> Result<Planned, Failure> {
+/// A report through rows (the jobs or a dataset), or through one usage query.
+pub enum Resolved {
+    Rows(Plan),
+    ByQuery(QueryPlan),
+}
+
+pub fn plan(args: ReportArgs) -> Result<Resolved, Failure> {
     Ok(match args.api {
         Generation::Query if args.dataset.from.is_some() => {
             return Err(Failure::Usage(
                 "--from reads the daily rows `sync` kept of the jobs; --api query asks the Usage API: give one of them".into(),
             ));
         }
-        Generation::Query => Planned::Api(ApiPlan::ReportByQuery(QueryPlan {
+        Generation::Query => Resolved::ByQuery(QueryPlan {
             interval: resolve::interval(&args.window)?,
             top: args.top,
             ascii: args.ascii,
-        })),
-        Generation::Jobs => Planned::Rows(RowsPlan::Report(Plan {
+        }),
+        Generation::Jobs => Resolved::Rows(Plan {
             from: args.dataset.from,
             days: resolve::job_days(&args.window)?,
             top: args.top,
             ascii: args.ascii,
             concurrency: args.jobs.concurrency.get(),
-        })),
+        }),
     })
 }
 

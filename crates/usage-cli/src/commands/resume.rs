@@ -2,7 +2,6 @@
 
 use usage_ext::{Execution, Job};
 
-use crate::commands::jobs::print_pages;
 use crate::exit::Failure;
 use crate::session::Session;
 use crate::source::api::Api;
@@ -51,14 +50,14 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
                 .wait_with(api.queries(), |e| api.polled(e))
                 .await
                 .map_err(job_missing)?;
-            print_pages(session, api, pages).await
+            session.job_pages(api, pages).await
         }
         None => {
             let pages = Job::organization(id)
                 .wait_with(api.queries(), |e| api.polled(e))
                 .await
                 .map_err(job_missing)?;
-            print_pages(session, api, pages).await
+            session.job_pages(api, pages).await
         }
     }
 }

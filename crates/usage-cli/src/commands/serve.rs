@@ -16,8 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::analysis::allowance::PeriodArg;
 use crate::analysis::billing::{self, Allocation, PeriodAsk};
 use crate::analysis::usage::Usage;
+use crate::cli::resolve;
 use crate::cli::{Global, ServeArgs};
-use crate::commands::{DATA, Declared, allowance, login};
+use crate::commands::declared::{DATA, Declared};
 use crate::exit::Failure;
 use crate::lake::schema::Column;
 use crate::progress::Progress;
@@ -114,7 +115,7 @@ pub struct Plan {
 
 pub fn plan(args: ServeArgs) -> Result<Plan, Failure> {
     let allocation = match args.allocation.given() {
-        true => Some(allowance::allocation(&args.allocation)?),
+        true => Some(resolve::allocation(&args.allocation)?),
         false => None,
     };
     Ok(Plan {
@@ -266,7 +267,7 @@ pub async fn exec_profiles(
     }
     let mut sources = Vec::new();
     for name in &global.profile {
-        let mut login = login(global);
+        let mut login = global.login();
         login.profile = Some(name.clone());
         let api = Api::connect(
             &login,

@@ -22,7 +22,7 @@ use usage_ext::{DayWindow, MAX_HISTORY_DAYS, Pages, earliest_first_day, split_da
 
 use crate::cli::SyncArgs;
 use crate::cli::resolve;
-use crate::commands::{DATA, Declared};
+use crate::commands::declared::{DATA, Declared};
 use crate::exit::Failure;
 use crate::lake::lock::{self, SyncLock};
 use crate::lake::schema::Column;
