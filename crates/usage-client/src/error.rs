@@ -200,7 +200,11 @@ fn fmt_wait(wait: &Option<Duration>) -> String {
 }
 
 fn fmt_message(body: &ErrorBody) -> String {
-    body.summary().map(|s| format!(": {s}")).unwrap_or_default()
+    let mut text = body.summary().map(|s| format!(": {s}")).unwrap_or_default();
+    if let Some(limit) = body.named_limit().and_then(|l| l.describe()) {
+        text.push_str(&format!("; the limit named: {limit}"));
+    }
+    text
 }
 
 fn fmt_correlation(id: Option<&str>) -> String {
@@ -279,6 +283,13 @@ impl UsageError {
             UsageError::OutcomeUnknown { cause } => cause.body(),
             _ => None,
         }
+    }
+
+    /// The rate limit the error answer names (`ErrorBody.limit`: on a 429, the limit that
+    /// was hit, with its key, namespace and value), when it names one. Which answers carry
+    /// it is not documented; many 429s may not.
+    pub fn limit(&self) -> Option<&usage_models::Limit> {
+        self.body()?.named_limit()
     }
 
     /// The id Genesys support needs to find the request: the `ININ-Correlation-Id`

@@ -130,6 +130,7 @@ mod cursor_cycle;
 mod error_messages;
 mod failure_table;
 mod last_poll;
+mod limit_named;
 mod login_outage;
 mod max_wait;
 mod no_panic;
