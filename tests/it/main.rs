@@ -9,6 +9,7 @@ mod fake;
 mod fake_fidelity;
 mod hostile_suite;
 mod jobs;
+mod limits;
 mod module_graph;
 mod observability;
 mod properties;

@@ -36,6 +36,10 @@ fn schema_type(schema: &ReferenceOr<Schema>) -> String {
                 }
                 _ => "integer".into(),
             },
+            SchemaKind::Type(Type::Array(array)) => match &array.items {
+                Some(items) => format!("array of {}", schema_type(&items.clone().unbox())),
+                None => "array".into(),
+            },
             other => format!("{other:?}"),
         },
     }
@@ -146,8 +150,8 @@ fn generated_operation_table_matches_the_spec() {
     assert_eq!(generated, from_spec);
     assert_eq!(
         generated.len(),
-        11,
-        "the five queries and the six of the successor API"
+        22,
+        "the five queries, the six of the successor API and the eleven of the limits family"
     );
 }
 

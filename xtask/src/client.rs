@@ -276,7 +276,50 @@ pub fn generate_httpmock(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     let mut file = syn::parse2::<syn::File>(tokens)
         .map_err(|e| Error::Generate(format!("httpmock: output does not parse: {e}")))?;
     crate::docs::fill_mock_docs(&mut file, spec);
-    format::render(quote!(#file), "typed httpmock extensions of the Usage API")
+    let text = format::render(quote!(#file), "typed httpmock extensions of the Usage API")?;
+    Ok(match_each_array_value(&text))
+}
+
+/// progenitor 0.15's httpmock matcher of an array query parameter (`expand`, sent once per
+/// value) calls `to_string()` on the `Vec`, which does not compile: the matcher is rewritten
+/// to require each value as its own `name=value` pair, as the client sends them.
+fn match_each_array_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let marker = "T: Into<Option<&'a ::std::vec::Vec<";
+    while let Some(at) = rest.find(marker) {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        let call_start = after.find("Self(self.0.query_param(\"");
+        let Some(call_start) = call_start else {
+            out.push_str(after);
+            return out;
+        };
+        let call = &after[call_start..];
+        let name_end = call["Self(self.0.query_param(\"".len()..]
+            .find('"')
+            .map(|n| n + "Self(self.0.query_param(\"".len());
+        let Some(name_end) = name_end else {
+            out.push_str(after);
+            return out;
+        };
+        let name = &call["Self(self.0.query_param(\"".len()..name_end];
+        let old = format!("Self(self.0.query_param(\"{name}\", value.to_string()))");
+        let new = format!(
+            "Self(value.iter().fold(self.0, |when, item| when.query_param(\"{name}\", item.to_string())))"
+        );
+        let end = call_start + old.len();
+        if after[call_start..].starts_with(&old) {
+            out.push_str(&after[..call_start]);
+            out.push_str(&new);
+            rest = &after[end..];
+        } else {
+            out.push_str(&after[..marker.len()]);
+            rest = &after[marker.len()..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The spec's operations, so the hand-written pipeline can name them (tracing, retries

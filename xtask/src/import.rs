@@ -134,6 +134,167 @@ pub fn parse_upstream(text: &str) -> Result<Value, Error> {
     }
 }
 
+/// Several upstream documents as one: Genesys publishes its platform API as one file, and
+/// each per-API file here is a part of it. Paths and tags are joined (a path in two files is
+/// refused); a definition in two files must agree, except that a string enum may list more
+/// values in a later file (an open, growing set such as `Limit.namespace`): those are added
+/// after the first file's, in the order the later file lists them.
+pub fn merge(documents: Vec<Value>) -> Result<Value, Error> {
+    let mut documents = documents.into_iter();
+    let mut merged = documents
+        .next()
+        .ok_or_else(|| fail("no upstream document given"))?;
+    for document in documents {
+        for section in ["paths", "definitions"] {
+            let Some(Value::Mapping(theirs)) = get(&document, section).cloned() else {
+                continue;
+            };
+            let Some(Value::Mapping(ours)) =
+                merged.as_mapping_mut().and_then(|m| m.get_mut(s(section)))
+            else {
+                return Err(fail(format!(
+                    "the first upstream document has no {section}"
+                )));
+            };
+            for (name, value) in theirs {
+                match ours.get_mut(&name) {
+                    None => {
+                        ours.insert(name, value);
+                    }
+                    Some(mine) if section == "definitions" && *mine == value => {}
+                    Some(mine) if section == "definitions" => {
+                        let what = name.as_str().unwrap_or("?").to_string();
+                        union_enums(mine, &value, &what)?;
+                    }
+                    Some(_) => {
+                        return Err(fail(format!(
+                            "the path {} is in two upstream documents",
+                            name.as_str().unwrap_or("?")
+                        )));
+                    }
+                }
+            }
+        }
+        if let Some(Value::Sequence(theirs)) = get(&document, "tags").cloned()
+            && let Some(map) = merged.as_mapping_mut()
+        {
+            let ours = map
+                .entry(s("tags"))
+                .or_insert_with(|| Value::Sequence(Vec::new()));
+            if let Value::Sequence(ours) = ours {
+                for tag in theirs {
+                    if !ours
+                        .iter()
+                        .any(|t| get_str(t, "name") == get_str(&tag, "name"))
+                    {
+                        ours.push(tag);
+                    }
+                }
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// `theirs` into `mine`, where the two differ only in the values of string enums.
+fn union_enums(mine: &mut Value, theirs: &Value, what: &str) -> Result<(), Error> {
+    let differ = || {
+        fail(format!(
+            "the definition {what} differs between the upstream documents"
+        ))
+    };
+    match (mine, theirs) {
+        (Value::Mapping(mine), Value::Mapping(theirs)) => {
+            if mine.len() != theirs.len() {
+                return Err(differ());
+            }
+            for (key, value) in theirs {
+                let slot = mine.get_mut(key).ok_or_else(differ)?;
+                if key.as_str() == Some("enum") {
+                    let (Value::Sequence(have), Value::Sequence(more)) = (slot, value) else {
+                        return Err(differ());
+                    };
+                    for value in more {
+                        if !have.contains(value) {
+                            have.push(value.clone());
+                        }
+                    }
+                } else if slot != value {
+                    union_enums(slot, value, what)?;
+                }
+            }
+            Ok(())
+        }
+        (mine, theirs) if mine == theirs => Ok(()),
+        (Value::Sequence(mine), Value::Sequence(theirs)) if mine.len() == theirs.len() => mine
+            .iter_mut()
+            .zip(theirs)
+            .try_for_each(|(m, t)| union_enums(m, t, what)),
+        _ => Err(differ()),
+    }
+}
+
+/// Whether two enums list the same values, whatever their order.
+fn same_values(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(Value::Sequence(a)), Some(Value::Sequence(b))) => {
+            let set = |v: &Vec<Value>| -> BTreeSet<String> {
+                v.iter()
+                    .map(|x| serde_yaml::to_string(x).unwrap_or_default())
+                    .collect()
+            };
+            a.len() == b.len() && set(a) == set(b)
+        }
+        (a, b) => a == b,
+    }
+}
+
+/// Every description's bare URLs as Markdown autolinks (`<https://…>`): the generated docs
+/// quote the descriptions, and rustdoc refuses a bare URL.
+fn autolink_descriptions(value: &mut Value) {
+    match value {
+        Value::Mapping(map) => {
+            for (key, item) in map.iter_mut() {
+                match (key.as_str(), item) {
+                    (Some("description"), Value::String(text)) => *text = autolink(text),
+                    (_, item) => autolink_descriptions(item),
+                }
+            }
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(autolink_descriptions),
+        _ => {}
+    }
+}
+
+/// `text` with each URL that is not already a link's target wrapped in `<…>`.
+pub fn autolink(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["https://", "http://"]
+        .iter()
+        .filter_map(|scheme| rest.find(scheme))
+        .min()
+    {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        let end = from
+            .find(|c: char| c.is_whitespace() || ")]>\"'".contains(c))
+            .unwrap_or(from.len());
+        let url = from[..end].trim_end_matches(['.', ',', ';', ':']);
+        let linked = before.ends_with('<') || before.ends_with("](");
+        if linked {
+            out.push_str(url);
+        } else {
+            out.push('<');
+            out.push_str(url);
+            out.push('>');
+        }
+        rest = &from[url.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The operationIds of `operations.txt`: one a line, `#` starts a comment.
 pub fn parse_operations(text: &str) -> Result<Vec<String>, Error> {
     let ids: Vec<String> = text
@@ -165,6 +326,7 @@ pub fn import(upstream: &Value, operations: &[String], rules_text: &str) -> Resu
     let mut roots = Vec::new();
     let mut error_schema: Option<String> = None;
     let mut tags: Vec<String> = Vec::new();
+    let mut param_enums = Vec::new();
     for id in operations {
         let (path, method, op) = index
             .get(id.as_str())
@@ -176,6 +338,7 @@ pub fn import(upstream: &Value, operations: &[String], rules_text: &str) -> Resu
             &mut statuses,
             &mut error_schema,
             &mut tags,
+            &mut param_enums,
         )
         .map_err(|e| fail(format!("{id}: {e}")))?;
         let item = paths
@@ -189,6 +352,9 @@ pub fn import(upstream: &Value, operations: &[String], rules_text: &str) -> Resu
     roots.push(error_schema.clone());
     for root in &roots {
         schemas.visit(root)?;
+    }
+    for (name, schema, description) in param_enums {
+        schemas.add_enum(&name, &schema, description)?;
     }
 
     let mut doc = Mapping::new();
@@ -213,8 +379,9 @@ pub fn import(upstream: &Value, operations: &[String], rules_text: &str) -> Resu
     components.insert(s("schemas"), Value::Mapping(schemas.into_output()));
     doc.insert(s("components"), Value::Mapping(components));
 
-    let body = serde_yaml::to_string(&Value::Mapping(doc))
-        .map_err(|e| fail(format!("writing YAML: {e}")))?;
+    let mut doc = Value::Mapping(doc);
+    autolink_descriptions(&mut doc);
+    let body = serde_yaml::to_string(&doc).map_err(|e| fail(format!("writing YAML: {e}")))?;
     Ok(format!("{HEADER}{body}"))
 }
 
@@ -262,6 +429,7 @@ fn convert_operation(
     statuses: &mut BTreeSet<u16>,
     error_schema: &mut Option<String>,
     tags: &mut Vec<String>,
+    param_enums: &mut Vec<(String, Value, Option<Value>)>,
 ) -> Result<Value, String> {
     let mut out = Mapping::new();
     if let Some(op_tags) = get(op, "tags") {
@@ -326,7 +494,13 @@ fn convert_operation(
             request_body = Some(Value::Mapping(body));
             continue;
         }
-        parameters.push(convert_parameter(p)?);
+        let mut parameter = convert_parameter(p)?;
+        let id = get_str(op, "operationId").unwrap_or_default();
+        let name = get_str(p, "name").unwrap_or_default();
+        if let Some(rule) = rules.enums.get(&format!("{id}.{name}")) {
+            name_parameter_enum(&mut parameter, rule, param_enums)?;
+        }
+        parameters.push(parameter);
     }
     if !parameters.is_empty() {
         out.insert(s("parameters"), Value::Sequence(parameters));
@@ -448,6 +622,44 @@ fn permissions_line(permissions: &Value) -> Option<String> {
 }
 
 /// Swagger 2.0 puts `type` and friends on the parameter; OpenAPI 3.0 under `schema`.
+/// A parameter's inline enum (or its items') as the named schema `rule` names: the same
+/// open enum as the properties of those values, where typify would make a closed one.
+fn name_parameter_enum(
+    parameter: &mut Value,
+    rule: &EnumRule,
+    param_enums: &mut Vec<(String, Value, Option<Value>)>,
+) -> Result<(), String> {
+    let name = rule
+        .name
+        .clone()
+        .ok_or("a parameter's enum rule needs a name")?;
+    let description = rule.description.as_deref().map(s);
+    let Some(Value::Mapping(schema)) = parameter
+        .as_mapping_mut()
+        .and_then(|p| p.get_mut(s("schema")))
+    else {
+        return Err("a parameter without a schema".into());
+    };
+    if schema.get(s("enum")).is_some() {
+        param_enums.push((name.clone(), Value::Mapping(schema.clone()), description));
+        *schema = match schema_ref(&name) {
+            Value::Mapping(m) => m,
+            _ => return Err("a reference is a mapping".into()),
+        };
+        return Ok(());
+    }
+    match schema.get_mut(s("items")) {
+        Some(items) if get(items, "enum").is_some() => {
+            param_enums.push((name.clone(), items.clone(), description));
+            *items = schema_ref(&name);
+            Ok(())
+        }
+        _ => Err(format!(
+            "the enum rule {name} names a parameter without an enum"
+        )),
+    }
+}
+
 fn convert_parameter(p: &Value) -> Result<Value, String> {
     let mut out = Mapping::new();
     for key in ["name", "in", "description", "required"] {
@@ -584,6 +796,24 @@ impl<'a> Schemas<'a> {
 
     fn into_output(self) -> Mapping {
         self.output.into_iter().map(|(k, v)| (s(&k), v)).collect()
+    }
+
+    /// A named enum made from a parameter's values.
+    fn add_enum(
+        &mut self,
+        name: &str,
+        schema: &Value,
+        description: Option<Value>,
+    ) -> Result<(), Error> {
+        let mut made = Vec::new();
+        self.make_enum(name, schema, description, &mut made)
+            .map_err(|e| fail(format!("parameter enum {name}: {e}")))?;
+        for (made_name, schema) in made {
+            if self.seen.insert(made_name.clone()) {
+                self.output.push((made_name, schema));
+            }
+        }
+        Ok(())
     }
 
     fn visit(&mut self, name: &str) -> Result<(), Error> {
@@ -750,7 +980,8 @@ impl<'a> Schemas<'a> {
         self.remember(name, Value::Mapping(out), made)
     }
 
-    /// Records a named schema; a second one under the same name must have the same values.
+    /// Records a named schema; a second one under the same name must have the same values,
+    /// in any order (the first one's order is kept: upstream lists one set in several orders).
     fn remember(
         &mut self,
         name: &str,
@@ -763,7 +994,7 @@ impl<'a> Schemas<'a> {
             ));
         }
         match self.made.get(name) {
-            Some(known) if get(known, "enum") != get(&schema, "enum") => Err(format!(
+            Some(known) if !same_values(get(known, "enum"), get(&schema, "enum")) => Err(format!(
                 "two different enums are both named {name}; give one another name under `enums:` in {RULES_PATH}"
             )),
             Some(_) => Ok(()),
@@ -779,6 +1010,16 @@ impl<'a> Schemas<'a> {
 #[cfg(test)]
 mod tests {
     use super::pascal;
+
+    #[test]
+    fn bare_urls_become_autolinks_and_links_stay() {
+        assert_eq!(
+            super::autolink("see https://a.b/c#d) and <https://x.y>, [t](https://z.w)."),
+            "see <https://a.b/c#d>) and <https://x.y>, [t](https://z.w)."
+        );
+        assert_eq!(super::autolink("no link"), "no link");
+        assert_eq!(super::autolink("end https://a.b."), "end <https://a.b>.");
+    }
 
     #[test]
     fn pascal_case() {

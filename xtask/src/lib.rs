@@ -134,9 +134,13 @@ pub fn check_all(root: &Path) -> Result<Vec<PathBuf>, Error> {
 
 /// The fragment `cargo xtask import` makes from the upstream document at `upstream`, with
 /// the committed operation list and rules.
-pub fn import_spec(root: &Path, upstream: &Path) -> Result<String, Error> {
+pub fn import_spec(root: &Path, upstream: &[&Path]) -> Result<String, Error> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::Io(p.to_path_buf(), e));
-    let document = import::parse_upstream(&read(upstream)?)?;
+    let documents = upstream
+        .iter()
+        .map(|path| import::parse_upstream(&read(path)?))
+        .collect::<Result<Vec<_>, _>>()?;
+    let document = import::merge(documents)?;
     let operations = import::parse_operations(&read(&root.join(import::OPERATIONS_PATH))?)?;
     import::import(
         &document,
@@ -146,7 +150,7 @@ pub fn import_spec(root: &Path, upstream: &Path) -> Result<String, Error> {
 }
 
 /// `cargo xtask import FILE`: writes `spec/usage-api.yaml` when it changed.
-pub fn write_import(root: &Path, upstream: &Path) -> Result<Vec<PathBuf>, Error> {
+pub fn write_import(root: &Path, upstream: &[&Path]) -> Result<Vec<PathBuf>, Error> {
     let text = import_spec(root, upstream)?;
     let path = root.join(SPEC_PATH);
     if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {

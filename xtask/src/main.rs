@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask generate [--check]`, `cargo xtask import FILE`.
+//! Project automation: `cargo xtask generate [--check]`, `cargo xtask import FILE...`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +16,11 @@ fn main() -> ExitCode {
         ["generate", "--check"] => run(|| xtask::check_all(&root)),
         ["public-api"] => run(|| xtask::write_public_api(&root)),
         ["public-api", "--check"] => run(|| xtask::check_public_api(&root)),
-        ["import", file] => run(|| xtask::write_import(&root, std::path::Path::new(file))),
+        ["import", files @ ..] if !files.is_empty() => {
+            let paths: Vec<&std::path::Path> =
+                files.iter().map(|f| std::path::Path::new(*f)).collect();
+            run(|| xtask::write_import(&root, &paths))
+        }
         ["import-speed", file, rest @ ..] => {
             let copies = rest.first().and_then(|c| c.parse().ok()).unwrap_or(600);
             match xtask::import_speed(&root, std::path::Path::new(file), copies) {
@@ -34,7 +38,9 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask generate [--check] | import FILE | public-api [--check]");
+            eprintln!(
+                "usage: cargo xtask generate [--check] | import FILE... | public-api [--check]"
+            );
             eprintln!();
             eprintln!(
                 "  generate          regenerate the crates from {}",
@@ -44,7 +50,7 @@ fn main() -> ExitCode {
                 "  generate --check  fail with a diff when a committed generated file is stale"
             );
             eprintln!(
-                "  import FILE       rewrite {} from upstream's Swagger 2.0 FILE (JSON or YAML)",
+                "  import FILE...    rewrite {} from upstream's Swagger 2.0 FILEs (JSON or YAML)",
                 xtask::SPEC_PATH
             );
             eprintln!(

@@ -237,26 +237,56 @@ fn mistakes_are_refused_with_what_to_fix() {
     assert!(err.to_string().contains("not a Swagger 2.0"), "{err}");
 }
 
-/// Upstream's Usage API file (in `../shared`, never committed here) must give the committed
-/// fragment byte for byte: the spec is never edited by hand.
+/// Upstream's Usage API file and the limits family's (in `../shared`, never committed here)
+/// must give the committed fragment byte for byte: the spec is never edited by hand.
 #[test]
 fn upstream_reproduces_the_committed_fragment() {
     let root = workspace_root();
-    let upstream = root.join("../shared/reference/upstream/usage-api.swagger.yaml");
-    if !upstream.exists() {
+    let dir = root.join("../shared/reference/upstream");
+    let files = [
+        dir.join("usage-api.swagger.yaml"),
+        dir.join("limits-api.swagger.yaml"),
+    ];
+    if let Some(absent) = files.iter().find(|f| !f.exists()) {
         eprintln!(
             "{} is absent: the byte-for-byte check of {SPEC_PATH} is skipped",
-            upstream.display()
+            absent.display()
         );
         return;
     }
-    let imported = import_spec(&root, &upstream).unwrap();
+    let paths: Vec<&std::path::Path> = files.iter().map(|f| f.as_path()).collect();
+    let imported = import_spec(&root, &paths).unwrap();
     let committed = std::fs::read_to_string(root.join(SPEC_PATH)).unwrap();
     if imported != committed {
         panic!(
-            "{}\n{SPEC_PATH} differs from `cargo xtask import {}`: re-import and commit",
+            "{}\n{SPEC_PATH} differs from `cargo xtask import` of {} and {}: re-import and commit",
             xtask::unified_diff(SPEC_PATH, &committed, &imported),
-            upstream.display()
+            files[0].display(),
+            files[1].display()
         );
     }
+}
+
+/// Two upstream documents join: their paths and definitions, and an enum the later one
+/// lists more values of; a definition that differs otherwise, or a path in both, is refused.
+#[test]
+fn two_upstream_documents_merge_and_conflicts_are_refused() {
+    let doc = |text: &str| parse_upstream(text).unwrap();
+    let first = doc(
+        "swagger: '2.0'\npaths:\n  /a: {}\ndefinitions:\n  E:\n    type: string\n    enum: [x, y]\n",
+    );
+    let second = doc(
+        "swagger: '2.0'\npaths:\n  /b: {}\ndefinitions:\n  E:\n    type: string\n    enum: [y, z]\n  F:\n    type: integer\n",
+    );
+    let merged = xtask::import::merge(vec![first.clone(), second]).unwrap();
+    let text = serde_yaml::to_string(&merged).unwrap();
+    assert!(text.contains("/a:") && text.contains("/b:"), "{text}");
+    assert!(text.contains("- x\n    - y\n    - z"), "{text}");
+    assert!(text.contains("F:"), "{text}");
+    let clash = doc("swagger: '2.0'\npaths:\n  /a: {}\ndefinitions: {}\n");
+    let err = xtask::import::merge(vec![first.clone(), clash]).unwrap_err();
+    assert!(err.to_string().contains("/a is in two"), "{err}");
+    let other = doc("swagger: '2.0'\npaths: {}\ndefinitions:\n  E:\n    type: integer\n");
+    let err = xtask::import::merge(vec![first, other]).unwrap_err();
+    assert!(err.to_string().contains("E differs"), "{err}");
 }

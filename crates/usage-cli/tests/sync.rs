@@ -364,6 +364,17 @@ async fn a_sync_killed_at_twenty_moments_and_rerun_ends_as_an_uninterrupted_one(
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let took = started.elapsed();
     let expected = all_rows(&read_dataset(&whole));
+    // A later run re-pulls a few days only: its kills are drawn within its own, shorter
+    // span, or most of them would land after it ended.
+    let started = Instant::now();
+    let out = sync(&fake, &whole, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let took_repull = started.elapsed();
+    assert_eq!(
+        all_rows(&read_dataset(&whole)),
+        expected,
+        "a re-pull changes nothing"
+    );
 
     let dir = fresh("sync-killed");
     let mut moments = Moments(20261201);
@@ -378,7 +389,7 @@ async fn a_sync_killed_at_twenty_moments_and_rerun_ends_as_an_uninterrupted_one(
             let _ = std::fs::remove_dir_all(&dir);
         }
         let mut child = cmd.spawn().unwrap();
-        let at = moments.next_below(took);
+        let at = moments.next_below(if round % 2 == 0 { took } else { took_repull });
         tokio::time::sleep(at).await;
         if child.try_wait().unwrap().is_none() {
             killed_mid_run += 1;

@@ -365,4 +365,317 @@ Arguments:
             >(&crate::operations::OPERATIONS[10usize], request)
             .await
     }
+
+    /**Query for limits rate limit aggregates. Data populated when limits reach 90% of the maximum. Not a source of truth for limits hit but a best effort estimate
+
+The 'max' property can be used to determine estimated rate limit value hit. See <https://developer.genesys.cloud/organization/organization/limits#available-limits> for limits that are trackable (Operational Events Enabled).
+
+Requires ANY permissions: `analytics:rateLimitAggregate:view`.
+
+Sends a `POST` request to `/api/v2/analytics/ratelimits/aggregates/query`
+
+Arguments:
+- `body`: query
+*/
+    ///
+    /// Runs through the client's pipeline: authentication, retries, caps and typed errors
+    /// ([`UsageError`](crate::UsageError)) as for every operation.
+    pub async fn post_analytics_ratelimits_aggregates_query(
+        &self,
+        body: &::usage_models::RateLimitAggregationQuery,
+    ) -> Result<::usage_models::RateLimitAggregateQueryResponse, crate::UsageError> {
+        let raw = crate::bridge::Raw::new(self);
+        let request = raw
+            .capture(raw.client().post_analytics_ratelimits_aggregates_query(body))
+            .await?;
+        self.pipeline()
+            .invoke::<
+                crate::pipeline::Whole<::usage_models::RateLimitAggregateQueryResponse>,
+            >(&crate::operations::OPERATIONS[11usize], request)
+            .await
+    }
+
+    /**Get the available limit namespaces
+
+Sends a `GET` request to `/api/v2/organizations/limits/namespaces`
+
+Arguments:
+- `page_number`: Page number
+- `page_size`: Page size
+*/
+    ///
+    /// Runs through the client's pipeline: authentication, retries, caps and typed errors
+    /// ([`UsageError`](crate::UsageError)) as for every operation.
+    pub async fn get_organizations_limits_namespaces(
+        &self,
+        page_number: Option<i32>,
+        page_size: Option<i32>,
+    ) -> Result<::usage_models::PagedNamespaceListing, crate::UsageError> {
+        let raw = crate::bridge::Raw::new(self);
+        let request = raw
+            .capture(
+                raw.client().get_organizations_limits_namespaces(page_number, page_size),
+            )
+            .await?;
+        self.pipeline()
+            .invoke::<
+                crate::pipeline::Whole<::usage_models::PagedNamespaceListing>,
+            >(&crate::operations::OPERATIONS[12usize], request)
+            .await
+    }
+
+    /**Get the effective limits in a namespace for an organization
+
+Sends a `GET` request to `/api/v2/organizations/limits/namespaces/{namespaceName}`
+
+Arguments:
+- `namespace_name`: The namespace to fetch limits for
+*/
+    ///
+    /// Runs through the client's pipeline: authentication, retries, caps and typed errors
+    /// ([`UsageError`](crate::UsageError)) as for every operation.
+    pub async fn get_organizations_limits_namespace(
+        &self,
+        namespace_name: &str,
+    ) -> Result<::usage_models::LimitsEntityListing, crate::UsageError> {
+        let raw = crate::bridge::Raw::new(self);
+        let request = raw
+            .capture(raw.client().get_organizations_limits_namespace(namespace_name))
+            .await?;
+        self.pipeline()
+            .invoke::<
+                crate::pipeline::Whole<::usage_models::LimitsEntityListing>,
+            >(&crate::operations::OPERATIONS[13usize], request)
+            .await
+    }
+
+    /**Get the default limits in a namespace for an organization
+
+Sends a `GET` request to `/api/v2/organizations/limits/namespaces/{namespaceName}/defaults`
+
+Arguments:
+- `namespace_name`: The namespace to fetch defaults limits for
+*/
+    ///
+    /// Runs through the client's pipeline: authentication, retries, caps and typed errors
+    /// ([`UsageError`](crate::UsageError)) as for every operation.
+    pub async fn get_organizations_limits_namespace_defaults(
+        &self,
+        namespace_name: &str,
+    ) -> Result<::usage_models::LimitsEntityListing, crate::UsageError> {
+        let raw = crate::bridge::Raw::new(self);
+        let request = raw
+            .capture(
+                raw.client().get_organizations_limits_namespace_defaults(namespace_name),
+            )
+            .await?;
+        self.pipeline()
+            .invoke::<
+                crate::pipeline::Whole<::usage_models::LimitsEntityListing>,
+            >(&crate::operations::OPERATIONS[14usize], request)
+            .await
+    }
+
+    /**Get limit documentation
+
+Sends a `GET` request to `/api/v2/organizations/limits/docs`
+
+*/
+    ///
+    /// Runs through the client's pipeline: authentication, retries, caps and typed errors
+    /// ([`UsageError`](crate::UsageError)) as for every operation.
+    pub async fn get_organizations_limits_docs(
+        &self,
+    ) -> Result<::usage_models::LimitDocumentation, crate::UsageError> {
+        let raw = crate::bridge::Raw::new(self);
+        let request = raw.capture(raw.client().get_organizations_limits_docs()).await?;
+        self.pipeline()
+            .invoke::<
+                crate::pipeline::Whole<::usage_models::LimitDocumentation>,
+            >(&crate::operations::OPERATIONS[15usize], request)
+            .await
+    }
+
+    /**Get the available limit change requests
+
+Timestamp interval defaults to the last 365 days if both query parameters are omitted. If only one parameter is omitted, the interval will default to a 180 day range in the specified direction.
+
+Requires ANY permissions: `limits:organization:view`.
+
+Sends a `GET` request to `/api/v2/organizations/limits/changerequests`
+
+Arguments:
+- `after`: Timestamp indicating the date to begin after when searching for requests.
+- `before`: Timestamp indicating the date to end before when searching for requests.
+- `expand`: Which fields, if any, to expand.
+- `page_size`: Page Size
+- `status`: Status of the request to be filtered by
+*/
+    ///
+    /// Runs through the client's pipeline: authentication, retries, caps and typed errors
+    /// ([`UsageError`](crate::UsageError)) as for every operation.
+    pub async fn get_organizations_limits_changerequests(
+        &self,
+        after: Option<i64>,
+        before: Option<i64>,
+        expand: Option<&::std::vec::Vec<::usage_models::ChangeRequestExpand>>,
+        page_size: Option<i32>,
+        status: Option<&::usage_models::ChangeRequestStatus>,
+    ) -> Result<::usage_models::LimitChangeRequestsEntityListing, crate::UsageError> {
+        let raw = crate::bridge::Raw::new(self);
+        let request = raw
+            .capture(
+                raw
+                    .client()
+                    .get_organizations_limits_changerequests(
+                        after,
+                        before,
+                        expand,
+                        page_size,
+                        status,
+                    ),
+            )
+            .await?;
+        self.pipeline()
+            .invoke::<
+                crate::pipeline::Whole<::usage_models::LimitChangeRequestsEntityListing>,
+            >(&crate::operations::OPERATIONS[16usize], request)
+            .await
+    }
+
+    /**Get a limit change request
+
+Requires ANY permissions: `limits:organization:view`.
+
+Sends a `GET` request to `/api/v2/organizations/limits/changerequests/{requestId}`
+
+Arguments:
+- `request_id`: Unique id for the limit change request
+*/
+    ///
+    /// Runs through the client's pipeline: authentication, retries, caps and typed errors
+    /// ([`UsageError`](crate::UsageError)) as for every operation.
+    pub async fn get_organizations_limits_changerequest(
+        &self,
+        request_id: &str,
+    ) -> Result<::usage_models::LimitChangeRequestDetails, crate::UsageError> {
+        let raw = crate::bridge::Raw::new(self);
+        let request = raw
+            .capture(raw.client().get_organizations_limits_changerequest(request_id))
+            .await?;
+        self.pipeline()
+            .invoke::<
+                crate::pipeline::Whole<::usage_models::LimitChangeRequestDetails>,
+            >(&crate::operations::OPERATIONS[17usize], request)
+            .await
+    }
+
+    /**Get all operational event definitions
+
+Requires ALL permissions: `usage:events:view`.
+
+Sends a `GET` request to `/api/v2/usage/events/definitions`
+
+*/
+    ///
+    /// Runs through the client's pipeline: authentication, retries, caps and typed errors
+    /// ([`UsageError`](crate::UsageError)) as for every operation.
+    pub async fn get_usage_events_definitions(
+        &self,
+    ) -> Result<::usage_models::EventDefinitionListing, crate::UsageError> {
+        let raw = crate::bridge::Raw::new(self);
+        let request = raw.capture(raw.client().get_usage_events_definitions()).await?;
+        self.pipeline()
+            .invoke::<
+                crate::pipeline::Whole<::usage_models::EventDefinitionListing>,
+            >(&crate::operations::OPERATIONS[18usize], request)
+            .await
+    }
+
+    /**Get an operational event definition by its id
+
+Requires ALL permissions: `usage:events:view`.
+
+Sends a `GET` request to `/api/v2/usage/events/definitions/{eventDefinitionId}`
+
+Arguments:
+- `event_definition_id`: EventDefinition id
+*/
+    ///
+    /// Runs through the client's pipeline: authentication, retries, caps and typed errors
+    /// ([`UsageError`](crate::UsageError)) as for every operation.
+    pub async fn get_usage_events_definition(
+        &self,
+        event_definition_id: &str,
+    ) -> Result<::usage_models::EventDefinition, crate::UsageError> {
+        let raw = crate::bridge::Raw::new(self);
+        let request = raw
+            .capture(raw.client().get_usage_events_definition(event_definition_id))
+            .await?;
+        self.pipeline()
+            .invoke::<
+                crate::pipeline::Whole<::usage_models::EventDefinition>,
+            >(&crate::operations::OPERATIONS[19usize], request)
+            .await
+    }
+
+    /**Query operational events in a timeframe
+
+Requires ALL permissions: `usage:events:view`.
+
+Sends a `POST` request to `/api/v2/usage/events/query`
+
+Arguments:
+- `after`: The cursor that points to the end of the set of entities that has been returned.
+- `before`: The cursor that points to the start of the set of entities that has been returned.
+- `page_size`: Number of entities to return. Maximum of 200.
+- `body`
+*/
+    ///
+    /// Runs through the client's pipeline: authentication, retries, caps and typed errors
+    /// ([`UsageError`](crate::UsageError)) as for every operation.
+    pub async fn post_usage_events_query(
+        &self,
+        after: Option<&str>,
+        before: Option<&str>,
+        page_size: Option<&str>,
+        body: &::usage_models::EventQueryRequest,
+    ) -> Result<::usage_models::EventQueryResponse, crate::UsageError> {
+        let raw = crate::bridge::Raw::new(self);
+        let request = raw
+            .capture(
+                raw.client().post_usage_events_query(after, before, page_size, body),
+            )
+            .await?;
+        self.pipeline()
+            .invoke::<
+                crate::pipeline::Whole<::usage_models::EventQueryResponse>,
+            >(&crate::operations::OPERATIONS[20usize], request)
+            .await
+    }
+
+    /**Get aggregates for operational events in a timeframe
+
+Requires ALL permissions: `usage:events:view`.
+
+Sends a `POST` request to `/api/v2/usage/events/aggregates/query`
+
+*/
+    ///
+    /// Runs through the client's pipeline: authentication, retries, caps and typed errors
+    /// ([`UsageError`](crate::UsageError)) as for every operation.
+    pub async fn post_usage_events_aggregates_query(
+        &self,
+        body: &::usage_models::EventAggregatesQueryRequest,
+    ) -> Result<::usage_models::EventAggregatesResponse, crate::UsageError> {
+        let raw = crate::bridge::Raw::new(self);
+        let request = raw
+            .capture(raw.client().post_usage_events_aggregates_query(body))
+            .await?;
+        self.pipeline()
+            .invoke::<
+                crate::pipeline::Whole<::usage_models::EventAggregatesResponse>,
+            >(&crate::operations::OPERATIONS[21usize], request)
+            .await
+    }
 }

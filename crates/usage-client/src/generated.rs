@@ -776,6 +776,611 @@ Arguments:
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+
+    /**Query for limits rate limit aggregates. Data populated when limits reach 90% of the maximum. Not a source of truth for limits hit but a best effort estimate
+
+The 'max' property can be used to determine estimated rate limit value hit. See <https://developer.genesys.cloud/organization/organization/limits#available-limits> for limits that are trackable (Operational Events Enabled).
+
+Requires ANY permissions: `analytics:rateLimitAggregate:view`.
+
+Sends a `POST` request to `/api/v2/analytics/ratelimits/aggregates/query`
+
+Arguments:
+- `body`: query
+*/
+    pub async fn post_analytics_ratelimits_aggregates_query<'a>(
+        &'a self,
+        body: &'a ::usage_models::RateLimitAggregationQuery,
+    ) -> Result<
+        ResponseValue<::usage_models::RateLimitAggregateQueryResponse>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!(
+            "{}/api/v2/analytics/ratelimits/aggregates/query", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "post_analytics_ratelimits_aggregates_query",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get the available limit namespaces
+
+Sends a `GET` request to `/api/v2/organizations/limits/namespaces`
+
+Arguments:
+- `page_number`: Page number
+- `page_size`: Page size
+*/
+    pub async fn get_organizations_limits_namespaces<'a>(
+        &'a self,
+        page_number: Option<i32>,
+        page_size: Option<i32>,
+    ) -> Result<
+        ResponseValue<::usage_models::PagedNamespaceListing>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!("{}/api/v2/organizations/limits/namespaces", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
+            .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_organizations_limits_namespaces",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get the effective limits in a namespace for an organization
+
+Sends a `GET` request to `/api/v2/organizations/limits/namespaces/{namespaceName}`
+
+Arguments:
+- `namespace_name`: The namespace to fetch limits for
+*/
+    pub async fn get_organizations_limits_namespace<'a>(
+        &'a self,
+        namespace_name: &'a str,
+    ) -> Result<
+        ResponseValue<::usage_models::LimitsEntityListing>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!(
+            "{}/api/v2/organizations/limits/namespaces/{}", self.baseurl, encode_path(&
+            namespace_name.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_organizations_limits_namespace",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get the default limits in a namespace for an organization
+
+Sends a `GET` request to `/api/v2/organizations/limits/namespaces/{namespaceName}/defaults`
+
+Arguments:
+- `namespace_name`: The namespace to fetch defaults limits for
+*/
+    pub async fn get_organizations_limits_namespace_defaults<'a>(
+        &'a self,
+        namespace_name: &'a str,
+    ) -> Result<
+        ResponseValue<::usage_models::LimitsEntityListing>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!(
+            "{}/api/v2/organizations/limits/namespaces/{}/defaults", self.baseurl,
+            encode_path(& namespace_name.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_organizations_limits_namespace_defaults",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get limit documentation
+
+Sends a `GET` request to `/api/v2/organizations/limits/docs`
+
+*/
+    pub async fn get_organizations_limits_docs<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<::usage_models::LimitDocumentation>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!("{}/api/v2/organizations/limits/docs", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_organizations_limits_docs",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get the available limit change requests
+
+Timestamp interval defaults to the last 365 days if both query parameters are omitted. If only one parameter is omitted, the interval will default to a 180 day range in the specified direction.
+
+Requires ANY permissions: `limits:organization:view`.
+
+Sends a `GET` request to `/api/v2/organizations/limits/changerequests`
+
+Arguments:
+- `after`: Timestamp indicating the date to begin after when searching for requests.
+- `before`: Timestamp indicating the date to end before when searching for requests.
+- `expand`: Which fields, if any, to expand.
+- `page_size`: Page Size
+- `status`: Status of the request to be filtered by
+*/
+    pub async fn get_organizations_limits_changerequests<'a>(
+        &'a self,
+        after: Option<i64>,
+        before: Option<i64>,
+        expand: Option<&'a ::std::vec::Vec<::usage_models::ChangeRequestExpand>>,
+        page_size: Option<i32>,
+        status: Option<&'a ::usage_models::ChangeRequestStatus>,
+    ) -> Result<
+        ResponseValue<::usage_models::LimitChangeRequestsEntityListing>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!(
+            "{}/api/v2/organizations/limits/changerequests", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("after", &after))
+            .query(&progenitor_client::QueryParam::new("before", &before))
+            .query(&progenitor_client::QueryParam::new("expand", &expand))
+            .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
+            .query(&progenitor_client::QueryParam::new("status", &status))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_organizations_limits_changerequests",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get a limit change request
+
+Requires ANY permissions: `limits:organization:view`.
+
+Sends a `GET` request to `/api/v2/organizations/limits/changerequests/{requestId}`
+
+Arguments:
+- `request_id`: Unique id for the limit change request
+*/
+    pub async fn get_organizations_limits_changerequest<'a>(
+        &'a self,
+        request_id: &'a str,
+    ) -> Result<
+        ResponseValue<::usage_models::LimitChangeRequestDetails>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!(
+            "{}/api/v2/organizations/limits/changerequests/{}", self.baseurl,
+            encode_path(& request_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_organizations_limits_changerequest",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get all operational event definitions
+
+Requires ALL permissions: `usage:events:view`.
+
+Sends a `GET` request to `/api/v2/usage/events/definitions`
+
+*/
+    pub async fn get_usage_events_definitions<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<::usage_models::EventDefinitionListing>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!("{}/api/v2/usage/events/definitions", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_usage_events_definitions",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get an operational event definition by its id
+
+Requires ALL permissions: `usage:events:view`.
+
+Sends a `GET` request to `/api/v2/usage/events/definitions/{eventDefinitionId}`
+
+Arguments:
+- `event_definition_id`: EventDefinition id
+*/
+    pub async fn get_usage_events_definition<'a>(
+        &'a self,
+        event_definition_id: &'a str,
+    ) -> Result<
+        ResponseValue<::usage_models::EventDefinition>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!(
+            "{}/api/v2/usage/events/definitions/{}", self.baseurl, encode_path(&
+            event_definition_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_usage_events_definition",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Query operational events in a timeframe
+
+Requires ALL permissions: `usage:events:view`.
+
+Sends a `POST` request to `/api/v2/usage/events/query`
+
+Arguments:
+- `after`: The cursor that points to the end of the set of entities that has been returned.
+- `before`: The cursor that points to the start of the set of entities that has been returned.
+- `page_size`: Number of entities to return. Maximum of 200.
+- `body`
+*/
+    pub async fn post_usage_events_query<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        before: Option<&'a str>,
+        page_size: Option<&'a str>,
+        body: &'a ::usage_models::EventQueryRequest,
+    ) -> Result<
+        ResponseValue<::usage_models::EventQueryResponse>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!("{}/api/v2/usage/events/query", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .query(&progenitor_client::QueryParam::new("after", &after))
+            .query(&progenitor_client::QueryParam::new("before", &before))
+            .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "post_usage_events_query",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+
+    /**Get aggregates for operational events in a timeframe
+
+Requires ALL permissions: `usage:events:view`.
+
+Sends a `POST` request to `/api/v2/usage/events/aggregates/query`
+
+*/
+    pub async fn post_usage_events_aggregates_query<'a>(
+        &'a self,
+        body: &'a ::usage_models::EventAggregatesQueryRequest,
+    ) -> Result<
+        ResponseValue<::usage_models::EventAggregatesResponse>,
+        Error<::usage_models::ErrorBody>,
+    > {
+        let url = format!("{}/api/v2/usage/events/aggregates/query", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "post_usage_events_aggregates_query",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
 }
 
 /// Items consumers will typically use such as the Client.

@@ -7,6 +7,7 @@ mod errors;
 mod faults;
 mod ids;
 mod jobs;
+mod limits;
 mod paging;
 mod respond;
 mod routes;

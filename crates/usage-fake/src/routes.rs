@@ -21,7 +21,7 @@ use crate::errors::{Refusal, parse_body, refuse_unlisted, unknown_client};
 use crate::faults::serve;
 use crate::respond::json_response;
 use crate::state::{Kind, Operation, Outcome, Owner, Shared, State};
-use crate::{jobs, rows, simple_search};
+use crate::{jobs, limits, rows, simple_search};
 
 pub(crate) fn router(state: Shared) -> Router {
     Router::new()
@@ -60,6 +60,44 @@ pub(crate) fn router(state: Shared) -> Router {
         .route(
             "/api/v2/usage/simplesearch/{execution_id}/results",
             get(simple_search::results),
+        )
+        .route(
+            "/api/v2/analytics/ratelimits/aggregates/query",
+            post(limits::rate_limit_aggregates),
+        )
+        .route(
+            "/api/v2/organizations/limits/namespaces",
+            get(limits::namespaces),
+        )
+        .route(
+            "/api/v2/organizations/limits/namespaces/{namespace_name}",
+            get(limits::namespace),
+        )
+        .route(
+            "/api/v2/organizations/limits/namespaces/{namespace_name}/defaults",
+            get(limits::namespace_defaults),
+        )
+        .route("/api/v2/organizations/limits/docs", get(limits::docs))
+        .route(
+            "/api/v2/organizations/limits/changerequests",
+            get(limits::change_requests),
+        )
+        .route(
+            "/api/v2/organizations/limits/changerequests/{request_id}",
+            get(limits::change_request),
+        )
+        .route(
+            "/api/v2/usage/events/definitions",
+            get(limits::event_definitions),
+        )
+        .route(
+            "/api/v2/usage/events/definitions/{event_definition_id}",
+            get(limits::event_definition),
+        )
+        .route("/api/v2/usage/events/query", post(limits::events_query))
+        .route(
+            "/api/v2/usage/events/aggregates/query",
+            post(limits::events_aggregates),
         )
         .fallback(
             |Extract(state): Extract<Shared>| async move { Refusal::not_found().render(&state) },

@@ -41,11 +41,33 @@ pub enum Operation {
     PostUsageSimplesearch,
     /// `GET /api/v2/usage/simplesearch/{executionId}/results`
     GetUsageSimplesearchExecutionIdResults,
+    /// `POST /api/v2/analytics/ratelimits/aggregates/query`
+    PostAnalyticsRatelimitsAggregatesQuery,
+    /// `GET /api/v2/organizations/limits/namespaces`
+    GetOrganizationsLimitsNamespaces,
+    /// `GET /api/v2/organizations/limits/namespaces/{namespaceName}`
+    GetOrganizationsLimitsNamespace,
+    /// `GET /api/v2/organizations/limits/namespaces/{namespaceName}/defaults`
+    GetOrganizationsLimitsNamespaceDefaults,
+    /// `GET /api/v2/organizations/limits/docs`
+    GetOrganizationsLimitsDocs,
+    /// `GET /api/v2/organizations/limits/changerequests`
+    GetOrganizationsLimitsChangerequests,
+    /// `GET /api/v2/organizations/limits/changerequests/{requestId}`
+    GetOrganizationsLimitsChangerequest,
+    /// `GET /api/v2/usage/events/definitions`
+    GetUsageEventsDefinitions,
+    /// `GET /api/v2/usage/events/definitions/{eventDefinitionId}`
+    GetUsageEventsDefinition,
+    /// `POST /api/v2/usage/events/query`
+    PostUsageEventsQuery,
+    /// `POST /api/v2/usage/events/aggregates/query`
+    PostUsageEventsAggregatesQuery,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 23] = [
         Operation::Token,
         Operation::PostUsageQuery,
         Operation::GetUsageQueryExecutionIdResults,
@@ -58,6 +80,17 @@ impl Operation {
         Operation::GetUsageClientClientIdAggregatesQueryJob,
         Operation::PostUsageSimplesearch,
         Operation::GetUsageSimplesearchExecutionIdResults,
+        Operation::PostAnalyticsRatelimitsAggregatesQuery,
+        Operation::GetOrganizationsLimitsNamespaces,
+        Operation::GetOrganizationsLimitsNamespace,
+        Operation::GetOrganizationsLimitsNamespaceDefaults,
+        Operation::GetOrganizationsLimitsDocs,
+        Operation::GetOrganizationsLimitsChangerequests,
+        Operation::GetOrganizationsLimitsChangerequest,
+        Operation::GetUsageEventsDefinitions,
+        Operation::GetUsageEventsDefinition,
+        Operation::PostUsageEventsQuery,
+        Operation::PostUsageEventsAggregatesQuery,
     ];
 
     fn index(self) -> usize {
@@ -412,6 +445,11 @@ impl State {
     /// Records a submitted query and returns its id. Its rows are cut now, from the org's
     /// data as it stands (`rows` series), as the service's answer reflects the data of the
     /// moment it ran.
+    /// How many series the org's traffic has.
+    pub(crate) fn series(&self) -> usize {
+        self.lock().rows
+    }
+
     pub fn submit(&self, owner: Owner, kind: Kind, cut: &Cut, metrics: Vec<String>) -> String {
         self.submit_capped(owner, kind, cut, metrics, usize::MAX)
     }

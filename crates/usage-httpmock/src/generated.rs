@@ -1195,6 +1195,1056 @@ pub mod operations {
             )
         }
     }
+
+    ///What a mock of `postAnalyticsRatelimitsAggregatesQuery` (`POST /api/v2/analytics/ratelimits/aggregates/query`) matches.
+    pub struct PostAnalyticsRatelimitsAggregatesQueryWhen(::httpmock::When);
+    impl PostAnalyticsRatelimitsAggregatesQueryWhen {
+        ///Wraps httpmock's `When`, matching `POST /api/v2/analytics/ratelimits/aggregates/query` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^/api/v2/analytics/ratelimits/aggregates/query$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose JSON body equals `value`.
+        pub fn body(self, value: &::usage_models::RateLimitAggregationQuery) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+
+    ///What a mock of `postAnalyticsRatelimitsAggregatesQuery` (`POST /api/v2/analytics/ratelimits/aggregates/query`) answers.
+    pub struct PostAnalyticsRatelimitsAggregatesQueryThen(::httpmock::Then);
+    impl PostAnalyticsRatelimitsAggregatesQueryThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `postAnalyticsRatelimitsAggregatesQuery` answers 200 when it succeeds.
+        pub fn ok(
+            self,
+            value: &::usage_models::RateLimitAggregateQueryResponse,
+        ) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsNamespaces` (`GET /api/v2/organizations/limits/namespaces`) matches.
+    pub struct GetOrganizationsLimitsNamespacesWhen(::httpmock::When);
+    impl GetOrganizationsLimitsNamespacesWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/organizations/limits/namespaces` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^/api/v2/organizations/limits/namespaces$")
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose `page_number` query parameter is `value`.
+        pub fn page_number<T>(self, value: T) -> Self
+        where
+            T: Into<Option<i32>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("pageNumber", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("pageNumber"))
+            }
+        }
+
+        ///Matches requests whose `page_size` query parameter is `value`.
+        pub fn page_size<T>(self, value: T) -> Self
+        where
+            T: Into<Option<i32>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("pageSize", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("pageSize"))
+            }
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsNamespaces` (`GET /api/v2/organizations/limits/namespaces`) answers.
+    pub struct GetOrganizationsLimitsNamespacesThen(::httpmock::Then);
+    impl GetOrganizationsLimitsNamespacesThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `getOrganizationsLimitsNamespaces` answers 200 when it succeeds.
+        pub fn ok(self, value: &::usage_models::PagedNamespaceListing) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsNamespace` (`GET /api/v2/organizations/limits/namespaces/{namespaceName}`) matches.
+    pub struct GetOrganizationsLimitsNamespaceWhen(::httpmock::When);
+    impl GetOrganizationsLimitsNamespaceWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/organizations/limits/namespaces/{namespaceName}` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^/api/v2/organizations/limits/namespaces/[^/]*$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose `namespace_name` query parameter is `value`.
+        pub fn namespace_name(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^/api/v2/organizations/limits/namespaces/{}$", value.to_string()
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsNamespace` (`GET /api/v2/organizations/limits/namespaces/{namespaceName}`) answers.
+    pub struct GetOrganizationsLimitsNamespaceThen(::httpmock::Then);
+    impl GetOrganizationsLimitsNamespaceThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `getOrganizationsLimitsNamespace` answers 200 when it succeeds.
+        pub fn ok(self, value: &::usage_models::LimitsEntityListing) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsNamespaceDefaults` (`GET /api/v2/organizations/limits/namespaces/{namespaceName}/defaults`) matches.
+    pub struct GetOrganizationsLimitsNamespaceDefaultsWhen(::httpmock::When);
+    impl GetOrganizationsLimitsNamespaceDefaultsWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/organizations/limits/namespaces/{namespaceName}/defaults` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^/api/v2/organizations/limits/namespaces/[^/]*/defaults$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose `namespace_name` query parameter is `value`.
+        pub fn namespace_name(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^/api/v2/organizations/limits/namespaces/{}/defaults$", value
+                        .to_string()
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsNamespaceDefaults` (`GET /api/v2/organizations/limits/namespaces/{namespaceName}/defaults`) answers.
+    pub struct GetOrganizationsLimitsNamespaceDefaultsThen(::httpmock::Then);
+    impl GetOrganizationsLimitsNamespaceDefaultsThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `getOrganizationsLimitsNamespaceDefaults` answers 200 when it succeeds.
+        pub fn ok(self, value: &::usage_models::LimitsEntityListing) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsDocs` (`GET /api/v2/organizations/limits/docs`) matches.
+    pub struct GetOrganizationsLimitsDocsWhen(::httpmock::When);
+    impl GetOrganizationsLimitsDocsWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/organizations/limits/docs` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^/api/v2/organizations/limits/docs$").unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsDocs` (`GET /api/v2/organizations/limits/docs`) answers.
+    pub struct GetOrganizationsLimitsDocsThen(::httpmock::Then);
+    impl GetOrganizationsLimitsDocsThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `getOrganizationsLimitsDocs` answers 200 when it succeeds.
+        pub fn ok(self, value: &::usage_models::LimitDocumentation) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsChangerequests` (`GET /api/v2/organizations/limits/changerequests`) matches.
+    pub struct GetOrganizationsLimitsChangerequestsWhen(::httpmock::When);
+    impl GetOrganizationsLimitsChangerequestsWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/organizations/limits/changerequests` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^/api/v2/organizations/limits/changerequests$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose `after` query parameter is `value`.
+        pub fn after<T>(self, value: T) -> Self
+        where
+            T: Into<Option<i64>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("after", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("after"))
+            }
+        }
+
+        ///Matches requests whose `before` query parameter is `value`.
+        pub fn before<T>(self, value: T) -> Self
+        where
+            T: Into<Option<i64>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("before", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("before"))
+            }
+        }
+
+        ///Matches requests whose `expand` query parameter is `value`.
+        pub fn expand<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a ::std::vec::Vec<::usage_models::ChangeRequestExpand>>>,
+        {
+            if let Some(value) = value.into() {
+                Self(value.iter().fold(self.0, |when, item| when.query_param("expand", item.to_string())))
+            } else {
+                Self(self.0.query_param_missing("expand"))
+            }
+        }
+
+        ///Matches requests whose `page_size` query parameter is `value`.
+        pub fn page_size<T>(self, value: T) -> Self
+        where
+            T: Into<Option<i32>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("pageSize", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("pageSize"))
+            }
+        }
+
+        ///Matches requests whose `status` query parameter is `value`.
+        pub fn status<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a ::usage_models::ChangeRequestStatus>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("status", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("status"))
+            }
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsChangerequests` (`GET /api/v2/organizations/limits/changerequests`) answers.
+    pub struct GetOrganizationsLimitsChangerequestsThen(::httpmock::Then);
+    impl GetOrganizationsLimitsChangerequestsThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `getOrganizationsLimitsChangerequests` answers 200 when it succeeds.
+        pub fn ok(
+            self,
+            value: &::usage_models::LimitChangeRequestsEntityListing,
+        ) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsChangerequest` (`GET /api/v2/organizations/limits/changerequests/{requestId}`) matches.
+    pub struct GetOrganizationsLimitsChangerequestWhen(::httpmock::When);
+    impl GetOrganizationsLimitsChangerequestWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/organizations/limits/changerequests/{requestId}` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new(
+                                "^/api/v2/organizations/limits/changerequests/[^/]*$",
+                            )
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose `request_id` query parameter is `value`.
+        pub fn request_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!(
+                        "^/api/v2/organizations/limits/changerequests/{}$", value
+                        .to_string()
+                    ),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+
+    ///What a mock of `getOrganizationsLimitsChangerequest` (`GET /api/v2/organizations/limits/changerequests/{requestId}`) answers.
+    pub struct GetOrganizationsLimitsChangerequestThen(::httpmock::Then);
+    impl GetOrganizationsLimitsChangerequestThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `getOrganizationsLimitsChangerequest` answers 200 when it succeeds.
+        pub fn ok(self, value: &::usage_models::LimitChangeRequestDetails) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `getUsageEventsDefinitions` (`GET /api/v2/usage/events/definitions`) matches.
+    pub struct GetUsageEventsDefinitionsWhen(::httpmock::When);
+    impl GetUsageEventsDefinitionsWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/usage/events/definitions` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^/api/v2/usage/events/definitions$").unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+    }
+
+    ///What a mock of `getUsageEventsDefinitions` (`GET /api/v2/usage/events/definitions`) answers.
+    pub struct GetUsageEventsDefinitionsThen(::httpmock::Then);
+    impl GetUsageEventsDefinitionsThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `getUsageEventsDefinitions` answers 200 when it succeeds.
+        pub fn ok(self, value: &::usage_models::EventDefinitionListing) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `getUsageEventsDefinition` (`GET /api/v2/usage/events/definitions/{eventDefinitionId}`) matches.
+    pub struct GetUsageEventsDefinitionWhen(::httpmock::When);
+    impl GetUsageEventsDefinitionWhen {
+        ///Wraps httpmock's `When`, matching `GET /api/v2/usage/events/definitions/{eventDefinitionId}` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        regex::Regex::new("^/api/v2/usage/events/definitions/[^/]*$")
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose `event_definition_id` query parameter is `value`.
+        pub fn event_definition_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(
+                    &format!("^/api/v2/usage/events/definitions/{}$", value.to_string()),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+
+    ///What a mock of `getUsageEventsDefinition` (`GET /api/v2/usage/events/definitions/{eventDefinitionId}`) answers.
+    pub struct GetUsageEventsDefinitionThen(::httpmock::Then);
+    impl GetUsageEventsDefinitionThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `getUsageEventsDefinition` answers 200 when it succeeds.
+        pub fn ok(self, value: &::usage_models::EventDefinition) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `postUsageEventsQuery` (`POST /api/v2/usage/events/query`) matches.
+    pub struct PostUsageEventsQueryWhen(::httpmock::When);
+    impl PostUsageEventsQueryWhen {
+        ///Wraps httpmock's `When`, matching `POST /api/v2/usage/events/query` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new("^/api/v2/usage/events/query$").unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose `after` query parameter is `value`.
+        pub fn after<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("after", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("after"))
+            }
+        }
+
+        ///Matches requests whose `before` query parameter is `value`.
+        pub fn before<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("before", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("before"))
+            }
+        }
+
+        ///Matches requests whose `page_size` query parameter is `value`.
+        pub fn page_size<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("pageSize", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("pageSize"))
+            }
+        }
+
+        ///Matches requests whose JSON body equals `value`.
+        pub fn body(self, value: &::usage_models::EventQueryRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+
+    ///What a mock of `postUsageEventsQuery` (`POST /api/v2/usage/events/query`) answers.
+    pub struct PostUsageEventsQueryThen(::httpmock::Then);
+    impl PostUsageEventsQueryThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `postUsageEventsQuery` answers 200 when it succeeds.
+        pub fn ok(self, value: &::usage_models::EventQueryResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+
+    ///What a mock of `postUsageEventsAggregatesQuery` (`POST /api/v2/usage/events/aggregates/query`) matches.
+    pub struct PostUsageEventsAggregatesQueryWhen(::httpmock::When);
+    impl PostUsageEventsAggregatesQueryWhen {
+        ///Wraps httpmock's `When`, matching `POST /api/v2/usage/events/aggregates/query` (any value of the path parameters).
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        regex::Regex::new("^/api/v2/usage/events/aggregates/query$")
+                            .unwrap(),
+                    ),
+            )
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+
+        ///Matches requests whose JSON body equals `value`.
+        pub fn body(self, value: &::usage_models::EventAggregatesQueryRequest) -> Self {
+            Self(self.0.json_body_obj(value))
+        }
+    }
+
+    ///What a mock of `postUsageEventsAggregatesQuery` (`POST /api/v2/usage/events/aggregates/query`) answers.
+    pub struct PostUsageEventsAggregatesQueryThen(::httpmock::Then);
+    impl PostUsageEventsAggregatesQueryThen {
+        ///Wraps httpmock's `Then`.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+
+        ///The httpmock value inside, to match or answer beyond what the spec allows.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+
+        ///Answers 200 with `value` as JSON. `postUsageEventsAggregatesQuery` answers 200 when it succeeds.
+        pub fn ok(self, value: &::usage_models::EventAggregatesResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (400 to 499; another status panics) with `value` as JSON, as the service answers a refused request.
+        pub fn client_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 4u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+
+        ///Answers `status` (500 to 599; another status panics) with `value` as JSON, as the service answers when it fails.
+        pub fn server_error(
+            self,
+            status: u16,
+            value: &::usage_models::ErrorBody,
+        ) -> Self {
+            assert_eq!(status / 100u16, 5u16);
+            Self(
+                self
+                    .0
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
 }
 
 /// An extension trait for [`MockServer`](::httpmock::MockServer) that
@@ -1289,6 +2339,98 @@ pub trait MockServerExt {
         F: FnOnce(
             operations::GetUsageSimplesearchExecutionIdResultsWhen,
             operations::GetUsageSimplesearchExecutionIdResultsThen,
+        );
+    ///Mocks `postAnalyticsRatelimitsAggregatesQuery` (`POST /api/v2/analytics/ratelimits/aggregates/query`): `config_fn` gets what to match and what to answer.
+    fn post_analytics_ratelimits_aggregates_query<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostAnalyticsRatelimitsAggregatesQueryWhen,
+            operations::PostAnalyticsRatelimitsAggregatesQueryThen,
+        );
+    ///Mocks `getOrganizationsLimitsNamespaces` (`GET /api/v2/organizations/limits/namespaces`): `config_fn` gets what to match and what to answer.
+    fn get_organizations_limits_namespaces<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsNamespacesWhen,
+            operations::GetOrganizationsLimitsNamespacesThen,
+        );
+    ///Mocks `getOrganizationsLimitsNamespace` (`GET /api/v2/organizations/limits/namespaces/{namespaceName}`): `config_fn` gets what to match and what to answer.
+    fn get_organizations_limits_namespace<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsNamespaceWhen,
+            operations::GetOrganizationsLimitsNamespaceThen,
+        );
+    ///Mocks `getOrganizationsLimitsNamespaceDefaults` (`GET /api/v2/organizations/limits/namespaces/{namespaceName}/defaults`): `config_fn` gets what to match and what to answer.
+    fn get_organizations_limits_namespace_defaults<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsNamespaceDefaultsWhen,
+            operations::GetOrganizationsLimitsNamespaceDefaultsThen,
+        );
+    ///Mocks `getOrganizationsLimitsDocs` (`GET /api/v2/organizations/limits/docs`): `config_fn` gets what to match and what to answer.
+    fn get_organizations_limits_docs<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsDocsWhen,
+            operations::GetOrganizationsLimitsDocsThen,
+        );
+    ///Mocks `getOrganizationsLimitsChangerequests` (`GET /api/v2/organizations/limits/changerequests`): `config_fn` gets what to match and what to answer.
+    fn get_organizations_limits_changerequests<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsChangerequestsWhen,
+            operations::GetOrganizationsLimitsChangerequestsThen,
+        );
+    ///Mocks `getOrganizationsLimitsChangerequest` (`GET /api/v2/organizations/limits/changerequests/{requestId}`): `config_fn` gets what to match and what to answer.
+    fn get_organizations_limits_changerequest<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsChangerequestWhen,
+            operations::GetOrganizationsLimitsChangerequestThen,
+        );
+    ///Mocks `getUsageEventsDefinitions` (`GET /api/v2/usage/events/definitions`): `config_fn` gets what to match and what to answer.
+    fn get_usage_events_definitions<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetUsageEventsDefinitionsWhen,
+            operations::GetUsageEventsDefinitionsThen,
+        );
+    ///Mocks `getUsageEventsDefinition` (`GET /api/v2/usage/events/definitions/{eventDefinitionId}`): `config_fn` gets what to match and what to answer.
+    fn get_usage_events_definition<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetUsageEventsDefinitionWhen,
+            operations::GetUsageEventsDefinitionThen,
+        );
+    ///Mocks `postUsageEventsQuery` (`POST /api/v2/usage/events/query`): `config_fn` gets what to match and what to answer.
+    fn post_usage_events_query<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostUsageEventsQueryWhen,
+            operations::PostUsageEventsQueryThen,
+        );
+    ///Mocks `postUsageEventsAggregatesQuery` (`POST /api/v2/usage/events/aggregates/query`): `config_fn` gets what to match and what to answer.
+    fn post_usage_events_aggregates_query<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostUsageEventsAggregatesQueryWhen,
+            operations::PostUsageEventsAggregatesQueryThen,
         );
 }
 
@@ -1466,6 +2608,186 @@ impl MockServerExt for ::httpmock::MockServer {
             config_fn(
                 operations::GetUsageSimplesearchExecutionIdResultsWhen::new(when),
                 operations::GetUsageSimplesearchExecutionIdResultsThen::new(then),
+            )
+        })
+    }
+
+    fn post_analytics_ratelimits_aggregates_query<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostAnalyticsRatelimitsAggregatesQueryWhen,
+            operations::PostAnalyticsRatelimitsAggregatesQueryThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostAnalyticsRatelimitsAggregatesQueryWhen::new(when),
+                operations::PostAnalyticsRatelimitsAggregatesQueryThen::new(then),
+            )
+        })
+    }
+
+    fn get_organizations_limits_namespaces<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsNamespacesWhen,
+            operations::GetOrganizationsLimitsNamespacesThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetOrganizationsLimitsNamespacesWhen::new(when),
+                operations::GetOrganizationsLimitsNamespacesThen::new(then),
+            )
+        })
+    }
+
+    fn get_organizations_limits_namespace<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsNamespaceWhen,
+            operations::GetOrganizationsLimitsNamespaceThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetOrganizationsLimitsNamespaceWhen::new(when),
+                operations::GetOrganizationsLimitsNamespaceThen::new(then),
+            )
+        })
+    }
+
+    fn get_organizations_limits_namespace_defaults<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsNamespaceDefaultsWhen,
+            operations::GetOrganizationsLimitsNamespaceDefaultsThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetOrganizationsLimitsNamespaceDefaultsWhen::new(when),
+                operations::GetOrganizationsLimitsNamespaceDefaultsThen::new(then),
+            )
+        })
+    }
+
+    fn get_organizations_limits_docs<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsDocsWhen,
+            operations::GetOrganizationsLimitsDocsThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetOrganizationsLimitsDocsWhen::new(when),
+                operations::GetOrganizationsLimitsDocsThen::new(then),
+            )
+        })
+    }
+
+    fn get_organizations_limits_changerequests<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsChangerequestsWhen,
+            operations::GetOrganizationsLimitsChangerequestsThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetOrganizationsLimitsChangerequestsWhen::new(when),
+                operations::GetOrganizationsLimitsChangerequestsThen::new(then),
+            )
+        })
+    }
+
+    fn get_organizations_limits_changerequest<F>(
+        &self,
+        config_fn: F,
+    ) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetOrganizationsLimitsChangerequestWhen,
+            operations::GetOrganizationsLimitsChangerequestThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetOrganizationsLimitsChangerequestWhen::new(when),
+                operations::GetOrganizationsLimitsChangerequestThen::new(then),
+            )
+        })
+    }
+
+    fn get_usage_events_definitions<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetUsageEventsDefinitionsWhen,
+            operations::GetUsageEventsDefinitionsThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetUsageEventsDefinitionsWhen::new(when),
+                operations::GetUsageEventsDefinitionsThen::new(then),
+            )
+        })
+    }
+
+    fn get_usage_events_definition<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::GetUsageEventsDefinitionWhen,
+            operations::GetUsageEventsDefinitionThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetUsageEventsDefinitionWhen::new(when),
+                operations::GetUsageEventsDefinitionThen::new(then),
+            )
+        })
+    }
+
+    fn post_usage_events_query<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostUsageEventsQueryWhen,
+            operations::PostUsageEventsQueryThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostUsageEventsQueryWhen::new(when),
+                operations::PostUsageEventsQueryThen::new(then),
+            )
+        })
+    }
+
+    fn post_usage_events_aggregates_query<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(
+            operations::PostUsageEventsAggregatesQueryWhen,
+            operations::PostUsageEventsAggregatesQueryThen,
+        ),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::PostUsageEventsAggregatesQueryWhen::new(when),
+                operations::PostUsageEventsAggregatesQueryThen::new(then),
             )
         })
     }

@@ -1172,6 +1172,10 @@ pub enum LimitNamespace {
     WorkforceManagementShiftTrading,
     ///`system`
     System,
+    ///`organization.notice`
+    OrganizationNotice,
+    ///`sda`
+    Sda,
     /// A value this version does not list, kept exactly as the service sent it.
     Unknown(crate::UnknownValue),
 }
@@ -1272,6 +1276,8 @@ impl LimitNamespace {
         "workforce.management.self.schedule",
         "workforce.management.shift.trading",
         "system",
+        "organization.notice",
+        "sda",
     ];
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
@@ -1373,6 +1379,8 @@ impl LimitNamespace {
             Self::WorkforceManagementSelfSchedule => "workforce.management.self.schedule",
             Self::WorkforceManagementShiftTrading => "workforce.management.shift.trading",
             Self::System => "system",
+            Self::OrganizationNotice => "organization.notice",
+            Self::Sda => "sda",
             Self::Unknown(value) => value.as_str(),
         }
     }
@@ -1525,6 +1533,10 @@ impl LimitNamespace {
                 ::std::option::Option::Some(Self::WorkforceManagementShiftTrading)
             }
             "system" => ::std::option::Option::Some(Self::System),
+            "organization.notice" => {
+                ::std::option::Option::Some(Self::OrganizationNotice)
+            }
+            "sda" => ::std::option::Option::Some(Self::Sda),
             _ => ::std::option::Option::None,
         }
     }
@@ -1912,6 +1924,1157 @@ impl<'de> ::serde::Deserialize<'de> for SimpleSearchHttpMethod {
     }
 }
 
+///A dimension of the rate-limit aggregates, to group by or filter on.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RateLimitDimension {
+    ///`correlationId`
+    CorrelationId,
+    ///`entityId`
+    EntityId,
+    ///`limitName`
+    LimitName,
+    ///`max`
+    Max,
+    ///`namespace`
+    Namespace,
+    ///`timeUnit`
+    TimeUnit,
+    ///`userId`
+    UserId,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl RateLimitDimension {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &[
+        "correlationId",
+        "entityId",
+        "limitName",
+        "max",
+        "namespace",
+        "timeUnit",
+        "userId",
+    ];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::CorrelationId => "correlationId",
+            Self::EntityId => "entityId",
+            Self::LimitName => "limitName",
+            Self::Max => "max",
+            Self::Namespace => "namespace",
+            Self::TimeUnit => "timeUnit",
+            Self::UserId => "userId",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "correlationId" => ::std::option::Option::Some(Self::CorrelationId),
+            "entityId" => ::std::option::Option::Some(Self::EntityId),
+            "limitName" => ::std::option::Option::Some(Self::LimitName),
+            "max" => ::std::option::Option::Some(Self::Max),
+            "namespace" => ::std::option::Option::Some(Self::Namespace),
+            "timeUnit" => ::std::option::Option::Some(Self::TimeUnit),
+            "userId" => ::std::option::Option::Some(Self::UserId),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for RateLimitDimension {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for RateLimitDimension {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for RateLimitDimension {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for RateLimitDimension {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for RateLimitDimension {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for RateLimitDimension {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///A metric of the rate-limit aggregates.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RateLimitMetric {
+    ///`oRateLimitRecorded`
+    ORateLimitRecorded,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl RateLimitMetric {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &["oRateLimitRecorded"];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::ORateLimitRecorded => "oRateLimitRecorded",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "oRateLimitRecorded" => ::std::option::Option::Some(Self::ORateLimitRecorded),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for RateLimitMetric {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for RateLimitMetric {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for RateLimitMetric {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for RateLimitMetric {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for RateLimitMetric {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for RateLimitMetric {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///The time a rate-limit record is counted at, instead of the interval's.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RateLimitTimeDimension {
+    ///`eventTime`
+    EventTime,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl RateLimitTimeDimension {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &["eventTime"];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::EventTime => "eventTime",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "eventTime" => ::std::option::Option::Some(Self::EventTime),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for RateLimitTimeDimension {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for RateLimitTimeDimension {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for RateLimitTimeDimension {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for RateLimitTimeDimension {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for RateLimitTimeDimension {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for RateLimitTimeDimension {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///How a filter's clauses or predicates combine.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RateLimitFilterType {
+    ///`and`
+    And,
+    ///`or`
+    Or,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl RateLimitFilterType {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &["and", "or"];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::And => "and",
+            Self::Or => "or",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "and" => ::std::option::Option::Some(Self::And),
+            "or" => ::std::option::Option::Some(Self::Or),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for RateLimitFilterType {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for RateLimitFilterType {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for RateLimitFilterType {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for RateLimitFilterType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for RateLimitFilterType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for RateLimitFilterType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///What a predicate tests.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RateLimitPredicateType {
+    ///`dimension`
+    Dimension,
+    ///`property`
+    Property,
+    ///`metric`
+    Metric,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl RateLimitPredicateType {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &["dimension", "property", "metric"];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Dimension => "dimension",
+            Self::Property => "property",
+            Self::Metric => "metric",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "dimension" => ::std::option::Option::Some(Self::Dimension),
+            "property" => ::std::option::Option::Some(Self::Property),
+            "metric" => ::std::option::Option::Some(Self::Metric),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for RateLimitPredicateType {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for RateLimitPredicateType {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for RateLimitPredicateType {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for RateLimitPredicateType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for RateLimitPredicateType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for RateLimitPredicateType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///How a predicate compares.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RateLimitPredicateOperator {
+    ///`matches`
+    Matches,
+    ///`exists`
+    Exists,
+    ///`notExists`
+    NotExists,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl RateLimitPredicateOperator {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &["matches", "exists", "notExists"];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Matches => "matches",
+            Self::Exists => "exists",
+            Self::NotExists => "notExists",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "matches" => ::std::option::Option::Some(Self::Matches),
+            "exists" => ::std::option::Option::Some(Self::Exists),
+            "notExists" => ::std::option::Option::Some(Self::NotExists),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for RateLimitPredicateOperator {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for RateLimitPredicateOperator {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for RateLimitPredicateOperator {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for RateLimitPredicateOperator {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for RateLimitPredicateOperator {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for RateLimitPredicateOperator {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///What a view computes.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RateLimitViewFunction {
+    ///`rangeBound`
+    RangeBound,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl RateLimitViewFunction {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &["rangeBound"];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::RangeBound => "rangeBound",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "rangeBound" => ::std::option::Option::Some(Self::RangeBound),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for RateLimitViewFunction {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for RateLimitViewFunction {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for RateLimitViewFunction {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for RateLimitViewFunction {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for RateLimitViewFunction {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for RateLimitViewFunction {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///Where a limit change request stands.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChangeRequestStatus {
+    ///`Approved`
+    Approved,
+    ///`Rejected`
+    Rejected,
+    ///`Rollback`
+    Rollback,
+    ///`Pending`
+    Pending,
+    ///`Open`
+    Open,
+    ///`SecondaryApprovalNamespacesAdded`
+    SecondaryApprovalNamespacesAdded,
+    ///`ReviewerApproved`
+    ReviewerApproved,
+    ///`ReviewerRejected`
+    ReviewerRejected,
+    ///`ReviewerRollback`
+    ReviewerRollback,
+    ///`ImplementingChange`
+    ImplementingChange,
+    ///`ChangeImplemented`
+    ChangeImplemented,
+    ///`ImplementingRollback`
+    ImplementingRollback,
+    ///`RollbackImplemented`
+    RollbackImplemented,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl ChangeRequestStatus {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &[
+        "Approved",
+        "Rejected",
+        "Rollback",
+        "Pending",
+        "Open",
+        "SecondaryApprovalNamespacesAdded",
+        "ReviewerApproved",
+        "ReviewerRejected",
+        "ReviewerRollback",
+        "ImplementingChange",
+        "ChangeImplemented",
+        "ImplementingRollback",
+        "RollbackImplemented",
+    ];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Approved => "Approved",
+            Self::Rejected => "Rejected",
+            Self::Rollback => "Rollback",
+            Self::Pending => "Pending",
+            Self::Open => "Open",
+            Self::SecondaryApprovalNamespacesAdded => "SecondaryApprovalNamespacesAdded",
+            Self::ReviewerApproved => "ReviewerApproved",
+            Self::ReviewerRejected => "ReviewerRejected",
+            Self::ReviewerRollback => "ReviewerRollback",
+            Self::ImplementingChange => "ImplementingChange",
+            Self::ChangeImplemented => "ChangeImplemented",
+            Self::ImplementingRollback => "ImplementingRollback",
+            Self::RollbackImplemented => "RollbackImplemented",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "Approved" => ::std::option::Option::Some(Self::Approved),
+            "Rejected" => ::std::option::Option::Some(Self::Rejected),
+            "Rollback" => ::std::option::Option::Some(Self::Rollback),
+            "Pending" => ::std::option::Option::Some(Self::Pending),
+            "Open" => ::std::option::Option::Some(Self::Open),
+            "SecondaryApprovalNamespacesAdded" => {
+                ::std::option::Option::Some(Self::SecondaryApprovalNamespacesAdded)
+            }
+            "ReviewerApproved" => ::std::option::Option::Some(Self::ReviewerApproved),
+            "ReviewerRejected" => ::std::option::Option::Some(Self::ReviewerRejected),
+            "ReviewerRollback" => ::std::option::Option::Some(Self::ReviewerRollback),
+            "ImplementingChange" => ::std::option::Option::Some(Self::ImplementingChange),
+            "ChangeImplemented" => ::std::option::Option::Some(Self::ChangeImplemented),
+            "ImplementingRollback" => {
+                ::std::option::Option::Some(Self::ImplementingRollback)
+            }
+            "RollbackImplemented" => {
+                ::std::option::Option::Some(Self::RollbackImplemented)
+            }
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for ChangeRequestStatus {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for ChangeRequestStatus {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for ChangeRequestStatus {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for ChangeRequestStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for ChangeRequestStatus {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for ChangeRequestStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///Why a limit change request was rejected.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChangeRequestRejectReason {
+    ///`AlternativeExists`
+    AlternativeExists,
+    ///`IncreaseNotRequired`
+    IncreaseNotRequired,
+    ///`PlatformMisuse`
+    PlatformMisuse,
+    ///`PlatformStability`
+    PlatformStability,
+    ///`OtherReason`
+    OtherReason,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl ChangeRequestRejectReason {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &[
+        "AlternativeExists",
+        "IncreaseNotRequired",
+        "PlatformMisuse",
+        "PlatformStability",
+        "OtherReason",
+    ];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::AlternativeExists => "AlternativeExists",
+            Self::IncreaseNotRequired => "IncreaseNotRequired",
+            Self::PlatformMisuse => "PlatformMisuse",
+            Self::PlatformStability => "PlatformStability",
+            Self::OtherReason => "OtherReason",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "AlternativeExists" => ::std::option::Option::Some(Self::AlternativeExists),
+            "IncreaseNotRequired" => {
+                ::std::option::Option::Some(Self::IncreaseNotRequired)
+            }
+            "PlatformMisuse" => ::std::option::Option::Some(Self::PlatformMisuse),
+            "PlatformStability" => ::std::option::Option::Some(Self::PlatformStability),
+            "OtherReason" => ::std::option::Option::Some(Self::OtherReason),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for ChangeRequestRejectReason {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for ChangeRequestRejectReason {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for ChangeRequestRejectReason {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for ChangeRequestRejectReason {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for ChangeRequestRejectReason {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for ChangeRequestRejectReason {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///The kind of approval a namespace gives a change request.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ApprovalType {
+    ///`Primary`
+    Primary,
+    ///`Secondary`
+    Secondary,
+    ///`System`
+    System,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl ApprovalType {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &["Primary", "Secondary", "System"];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Primary => "Primary",
+            Self::Secondary => "Secondary",
+            Self::System => "System",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "Primary" => ::std::option::Option::Some(Self::Primary),
+            "Secondary" => ::std::option::Option::Some(Self::Secondary),
+            "System" => ::std::option::Option::Some(Self::System),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for ApprovalType {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for ApprovalType {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for ApprovalType {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for ApprovalType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for ApprovalType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for ApprovalType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///The order operational events are returned in.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventSortOrder {
+    ///`ASC`
+    ASC,
+    ///`DESC`
+    DESC,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl EventSortOrder {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &["ASC", "DESC"];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::ASC => "ASC",
+            Self::DESC => "DESC",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "ASC" => ::std::option::Option::Some(Self::ASC),
+            "DESC" => ::std::option::Option::Some(Self::DESC),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for EventSortOrder {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for EventSortOrder {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for EventSortOrder {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for EventSortOrder {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for EventSortOrder {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for EventSortOrder {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///What a change request's answer expands.
+///
+///Forward compatible: a value this version does not list deserializes to [`Self::Unknown`], which keeps the service's string and serializes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChangeRequestExpand {
+    ///`statusHistory`
+    StatusHistory,
+    /// A value this version does not list, kept exactly as the service sent it.
+    Unknown(crate::UnknownValue),
+}
+
+impl ChangeRequestExpand {
+    /// Every value this version lists, as sent on the wire.
+    pub const VALUES: &'static [&'static str] = &["statusHistory"];
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::StatusHistory => "statusHistory",
+            Self::Unknown(value) => value.as_str(),
+        }
+    }
+
+    /// Whether the value is one this version does not list.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown(_))
+    }
+
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "statusHistory" => ::std::option::Option::Some(Self::StatusHistory),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::std::convert::From<&str> for ChangeRequestExpand {
+    fn from(value: &str) -> Self {
+        Self::known(value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new(value)))
+    }
+}
+
+impl ::std::convert::From<::std::string::String> for ChangeRequestExpand {
+    fn from(value: ::std::string::String) -> Self {
+        Self::known(&value)
+            .unwrap_or_else(|| Self::Unknown(crate::UnknownValue::new_owned(value)))
+    }
+}
+
+impl ::std::str::FromStr for ChangeRequestExpand {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        ::std::result::Result::Ok(Self::from(value))
+    }
+}
+
+impl ::std::fmt::Display for ChangeRequestExpand {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::serde::Serialize for ChangeRequestExpand {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for ChangeRequestExpand {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::open_enum::deserialize(deserializer)
+    }
+}
+
+///The event that occurred.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct AddressableEntityRef {
+    ///The entity's id.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub id: ::std::option::Option<::std::string::String>,
+    ///The entity's URI.
+    #[serde(rename = "selfUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_uri: ::std::option::Option<::std::string::String>,
+}
+
+///One metric's statistics.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct AggregateMetricData {
+    ///The metric, such as `oRateLimitRecorded`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub metric: ::std::option::Option<::std::string::String>,
+    ///A qualifier of the metric, when it has one.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub qualifier: ::std::option::Option<::std::string::String>,
+    ///The statistics of a metric over a bucket; which fields are filled is not documented.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub stats: ::std::option::Option<StatisticalSummary>,
+}
+
+///One view's statistics.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct AggregateViewData {
+    ///The view's name.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    ///The statistics of a metric over a bucket; which fields are filled is not documented.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub stats: ::std::option::Option<StatisticalSummary>,
+}
+
+///Range of numbers for slicing up data
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct AggregationRange {
+    ///Greater than or equal to
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub gte: ::std::option::Option<f64>,
+    ///Less than
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub lt: ::std::option::Option<f64>,
+}
+
 ///An OAuth client usage query, the body of `postOauthClientUsageQuery`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ApiUsageClientQuery {
@@ -2054,6 +3217,20 @@ pub struct ApiUsageSimpleSearch {
         skip_serializing_if = "::std::vec::Vec::is_empty"
     )]
     pub template_uris: ::std::vec::Vec<::std::string::String>,
+}
+
+///A namespace's approval of a change request.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct ApprovalNamespace {
+    ///The namespace of a rate limit; an open, growing set.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub namespace: ::std::option::Option<LimitNamespace>,
+    ///Where a limit change request stands.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<ChangeRequestStatus>,
+    ///The kind of approval a namespace gives a change request.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<ApprovalType>,
 }
 
 ///One row of an OAuth client aggregates query job.
@@ -2307,6 +3484,113 @@ pub struct ErrorBody {
     pub status: ::std::option::Option<i32>,
 }
 
+///A query of the operational events' counts, the body of `postUsageEventsAggregatesQuery`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct EventAggregatesQueryRequest {
+    ///Date and time range to query. Intervals are represented as an ISO-8601 string. For example: YYYY-MM-DDThh:mm:ss/YYYY-MM-DDThh:mm:ss
+    pub interval: ::std::string::String,
+}
+
+///The operational events' counts per definition over an interval.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct EventAggregatesResponse {
+    ///Aggregates by event definition
+    #[serde(
+        rename = "eventDefinitionAggregates",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub event_definition_aggregates: ::std::vec::Vec<EventDefinitionAggregates>,
+    ///Interval for returned aggregates. Intervals are represented as an ISO-8601 string. For example: YYYY-MM-DDThh:mm:ss/YYYY-MM-DDThh:mm:ss
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub interval: ::std::option::Option<::std::string::String>,
+}
+
+///The definition of an operational event.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct EventDefinition {
+    ///description
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub description: ::std::option::Option<::std::string::String>,
+    ///The globally unique identifier for the object.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub id: ::std::option::Option<::std::string::String>,
+    ///The name of the object.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+}
+
+///How many events of one definition.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct EventDefinitionAggregates {
+    ///How many events have occurred.
+    #[serde(
+        rename = "eventCount",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub event_count: ::std::option::Option<i32>,
+    ///The event that occurred.
+    #[serde(
+        rename = "eventDefinition",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub event_definition: ::std::option::Option<AddressableEntityRef>,
+}
+
+///The definitions of the operational events.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct EventDefinitionListing {
+    ///The definitions.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub entities: ::std::vec::Vec<EventDefinition>,
+}
+
+///A query of the operational events, the body of `postUsageEventsQuery`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct EventQueryRequest {
+    ///Filter events by a list of event definition ids
+    #[serde(
+        rename = "eventDefinitionIds",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub event_definition_ids: ::std::vec::Vec<::std::string::String>,
+    ///Date and time range to query. Intervals are represented as an ISO-8601 string. For example: YYYY-MM-DDThh:mm:ss/YYYY-MM-DDThh:mm:ss
+    pub interval: ::std::string::String,
+    ///Only return events that contain the search term
+    #[serde(
+        rename = "searchTerm",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub search_term: ::std::option::Option<::std::string::String>,
+    ///The order operational events are returned in.
+    #[serde(
+        rename = "sortOrder",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub sort_order: ::std::option::Option<EventSortOrder>,
+}
+
+///A page of operational events.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct EventQueryResponse {
+    ///The events.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub entities: ::std::vec::Vec<OperationalEvent>,
+    ///The next page (its `after` cursor), when there is one.
+    #[serde(rename = "nextUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub next_uri: ::std::option::Option<::std::string::String>,
+    ///The previous page (its `before` cursor), when there is one.
+    #[serde(
+        rename = "previousUri",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub previous_uri: ::std::option::Option<::std::string::String>,
+    ///This page.
+    #[serde(rename = "selfUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_uri: ::std::option::Option<::std::string::String>,
+}
+
 ///The rate limit an answer concerns (on a 429, the one that was hit).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct Limit {
@@ -2319,6 +3603,258 @@ pub struct Limit {
     ///The limit's value.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<i64>,
+}
+
+///A request to raise one of the org's limits, made through a support case.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct LimitChangeRequestDetails {
+    ///The approval breakdown for this override request.
+    #[serde(
+        rename = "approvalNamespaces",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub approval_namespaces: ::std::vec::Vec<ApprovalNamespace>,
+    ///Current limit value for a given key
+    #[serde(
+        rename = "currentValue",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub current_value: ::std::option::Option<f64>,
+    ///The date of the limit change request completion (ChangeImplemented, Rejected, or RollbackImplemented. Date time is represented as an ISO-8601 string. For example: yyyy-MM-ddTHH:mm:ss[.mmm]Z
+    #[serde(
+        rename = "dateCompleted",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub date_completed: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    ///The date of the limit change request creation. Date time is represented as an ISO-8601 string. For example: yyyy-MM-ddTHH:mm:ss[.mmm]Z
+    #[serde(
+        rename = "dateCreated",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub date_created: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    ///Description of the need for the limit change request
+    pub description: ::std::string::String,
+    ///The globally unique identifier for the object.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub id: ::std::option::Option<::std::string::String>,
+    ///Limit key to be overridden (see <https://developer.mypurecloud.com/api/rest/v2/organization/limits.html#available_limits>)
+    pub key: ::std::string::String,
+    ///The namespace of a rate limit; an open, growing set.
+    pub namespace: LimitNamespace,
+    ///Why a limit change request was rejected.
+    #[serde(
+        rename = "rejectReason",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub reject_reason: ::std::option::Option<ChangeRequestRejectReason>,
+    ///Requested limit value for a given key
+    #[serde(rename = "requestedValue")]
+    pub requested_value: f64,
+    ///The URI for this object
+    #[serde(rename = "selfUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_uri: ::std::option::Option<::std::string::String>,
+    ///Where a limit change request stands.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<ChangeRequestStatus>,
+    ///List of statuses that a limit change request has gone through
+    #[serde(
+        rename = "statusHistory",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub status_history: ::std::vec::Vec<StatusChange>,
+    ///The support case url created by Care
+    #[serde(rename = "supportCaseUrl")]
+    pub support_case_url: ::std::string::String,
+}
+
+///A page of the org's limit change requests.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct LimitChangeRequestsEntityListing {
+    ///The change requests.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub entities: ::std::vec::Vec<LimitChangeRequestDetails>,
+    ///The next page, when there is one.
+    #[serde(rename = "nextUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub next_uri: ::std::option::Option<::std::string::String>,
+    ///The previous page, when there is one.
+    #[serde(
+        rename = "previousUri",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub previous_uri: ::std::option::Option<::std::string::String>,
+    ///This page.
+    #[serde(rename = "selfUri", skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_uri: ::std::option::Option<::std::string::String>,
+}
+
+///The documentation of one limit.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct LimitDocs {
+    ///Whether the org's value can be raised (through a change request).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub configurable: ::std::option::Option<bool>,
+    ///The limit's default value.
+    #[serde(
+        rename = "defaultValue",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub default_value: ::std::option::Option<i64>,
+    ///What the limit limits.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub description: ::std::option::Option<::std::string::String>,
+    ///The limit's key, such as `client.credentials.token.rate.per.minute`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub key: ::std::option::Option<::std::string::String>,
+    ///The resource the limit applies to.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub resource: ::std::option::Option<::std::string::String>,
+    ///Whether the limit is trackable (operational events enabled): only those have rate-limit records.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub trackable: ::std::option::Option<bool>,
+}
+
+///The documentation of every limit: namespaces, keys, defaults.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct LimitDocumentation {
+    ///The namespaces and their limits.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub namespaces: ::std::vec::Vec<NamespaceDocs>,
+    ///Where the limits are documented.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub url: ::std::option::Option<::std::string::String>,
+}
+
+///Limits: the org's effective values, or the defaults.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct LimitsEntityListing {
+    ///The limits.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub entities: ::std::vec::Vec<Limit>,
+}
+
+///The documentation of one namespace's limits.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct NamespaceDocs {
+    ///The namespace's name for people.
+    #[serde(
+        rename = "friendlyName",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
+    ///The namespace's limits.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub limits: ::std::vec::Vec<LimitDocs>,
+    ///The namespace, such as `platform.api`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+}
+
+///Right hand side for dimension predicates
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct NumericRange {
+    ///Greater than
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub gt: ::std::option::Option<f64>,
+    ///Greater than or equal to
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub gte: ::std::option::Option<f64>,
+    ///Less than
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub lt: ::std::option::Option<f64>,
+    ///Less than or equal to
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub lte: ::std::option::Option<f64>,
+}
+
+///An operational event: something that happened to an entity of the org, such as a limit reached.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct OperationalEvent {
+    ///The event that occurred.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub conversation: ::std::option::Option<AddressableEntityRef>,
+    ///The changed value following the event
+    #[serde(
+        rename = "currentValue",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub current_value: ::std::option::Option<::std::string::String>,
+    ///The date when the event created. Date time is represented as an ISO-8601 string. For example: yyyy-MM-ddTHH:mm:ss[.mmm]Z
+    #[serde(
+        rename = "dateCreated",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub date_created: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    ///The date and time the entity affected by the event was last modified. Date time is represented as an ISO-8601 string. For example: yyyy-MM-ddTHH:mm:ss[.mmm]Z
+    #[serde(
+        rename = "dateModified",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub date_modified: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    ///The unique identifier for the entity
+    #[serde(rename = "entityId", skip_serializing_if = "::std::option::Option::is_none")]
+    pub entity_id: ::std::option::Option<::std::string::String>,
+    ///The unique identifier of the user who last modified the entity affected by the event.
+    #[serde(
+        rename = "entityModifiedBy",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub entity_modified_by: ::std::option::Option<::std::string::String>,
+    ///The name for the entity
+    #[serde(
+        rename = "entityName",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub entity_name: ::std::option::Option<::std::string::String>,
+    ///A token representing the entity
+    #[serde(
+        rename = "entityToken",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub entity_token: ::std::option::Option<::std::string::String>,
+    ///The version of the entity in the providing service
+    #[serde(
+        rename = "entityVersion",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub entity_version: ::std::option::Option<::std::string::String>,
+    ///The error code of the entity in the providing service associated to the event
+    #[serde(
+        rename = "errorCode",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub error_code: ::std::option::Option<::std::string::String>,
+    ///The event that occurred.
+    #[serde(
+        rename = "eventDefinition",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub event_definition: ::std::option::Option<AddressableEntityRef>,
+    ///The external contact ID associated with the event
+    #[serde(
+        rename = "externalContactId",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub external_contact_id: ::std::option::Option<::std::string::String>,
+    ///The unique identifier for the parent of the entity
+    #[serde(
+        rename = "parentEntityId",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub parent_entity_id: ::std::option::Option<::std::string::String>,
+    ///The phone number associated with the event
+    #[serde(
+        rename = "phoneNumber",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub phone_number: ::std::option::Option<::std::string::String>,
+    ///The value prior to the event
+    #[serde(
+        rename = "previousValue",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub previous_value: ::std::option::Option<::std::string::String>,
 }
 
 ///One row of an organization aggregates query job.
@@ -2475,6 +4011,262 @@ pub struct OrganizationUsageQueryResponse {
     ///The URI for this object
     #[serde(rename = "selfUri", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_uri: ::std::option::Option<::std::string::String>,
+}
+
+///The limit namespaces of the org; upstream leaves its shape unspecified, so it is kept as a JSON object.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[serde(transparent)]
+pub struct PagedNamespaceListing(
+    pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+);
+impl ::std::ops::Deref for PagedNamespaceListing {
+    type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+    fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        &self.0
+    }
+}
+
+impl ::std::convert::From<PagedNamespaceListing>
+for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+    fn from(value: PagedNamespaceListing) -> Self {
+        value.0
+    }
+}
+
+impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
+for PagedNamespaceListing {
+    fn from(
+        value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Self {
+        Self(value)
+    }
+}
+
+///The aggregates of one group.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct RateLimitAggregateDataContainer {
+    ///The group's aggregates, one entry per granularity bucket.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub data: ::std::vec::Vec<StatisticalResponse>,
+    ///A mapping from dimension to value
+    #[serde(
+        default,
+        skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
+    )]
+    pub group: ::std::collections::BTreeMap<
+        ::std::string::String,
+        ::std::string::String,
+    >,
+}
+
+///Predicates combined by `and` or `or`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct RateLimitAggregateQueryClause {
+    ///Like a three-word sentence: (attribute-name) (operator) (target-value).
+    pub predicates: ::std::vec::Vec<RateLimitAggregateQueryPredicate>,
+    ///How a filter's clauses or predicates combine.
+    #[serde(rename = "type")]
+    pub type_: RateLimitFilterType,
+}
+
+///Behaves like a SQL WHERE clause. This is ANDed with the interval parameter. Expresses boolean logical predicates as well as dimensional filters
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct RateLimitAggregateQueryFilter {
+    ///Boolean 'and/or' logic with up to two-levels of nesting
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub clauses: ::std::vec::Vec<RateLimitAggregateQueryClause>,
+    ///Like a three-word sentence: (attribute-name) (operator) (target-value).
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub predicates: ::std::vec::Vec<RateLimitAggregateQueryPredicate>,
+    ///How a filter's clauses or predicates combine.
+    #[serde(rename = "type")]
+    pub type_: RateLimitFilterType,
+}
+
+///A test on a dimension of the rate-limit records.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct RateLimitAggregateQueryPredicate {
+    ///A dimension of the rate-limit aggregates, to group by or filter on.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub dimension: ::std::option::Option<RateLimitDimension>,
+    ///How a predicate compares.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub operator: ::std::option::Option<RateLimitPredicateOperator>,
+    ///Right hand side for dimension predicates
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub range: ::std::option::Option<NumericRange>,
+    ///What a predicate tests.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<RateLimitPredicateType>,
+    ///Right hand side for dimension predicates
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub value: ::std::option::Option<::std::string::String>,
+}
+
+///The rate-limit aggregates a query asked for.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct RateLimitAggregateQueryResponse {
+    ///One entry per group of the query's `groupBy`.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub results: ::std::vec::Vec<RateLimitAggregateDataContainer>,
+}
+
+///A query of the rate-limit aggregates, the body of `postAnalyticsRatelimitsAggregatesQuery`: records are made when a limit reaches 90 % of its maximum (a best-effort estimate, not a source of truth for limits hit).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct RateLimitAggregationQuery {
+    ///The time a rate-limit record is counted at, instead of the interval's.
+    #[serde(
+        rename = "alternateTimeDimension",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub alternate_time_dimension: ::std::option::Option<RateLimitTimeDimension>,
+    ///Behaves like a SQL WHERE clause. This is ANDed with the interval parameter. Expresses boolean logical predicates as well as dimensional filters
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub filter: ::std::option::Option<RateLimitAggregateQueryFilter>,
+    ///Flattens any multivalued dimensions used in response groups (e.g. ['a','b','c']->'a,b,c')
+    #[serde(
+        rename = "flattenMultivaluedDimensions",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub flatten_multivalued_dimensions: ::std::option::Option<bool>,
+    ///Granularity aggregates metrics into subpartitions within the time interval specified. The default granularity is the same duration as the interval. Periods are represented as an ISO-8601 string. For example: P1D or P1DT12H
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub granularity: ::std::option::Option<::std::string::String>,
+    ///Behaves like a SQL GROUPBY. Allows for multiple levels of grouping as a list of dimensions. Partitions resulting aggregate computations into distinct named subgroups rather than across the entire result set as if it were one group.
+    #[serde(
+        rename = "groupBy",
+        default,
+        skip_serializing_if = "::std::vec::Vec::is_empty"
+    )]
+    pub group_by: ::std::vec::Vec<RateLimitDimension>,
+    ///Behaves like one clause in a SQL WHERE. Specifies the date and time range of data being queried. Intervals are represented as an ISO-8601 string. For example: YYYY-MM-DDThh:mm:ss/YYYY-MM-DDThh:mm:ss
+    pub interval: ::std::string::String,
+    ///Behaves like a SQL SELECT clause. Only named metrics will be retrieved.
+    pub metrics: ::std::vec::Vec<RateLimitMetric>,
+    ///Time zone context used to calculate response intervals (this allows resolving DST changes). The interval offset is used even when timeZone is specified. Default is UTC. Time zones are represented as a string of the zone name as found in the IANA time zone database. For example: UTC, Etc/UTC, or Europe/London
+    #[serde(rename = "timeZone", skip_serializing_if = "::std::option::Option::is_none")]
+    pub time_zone: ::std::option::Option<::std::string::String>,
+    ///Custom derived metric views
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub views: ::std::vec::Vec<RateLimitAggregationView>,
+}
+
+///A view of a metric computed over ranges.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct RateLimitAggregationView {
+    ///What a view computes.
+    pub function: RateLimitViewFunction,
+    ///A unique name for this view. Must be distinct from other views and built-in metric names.
+    pub name: ::std::string::String,
+    ///Range of numbers for slicing up data
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub range: ::std::option::Option<AggregationRange>,
+    ///A metric of the rate-limit aggregates.
+    pub target: RateLimitMetric,
+}
+
+///The metrics of one time bucket.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct StatisticalResponse {
+    ///The bucket's ISO-8601 interval.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub interval: ::std::option::Option<::std::string::String>,
+    ///The metrics of the bucket.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub metrics: ::std::vec::Vec<AggregateMetricData>,
+    ///The views of the bucket.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub views: ::std::vec::Vec<AggregateViewData>,
+}
+
+///The statistics of a metric over a bucket; which fields are filled is not documented.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct StatisticalSummary {
+    ///A value calculated from the others.
+    #[serde(
+        rename = "calculatedMetricValue",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub calculated_metric_value: ::std::option::Option<i64>,
+    ///How many values (for `oRateLimitRecorded`, the near-limit records).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub count: ::std::option::Option<i64>,
+    ///How many values were negative.
+    #[serde(
+        rename = "countNegative",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub count_negative: ::std::option::Option<i64>,
+    ///How many values were positive.
+    #[serde(
+        rename = "countPositive",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub count_positive: ::std::option::Option<i64>,
+    ///The current value.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub current: ::std::option::Option<f64>,
+    ///The ratio's denominator.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub denominator: ::std::option::Option<f64>,
+    ///The largest value.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub max: ::std::option::Option<f64>,
+    ///The smallest value.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub min: ::std::option::Option<f64>,
+    ///The ratio's numerator.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub numerator: ::std::option::Option<f64>,
+    ///The 95th percentile.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub p95: ::std::option::Option<i64>,
+    ///The 99th percentile.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub p99: ::std::option::Option<i64>,
+    ///The ratio of numerator to denominator.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub ratio: ::std::option::Option<f64>,
+    ///The sum of the values.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub sum: ::std::option::Option<f64>,
+    ///The target value.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub target: ::std::option::Option<f64>,
+}
+
+///One step of a change request's history.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct StatusChange {
+    ///The date of this status change. Date time is represented as an ISO-8601 string. For example: yyyy-MM-ddTHH:mm:ss[.mmm]Z
+    #[serde(
+        rename = "dateStatusChanged",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub date_status_changed: ::std::option::Option<
+        ::chrono::DateTime<::chrono::offset::Utc>,
+    >,
+    ///A short message describing the status change
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub message: ::std::option::Option<::std::string::String>,
+    ///The namespace of a rate limit; an open, growing set.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub namespace: ::std::option::Option<LimitNamespace>,
+    ///Where a limit change request stands.
+    #[serde(
+        rename = "previousStatus",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub previous_status: ::std::option::Option<ChangeRequestStatus>,
+    ///Why a limit change request was rejected.
+    #[serde(
+        rename = "rejectReason",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub reject_reason: ::std::option::Option<ChangeRequestRejectReason>,
+    ///Where a limit change request stands.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<ChangeRequestStatus>,
 }
 
 ///The answer to a submitted usage query, naming the execution to poll.

@@ -1,0 +1,242 @@
+//! The limits family against the fake, through the generated client: every operation
+//! answers in upstream's shape, and the fake tells one story with its usage rows (a client's
+//! days with 429s are its days with near-limit records, in the hours it runs).
+
+use std::collections::BTreeSet;
+
+use chrono::{Days, NaiveDate, Timelike, Utc};
+use serde_json::json;
+use usage_client::Client;
+use usage_client::models::{
+    ChangeRequestExpand, ChangeRequestStatus, EventAggregatesQueryRequest, EventQueryRequest,
+    OrganizationPublicApiUsageQueryRequest, RateLimitAggregationQuery,
+};
+use usage_ext::UsageQueries;
+use usage_fake::{FakeConfig, FakeService};
+use usage_tests::fake_client;
+
+const NIGHTLY_EXPORT: &str = "4c4e8a4a-5b1e-4b8e-9d4b-0f1e2d3c4b5a";
+
+fn days_back(n: u64) -> NaiveDate {
+    Utc::now()
+        .date_naive()
+        .checked_sub_days(Days::new(n))
+        .unwrap()
+}
+
+async fn client(fake: &FakeService) -> Client {
+    fake_client(fake).build().unwrap()
+}
+
+fn aggregates_query(
+    first: NaiveDate,
+    end: NaiveDate,
+    granularity: &str,
+) -> RateLimitAggregationQuery {
+    serde_json::from_value(json!({
+        "interval": format!("{first}T00:00:00Z/{end}T00:00:00Z"),
+        "granularity": granularity,
+        "groupBy": ["entityId", "limitName", "namespace", "max"],
+        "metrics": ["oRateLimitRecorded"],
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_clients_days_with_429s_are_its_days_with_near_limit_records() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let client = client(&fake).await;
+    let (first, last) = (days_back(28), days_back(1));
+    let request: OrganizationPublicApiUsageQueryRequest = serde_json::from_value(json!({
+        "interval": format!("{first}/{last}"),
+        "groupBy": ["OauthClientId"],
+        "metrics": ["Status429"],
+        "granularity": "Day",
+    }))
+    .unwrap();
+    let rows = UsageQueries::new(client.clone())
+        .aggregate_usage(&request)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let limited: BTreeSet<(String, NaiveDate)> = rows
+        .iter()
+        .filter(|r| r.status429.unwrap_or(0) > 0)
+        .map(|r| {
+            let id = r.oauth_client.as_ref().and_then(|c| c.id.clone()).unwrap();
+            (id, r.date.unwrap())
+        })
+        .collect();
+    assert!(!limited.is_empty(), "the demo org gets 429s");
+    let end = last.succ_opt().unwrap();
+    let answer = client
+        .post_analytics_ratelimits_aggregates_query(&aggregates_query(first, end, "P1D"))
+        .await
+        .unwrap();
+    let mut near: BTreeSet<(String, NaiveDate)> = BTreeSet::new();
+    for result in &answer.results {
+        let id = result.group["entityId"].clone();
+        assert_eq!(
+            result.group["limitName"],
+            "client.credentials.token.rate.per.minute"
+        );
+        assert_eq!(result.group["namespace"], "platform.api");
+        assert_eq!(result.group["max"], "600", "the org's raised value");
+        for bucket in &result.data {
+            let interval = bucket.interval.as_deref().unwrap();
+            let day: NaiveDate = interval[..10].parse().unwrap();
+            let count = bucket.metrics[0].stats.as_ref().unwrap().count.unwrap();
+            assert!(count >= 1, "{interval}");
+            near.insert((id.clone(), day));
+        }
+    }
+    assert_eq!(
+        near, limited,
+        "near-limit days are exactly the days with 429s"
+    );
+
+    // In the hours it runs: the nightly export at night.
+    let hourly = client
+        .post_analytics_ratelimits_aggregates_query(&aggregates_query(first, end, "PT1H"))
+        .await
+        .unwrap();
+    let nightly = hourly
+        .results
+        .iter()
+        .find(|r| r.group["entityId"] == NIGHTLY_EXPORT);
+    if let Some(nightly) = nightly {
+        for bucket in &nightly.data {
+            let start: chrono::DateTime<Utc> =
+                bucket.interval.as_deref().unwrap()[..24].parse().unwrap();
+            assert!(start.hour() < 6, "{:?}", bucket.interval);
+        }
+    }
+}
+
+#[tokio::test]
+async fn limits_change_requests_and_events_answer_in_upstreams_shapes() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let client = client(&fake).await;
+    let docs = client.get_organizations_limits_docs().await.unwrap();
+    let platform = &docs.namespaces[0];
+    assert_eq!(platform.name.as_deref(), Some("platform.api"));
+    let documented = platform
+        .limits
+        .iter()
+        .find(|l| l.key.as_deref() == Some("client.credentials.token.rate.per.minute"))
+        .unwrap();
+    assert_eq!(documented.default_value, Some(300));
+    assert_eq!(documented.trackable, Some(true));
+    let effective = client
+        .get_organizations_limits_namespace("platform.api")
+        .await
+        .unwrap();
+    let defaults = client
+        .get_organizations_limits_namespace_defaults("platform.api")
+        .await
+        .unwrap();
+    let value = |listing: &usage_client::models::LimitsEntityListing| {
+        listing
+            .entities
+            .iter()
+            .find(|l| l.key.as_deref() == Some("client.credentials.token.rate.per.minute"))
+            .and_then(|l| l.value)
+    };
+    assert_eq!(
+        (value(&effective), value(&defaults)),
+        (Some(600), Some(300))
+    );
+    let unknown = client
+        .get_organizations_limits_namespace("no.such.namespace")
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.status(), Some(404));
+    client
+        .get_organizations_limits_namespaces(None, None)
+        .await
+        .unwrap();
+
+    let expand = vec![ChangeRequestExpand::StatusHistory];
+    let requests = client
+        .get_organizations_limits_changerequests(None, None, Some(&expand), None, None)
+        .await
+        .unwrap();
+    let statuses: BTreeSet<&str> = requests
+        .entities
+        .iter()
+        .map(|r| r.status.as_ref().unwrap().as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        BTreeSet::from(["ChangeImplemented", "Open", "Rejected"])
+    );
+    assert!(
+        requests
+            .entities
+            .iter()
+            .all(|r| !r.status_history.is_empty())
+    );
+    let plain = client
+        .get_organizations_limits_changerequests(
+            None,
+            None,
+            None,
+            None,
+            Some(&ChangeRequestStatus::Rejected),
+        )
+        .await
+        .unwrap();
+    assert_eq!(plain.entities.len(), 1);
+    assert!(plain.entities[0].status_history.is_empty(), "not expanded");
+    let id = plain.entities[0].id.clone().unwrap();
+    let one = client
+        .get_organizations_limits_changerequest(&id)
+        .await
+        .unwrap();
+    assert_eq!(
+        one.reject_reason.as_ref().map(|r| r.as_str()),
+        Some("IncreaseNotRequired")
+    );
+
+    let definitions = client.get_usage_events_definitions().await.unwrap();
+    let near = definitions.entities[0].id.clone().unwrap();
+    client.get_usage_events_definition(&near).await.unwrap();
+    let interval = format!("{}T00:00:00Z/{}T00:00:00Z", days_back(7), days_back(0));
+    let body: EventQueryRequest =
+        serde_json::from_value(json!({"interval": interval, "sortOrder": "ASC"})).unwrap();
+    let mut events = 0;
+    let mut after: Option<String> = None;
+    for _ in 0..100 {
+        let page = client
+            .post_usage_events_query(None, after.as_deref(), Some("50"), &body)
+            .await
+            .unwrap();
+        events += page.entities.len();
+        after = page
+            .next_uri
+            .as_deref()
+            .and_then(|uri| uri.split("after=").nth(1))
+            .map(|rest| rest.split('&').next().unwrap_or(rest).to_string());
+        if after.is_none() {
+            break;
+        }
+    }
+    let counts: EventAggregatesQueryRequest =
+        serde_json::from_value(json!({"interval": interval})).unwrap();
+    let aggregates = client
+        .post_usage_events_aggregates_query(&counts)
+        .await
+        .unwrap();
+    let counted: i64 = aggregates
+        .event_definition_aggregates
+        .iter()
+        .map(|a| i64::from(a.event_count.unwrap_or(0)))
+        .sum();
+    assert!(events > 0, "the demo org's week has near-limit events");
+    assert_eq!(
+        counted, events as i64,
+        "the pages hold every event the counts count"
+    );
+}
