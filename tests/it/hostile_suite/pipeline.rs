@@ -131,7 +131,121 @@ fn every_operation() -> Vec<(&'static str, Call, bool)> {
             },
             false,
         ),
+        // The limits family.
+        (
+            "postAnalyticsRatelimitsAggregatesQuery",
+            |c| {
+                Box::pin(async move {
+                    let q: RateLimitAggregationQuery = serde_json::from_value(json!({
+                        "interval": "2026-10-01T00:00:00Z/2026-10-08T00:00:00Z",
+                        "metrics": ["oRateLimitRecorded"]}))
+                    .unwrap();
+                    done(c.post_analytics_ratelimits_aggregates_query(&q).await)
+                })
+            },
+            true,
+        ),
+        (
+            "getOrganizationsLimitsNamespaces",
+            |c| {
+                Box::pin(
+                    async move { done(c.get_organizations_limits_namespaces(None, None).await) },
+                )
+            },
+            false,
+        ),
+        (
+            "getOrganizationsLimitsNamespace",
+            |c| {
+                Box::pin(
+                    async move { done(c.get_organizations_limits_namespace("platform.api").await) },
+                )
+            },
+            false,
+        ),
+        (
+            "getOrganizationsLimitsNamespaceDefaults",
+            |c| {
+                Box::pin(async move {
+                    done(
+                        c.get_organizations_limits_namespace_defaults("platform.api")
+                            .await,
+                    )
+                })
+            },
+            false,
+        ),
+        (
+            "getOrganizationsLimitsDocs",
+            |c| Box::pin(async move { done(c.get_organizations_limits_docs().await) }),
+            false,
+        ),
+        (
+            "getOrganizationsLimitsChangerequests",
+            |c| {
+                Box::pin(async move {
+                    done(
+                        c.get_organizations_limits_changerequests(None, None, None, None, None)
+                            .await,
+                    )
+                })
+            },
+            false,
+        ),
+        (
+            "getOrganizationsLimitsChangerequest",
+            |c| {
+                Box::pin(
+                    async move { done(c.get_organizations_limits_changerequest("req-1").await) },
+                )
+            },
+            false,
+        ),
+        (
+            "getUsageEventsDefinitions",
+            |c| Box::pin(async move { done(c.get_usage_events_definitions().await) }),
+            false,
+        ),
+        (
+            "getUsageEventsDefinition",
+            |c| Box::pin(async move { done(c.get_usage_events_definition("def-1").await) }),
+            false,
+        ),
+        (
+            "postUsageEventsQuery",
+            |c| {
+                Box::pin(async move {
+                    let q: EventQueryRequest = serde_json::from_value(json!({
+                        "interval": "2026-10-01T00:00:00Z/2026-10-08T00:00:00Z"}))
+                    .unwrap();
+                    done(c.post_usage_events_query(None, None, None, &q).await)
+                })
+            },
+            true,
+        ),
+        (
+            "postUsageEventsAggregatesQuery",
+            |c| {
+                Box::pin(async move {
+                    let q: EventAggregatesQueryRequest = serde_json::from_value(json!({
+                        "interval": "2026-10-01T00:00:00Z/2026-10-08T00:00:00Z"}))
+                    .unwrap();
+                    done(c.post_usage_events_aggregates_query(&q).await)
+                })
+            },
+            true,
+        ),
     ]
+}
+
+#[test]
+fn every_operation_of_the_spec_is_exercised() {
+    let exercised: Vec<&str> = every_operation().iter().map(|(name, ..)| *name).collect();
+    let listed: Vec<&str> = usage_client::OPERATIONS
+        .iter()
+        .map(|op| op.operation_id)
+        .collect();
+    assert_eq!(exercised, listed);
 }
 
 /// What a fault must give, for a GET and for a POST (which may have started a query).
