@@ -105,11 +105,76 @@ def main(url):
         assert body["messageParams"]["value"] == "100000", body
         assert "{value}" in body["messageWithParams"], body
 
+    limits = limits_family(api, today)
+
     print(
         f"official Python SDK against usage-fake: query {len(result.results)} rows, "
         f"job {rows} rows in pages of 10, simple search {len(found.results)} rows, "
-        "summary, 404 and 400 as upstream"
+        f"summary, 404 and 400 as upstream; the limits family: {limits}"
     )
+
+
+def limits_family(api, today):
+    """The 11 operations of the limits family, each answer decoded by the SDK's models."""
+    organization = pc.OrganizationApi(api)
+    events = pc.OperationalEventsApi(api)
+    analytics = pc.AnalyticsApi(api)
+
+    docs = organization.get_organizations_limits_docs()
+    keys = {l.key: l for n in docs.namespaces for l in n.limits}
+    limit = keys["client.credentials.token.rate.per.minute"]
+    assert limit.default_value == 300 and limit.trackable, limit
+    organization.get_organizations_limits_namespaces()
+    effective = organization.get_organizations_limits_namespace("platform.api")
+    defaults = organization.get_organizations_limits_namespace_defaults("platform.api")
+    value = lambda listing: next(
+        l.value for l in listing.entities if l.key == "client.credentials.token.rate.per.minute"
+    )
+    assert (value(effective), value(defaults)) == (600, 300)
+    try:
+        organization.get_organizations_limits_namespace("no.such.namespace")
+        raise SystemExit("an unknown namespace was accepted")
+    except ApiException as e:
+        assert e.status == 404, e.status
+
+    requests = organization.get_organizations_limits_changerequests(expand=["statusHistory"])
+    statuses = sorted(r.status for r in requests.entities)
+    assert statuses == ["ChangeImplemented", "Open", "Rejected"], statuses
+    assert all(r.status_history for r in requests.entities)
+    one = organization.get_organizations_limits_changerequest(requests.entities[0].id)
+    assert one.key == requests.entities[0].key
+
+    definitions = events.get_usage_events_definitions()
+    events.get_usage_events_definition(definitions.entities[0].id)
+    interval = f"{today - datetime.timedelta(days=7)}T00:00:00Z/{today}T00:00:00Z"
+    body = pc.EventQueryRequest()
+    body.interval = interval
+    page = events.post_usage_events_query(body=body, page_size="25")
+    seen = len(page.entities)
+    for _ in range(100):
+        if not page.next_uri:
+            break
+        after = page.next_uri.split("after=")[1].split("&")[0]
+        page = events.post_usage_events_query(body=body, after=after, page_size="25")
+        seen += len(page.entities)
+    assert page.next_uri is None, "event paging did not end"
+    counts = pc.EventAggregatesQueryRequest()
+    counts.interval = interval
+    aggregates = events.post_usage_events_aggregates_query(body=counts)
+    counted = sum(a.event_count for a in aggregates.event_definition_aggregates)
+    assert counted == seen, (counted, seen)
+
+    query = pc.RateLimitAggregationQuery()
+    query.interval = interval
+    query.granularity = "P1D"
+    query.group_by = ["entityId", "limitName"]
+    query.metrics = ["oRateLimitRecorded"]
+    records = analytics.post_analytics_ratelimits_aggregates_query(query)
+    recorded = sum(
+        m.stats.count for r in records.results for d in r.data for m in d.metrics
+    )
+    assert recorded == seen, (recorded, seen)
+    return f"{len(keys)} limits, {len(requests.entities)} change requests, {seen} events = {recorded} near-limit records"
 
 
 if __name__ == "__main__":
