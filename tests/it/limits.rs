@@ -240,3 +240,104 @@ async fn limits_change_requests_and_events_answer_in_upstreams_shapes() {
         "the pages hold every event the counts count"
     );
 }
+
+/// usage-ext's helpers over the family: typed rows, one call each, bad input refused before
+/// any request.
+#[tokio::test]
+async fn the_helpers_answer_typed_and_refuse_bad_input_before_sending() {
+    use futures_util::StreamExt as _;
+    use usage_ext::{Bucket, DayWindow, Error};
+
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let queries = UsageQueries::new(client(&fake).await);
+    let interval = format!("{}T00:00:00Z/{}T00:00:00Z", days_back(7), days_back(0));
+
+    let hourly = queries
+        .rate_limit_records(&interval, Bucket::Hour)
+        .await
+        .unwrap();
+    assert!(!hourly.is_empty());
+    assert!(hourly.iter().all(|r| r.count >= 1 && r.max == Some(600)));
+    assert!(
+        hourly
+            .windows(2)
+            .all(|w| w[0].bucket_start <= w[1].bucket_start)
+    );
+    let daily = queries
+        .rate_limit_records(&interval, Bucket::Day)
+        .await
+        .unwrap();
+    let sum = |rows: &[usage_ext::RateLimitRecord]| rows.iter().map(|r| r.count).sum::<i64>();
+    assert_eq!(
+        sum(&hourly),
+        sum(&daily),
+        "the same records by hour and by day"
+    );
+
+    let limits = queries.organization_limits("platform.api").await.unwrap();
+    let client_limit = limits
+        .iter()
+        .find(|l| l.key == "client.credentials.token.rate.per.minute")
+        .unwrap();
+    assert!(client_limit.raised());
+    assert_eq!(
+        (client_limit.value, client_limit.default),
+        (Some(600), Some(300))
+    );
+    assert_eq!(client_limit.trackable, Some(true));
+    assert!(limits.iter().filter(|l| l.raised()).count() == 1);
+
+    let year = DayWindow::new(days_back(365), days_back(1)).unwrap();
+    let requests = queries.change_requests(year).await.unwrap();
+    assert_eq!(requests.len(), 3);
+    assert!(requests.iter().all(|r| !r.status_history.is_empty()));
+
+    let events: Vec<_> = queries
+        .operational_events(&interval)
+        .unwrap()
+        .take(10_000)
+        .collect()
+        .await;
+    assert!(events.iter().all(Result::is_ok));
+    let counts = queries.operational_event_counts(&interval).await.unwrap();
+    let counted: i64 = counts
+        .event_definition_aggregates
+        .iter()
+        .map(|a| i64::from(a.event_count.unwrap_or(0)))
+        .sum();
+    assert_eq!(counted, events.len() as i64);
+    assert_eq!(counted, sum(&hourly), "one event per near-limit hour");
+
+    // Refused before anything is sent.
+    let before = fake.total_requests();
+    for bad in ["", "2026-10-08/2026-10-01", "yesterday"] {
+        let err = queries
+            .rate_limit_records(bad, Bucket::Day)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{bad:?}: {err:?}");
+        assert!(matches!(
+            queries.operational_events(bad).map(drop),
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(
+            queries.operational_event_counts(bad).await,
+            Err(Error::Invalid(_))
+        ));
+    }
+    for bad in ["", "..", " "] {
+        let err = queries.organization_limits(bad).await.unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{bad:?}: {err:?}");
+    }
+    assert_eq!(fake.total_requests(), before, "nothing sent for bad input");
+
+    // A failed request names its operation.
+    let err = queries
+        .organization_limits("no.such.namespace")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("getOrganizationsLimitsNamespace"),
+        "{err}"
+    );
+}

@@ -109,6 +109,16 @@ pub enum Error {
         #[source]
         source: Box<UsageError>,
     },
+    /// A request of the limits family failed (after the client's retries), or its answer
+    /// cannot be paged on.
+    #[error("the {operation} request failed: {source}")]
+    Limits {
+        /// The operation, by its operationId.
+        operation: &'static str,
+        /// What the client reported.
+        #[source]
+        source: Box<UsageError>,
+    },
     /// The job of a window was stopped before it ended (its runtime shut down).
     #[error("the aggregates query job of window {window} was stopped before it ended")]
     WindowStopped {

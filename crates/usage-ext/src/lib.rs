@@ -5,6 +5,7 @@
 mod error;
 mod execution;
 mod jobs;
+mod limits;
 mod policy;
 mod poll;
 mod queries;
@@ -15,6 +16,7 @@ mod windows;
 pub use error::Error;
 pub use execution::Execution;
 pub use jobs::{Job, JobRow, Pages};
+pub use limits::{Bucket, OrganizationLimit, RateLimitRecord};
 pub use policy::{InvalidPolicy, PollPolicy};
 pub use poll::{LAST_POLL_ROOM, PollEvent, PollStatus};
 pub use queries::{MAX_PAGE_SIZE, UsageQueries};

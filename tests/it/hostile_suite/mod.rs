@@ -128,6 +128,7 @@ mod body_cap;
 mod cli_counts;
 mod cursor_cycle;
 mod error_messages;
+mod events_cycle;
 mod failure_table;
 mod last_poll;
 mod limit_named;
