@@ -3,17 +3,13 @@
 //! refuse is refused here, with the flag's name.
 
 use chrono::{Days, NaiveDate, Utc};
+use usage_ext::DayWindow;
 use usage_ext::models::Interval;
-use usage_ext::{DayWindow, split_days};
 
 use crate::analysis::billing::{self, Allocation};
 use crate::cli::{AllocationArgs, Window};
 use crate::exit::Failure;
-
-/// Today in UTC, the service's calendar.
-pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
+use crate::source::api::{Api, today};
 
 /// `days` days before `today`.
 pub fn days_before(today: NaiveDate, days: u32, flag: &str) -> Result<NaiveDate, Failure> {
@@ -80,7 +76,7 @@ pub fn job_days(window: &Window) -> Result<DayWindow, Failure> {
 /// The aggregates query jobs a window takes: one per 90 days at most, refused when it
 /// starts more than a year back.
 pub fn job_windows(window: &Window) -> Result<Vec<DayWindow>, Failure> {
-    split_days(job_days(window)?, today()).map_err(|e| Failure::Usage(e.to_string()))
+    Api::windows(job_days(window)?)
 }
 
 /// The allocation the flags give (`--licenses` at an allowance table, or `--allocation`).

@@ -95,9 +95,9 @@ impl Plan {
             Command::Completions { shell } => Plan::Local(Local::Completions(shell)),
             Command::Man => Plan::Local(Local::Man),
         };
-        let declared = plan.declared();
-        let writes_data = !matches!(plan, Plan::Local(Local::Completions(_) | Local::Man));
-        if writes_data && !declared.formats.contains(&format) {
+        let formats = plan.declared().formats;
+        // A command that writes no data (completions, man) declares no format to refuse.
+        if !formats.is_empty() && !formats.contains(&format) {
             return Err(Failure::Usage(match format {
                 Format::Html => {
                     "--format html is for `report` and `allowance`; give csv, json or ndjson".into()

@@ -18,7 +18,7 @@ use usage_ext::models::{
     Granularity, OrganizationPublicApiUsage, OrganizationPublicApiUsageQueryRequest, SortOrder,
     UsageQuerySortBy,
 };
-use usage_ext::{DayWindow, MAX_HISTORY_DAYS, Pages, earliest_first_day, split_days};
+use usage_ext::{DayWindow, MAX_HISTORY_DAYS, Pages, earliest_first_day};
 
 use crate::cli::SyncArgs;
 use crate::cli::resolve;
@@ -166,7 +166,7 @@ async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Resu
         return Ok(());
     };
     let (first, yesterday) = (days.first(), days.last());
-    let windows = split_days(days, today).map_err(|e| Failure::Usage(e.to_string()))?;
+    let windows = Api::windows(days)?;
     let request = request(plan, windows[0]);
     let queries = api
         .queries()

@@ -5,6 +5,7 @@
 use usage_ext::models::{ApiUsageRow, OrganizationPublicApiUsage};
 
 use crate::exit::Failure;
+use crate::lake::schema::Column;
 
 fn refuse(field: &str, value: i64, whose: &str) -> Failure {
     Failure::Malformed(format!(
@@ -22,14 +23,7 @@ fn negative<'a>(fields: &[(&'a str, Option<i64>)]) -> Option<(&'a str, i64)> {
 
 /// A row of the aggregates query jobs.
 pub fn check_job_row(row: &OrganizationPublicApiUsage) -> Result<(), Failure> {
-    let fields = [
-        ("requestCount", row.request_count),
-        ("status200", row.status200),
-        ("status300", row.status300),
-        ("status400", row.status400),
-        ("status429", row.status429),
-        ("status500", row.status500),
-    ];
+    let fields = Column::COUNTS.map(|c| (c.name(), c.count_of(row)));
     match negative(&fields) {
         Some((field, value)) => {
             let client = row.oauth_client.as_ref().and_then(|c| c.id.as_deref());
