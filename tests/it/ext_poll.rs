@@ -14,8 +14,9 @@ use usage_fake::{Completion, FakeConfig, FakeService, Fault, Operation, Outcome}
 use usage_tests::{ManualClock, fake_client, steady_polls};
 
 const ORG_RESULTS: Operation = Operation::GetUsageQueryExecutionIdResults;
-const SERIES: usize = 240;
-const ENDPOINTS: usize = 16;
+const SERIES: usize = usage_fake::ORG_SERIES;
+/// The integrations' 16 endpoints and the 3 more of the own client's usage queries.
+const ENDPOINTS: usize = 19;
 
 async fn fake(completion: Completion, outcome: Outcome) -> FakeService {
     FakeService::start(FakeConfig {
@@ -222,7 +223,7 @@ async fn client_query_and_summary_flows() {
         .client_usage(usage_fake::OAUTH_CLIENTS[0].0, &query)
         .await
         .unwrap();
-    assert_eq!(result.results.len(), ENDPOINTS);
+    assert_eq!(result.results.len(), 16, "an integration's endpoints");
     assert!(
         result
             .results
@@ -233,8 +234,9 @@ async fn client_query_and_summary_flows() {
         .client_summary(usage_fake::OAUTH_CLIENTS[0].0, Some(30))
         .await
         .unwrap();
-    // 30 days, today's without data yet (the service lags a day): 29 days of 16 rows.
-    assert_eq!(summary.results.len(), ENDPOINTS * 29);
+    // 30 days, today's without data yet (the service lags a day): 29 days of 16 rows, an
+    // integration's endpoints.
+    assert_eq!(summary.results.len(), 16 * 29);
     assert_eq!(fake.requests(Operation::PostOauthClientUsageQuery), 1);
     assert_eq!(fake.requests(Operation::GetOauthClientUsageSummary), 1);
     assert_eq!(fake.requests(Operation::GetOauthClientUsageQueryResult), 4);

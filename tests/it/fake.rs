@@ -363,7 +363,7 @@ async fn jobs_are_queued_run_and_paged_by_cursor() {
 #[tokio::test]
 async fn a_client_job_sees_its_own_rows_and_unknown_clients_are_404() {
     // Every client × user × endpoint: each client calls each of the 16 endpoints.
-    let fake = start(240, 0).await;
+    let fake = start(usage_fake::ORG_SERIES, 0).await;
     let clock = ManualClock::new();
     let q = queries(&fake, &clock);
     let client_id = "1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d";
@@ -442,7 +442,7 @@ async fn summary_dates_are_days_at_midnight() {
     let clock = ManualClock::new();
     let q = queries(&fake, &clock);
     let summary = q
-        .client_summary(usage_fake::OAUTH_CLIENTS[0].0, Some(3))
+        .client_summary(usage_fake::OWN_CLIENT.0, Some(3))
         .await
         .unwrap();
     assert!(!summary.results.is_empty());

@@ -57,7 +57,7 @@ fn day(text: &str) -> NaiveDate {
 
 #[tokio::test]
 async fn rows_are_aggregated_one_per_group_key_and_totals_agree() {
-    let fake = start(240).await;
+    let fake = start(usage_fake::ORG_SERIES).await;
     let q = queries(&fake);
     let interval = "2026-10-01/2026-11-01";
     let total = org(&q, ApiUsageOrganizationQuery::new(interval)).await;
@@ -80,7 +80,11 @@ async fn rows_are_aggregated_one_per_group_key_and_totals_agree() {
         ApiUsageOrganizationQuery::new(interval).with_group_by([G::TemplateUri, G::HttpMethod]),
     )
     .await;
-    assert_eq!(by_endpoint.len(), 16, "the org's 16 endpoints");
+    assert_eq!(
+        by_endpoint.len(),
+        16 + 3,
+        "the integrations' 16 endpoints and 3 only the own client's usage queries call"
+    );
     assert_eq!(requests(&by_endpoint), requests(&total));
 
     let daily = org(
@@ -163,7 +167,7 @@ fn job(body: serde_json::Value) -> OrganizationPublicApiUsageQueryRequest {
 
 #[tokio::test]
 async fn jobs_apply_filters_metrics_and_sort_by() {
-    let fake = start(240).await;
+    let fake = start(usage_fake::ORG_SERIES).await;
     let q = queries(&fake);
     let rows = |body| {
         let q = &q;
@@ -177,7 +181,8 @@ async fn jobs_apply_filters_metrics_and_sort_by() {
         }
     };
     let all = rows(json!({"groupBy": ["OauthClientId", "TemplateUri", "HttpMethod"]})).await;
-    assert_eq!(all.len(), 5 * 16);
+    // Each integration calls 16 endpoints; the own client 4.
+    assert_eq!(all.len(), 5 * 16 + 4);
 
     let gets = rows(json!({
         "groupBy": ["TemplateUri", "HttpMethod"],
@@ -261,7 +266,7 @@ async fn a_cancelled_job_is_a_typed_error() {
 
 #[tokio::test]
 async fn simple_search_is_served_paged_and_capped() {
-    let fake = start(240).await;
+    let fake = start(usage_fake::ORG_SERIES).await;
     let q = queries(&fake).with_page_size(7).unwrap();
     let search = serde_json::from_value(json!({
         "interval": "2026-10-01/2026-10-08",
@@ -270,10 +275,10 @@ async fn simple_search_is_served_paged_and_capped() {
     }))
     .unwrap();
     let result: ApiUsageQueryResult = q.simple_search(&search).await.unwrap();
-    let posts = 5; // the org's POST endpoints
+    // The integrations' 5 POST endpoints each; the own client's usage query and job submit.
     assert_eq!(
         result.results.len(),
-        5 * posts,
+        5 * 5 + 2,
         "one row per client and endpoint"
     );
     assert!(result.results.iter().all(|r| {

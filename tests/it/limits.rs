@@ -115,6 +115,62 @@ async fn a_clients_days_with_429s_are_its_days_with_near_limit_records() {
     }
 }
 
+/// The client the fake's credentials log in as is one of the org's, as in a real org: a
+/// program asking for its own client's usage gets its reporting traffic, the usage
+/// queries, modest and never near a limit.
+#[tokio::test]
+async fn the_fakes_own_client_is_one_of_the_orgs_with_modest_usage_traffic() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    assert_eq!(fake.client_id(), usage_fake::OWN_CLIENT.0);
+    let client = client(&fake).await;
+    let (first, last) = (days_back(28), days_back(1));
+    let query = usage_client::models::ApiUsageClientQuery::new(format!(
+        "{first}T00:00:00Z/{}T00:00:00Z",
+        last.succ_opt().unwrap()
+    ))
+    .with_group_by([usage_client::models::ClientGroupBy::TemplateUri]);
+    let rows = UsageQueries::new(client.clone())
+        .with_policy(usage_tests::steady_polls(
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_secs(30),
+        ))
+        .unwrap()
+        .client_usage(fake.client_id(), &query)
+        .await
+        .unwrap()
+        .results;
+    assert!(!rows.is_empty(), "the own client has traffic");
+    let requests: i64 = rows.iter().map(|r| r.requests.unwrap()).sum();
+    assert!(
+        (28 * 20..28 * 400).contains(&requests),
+        "modest: {requests} in 28 days"
+    );
+    assert!(rows.iter().all(|r| r.status429 == Some(0)), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r
+            .template_uri
+            .as_deref()
+            .is_some_and(|t| t.starts_with("api/v2/usage/"))),
+        "its traffic is the usage queries: {rows:?}"
+    );
+    let answer = client
+        .post_analytics_ratelimits_aggregates_query(&aggregates_query(
+            first,
+            last.succ_opt().unwrap(),
+            "P1D",
+        ))
+        .await
+        .unwrap();
+    assert!(!answer.results.is_empty(), "the integrations come near");
+    assert!(
+        answer
+            .results
+            .iter()
+            .all(|r| r.group["entityId"] != fake.client_id()),
+        "a client with no 429s has no near-limit records"
+    );
+}
+
 #[tokio::test]
 async fn limits_change_requests_and_events_answer_in_upstreams_shapes() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();

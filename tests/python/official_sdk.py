@@ -13,7 +13,7 @@ import time
 import PureCloudPlatformClientV2 as pc
 from PureCloudPlatformClientV2.rest import ApiException
 
-CLIENT_ID = "fake-oauth-client-id"
+CLIENT_ID = "5e1f0c2a-8d7b-4c3e-9a6f-2b1d0e9c8a7f"  # the org's own reporting client (usage_fake::OWN_CLIENT)
 CLIENT_SECRET = "fake-oauth-client-secret"
 KNOWN_CLIENT = "1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d"
 SERIES = 40
@@ -87,6 +87,17 @@ def main(url):
         lambda s: s in ("Complete", "Failed"),
         "summary",
     )
+
+    # The client these credentials log in as is one of the org's: its own usage answers.
+    own = usage.get_oauth_client_usage_summary(CLIENT_ID, days="3")
+    own_done = wait(
+        lambda: usage.get_oauth_client_usage_query_result(own.execution_id, CLIENT_ID),
+        lambda s: s in ("Complete", "Failed"),
+        "own client's summary",
+    )
+    assert own_done.query_status == "Complete", own_done.query_status
+    assert own_done.results, "the own client has traffic"
+    assert all(r.template_uri.startswith("api/v2/usage/") for r in own_done.results), own_done
 
     try:
         usage.get_oauth_client_usage_summary("no-such-client")

@@ -194,7 +194,11 @@ async fn serve_shows_the_fakes_numbers_keeps_them_through_a_failed_refresh_and_s
             )
         })
         .collect();
-    assert_eq!(expected.len(), 5, "{expected:?}");
+    assert_eq!(
+        expected.len(),
+        usage_fake::OAUTH_CLIENTS.len(),
+        "{expected:?}"
+    );
     let mut served: BTreeMap<String, f64> = BTreeMap::new();
     for (key, value) in samples(&body) {
         if key.starts_with("genesys_usage_requests{") && key.contains("window=\"7d\"") {

@@ -9,8 +9,11 @@
 //! their days inside the interval into one row per (group key, date bucket), and drops
 //! nothing else: with no groupBy and no granularity that is one total row.
 //!
-//! The first 240 series are the real-looking ones (every client × user × endpoint below, in
-//! a seeded order); more than that, for benchmarks, call synthetic endpoints
+//! The first four series are the fake's own OAuth client's (the one its credentials log in
+//! as, [`OWN_CLIENT`]): a reporting tool's modest traffic to the Usage API, as in a real org,
+//! where the client a program logs in as is one of the org's clients and its usage queries
+//! count in it. The next 240 are the org's integrations (every integration × user × endpoint
+//! below, in a seeded order); more than that, for benchmarks, call synthetic endpoints
 //! `api/v2/fake/synthetic{n}`. So a query grouped by client, user and templateUri without
 //! granularity returns exactly as many rows as the org has series.
 
@@ -48,7 +51,14 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("api/v2/notifications/channels", "POST"),
     ("api/v2/usage/query", "POST"),
     ("api/v2/authorization/roles", "GET"),
+    // The Usage API as a reporting tool calls it: only the fake's own client does.
+    ("api/v2/usage/query/{executionId}/results", "GET"),
+    ("api/v2/usage/aggregates/query/jobs", "POST"),
+    ("api/v2/usage/aggregates/query/jobs/{jobId}", "GET"),
 ];
+
+/// The endpoints the integrations call: the first 16 of [`ENDPOINTS`].
+const INTEGRATION_ENDPOINTS: usize = 16;
 
 /// The methods synthetic endpoints take in turn.
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -61,11 +71,25 @@ pub const OAUTH_CLIENTS: &[(&str, &str)] = &[
     ("1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d", "Data lake sync"),
     ("7d6c5b4a-3f2e-41d0-8b9a-8f7e6d5c4b3a", "Wallboard"),
     ("0f9e8d7c-6b5a-4493-a281-706f5e4d3c2b", "QA scoring bot"),
+    OWN_CLIENT,
 ];
+
+/// (client id, client name) of the OAuth client the fake's default credentials log in as:
+/// one of the org's clients, so that a program asking for its own client's usage gets it.
+pub const OWN_CLIENT: (&str, &str) = ("5e1f0c2a-8d7b-4c3e-9a6f-2b1d0e9c8a7f", "Usage reporting");
+
+/// The clients the seeded series are spread over: all but the fake's own.
+const INTEGRATIONS: usize = 5;
+const OWN: u8 = INTEGRATIONS as u8;
+const _: () = assert!(OAUTH_CLIENTS.len() == INTEGRATIONS + 1);
+
+/// The own client's series, (index in [`ENDPOINTS`], usual requests a day): a reporting
+/// tool's queries, their polls and its aggregates jobs, all under client credentials.
+const OWN_SERIES: [(u32, f64); 4] = [(14, 24.0), (16, 70.0), (17, 6.0), (18, 30.0)];
 
 /// The platform each client's requests are made on, by client. Upstream documents the
 /// field (`platform`, a free string) but lists no values: these are the fake's.
-const PLATFORMS: &[&str] = &["API", "Embedded", "API", "Web", "API"];
+const PLATFORMS: &[&str] = &["API", "Embedded", "API", "Web", "API", "API"];
 
 /// The users requests are made as; `""` is none (a client-credentials grant).
 const USERS: &[&str] = &[
@@ -77,8 +101,15 @@ const USERS: &[&str] = &[
 /// The org every row belongs to.
 pub(crate) const ORGANIZATION_ID: &str = "8a1b2c3d-0000-4000-8000-00000000cafe";
 
-const REAL_SERIES: usize = 5 * 3 * 16;
-const _: () = assert!(OAUTH_CLIENTS.len() * USERS.len() * ENDPOINTS.len() == REAL_SERIES);
+const REAL_SERIES: usize = INTEGRATIONS * 3 * INTEGRATION_ENDPOINTS;
+
+/// The org's real-looking series: the own client's 4, then every integration × user ×
+/// endpoint (240). More are synthetic.
+pub const ORG_SERIES: usize = OWN_SERIES.len() + REAL_SERIES;
+const _: () = assert!(INTEGRATIONS * USERS.len() * INTEGRATION_ENDPOINTS == REAL_SERIES);
+/// The user of client-credentials grants (none).
+const NO_USER: u8 = 2;
+const _: () = assert!(USERS[NO_USER as usize].is_empty());
 const _: () = assert!(PLATFORMS.len() == OAUTH_CLIENTS.len());
 
 /// The first day with data: the service's history starts in 2018.
@@ -141,16 +172,36 @@ struct Series {
     template: Template,
 }
 
-/// Series `i` of the org; `order` is the seeded order of the real ones.
+/// Integration series `i` of the org (the own client's come before them); `order` is the
+/// seeded order of the real ones.
 fn series_of(order: &[u16], i: usize) -> Series {
     let (combo, template) = match order.get(i) {
         Some(&c) => (usize::from(c), usize::from(c) / 15),
         None => (i - REAL_SERIES, ENDPOINTS.len() + (i - REAL_SERIES) / 15),
     };
     Series {
-        client: (combo % 5) as u8,
-        user: (combo / 5 % 3) as u8,
+        client: (combo % INTEGRATIONS) as u8,
+        user: (combo / INTEGRATIONS % 3) as u8,
         template: Template(u32::try_from(template).unwrap_or(u32::MAX)),
+    }
+}
+
+/// The org's series `i`: the own client's first, then the integrations', each with its
+/// traits.
+fn series_and_traits(order: &[u16], seed: u64, i: usize) -> (Series, Traits) {
+    match OWN_SERIES.get(i) {
+        Some(&(template, volume)) => (
+            Series {
+                client: OWN,
+                user: NO_USER,
+                template: Template(template),
+            },
+            Traits::own(seed, i, volume),
+        ),
+        None => {
+            let i = i - OWN_SERIES.len();
+            (series_of(order, i), Traits::of(seed, i))
+        }
     }
 }
 
@@ -292,6 +343,18 @@ fn unit(x: u64) -> f64 {
 }
 
 impl Traits {
+    /// The own client's series `i`: about `volume` requests a day, never near a limit and
+    /// never failing, as a reporting tool that polls politely.
+    fn own(seed: u64, i: usize, volume: f64) -> Self {
+        Self {
+            seed: mix(seed ^ 0x05e1_f0c2 ^ mix(i as u64)),
+            volume,
+            limited: 0.0,
+            failing: false,
+            redirected: false,
+        }
+    }
+
     fn of(seed: u64, i: usize) -> Self {
         let seed = mix(seed ^ mix(i as u64));
         let a = mix(seed);
@@ -345,7 +408,7 @@ impl Traits {
 /// The clients whose traffic follows the contact centre's (agents' screens, wallboards, QA
 /// of the day's calls): quiet at weekends, up and down with the day's calls. The others
 /// (the nightly export, the data lake) run on schedules, weekends much like weekdays.
-const ATTENDED: [bool; OAUTH_CLIENTS.len()] = [false, true, false, true, true];
+const ATTENDED: [bool; OAUTH_CLIENTS.len()] = [false, true, false, true, true, false];
 /// The client that grows through the year: the data lake takes more tables each month.
 const GROWING: usize = 2;
 /// The client that runs away now and then: a retry loop for a few days, into the rate limit.
@@ -525,12 +588,11 @@ impl Cut {
             .collect();
         let mut cells = Vec::new();
         for i in 0..series {
-            let s = series_of(&order, i);
+            let (s, traits) = series_and_traits(&order, seed, i);
             if !self.admits(&s, scope) {
                 continue;
             }
             let key = self.key(&s);
-            let traits = Traits::of(seed, i);
             let mut open: Option<Cell> = None;
             for (day, shape) in first.iter_days().zip(&shapes) {
                 let counts = traits.day(day.num_days_from_ce(), shape[usize::from(s.client)]);

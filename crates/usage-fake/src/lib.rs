@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use data::OAUTH_CLIENTS;
+pub use data::{OAUTH_CLIENTS, ORG_SERIES, OWN_CLIENT};
 pub use state::{Completion, FakeConfig, Fault, Operation, Outcome};
 
 /// A running fake of the Usage API on `127.0.0.1`. Dropping it stops the server.

@@ -190,7 +190,9 @@ impl Fault {
 /// How the fake behaves.
 #[derive(Debug, Clone)]
 pub struct FakeConfig {
-    /// The OAuth client id the token endpoint accepts.
+    /// The OAuth client id the token endpoint accepts. The default is the org's own
+    /// reporting client ([`crate::OWN_CLIENT`]), whose usage the fake serves like any other
+    /// client's; another id logs in but is not one of the org's clients.
     pub client_id: String,
     /// The OAuth client secret the token endpoint accepts.
     pub client_secret: String,
@@ -212,7 +214,7 @@ pub struct FakeConfig {
 impl Default for FakeConfig {
     fn default() -> Self {
         Self {
-            client_id: "fake-oauth-client-id".into(),
+            client_id: crate::data::OWN_CLIENT.0.into(),
             client_secret: "fake-oauth-client-secret".into(),
             token_lifetime: crate::DEFAULT_TOKEN_LIFETIME,
             completion: Completion::AfterPolls(2),
@@ -442,14 +444,14 @@ impl State {
         self.lock().executions.len()
     }
 
-    /// Records a submitted query and returns its id. Its rows are cut now, from the org's
-    /// data as it stands (`rows` series), as the service's answer reflects the data of the
-    /// moment it ran.
     /// How many series the org's traffic has.
     pub(crate) fn series(&self) -> usize {
         self.lock().rows
     }
 
+    /// Records a submitted query and returns its id. Its rows are cut now, from the org's
+    /// data as it stands (`rows` series), as the service's answer reflects the data of the
+    /// moment it ran.
     pub fn submit(&self, owner: Owner, kind: Kind, cut: &Cut, metrics: Vec<String>) -> String {
         self.submit_capped(owner, kind, cut, metrics, usize::MAX)
     }
