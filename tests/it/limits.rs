@@ -246,6 +246,16 @@ async fn limits_change_requests_and_events_answer_in_upstreams_shapes() {
         .unwrap();
     assert_eq!(plain.entities.len(), 1);
     assert!(plain.entities[0].status_history.is_empty(), "not expanded");
+    assert!(
+        requests.next_uri.is_none(),
+        "3 fit in the default page of 25"
+    );
+    let paged = client
+        .get_organizations_limits_changerequests(None, None, None, Some(2), None)
+        .await
+        .unwrap();
+    assert_eq!(paged.entities.len(), 2, "pageSize is honoured");
+    assert!(paged.next_uri.is_some(), "and says there is more");
     let id = plain.entities[0].id.clone().unwrap();
     let one = client
         .get_organizations_limits_changerequest(&id)

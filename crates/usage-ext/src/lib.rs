@@ -16,7 +16,7 @@ mod windows;
 pub use error::Error;
 pub use execution::Execution;
 pub use jobs::{Job, JobRow, Pages};
-pub use limits::{Bucket, OrganizationLimit, RateLimitRecord};
+pub use limits::{Bucket, MAX_CHANGE_REQUEST_LISTINGS, OrganizationLimit, RateLimitRecord};
 pub use policy::{InvalidPolicy, PollPolicy};
 pub use poll::{LAST_POLL_ROOM, PollEvent, PollStatus};
 pub use queries::{MAX_PAGE_SIZE, UsageQueries};

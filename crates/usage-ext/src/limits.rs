@@ -19,6 +19,14 @@ use crate::queries::UsageQueries;
 use crate::validate::{self, ValidationError};
 use crate::windows::DayWindow;
 
+/// The change requests a listing asks for at a time.
+const CHANGE_REQUESTS_PAGE: i32 = 100;
+
+/// The most listings [`UsageQueries::change_requests`] sends for one call: the windows it
+/// halves stay few for any real org (a listing per 100 requests, and the halving's), so
+/// more is a service that keeps saying "more".
+pub const MAX_CHANGE_REQUEST_LISTINGS: usize = 200;
+
 /// The time buckets of the rate-limit aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket {
@@ -130,12 +138,29 @@ impl UsageQueries {
                     .as_deref()
                     .and_then(|i| Interval::parse(i).ok())
                     .map(|i| i.start);
-                let count: i64 = data
+                let mut count = 0i64;
+                for recorded in data
                     .metrics
                     .iter()
                     .filter(|m| m.metric.as_deref() == Some("oRateLimitRecorded"))
                     .filter_map(|m| m.stats.as_ref()?.count)
-                    .fold(0, i64::saturating_add);
+                {
+                    // A count below zero is a lie, not a number to clamp: the whole answer
+                    // is suspect.
+                    if recorded < 0 {
+                        return Err(Error::Limits {
+                            operation: "postAnalyticsRatelimitsAggregatesQuery",
+                            source: Box::new(UsageError::Decode {
+                                reason: format!(
+                                    "a negative count of near-limit records in the bucket {}",
+                                    data.interval.as_deref().unwrap_or("with no interval")
+                                ),
+                                snippet: format!("\"count\":{recorded}"),
+                            }),
+                        });
+                    }
+                    count = count.saturating_add(recorded);
+                }
                 let Some(bucket_start) = start else { continue };
                 records.push(RateLimitRecord {
                     bucket_start,
@@ -143,7 +168,7 @@ impl UsageQueries {
                     limit_key: group("limitName"),
                     namespace: group("namespace"),
                     max: group("max").and_then(|m| m.parse().ok()),
-                    count: count.max(0),
+                    count,
                 });
             }
         }
@@ -220,10 +245,13 @@ impl UsageQueries {
             .collect())
     }
 
-    /// The org's limit change requests made on `days`, each with its status history. The
-    /// spec gives the listing no cursor parameter, so a page past the first cannot be
-    /// asked for: when the service says there is one, that is an error naming it, never
-    /// a short answer.
+    /// The org's limit change requests made on `days`, each with its status history, every
+    /// page followed, oldest first. The spec gives the listing no page or cursor parameter,
+    /// only the `after` and `before` timestamps: when the service says a window has more
+    /// than a page, the window is halved and each half asked for, until every window fits
+    /// in a page. A request seen in two windows is kept once. More than a page created in
+    /// one millisecond, or more than [`MAX_CHANGE_REQUEST_LISTINGS`] listings, is an error
+    /// naming the operation, never a short answer.
     pub async fn change_requests(
         &self,
         days: DayWindow,
@@ -241,27 +269,66 @@ impl UsageQueries {
             .map_or(i64::MAX, start)
             .saturating_sub(1);
         let expand = vec![ChangeRequestExpand::StatusHistory];
-        let page = self
-            .client()
-            .get_organizations_limits_changerequests(
-                Some(after),
-                Some(before),
-                Some(&expand),
-                Some(100),
-                None,
-            )
-            .await
-            .map_err(failed("getOrganizationsLimitsChangerequests"))?;
-        if let Some(next) = page.next_uri {
-            return Err(Error::Limits {
-                operation: "getOrganizationsLimitsChangerequests",
-                source: Box::new(UsageError::Decode {
-                    reason: "the change requests go on past 100 on a page the spec gives no way to ask for".into(),
-                    snippet: next.chars().take(120).collect(),
-                }),
-            });
+        let too_many = |reason: String, snippet: String| Error::Limits {
+            operation: "getOrganizationsLimitsChangerequests",
+            source: Box::new(UsageError::Decode { reason, snippet }),
+        };
+        // Depth first, the earlier half on top: a server that always says "more" reaches
+        // a one-millisecond window in about 40 listings.
+        let mut windows = vec![(after, before)];
+        let mut listings = 0usize;
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut found = Vec::new();
+        while let Some((from, to)) = windows.pop() {
+            listings += 1;
+            if listings > MAX_CHANGE_REQUEST_LISTINGS {
+                return Err(too_many(
+                    format!(
+                        "the change requests did not fit in {MAX_CHANGE_REQUEST_LISTINGS} \
+                         listings of {CHANGE_REQUESTS_PAGE}"
+                    ),
+                    String::new(),
+                ));
+            }
+            let page = self
+                .client()
+                .get_organizations_limits_changerequests(
+                    Some(from),
+                    Some(to),
+                    Some(&expand),
+                    Some(CHANGE_REQUESTS_PAGE),
+                    None,
+                )
+                .await
+                .map_err(failed("getOrganizationsLimitsChangerequests"))?;
+            if let Some(next) = page.next_uri {
+                if to.saturating_sub(from) < 2 {
+                    return Err(too_many(
+                        format!(
+                            "more than {CHANGE_REQUESTS_PAGE} change requests in one \
+                             millisecond, which the listing cannot page through"
+                        ),
+                        next.chars().take(120).collect(),
+                    ));
+                }
+                // The halves share their middle: a request there comes twice, kept once.
+                let middle = from + (to - from) / 2;
+                windows.push((middle, to));
+                windows.push((from, middle));
+                continue;
+            }
+            for request in page.entities {
+                let new = match &request.id {
+                    Some(id) => seen.insert(id.clone()),
+                    None => true,
+                };
+                if new {
+                    found.push(request);
+                }
+            }
         }
-        Ok(page.entities)
+        found.sort_by(|a, b| (a.date_created, &a.id).cmp(&(b.date_created, &b.id)));
+        Ok(found)
     }
 
     /// The operational events of `interval`, oldest first, a page at a time (at most 200

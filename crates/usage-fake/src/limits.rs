@@ -359,7 +359,17 @@ pub(crate) async fn change_requests(
             let history = query
                 .iter()
                 .any(|(k, v)| k == "expand" && v == "statusHistory");
-            let entities: Vec<Value> = CHANGE_REQUESTS
+            // Upstream's default page is 25; what follows a page is not documented (the
+            // listing takes no page or cursor parameter): the fake says there is more with
+            // a `nextUri`, and a client narrows `after`/`before` to reach it.
+            let page_size = match one("pageSize").map(|v| (v.parse::<usize>(), v)) {
+                None => 25,
+                Some((Ok(n), _)) if n >= 1 => n,
+                Some((_, v)) => {
+                    return Refusal::invalid_param("pageSize", &v, "a number from 1").render(&state);
+                }
+            };
+            let mut entities: Vec<Value> = CHANGE_REQUESTS
                 .iter()
                 .filter(|r| {
                     let at = r.created().timestamp_millis();
@@ -368,11 +378,16 @@ pub(crate) async fn change_requests(
                 .filter(|r| status.as_deref().is_none_or(|s| s == r.status()))
                 .map(|r| r.body(history))
                 .collect();
-            ok(
-                &state,
-                json!({"entities": entities,
-                   "selfUri": "/api/v2/organizations/limits/changerequests"}),
-            )
+            let self_uri = format!(
+                "/api/v2/organizations/limits/changerequests?after={from}&before={to}&pageSize={page_size}"
+            );
+            let mut body = json!({"selfUri": self_uri});
+            if entities.len() > page_size {
+                entities.truncate(page_size);
+                body["nextUri"] = json!(format!("{self_uri}&pageNumber=2"));
+            }
+            body["entities"] = json!(entities);
+            ok(&state, body)
         },
     )
     .await

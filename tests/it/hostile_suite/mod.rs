@@ -125,6 +125,7 @@ async fn endless_result_stops_at_the_cap(call: impl AsyncFn(&Client) -> Result<(
 }
 
 mod body_cap;
+mod change_request_windows;
 mod cli_counts;
 mod cursor_cycle;
 mod error_messages;
@@ -132,6 +133,7 @@ mod events_cycle;
 mod failure_table;
 mod last_poll;
 mod limit_named;
+mod limits_values;
 mod login_outage;
 mod max_wait;
 mod no_panic;
