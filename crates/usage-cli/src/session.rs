@@ -29,9 +29,15 @@ pub struct Session {
     pub utf8: bool,
 }
 
-/// How CSV cells are written: as sent with `--exact-csv`, else safe for a spreadsheet.
+/// How CSV cells are written: as sent with `--exact-csv`, else safe for a spreadsheet; and
+/// to a terminal (no `--output`, stdout a terminal), escaped as the table is.
 fn csv_cells(global: &Global) -> CsvCells {
-    if global.exact_csv {
+    use std::io::IsTerminal as _;
+    if global.output.is_none() && std::io::stdout().is_terminal() {
+        CsvCells::OnTerminal {
+            exact: global.exact_csv,
+        }
+    } else if global.exact_csv {
         CsvCells::Exact
     } else {
         CsvCells::ForSpreadsheets

@@ -9,6 +9,8 @@
 //! - a spreadsheet (CSV): a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage
 //!   return and is not a number gets a leading `'`, as OWASP recommends against formula
 //!   injection, so the spreadsheet shows it as text; `--exact-csv` writes the bytes as sent.
+//!   A CSV written to a terminal is read by the terminal first: its cells are escaped as
+//!   the table's are, whichever of the two; to a file or a pipe the bytes stay.
 //!
 //! JSON, NDJSON, Parquet, HTML and the metrics keep the exact strings: their writers escape
 //! what their formats require, and their readers do not execute them.
@@ -68,6 +70,8 @@ pub enum CsvCells {
     ForSpreadsheets,
     /// As sent, byte for byte (`--exact-csv`).
     Exact,
+    /// To a terminal: as `exact` says, and the control characters shown escaped.
+    OnTerminal { exact: bool },
 }
 
 /// One CSV cell, ready for `csv::Writer::write_record`.
@@ -90,6 +94,11 @@ impl CsvCells {
             Cell(match self {
                 CsvCells::ForSpreadsheets => spreadsheet(cell),
                 CsvCells::Exact => Cow::Borrowed(cell),
+                CsvCells::OnTerminal { exact: true } => terminal(cell),
+                CsvCells::OnTerminal { exact: false } => match spreadsheet(cell) {
+                    Cow::Borrowed(cell) => terminal(cell),
+                    Cow::Owned(cell) => Cow::Owned(terminal(&cell).into_owned()),
+                },
             })
         })
     }
@@ -130,5 +139,29 @@ mod tests {
             .map(|c| c.as_ref().to_vec())
             .collect();
         assert_eq!(cells, [b"=1+1".to_vec()]);
+    }
+
+    #[test]
+    fn a_csv_to_a_terminal_shows_control_characters_escaped() {
+        let cell = |cells: CsvCells, text: &str| -> String {
+            cells.record([text]).map(|c| c.0.into_owned()).collect()
+        };
+        let name = "Bot\u{1b}]0;PWNED\u{7}";
+        for exact in [true, false] {
+            assert_eq!(
+                cell(CsvCells::OnTerminal { exact }, name),
+                "Bot\\x1b]0;PWNED\\x07"
+            );
+        }
+        assert_eq!(
+            cell(CsvCells::OnTerminal { exact: false }, "=1\u{1b}"),
+            "'=1\\x1b"
+        );
+        assert_eq!(cell(CsvCells::OnTerminal { exact: true }, "=1"), "=1");
+        assert_eq!(
+            cell(CsvCells::ForSpreadsheets, name),
+            name,
+            "a file keeps the bytes"
+        );
     }
 }

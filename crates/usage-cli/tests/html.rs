@@ -154,6 +154,38 @@ fn csv_numbers(csv: &str) -> BTreeMap<(String, String, String), BTreeMap<String,
     rows
 }
 
+/// The SVG texts of `page` that Chromium lays out past their SVG's viewBox, as
+/// `text@x..x+width` (or `none`): a copy of the page measures them with `getBBox` and writes
+/// the answer into the DOM it dumps.
+fn texts_outside_their_svg(dir: &Path, page: &Path) -> String {
+    let probe = page.with_file_name(format!(
+        "{}-bounds.html",
+        page.file_stem().unwrap().to_string_lossy()
+    ));
+    let script = "<script>addEventListener('load',()=>{const out=[];\
+        for(const svg of document.querySelectorAll('svg')){const box=svg.viewBox.baseVal;\
+        for(const t of svg.querySelectorAll('text')){const b=t.getBBox();\
+        if(b.x<box.x-0.5||b.x+b.width>box.x+box.width+0.5){\
+        out.push(t.textContent+'@'+b.x.toFixed(1)+'..'+(b.x+b.width).toFixed(1)+' of '+box.width);}}}\
+        const pre=document.createElement('pre');pre.id='bounds';\
+        pre.textContent='BOUNDS'+'['+(out.join(' | ')||'none')+']';document.body.append(pre);});</script>";
+    // The page's policy forbids scripts; the probe's copy allows its own inline one.
+    let html = std::fs::read_to_string(page)
+        .unwrap()
+        .replace(
+            "default-src 'none';",
+            "default-src 'none'; script-src 'unsafe-inline';",
+        )
+        .replace("</body>", &format!("{script}</body>"));
+    std::fs::write(&probe, html).unwrap();
+    let (dom, _) = chromium(dir, &probe, &["--dump-dom", "--virtual-time-budget=2000"]);
+    dom.split("BOUNDS[")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("the probe wrote no answer: {dom}"))
+        .to_string()
+}
+
 /// A screenshot of `page` has text on it (at least `percent` of its pixels inked) and the
 /// chart: at least 500 pixels of the chart's colour `chart` (RGB), so the SVG was drawn.
 fn assert_inked(dir: &Path, page: &Path, percent: usize, chart: [u8; 3]) {
@@ -211,6 +243,21 @@ async fn chromium_renders_the_html_report_with_the_numbers_of_the_csv_and_fetche
 
     // The screenshot has a chart and text on it, not a blank page: the bars of requests.
     assert_inked(&dir, &page, 3, [0x56, 0xB4, 0xE9]);
+
+    // Every label of every chart is drawn inside its chart, as Chromium lays it out: no
+    // date cut at the right edge ("2026-12-0").
+    let outside = texts_outside_their_svg(&dir, &page);
+    assert_eq!(outside, "none", "labels past their chart's edge");
+    // A month's bars are narrow: its last date sits at the edge.
+    let month = dir.join("month.html");
+    let out = run(
+        &fake,
+        &["report", "--since", "30d", "-o", month.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let outside = texts_outside_their_svg(&dir, &month);
+    assert_eq!(outside, "none", "labels past their chart's edge, 30 days");
 
     // The check can fail: a page with an image from the network shows it in the log.
     let control = dir.join("control.html");

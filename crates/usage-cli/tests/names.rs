@@ -321,3 +321,54 @@ async fn names_from_the_api_cannot_drive_the_terminal_or_a_spreadsheet() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A CSV written to a terminal is read by the terminal first: the org's names come escaped,
+/// as in the table, with or without `--exact-csv`; the same CSV to a pipe keeps the bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_csv_on_a_terminal_is_escaped_and_a_piped_one_keeps_the_bytes() {
+    let url = server().await;
+    let bin = assert_cmd::cargo::cargo_bin("genesys-usage");
+    for exact in ["", " --exact-csv"] {
+        let line = format!(
+            "{} --base-url {url} --quiet jobs --since 7d --group-by OauthClientId,TemplateUri --format csv{exact}",
+            bin.display()
+        );
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("script")
+                .args(["-q", "-e", "-c", &line, "/dev/null"])
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("TERM", "xterm")
+                .env("LANG", "C.UTF-8")
+                .env("GENESYSCLOUD_OAUTHCLIENT_ID", "id")
+                .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "secret")
+                .output()
+                .expect("`script` (util-linux) runs the tool under a pseudo-terminal")
+        })
+        .await
+        .unwrap();
+        assert!(out.status.success(), "{exact}: {:?}", out.status);
+        // The pseudo-terminal turns each line's end into CR LF: that CR is the terminal's.
+        let screen = String::from_utf8(out.stdout).unwrap().replace("\r\n", "\n");
+        assert_terminal_safe(&format!("csv on a terminal{exact}"), screen.as_bytes());
+        assert!(screen.contains("\\x1b]0;PWNED\\x07"), "{exact}: {screen}");
+        assert!(screen.contains("\\x1b[2Jusers"), "{exact}: {screen}");
+    }
+    let piped = run(
+        &url,
+        &[
+            "jobs",
+            "--since",
+            "7d",
+            "--group-by",
+            "OauthClientId,TemplateUri",
+            "--format",
+            "csv",
+        ],
+    )
+    .await;
+    assert!(
+        String::from_utf8(piped.stdout).unwrap().contains(CLEAR),
+        "a pipe gets the bytes"
+    );
+}

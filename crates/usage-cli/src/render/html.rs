@@ -193,11 +193,21 @@ fn daily_chart(html: &mut String, days: DayWindow, clients: &[ClientReport]) {
             .map(|c| c.daily429.get(d).copied().unwrap_or(0))
             .fold(0i64, i64::saturating_add);
         segment(others, OTHERS, "other clients");
-        if d == 0 || d + 1 == n || (n > 2 && d == n / 2) {
+        // The first date starts at its bar and the last ends at its bar, so that neither
+        // runs past the chart's edge; the one between is centred.
+        let label = if d + 1 == n && n > 1 {
+            Some((x + bar, "end"))
+        } else if d == 0 {
+            Some((x, "start"))
+        } else if n > 2 && d == n / 2 {
+            Some((x + bar / 2.0, "middle"))
+        } else {
+            None
+        };
+        if let Some((at, anchor)) = label {
             let _ = write!(
                 html,
-                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{date}</text>",
-                x + bar / 2.0,
+                "<text x=\"{at:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{date}</text>",
                 height - 8.0
             );
         }
