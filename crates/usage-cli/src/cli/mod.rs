@@ -29,6 +29,8 @@ Examples:
   genesys-usage check --max-429-share 5%          exit 5 when a client's 429 share is over 5 %
   genesys-usage serve                             Prometheus metrics on 127.0.0.1:9464/metrics
   genesys-usage allowance --licenses cx3=250      the period's requests against the allocation
+  genesys-usage limits                            the org's rate limits, raised or not, and requests
+  genesys-usage events --since 1d                 the operational events (limits nearly reached)
 
 Configuration (environment):
   GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET   client credentials
@@ -167,6 +169,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// The billing period's requests against the fair-use allocation, projected to its end.
     Allowance(AllowanceArgs),
+    /// The org's limits in a namespace, the effective value beside the default (raised ones
+    /// marked), then the org's requests to raise a limit over the last year.
+    Limits(LimitsArgs),
+    /// The operational events (a limit nearly reached, ...), streamed page by page.
+    Events(EventsArgs),
     /// The Genesys Cloud regions, with their API hosts.
     Regions,
     /// A shell completion script on stdout, e.g. `genesys-usage completions bash >
@@ -227,6 +234,19 @@ pub struct Window {
     /// An ISO-8601 interval START/END, e.g. 2026-10-01/2026-11-01
     #[arg(long, value_name = "START/END")]
     pub interval: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LimitsArgs {
+    /// The limits' namespace, e.g. platform.api (the rate limits), auth.api.
+    #[arg(long, default_value = "platform.api", value_name = "NAMESPACE")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub window: Window,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,21 @@ pub fn interval(window: &Window) -> Result<String, Failure> {
     }
 }
 
+/// The instants a window names for what happens in real time (the operational events):
+/// `--interval` as given (checked), or from the start of the day `--since` days back (7 by
+/// default) up to now, to the second: today's events are the ones an operator is after.
+pub fn instants(window: &Window) -> Result<String, Failure> {
+    if window.interval.is_some() {
+        return interval(window);
+    }
+    let now = Utc::now();
+    let start = days_before(now.date_naive(), window.since.unwrap_or(7), "--since")?;
+    Ok(format!(
+        "{start}T00:00:00Z/{}",
+        now.format("%Y-%m-%dT%H:%M:%SZ")
+    ))
+}
+
 /// The days a window names for the jobs, whose interval counts both end days: `--interval`
 /// as given, or the last `--since` days (7 by default) up to yesterday, the last day with
 /// data.

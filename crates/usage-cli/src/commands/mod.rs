@@ -10,7 +10,9 @@ pub mod check;
 mod client;
 mod declared;
 mod docs;
+mod events;
 mod jobs;
+mod limits;
 mod query;
 mod regions;
 pub mod report;
@@ -52,6 +54,8 @@ pub enum ApiPlan {
     Jobs(Box<jobs::Plan>),
     Resume(resume::Plan),
     Sync(sync::Plan),
+    Limits(limits::Plan),
+    Events(events::Plan),
 }
 
 /// Commands that read rows, from the API or a dataset (`--from`).
@@ -91,6 +95,8 @@ impl Plan {
             Command::Check(args) => Plan::Rows(RowsPlan::Check(check::plan(args)?)),
             Command::Serve(args) => Plan::Rows(RowsPlan::Serve(serve::plan(args)?)),
             Command::Allowance(args) => Plan::Rows(RowsPlan::Allowance(allowance::plan(args)?)),
+            Command::Limits(args) => Plan::Api(ApiPlan::Limits(limits::plan(args)?)),
+            Command::Events(args) => Plan::Api(ApiPlan::Events(events::plan(args)?)),
             Command::Regions => Plan::Local(Local::Regions),
             Command::Completions { shell } => Plan::Local(Local::Completions(shell)),
             Command::Man => Plan::Local(Local::Man),
@@ -123,6 +129,8 @@ impl Plan {
             }
             Plan::Api(ApiPlan::Jobs(plan)) => plan.declared(),
             Plan::Api(ApiPlan::Sync(_)) => sync::DECLARED,
+            Plan::Api(ApiPlan::Limits(_)) => limits::DECLARED,
+            Plan::Api(ApiPlan::Events(_)) => events::DECLARED,
             Plan::Rows(RowsPlan::Report(_)) => report::DECLARED,
             Plan::Rows(RowsPlan::JobsExport(_)) => jobs::EXPORT,
             Plan::Rows(RowsPlan::Check(_)) => check::DECLARED,
@@ -168,6 +176,8 @@ pub async fn run(
                 ApiPlan::Jobs(plan) => jobs::exec(&session, &api, &plan).await,
                 ApiPlan::Resume(plan) => resume::exec(&session, &api, &plan).await,
                 ApiPlan::Sync(plan) => sync::exec(&session, &api, plan).await,
+                ApiPlan::Limits(plan) => limits::exec(&session, &api, &plan).await,
+                ApiPlan::Events(plan) => events::exec(&session, &api, &plan).await,
             }
         }
         // Several orgs: each its own source, from its own profile.

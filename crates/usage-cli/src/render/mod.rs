@@ -5,6 +5,7 @@
 pub mod allowance;
 pub mod format;
 pub mod html;
+pub mod limits;
 pub mod metrics;
 pub mod output;
 pub mod report;

@@ -22,13 +22,22 @@ use crate::progress::{Pending, Progress};
 use crate::source::counts;
 use crate::source::row::{Ask, Row};
 
-/// The fake `--demo` runs against: 120 of the 240 real-looking series of usage-fake's org
-/// (5 OAuth clients, 3 users, 16 endpoints), so each client has its own mix of endpoints.
+/// The fake `--demo` runs against: the own reporting client's 4 series and 120 of the 240
+/// of usage-fake's integrations (5 OAuth clients, 3 users, 16 endpoints), so each client
+/// has its own mix of endpoints.
 pub fn demo_config() -> FakeConfig {
     FakeConfig {
-        // The own client's 4 series and 120 of the integrations'.
         rows: 124,
         ..FakeConfig::default()
+    }
+}
+
+/// Whether `error` is the service refusing the login a permission (403): a command that
+/// can answer without what it asked for goes on, and says which permission would add it.
+pub fn forbidden(error: &usage_ext::Error) -> bool {
+    match error {
+        usage_ext::Error::Limits { source, .. } => source.status() == Some(403),
+        _ => false,
     }
 }
 
