@@ -197,9 +197,23 @@ fn jobs_and_queries_agree_and_ndjson_streams_every_row() {
             "the daily job's 429s add up to the totals job's"
         );
         assert_eq!(client["previous"]["change"], "changed", "{client}");
+        // The fake's one story: a client with 429s came near its limit, one without did not.
+        let limited = client["status429"].as_i64() > Some(0);
+        let limits = client.get("limits").and_then(|l| l.as_array()).cloned();
+        assert_eq!(limits.is_some(), limited, "{client}");
+        for limit in limits.unwrap_or_default() {
+            assert_eq!(
+                limit["limitKey"],
+                "client.credentials.token.rate.per.minute"
+            );
+            assert_eq!(limit["limitValue"], 600);
+            assert!(limit["nearLimitHours"].as_u64() >= Some(1), "{limit}");
+            assert!(limit["peakHourUtc"].as_u64() < Some(24), "{limit}");
+        }
         let object = client.as_object_mut().unwrap();
         object.remove("daily429");
         object.remove("previous");
+        object.remove("limits");
         for endpoint in object["topEndpoints"].as_array_mut().unwrap() {
             assert!(
                 endpoint["previousRequestCount"].as_i64() > Some(0),
@@ -763,6 +777,11 @@ async fn the_report_shows_the_trend_and_says_what_it_spent() {
         fake.requests(usage_fake::Operation::PostUsageAggregatesQueryJobs),
         3,
         "totals, daily and the week before"
+    );
+    assert_eq!(
+        fake.requests(usage_fake::Operation::PostAnalyticsRatelimitsAggregatesQuery),
+        1,
+        "the limits cost one request more"
     );
     let table = text(&out.stdout);
     assert!(table.contains("change against "), "{table}");

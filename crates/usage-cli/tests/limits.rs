@@ -199,3 +199,50 @@ fn usage_tests_client(fake: &FakeService) -> usage_ext::client::Client {
         .build()
         .unwrap()
 }
+
+/// `report` names the limits a client came near at one request more; a login without the
+/// rate-limit aggregates' permission gets the same report without them, and is told.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_names_the_limits_and_goes_on_without_the_permission() {
+    let fake = start().await;
+    let out = against(&fake)
+        .args(["report", "--since", "7d"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("Near a limit: client.credentials.token.rate.per.minute (600) "),
+        "{table}"
+    );
+    assert!(
+        table.contains("  near client.credentials.token.rate.per.minute (600): "),
+        "{table}"
+    );
+    assert_eq!(
+        fake.requests(Operation::PostAnalyticsRatelimitsAggregatesQuery),
+        1
+    );
+
+    let denied = start().await;
+    denied.fault_every(
+        Operation::PostAnalyticsRatelimitsAggregatesQuery,
+        Fault::Status {
+            status: 403,
+            retry_after: None,
+        },
+    );
+    let out = against(&denied)
+        .args(["report", "--since", "7d", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("analytics:rateLimitAggregate:view"),
+        "{}",
+        text(&out.stderr)
+    );
+    let clients: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!clients.is_empty());
+    assert!(clients.iter().all(|c| c.get("limits").is_none()));
+}

@@ -4,6 +4,7 @@
 //! they arrive, so a jobs report holds one entry per (client, endpoint) and per (client,
 //! day), never the rows.
 
+use crate::analysis::limits::NearLimit;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
@@ -43,6 +44,10 @@ pub struct ClientReport {
     /// The comparison with the previous window, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous: Option<Previous>,
+    /// The limits it came near in the window, the most hours first (through the jobs,
+    /// when the rate-limit aggregates answered).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<NearLimit>,
 }
 
 /// A client's figures in the window of the same length before, and the change.
@@ -209,6 +214,7 @@ impl Tally {
                 ClientReport {
                     daily429: daily(&c),
                     previous: earlier.map(|e| compare(c.requests, c.status429, &e)),
+                    limits: Vec::new(),
                     oauth_client_id: id,
                     oauth_client_name: c.name,
                     request_count: c.requests,
@@ -232,6 +238,7 @@ impl Tally {
             .map(|(id, e)| ClientReport {
                 daily429: daily(&Client::default()),
                 previous: Some(compare(0, 0, &e)),
+                limits: Vec::new(),
                 oauth_client_id: id,
                 oauth_client_name: e.name,
                 request_count: 0,

@@ -12,6 +12,7 @@ use std::io::Write;
 use usage_ext::DayWindow;
 use usage_ext::models::{ApiUsageOrganizationQuery, Metric, OrganizationGroupBy};
 
+use crate::analysis::limits::{self, OrgLimit};
 use crate::analysis::report::{self, Wants};
 use crate::analysis::tally::{ClientReport, Tally};
 use crate::cli::{Api as Generation, Format, ReportArgs, resolve};
@@ -20,9 +21,9 @@ use crate::exit::Failure;
 use crate::render::html;
 use crate::render::report::{Look, write};
 use crate::session::Session;
-use crate::source::Source;
 use crate::source::api::Api;
 use crate::source::counts;
+use crate::source::{RateLimits, Source};
 
 pub const DECLARED: Declared = writes(DATA_AND_PAGE);
 
@@ -80,7 +81,7 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         before: true,
         endpoints: true,
     };
-    let report = report::clients(
+    let mut report = report::clients(
         source,
         &session.progress,
         plan.days,
@@ -89,6 +90,20 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         wants,
     )
     .await?;
+    // One request more: which limit each client came near, and when.
+    let near = match source.rate_limit_records(report.days).await {
+        RateLimits::Records(records) => limits::per_entity(&records),
+        RateLimits::Unavailable(why) => {
+            session.progress.note(&format!("report: {why}"));
+            Default::default()
+        }
+    };
+    let org_limits = limits::org_top(&near);
+    for client in &mut report.clients {
+        if let Some(limits) = near.get(&client.oauth_client_id) {
+            client.limits = limits.clone();
+        }
+    }
     let mut heading = format!(
         "Usage by OAuth client, {} ({}), by 429s then requests",
         report.days,
@@ -108,6 +123,7 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         compared: report.before,
         ascii: plan.ascii,
         source: &source.describe(),
+        limits: &org_limits,
     };
     print(session, &page, &report.clients)
 }
@@ -131,6 +147,7 @@ pub async fn exec_query(session: &Session, api: &Api, plan: &QueryPlan) -> Resul
         compared: None,
         ascii: plan.ascii,
         source: &source,
+        limits: &[],
     };
     print(session, &page, &clients)
 }
@@ -143,6 +160,8 @@ struct Page<'a> {
     compared: Option<DayWindow>,
     ascii: bool,
     source: &'a str,
+    /// The org's limits by hours spent near them (empty through `--api query`).
+    limits: &'a [OrgLimit],
 }
 
 fn print(session: &Session, page: &Page<'_>, clients: &[ClientReport]) -> Result<(), Failure> {
@@ -160,6 +179,7 @@ fn print(session: &Session, page: &Page<'_>, clients: &[ClientReport]) -> Result
             heading: page.heading,
             ascii: page.ascii || !session.utf8,
             csv: session.csv,
+            limits: page.limits,
         };
         write(&mut out, session.format, &look, clients)
     };

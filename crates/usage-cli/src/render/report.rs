@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use crate::analysis::limits::{NearLimit, OrgLimit};
 use crate::analysis::tally::{Change, ClientReport, Previous, Totals, share};
 use crate::render::format::Format;
 use crate::render::output::{thousands, write_table};
@@ -62,6 +63,27 @@ pub struct Look<'a> {
     pub ascii: bool,
     /// How CSV cells are written.
     pub csv: CsvCells,
+    /// The org's limits by hours spent near them.
+    pub limits: &'a [OrgLimit],
+}
+
+/// `client.credentials.token.rate.per.minute (600)`.
+fn limit_name(key: &str, value: Option<i64>) -> String {
+    match value {
+        Some(v) => format!("{key} ({})", thousands(v)),
+        None => key.to_string(),
+    }
+}
+
+/// `near client.credentials.token.rate.per.minute (600): 14 hours, peak 02:00 UTC`.
+pub fn near_line(limit: &NearLimit) -> String {
+    format!(
+        "near {}: {} hour{}, peak {:02}:00 UTC",
+        limit_name(&limit.limit_key, limit.limit_value),
+        limit.near_limit_hours,
+        if limit.near_limit_hours == 1 { "" } else { "s" },
+        limit.peak_hour_utc
+    )
 }
 
 /// Writes the report in `format`.
@@ -113,6 +135,10 @@ fn write_csv(out: &mut dyn Write, cells: CsvCells, clients: &[ClientReport]) -> 
         "endpointRequestCount",
         "endpointStatus429",
         "endpointNew",
+        "limitKey",
+        "limitValue",
+        "nearLimitHours",
+        "peakHourUtc",
     ])?;
     for c in clients {
         let previous = c.previous.as_ref();
@@ -144,6 +170,17 @@ fn write_csv(out: &mut dyn Write, cells: CsvCells, clients: &[ClientReport]) -> 
                 .collect::<Vec<_>>()
                 .join(" "),
         ];
+        // The limit it spent the most hours near, on each of its lines.
+        let top = c.limits.first();
+        let limit = [
+            top.map(|l| l.limit_key.clone()).unwrap_or_default(),
+            top.and_then(|l| l.limit_value)
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            top.map(|l| l.near_limit_hours.to_string())
+                .unwrap_or_default(),
+            top.map(|l| l.peak_hour_utc.to_string()).unwrap_or_default(),
+        ];
         for (rank, e) in c.top_endpoints.iter().enumerate() {
             let mut record = client.to_vec();
             record.extend([
@@ -154,11 +191,13 @@ fn write_csv(out: &mut dyn Write, cells: CsvCells, clients: &[ClientReport]) -> 
                 e.status429.to_string(),
                 e.new.to_string(),
             ]);
+            record.extend(limit.iter().cloned());
             writer.write_record(cells.record(&record))?;
         }
         if c.top_endpoints.is_empty() {
             let mut record = client.to_vec();
             record.extend(std::iter::repeat_n(String::new(), 6));
+            record.extend(limit.iter().cloned());
             writer.write_record(cells.record(&record))?;
         }
     }
@@ -183,6 +222,23 @@ fn write_report_table(
         thousands(limited),
         share(limited, requests) * 100.0
     )?;
+    if !look.limits.is_empty() {
+        let named: Vec<String> = look
+            .limits
+            .iter()
+            .take(3)
+            .map(|l| {
+                format!(
+                    "{} {} hours by {} client{}",
+                    limit_name(&l.limit_key, l.limit_value),
+                    l.near_limit_hours,
+                    l.entities,
+                    if l.entities == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        writeln!(out, "Near a limit: {}", named.join("; "))?;
+    }
     writeln!(out)?;
     let mut rows = Vec::new();
     for c in clients {
@@ -200,6 +256,11 @@ fn write_report_table(
             previous.map(requests_change).unwrap_or_default(),
             previous.map(share_change).unwrap_or_default(),
         ]);
+        for limit in &c.limits {
+            let mut row = vec![format!("  {}", near_line(limit))];
+            row.resize(7, String::new());
+            rows.push(row);
+        }
         for e in &c.top_endpoints {
             rows.push(vec![
                 format!(

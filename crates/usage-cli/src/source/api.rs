@@ -20,6 +20,7 @@ use crate::exit::Failure;
 use crate::lake::state::Scope;
 use crate::progress::{Pending, Progress};
 use crate::source::counts;
+use crate::source::rate_limits::RateLimits;
 use crate::source::row::{Ask, Row};
 
 /// The fake `--demo` runs against: the own reporting client's 4 series and 120 of the 240
@@ -29,6 +30,27 @@ pub fn demo_config() -> FakeConfig {
     FakeConfig {
         rows: 124,
         ..FakeConfig::default()
+    }
+}
+
+impl Api {
+    /// The hourly near-limit records of `days`: one request (the rate-limit aggregates).
+    pub async fn rate_limit_records(&self, days: DayWindow) -> RateLimits {
+        let end = days.last().succ_opt().unwrap_or(days.last());
+        let interval = format!("{}T00:00:00Z/{end}T00:00:00Z", days.first());
+        match self
+            .queries
+            .rate_limit_records(&interval, usage_ext::Bucket::Hour)
+            .await
+        {
+            Ok(records) => RateLimits::Records(records),
+            Err(e) if forbidden(&e) => RateLimits::Unavailable(
+                "the limits are left out: the login lacks analytics:rateLimitAggregate:view, \
+                 which would add the limits each client came near and when"
+                    .into(),
+            ),
+            Err(e) => RateLimits::Unavailable(format!("the limits are left out: {e}")),
+        }
     }
 }
 

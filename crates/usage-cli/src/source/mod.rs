@@ -7,6 +7,7 @@
 pub mod api;
 pub mod counts;
 pub mod dataset;
+pub mod rate_limits;
 pub mod row;
 
 use std::io::BufRead;
@@ -21,6 +22,7 @@ use crate::lake::state::Scope;
 use crate::progress::{Pending, Progress};
 use crate::source::api::{Api, today};
 use crate::source::dataset::Dataset;
+pub use crate::source::rate_limits::RateLimits;
 use crate::source::row::{Ask, Row};
 
 /// The API, or a dataset read instead of it (`--from`).
@@ -69,6 +71,18 @@ impl Source {
         match self {
             Source::Api(api) => api.rows(asks, concurrency, each).await,
             Source::Dataset(dataset) => dataset.rows(asks, each).await,
+        }
+    }
+
+    /// The hourly near-limit records of `days` (the rate-limit aggregates), or why there
+    /// are none to show: a login without the permission, a dataset that keeps none, a
+    /// failed request. Never a failure of the command: the usage stands without them.
+    pub async fn rate_limit_records(&self, days: DayWindow) -> RateLimits {
+        match self {
+            Source::Api(api) => api.rate_limit_records(days).await,
+            Source::Dataset(_) => RateLimits::Unavailable(
+                "--from: the dataset keeps no rate-limit records; the limits are left out".into(),
+            ),
         }
     }
 

@@ -1,0 +1,168 @@
+//! Which limit each client comes near, and when: the rate-limit aggregates' hourly
+//! near-limit records summed per entity and limit, with the hour of the day (UTC) they
+//! cluster in. Upstream does not document what `entityId` holds; the records are matched
+//! against the OAuth client ids the usage names, and an entity no client matches is kept
+//! as it came, under its own id.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Timelike;
+use serde::Serialize;
+use usage_ext::RateLimitRecord;
+
+/// A limit one client (or entity) came near in the window.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NearLimit {
+    /// The limit's key (`limitName`), e.g. `client.credentials.token.rate.per.minute`.
+    pub limit_key: String,
+    pub namespace: String,
+    /// The limit's value the records were made against (`max`), when it reads as a number.
+    pub limit_value: Option<i64>,
+    /// Hours with near-limit records.
+    pub near_limit_hours: u32,
+    /// Near-limit records in all.
+    pub records: i64,
+    /// The hour of the day (UTC, 0 to 23) with the most records; the earliest of a tie.
+    pub peak_hour_utc: u8,
+}
+
+/// Every entity's limits, the most hours first, then by key.
+pub fn per_entity(records: &[RateLimitRecord]) -> BTreeMap<String, Vec<NearLimit>> {
+    struct Sum {
+        value: Option<i64>,
+        hours: BTreeSet<chrono::DateTime<chrono::Utc>>,
+        records: i64,
+        by_hour: [i64; 24],
+    }
+    let mut sums: BTreeMap<(String, String, String), Sum> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.count > 0) {
+        let key = (
+            r.entity_id.clone().unwrap_or_default(),
+            r.limit_key.clone().unwrap_or_default(),
+            r.namespace.clone().unwrap_or_default(),
+        );
+        let sum = sums.entry(key).or_insert_with(|| Sum {
+            value: r.max,
+            hours: BTreeSet::new(),
+            records: 0,
+            by_hour: [0; 24],
+        });
+        // The value the latest records were made against: a limit raised mid-window shows
+        // its new value.
+        sum.value = r.max.or(sum.value);
+        sum.hours.insert(r.bucket_start);
+        sum.records = sum.records.saturating_add(r.count);
+        let hour = r.bucket_start.hour() as usize;
+        sum.by_hour[hour] = sum.by_hour[hour].saturating_add(r.count);
+    }
+    let mut entities: BTreeMap<String, Vec<NearLimit>> = BTreeMap::new();
+    for ((entity, key, namespace), sum) in sums {
+        let peak = (0..24u8)
+            .max_by_key(|&h| (sum.by_hour[usize::from(h)], std::cmp::Reverse(h)))
+            .unwrap_or(0);
+        entities.entry(entity).or_default().push(NearLimit {
+            limit_key: key,
+            namespace,
+            limit_value: sum.value,
+            near_limit_hours: u32::try_from(sum.hours.len()).unwrap_or(u32::MAX),
+            records: sum.records,
+            peak_hour_utc: peak,
+        });
+    }
+    for limits in entities.values_mut() {
+        limits.sort_by(|a, b| {
+            b.near_limit_hours
+                .cmp(&a.near_limit_hours)
+                .then_with(|| a.limit_key.cmp(&b.limit_key))
+        });
+    }
+    entities
+}
+
+/// A limit across the org: the hours any entity spent near it, and how many entities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgLimit {
+    pub limit_key: String,
+    pub limit_value: Option<i64>,
+    pub near_limit_hours: u32,
+    pub entities: usize,
+}
+
+/// The org's limits by hours spent near them, the most first.
+pub fn org_top(per_entity: &BTreeMap<String, Vec<NearLimit>>) -> Vec<OrgLimit> {
+    let mut by_key: BTreeMap<&str, OrgLimit> = BTreeMap::new();
+    for limit in per_entity.values().flatten() {
+        let org = by_key
+            .entry(limit.limit_key.as_str())
+            .or_insert_with(|| OrgLimit {
+                limit_key: limit.limit_key.clone(),
+                limit_value: limit.limit_value,
+                near_limit_hours: 0,
+                entities: 0,
+            });
+        org.near_limit_hours = org.near_limit_hours.saturating_add(limit.near_limit_hours);
+        org.entities += 1;
+        org.limit_value = org.limit_value.or(limit.limit_value);
+    }
+    let mut top: Vec<OrgLimit> = by_key.into_values().collect();
+    top.sort_by(|a, b| {
+        b.near_limit_hours
+            .cmp(&a.near_limit_hours)
+            .then_with(|| a.limit_key.cmp(&b.limit_key))
+    });
+    top
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    fn record(entity: &str, key: &str, hour: u32, day: u32, count: i64) -> RateLimitRecord {
+        RateLimitRecord {
+            bucket_start: chrono::Utc
+                .with_ymd_and_hms(2026, 11, day, hour, 0, 0)
+                .unwrap(),
+            entity_id: Some(entity.into()),
+            limit_key: Some(key.into()),
+            namespace: Some("platform.api".into()),
+            max: Some(600),
+            count,
+        }
+    }
+
+    #[test]
+    fn hours_records_and_the_peak_hour_per_entity_and_limit() {
+        let records = [
+            record("a", "k1", 2, 1, 3),
+            record("a", "k1", 2, 2, 4),
+            record("a", "k1", 3, 2, 1),
+            record("a", "k2", 9, 1, 1),
+            record("b", "k1", 14, 1, 2),
+            record("b", "k1", 15, 1, 2),
+            record("b", "k1", 16, 1, 0),
+        ];
+        let per = per_entity(&records);
+        let a = &per["a"];
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            (
+                a[0].limit_key.as_str(),
+                a[0].near_limit_hours,
+                a[0].records,
+                a[0].peak_hour_utc
+            ),
+            ("k1", 3, 8, 2)
+        );
+        assert_eq!(a[1].limit_key, "k2");
+        // A tie between 14:00 and 15:00 is the earlier; a zero count is no hour.
+        let b = &per["b"];
+        assert_eq!((b[0].near_limit_hours, b[0].peak_hour_utc), (2, 14));
+        let top = org_top(&per);
+        assert_eq!(top[0].limit_key, "k1");
+        assert_eq!((top[0].near_limit_hours, top[0].entities), (5, 2));
+        assert_eq!(top[1].limit_key, "k2");
+    }
+}
