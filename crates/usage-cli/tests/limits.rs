@@ -246,3 +246,96 @@ async fn the_report_names_the_limits_and_goes_on_without_the_permission() {
     assert!(!clients.is_empty());
     assert!(clients.iter().all(|c| c.get("limits").is_none()));
 }
+
+/// `check --max-limit-hours N` (and the rules file's `[limits]`): exit 5 for each client
+/// that spent more than N hours near a limit, naming the limit and its value; the same
+/// clients the report shows over N.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_breaches_name_the_limit_a_client_spent_too_many_hours_near() {
+    let fake = start().await;
+    let report = against(&fake)
+        .args(["report", "--since", "7d", "--format", "json"])
+        .output()
+        .unwrap();
+    let clients: Vec<Value> = serde_json::from_slice(&report.stdout).unwrap();
+    let hours = |c: &Value| c["limits"][0]["nearLimitHours"].as_u64().unwrap_or(0);
+    let most = clients.iter().map(hours).max().unwrap();
+    assert!(most >= 2, "the demo org comes near its limit: {most}");
+    let max = most / 2;
+    let mut over: Vec<&str> = clients
+        .iter()
+        .filter(|c| hours(c) > max)
+        .map(|c| c["oauthClientId"].as_str().unwrap())
+        .collect();
+    over.sort();
+
+    let out = against(&fake)
+        .args([
+            "check",
+            "--since",
+            "7d",
+            "--max-limit-hours",
+            &max.to_string(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let breaches: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut named: Vec<&str> = breaches
+        .iter()
+        .map(|b| b["oauthClientId"].as_str().unwrap())
+        .collect();
+    named.sort();
+    assert_eq!(named, over);
+    for b in &breaches {
+        assert_eq!(b["rateLimitKey"], "client.credentials.token.rate.per.minute");
+        assert_eq!(b["rateLimitValue"], 600);
+        assert!(b["value"].as_f64().unwrap() > max as f64);
+    }
+    let lines = against(&fake)
+        .args(["check", "--since", "7d", "--max-limit-hours", &max.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(lines.status.code(), Some(5));
+    let first = text(&lines.stdout).lines().next().unwrap().to_string();
+    assert!(
+        first.starts_with("hours near client.credentials.token.rate.per.minute (600) of ")
+            && first.ends_with(&format!(", limit {max}")),
+        "{first}"
+    );
+
+    // The rules file's [limits] table: nobody over a year of hours.
+    let dir = common::scratch("limits-rules");
+    let rules = dir.join("rules.toml");
+    std::fs::write(&rules, "[limits]\nmax_hours = 8760\n").unwrap();
+    let ok = against(&fake)
+        .args(["check", "--since", "7d", "--rules", rules.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    std::fs::write(&rules, "[limits]\nmax_hours = 0\nexclude = [\"x\"]\n").unwrap();
+    let all = against(&fake)
+        .args(["check", "--since", "7d", "--rules", rules.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(all.status.code(), Some(5), "{}", text(&all.stderr));
+
+    // Refused before anything is sent.
+    let fresh = start().await;
+    for args in [
+        &["check", "--max-limit-hours", "-1"][..],
+        &["check", "--max-limit-hours", "3", "--per", "endpoint"],
+    ] {
+        let out = against(&fresh).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+    }
+    std::fs::write(&rules, "[limits]\nmax_hours = -4\n").unwrap();
+    let out = against(&fresh)
+        .args(["check", "--rules", rules.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(fresh.total_requests(), 0);
+}

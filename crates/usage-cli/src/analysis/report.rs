@@ -7,12 +7,13 @@
 use chrono::{Days, NaiveDate};
 use usage_ext::DayWindow;
 
+use crate::analysis::limits::{self, OrgLimit};
 use crate::analysis::tally::{ClientReport, Tally};
 use crate::exit::Failure;
 use crate::lake::schema::Column;
 use crate::progress::Progress;
-use crate::source::Source;
 use crate::source::row::{Ask, Row};
+use crate::source::{RateLimits, Source};
 
 /// Which of the trend's parts a report asks for, besides the totals.
 #[derive(Clone, Copy)]
@@ -54,6 +55,26 @@ const PURPOSE: &str = "a report per OAuth client and endpoint";
 
 /// The report of `days` from `source`, with the parts `wants` asks for; `top` endpoints
 /// per client; jobs `concurrency` at a time.
+/// Puts on each client of `report` the limits it came near in the report's window (one
+/// request to the API; a dataset keeps none yet), and returns the org's limits by hours.
+/// Why there are none, when the source cannot say, is the error: the usage stands without.
+pub async fn near_limits(
+    source: &Source,
+    report: &mut ClientsReport,
+) -> Result<Vec<OrgLimit>, String> {
+    let records = match source.rate_limit_records(report.days).await {
+        RateLimits::Records(records) => records,
+        RateLimits::Unavailable(why) => return Err(why),
+    };
+    let near = limits::per_entity(&records);
+    for client in &mut report.clients {
+        if let Some(limits) = near.get(&client.oauth_client_id) {
+            client.limits = limits.clone();
+        }
+    }
+    Ok(limits::org_top(&near))
+}
+
 pub async fn clients(
     source: &Source,
     progress: &Progress,

@@ -41,6 +41,8 @@ pub enum Limit {
     Max429(u64),
     /// Requests now against the window before, as a fraction: 0.5 is +50 %.
     MaxGrowth(f64),
+    /// Hours near any one rate limit in the window (per client only).
+    MaxLimitHours(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,6 +65,11 @@ impl Rule {
 
     pub fn needs_previous(&self) -> bool {
         matches!(self.limit, Limit::MaxGrowth(_))
+    }
+
+    /// Whether it is judged on the rate-limit records.
+    pub fn needs_limits(&self) -> bool {
+        matches!(self.limit, Limit::MaxLimitHours(_))
     }
 }
 
@@ -101,12 +108,30 @@ struct FileRule {
     exclude: Vec<String>,
 }
 
+/// The `[limits]` table: the most hours a client may spend near a rate limit.
+///
+/// ```toml
+/// [limits]
+/// max_hours = 10
+/// clients = ["..."]   # or exclude = ["..."]
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_hours: i64,
+    #[serde(default)]
+    clients: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
     rule: Vec<FileRule>,
     allocation: Option<FileAllocation>,
+    limits: Option<FileLimits>,
 }
 
 /// The `[allocation]` table: a limit on the share of the billing period's fair-use
@@ -186,6 +211,17 @@ pub fn from_toml(text: &str, place: &str) -> Result<Vec<Rule>, Failure> {
             });
         }
     }
+    if let Some(limits) = file.limits {
+        let at = format!("--rules {place}: [limits] max_hours");
+        rules.push(Rule {
+            limit: Limit::MaxLimitHours(
+                count_limit(limits.max_hours, &at).map_err(Failure::Usage)?,
+            ),
+            per: Per::Client,
+            clients: limits.clients,
+            exclude: limits.exclude,
+        });
+    }
     Ok(rules)
 }
 
@@ -200,6 +236,12 @@ pub struct Breach {
     pub http_method: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template_uri: Option<String>,
+    /// The rate limit a `maxLimitHours` breach is of: its key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_key: Option<String>,
+    /// And the value the near-limit records were made against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_value: Option<i64>,
     /// The share or growth as a fraction, or the count.
     pub value: f64,
     pub limit: f64,
@@ -233,6 +275,18 @@ impl Breach {
                 format!("{:+.0} %", self.value * 100.0),
                 format!("+{:.0} %", self.limit * 100.0),
             ),
+            Limit::MaxLimitHours(_) => {
+                let key = self.rate_limit_key.as_deref().unwrap_or("a rate limit");
+                let what = match self.rate_limit_value {
+                    Some(v) => format!("hours near {key} ({v})"),
+                    None => format!("hours near {key}"),
+                };
+                let client = format!("{} ({})", self.oauth_client_name, self.oauth_client_id);
+                return format!(
+                    "{what} of {client}: {}, limit {}",
+                    self.value as u64, self.limit as u64
+                );
+            }
         };
         let client = format!("{} ({})", self.oauth_client_name, self.oauth_client_id);
         match (&self.http_method, &self.template_uri) {
@@ -258,9 +312,24 @@ pub fn judge(rules: &[Rule], clients: &[ClientReport]) -> Vec<Breach> {
                 oauth_client_name: client.oauth_client_name.clone(),
                 http_method: endpoint.map(|e| e.0.to_string()),
                 template_uri: endpoint.map(|e| e.1.to_string()),
+                rate_limit_key: None,
+                rate_limit_value: None,
                 value,
                 limit,
             };
+            if let Limit::MaxLimitHours(max) = rule.limit {
+                // The limit it spent the most hours near (the report's order).
+                if let Some(near) = client.limits.first()
+                    && u64::from(near.near_limit_hours) > max
+                {
+                    breaches.push(Breach {
+                        rate_limit_key: Some(near.limit_key.clone()),
+                        rate_limit_value: near.limit_value,
+                        ..breach(f64::from(near.near_limit_hours), max as f64, None)
+                    });
+                }
+                continue;
+            }
             match rule.per {
                 Per::Client => {
                     let previous = client.previous.as_ref().map(|p| p.request_count);
@@ -307,6 +376,8 @@ fn measure(limit: Limit, requests: i64, status429: i64, before: Option<i64>) -> 
             let before = before.filter(|b| *b > 0)?;
             Some(((requests as f64 - before as f64) / before as f64, max))
         }
+        // Judged on the client's limits, not on counts.
+        Limit::MaxLimitHours(_) => None,
     }
 }
 

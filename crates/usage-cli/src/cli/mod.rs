@@ -438,7 +438,8 @@ pub struct CheckArgs {
     pub dataset: Dataset,
 
     /// Rules from a TOML file (`[[rule]]` tables: max_429_share, max_429, max_growth, per,
-    /// clients, exclude), besides those given as flags.
+    /// clients, exclude; a `[limits]` table: max_hours, clients, exclude), besides those
+    /// given as flags.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
     /// The largest 429 share allowed, e.g. 5%.
@@ -451,6 +452,11 @@ pub struct CheckArgs {
     /// e.g. 50%.
     #[arg(long = "max-growth", value_name = "PERCENT")]
     pub max_growth: Option<String>,
+    /// The most hours a client may spend near a rate limit in the window (hours with
+    /// near-limit records, any limit): the breach names the limit and its value. Judged per
+    /// OAuth client, at one request more (the rate-limit aggregates).
+    #[arg(long = "max-limit-hours", value_name = "N", allow_hyphen_values = true)]
+    pub max_limit_hours: Option<i64>,
     /// Judge the flags' rules per OAuth client or per endpoint of a client.
     #[arg(long, value_enum, default_value = "client")]
     pub per: Per,

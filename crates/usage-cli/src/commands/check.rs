@@ -83,6 +83,18 @@ fn rules(args: &CheckArgs) -> Result<Checks, Failure> {
             .map_err(|_| Failure::Usage(format!("--max-429 {count}: a count of 0 or more")))?;
         rules.push(rule(Limit::Max429(count)));
     }
+    if let Some(hours) = args.max_limit_hours {
+        let hours = u64::try_from(hours).map_err(|_| {
+            Failure::Usage(format!("--max-limit-hours {hours}: a count of 0 or more"))
+        })?;
+        if args.per == Per::Endpoint {
+            return Err(Failure::Usage(
+                "--max-limit-hours is judged per OAuth client: the rate limits are not per endpoint"
+                    .into(),
+            ));
+        }
+        rules.push(rule(Limit::MaxLimitHours(hours)));
+    }
     if let Some(growth) = &args.max_growth {
         rules.push(rule(Limit::MaxGrowth(
             rules::parse_percent(growth, "--max-growth").map_err(Failure::Usage)?,
@@ -135,7 +147,7 @@ fn rules(args: &CheckArgs) -> Result<Checks, Failure> {
     if rules.is_empty() && allocation.is_none() {
         return Err(Failure::Usage(
             "check needs a rule: --max-429-share, --max-429, --max-growth, \
-             --max-allocation-share or --rules FILE"
+             --max-limit-hours, --max-allocation-share or --rules FILE"
                 .into(),
         ));
     }
@@ -245,7 +257,7 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
     let (days, clients, before) = match plan.days {
         None => (None, Vec::new(), None),
         Some(days) => {
-            let report = report::clients(
+            let mut report = report::clients(
                 source,
                 &session.progress,
                 days,
@@ -254,6 +266,13 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
                 wants,
             )
             .await?;
+            if rules.iter().any(Rule::needs_limits)
+                && let Err(why) = report::near_limits(source, &mut report).await
+            {
+                session
+                    .progress
+                    .note(&format!("check: --max-limit-hours is not judged: {why}"));
+            }
             (Some(report.days), report.clients, report.before)
         }
     };
@@ -340,6 +359,7 @@ fn write(
                     Limit::Max429Share(_) => "max429Share",
                     Limit::Max429(_) => "max429",
                     Limit::MaxGrowth(_) => "maxGrowth",
+                    Limit::MaxLimitHours(_) => "maxLimitHours",
                 };
                 writer
                     .write_record(session.csv.record([

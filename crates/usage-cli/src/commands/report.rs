@@ -12,7 +12,7 @@ use std::io::Write;
 use usage_ext::DayWindow;
 use usage_ext::models::{ApiUsageOrganizationQuery, Metric, OrganizationGroupBy};
 
-use crate::analysis::limits::{self, OrgLimit};
+use crate::analysis::limits::OrgLimit;
 use crate::analysis::report::{self, Wants};
 use crate::analysis::tally::{ClientReport, Tally};
 use crate::cli::{Api as Generation, Format, ReportArgs, resolve};
@@ -21,9 +21,9 @@ use crate::exit::Failure;
 use crate::render::html;
 use crate::render::report::{Look, write};
 use crate::session::Session;
+use crate::source::Source;
 use crate::source::api::Api;
 use crate::source::counts;
-use crate::source::{RateLimits, Source};
 
 pub const DECLARED: Declared = writes(DATA_AND_PAGE);
 
@@ -91,19 +91,12 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
     )
     .await?;
     // One request more: which limit each client came near, and when.
-    let near = match source.rate_limit_records(report.days).await {
-        RateLimits::Records(records) => limits::per_entity(&records),
-        RateLimits::Unavailable(why) => {
+    let org_limits = report::near_limits(source, &mut report)
+        .await
+        .unwrap_or_else(|why| {
             session.progress.note(&format!("report: {why}"));
-            Default::default()
-        }
-    };
-    let org_limits = limits::org_top(&near);
-    for client in &mut report.clients {
-        if let Some(limits) = near.get(&client.oauth_client_id) {
-            client.limits = limits.clone();
-        }
-    }
+            Vec::new()
+        });
     let mut heading = format!(
         "Usage by OAuth client, {} ({}), by 429s then requests",
         report.days,
