@@ -374,6 +374,38 @@ async fn the_helpers_answer_typed_and_refuse_bad_input_before_sending() {
     assert_eq!(counted, events.len() as i64);
     assert_eq!(counted, sum(&hourly), "one event per near-limit hour");
 
+    // More than a page of 200: every event once, in order, as the near-limit records count
+    // them (the cursor goes in `after`; sent as `before`, page one came back forever).
+    let long = format!("{}T00:00:00Z/{}T00:00:00Z", days_back(60), days_back(0));
+    let all: Vec<_> = queries
+        .operational_events(&long)
+        .unwrap()
+        .take(100_000)
+        .collect()
+        .await;
+    let all: Vec<_> = all.into_iter().collect::<Result<_, _>>().unwrap();
+    let long_hourly = queries
+        .rate_limit_records(&long, Bucket::Hour)
+        .await
+        .unwrap();
+    assert!(all.len() > 200, "{} events: more than one page", all.len());
+    assert_eq!(all.len() as i64, sum(&long_hourly));
+    let distinct: BTreeSet<(String, String)> = all
+        .iter()
+        .map(|e| {
+            (
+                e.date_created.unwrap().to_rfc3339(),
+                e.entity_id.clone().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(distinct.len(), all.len(), "none twice");
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].date_created <= w[1].date_created),
+        "oldest first"
+    );
+
     // Refused before anything is sent.
     let before = fake.total_requests();
     for bad in ["", "2026-10-08/2026-10-01", "yesterday"] {

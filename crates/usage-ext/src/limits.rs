@@ -378,7 +378,7 @@ impl UsageQueries {
                 let page = p
                     .queries
                     .client()
-                    .post_usage_events_query(None, p.after.as_deref(), Some("200"), &p.body)
+                    .post_usage_events_query(p.after.as_deref(), None, Some("200"), &p.body)
                     .await;
                 let page = match page {
                     Ok(page) => page,

@@ -39,4 +39,14 @@ async fn an_events_cursor_seen_before_ends_the_stream_after_its_events() {
     );
     assert_eq!(items.len(), 3, "then the end: {items:?}");
     assert_eq!(server.count(EVENTS), 2, "each cursor fetched once");
+    let targets: Vec<String> = server
+        .log()
+        .iter()
+        .filter(|l| l.path() == EVENTS)
+        .map(|l| l.target.clone())
+        .collect();
+    assert!(
+        !targets[0].contains("after=") && targets[1].contains("after=A"),
+        "the cursor goes in `after`: {targets:?}"
+    );
 }
