@@ -357,3 +357,53 @@ async fn chromium_renders_the_allowance_page_with_the_numbers_of_the_csv_and_fet
     // The allocation's line.
     assert_inked(&dir, &page, 2, [0xD5, 0x5E, 0x00]);
 }
+
+/// `evidence --client ID -o case.html`: the page renders in Chromium with the JSON's numbers
+/// (each day's requests and 429s, the hours near the limit, the org's value and default),
+/// its facts paragraph, every chart label inside its chart, and nothing fetched.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Debian's chromium: .ci/run installs it and runs this"]
+async fn chromium_renders_the_evidence_page_with_the_numbers_of_the_json_and_fetches_nothing() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = scratch("html-evidence");
+    let page = dir.join("case.html");
+    let client = usage_fake::OAUTH_CLIENTS[0].0;
+    let ask = ["evidence", "--client", client, "--since", "14d"];
+    let out = run(&fake, &[&ask[..], &["-o", page.to_str().unwrap()]].concat()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json = run(&fake, &[&ask[..], &["--format", "json"]].concat()).await;
+    let case: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+
+    let (dom, netlog) = chromium(&dir, &page, &["--dump-dom"]);
+    let fields = |name: &str| -> Vec<String> {
+        dom.split(&format!("data-field=\"{name}\">"))
+            .skip(1)
+            .map(|s| s.split('<').next().unwrap().replace(',', ""))
+            .collect()
+    };
+    let days = case["days"].as_array().unwrap();
+    assert_eq!(days.len(), 14);
+    let of = |key: &str| -> Vec<String> { days.iter().map(|d| d[key].to_string()).collect() };
+    assert_eq!(fields("requestCount"), of("requestCount"));
+    assert_eq!(fields("status429"), of("status429"));
+    assert_eq!(
+        fields("nearLimitHours"),
+        vec![case["limits"][0]["nearLimitHours"].to_string()]
+    );
+    assert_eq!(fields("limitValue"), vec!["600".to_string()]);
+    assert_eq!(fields("defaultValue"), vec!["300".to_string()]);
+    let facts = case["facts"].as_str().unwrap();
+    assert!(facts.contains("already raised"), "{facts}");
+    assert!(
+        dom.contains(&facts.replace('\'', "&#39;")) || dom.contains(facts),
+        "{facts}"
+    );
+    assert_eq!(
+        page_requests(&netlog),
+        Vec::<String>::new(),
+        "the page fetched something"
+    );
+    assert_eq!(texts_outside_their_svg(&dir, &page), "none");
+    // The hour-by-day strip's near-limit cells.
+    assert_inked(&dir, &page, 2, [0xD5, 0x5E, 0x00]);
+}

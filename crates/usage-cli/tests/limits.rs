@@ -290,12 +290,21 @@ async fn check_breaches_name_the_limit_a_client_spent_too_many_hours_near() {
     named.sort();
     assert_eq!(named, over);
     for b in &breaches {
-        assert_eq!(b["rateLimitKey"], "client.credentials.token.rate.per.minute");
+        assert_eq!(
+            b["rateLimitKey"],
+            "client.credentials.token.rate.per.minute"
+        );
         assert_eq!(b["rateLimitValue"], 600);
         assert!(b["value"].as_f64().unwrap() > max as f64);
     }
     let lines = against(&fake)
-        .args(["check", "--since", "7d", "--max-limit-hours", &max.to_string()])
+        .args([
+            "check",
+            "--since",
+            "7d",
+            "--max-limit-hours",
+            &max.to_string(),
+        ])
         .output()
         .unwrap();
     assert_eq!(lines.status.code(), Some(5));
@@ -329,7 +338,12 @@ async fn check_breaches_name_the_limit_a_client_spent_too_many_hours_near() {
         &["check", "--max-limit-hours", "3", "--per", "endpoint"],
     ] {
         let out = against(&fresh).args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
     std::fs::write(&rules, "[limits]\nmax_hours = -4\n").unwrap();
     let out = against(&fresh)
@@ -338,4 +352,155 @@ async fn check_breaches_name_the_limit_a_client_spent_too_many_hours_near() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert_eq!(fresh.total_requests(), 0);
+}
+
+/// `evidence --client ID`: the client's numbers are the report's, its near-limit hours are
+/// the report's, one operational event per near-limit hour, the org's value beside the
+/// default, the change requests of that limit only; an unknown client is refused after the
+/// usage lookup alone; a login without the permissions gets the usage and is told.
+#[tokio::test(flavor = "multi_thread")]
+async fn evidence_puts_one_clients_case_together_from_the_usage_and_the_limits() {
+    let fake = start().await;
+    let client = usage_fake::OAUTH_CLIENTS[0].0;
+    let report = against(&fake)
+        .args([
+            "report", "--since", "14d", "--format", "json", "--top", "100",
+        ])
+        .output()
+        .unwrap();
+    let clients: Vec<Value> = serde_json::from_slice(&report.stdout).unwrap();
+    let reported = clients
+        .iter()
+        .find(|c| c["oauthClientId"] == client)
+        .unwrap();
+
+    let out = against(&fake)
+        .args([
+            "evidence", "--client", client, "--since", "14d", "--format", "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let case: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(case["oauthClientName"], reported["oauthClientName"]);
+    assert_eq!(case["requestCount"], reported["requestCount"]);
+    assert_eq!(case["status429"], reported["status429"]);
+    let days = case["days"].as_array().unwrap();
+    assert_eq!(days.len(), 14);
+    let daily429: Vec<i64> = days
+        .iter()
+        .map(|d| d["status429"].as_i64().unwrap())
+        .collect();
+    let reported429: Vec<i64> = reported["daily429"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_i64().unwrap())
+        .collect();
+    assert_eq!(daily429, reported429);
+    assert_eq!(case["limits"], reported["limits"]);
+    let hours = case["limits"][0]["nearLimitHours"].as_u64().unwrap();
+    assert_eq!(
+        case["nearLimitHours"].as_array().unwrap().len() as u64,
+        hours
+    );
+    assert_eq!(
+        case["events"].as_array().unwrap().len() as u64,
+        hours,
+        "one operational event per near-limit hour"
+    );
+    assert_eq!(case["orgValue"]["value"], 600);
+    assert_eq!(case["orgValue"]["defaultValue"], 300);
+    assert_eq!(case["orgValue"]["raised"], true);
+    let requests = case["changeRequests"].as_array().unwrap();
+    assert_eq!(requests.len(), 1, "only the client's limit's: {requests:?}");
+    assert_eq!(
+        requests[0]["key"],
+        "client.credentials.token.rate.per.minute"
+    );
+    let facts = case["facts"].as_str().unwrap();
+    for part in [
+        "client.credentials.token.rate.per.minute",
+        "600 (default 300, already raised)",
+        &format!("in {hours} hours"),
+    ] {
+        assert!(facts.contains(part), "{part:?} in {facts}");
+    }
+    assert!(case["missing"].as_array().unwrap().is_empty());
+
+    // The text summary leads with the facts.
+    let summary = against(&fake)
+        .args(["evidence", "--client", client, "--since", "14d"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&summary.stdout).starts_with("From "),
+        "{}",
+        text(&summary.stdout)
+    );
+
+    // An unknown client: exit 2 after the usage lookup, nothing of the limits asked.
+    let lookup = start().await;
+    let out = against(&lookup)
+        .args([
+            "evidence",
+            "--client",
+            "00000000-0000-4000-8000-000000000000",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no usage of that OAuth client"));
+    assert!(lookup.requests(Operation::PostUsageAggregatesQueryJobs) > 0);
+    for operation in [
+        Operation::PostAnalyticsRatelimitsAggregatesQuery,
+        Operation::GetOrganizationsLimitsNamespace,
+        Operation::GetOrganizationsLimitsChangerequests,
+        Operation::PostUsageEventsQuery,
+    ] {
+        assert_eq!(lookup.requests(operation), 0, "{operation:?}");
+    }
+
+    // Refused before anything is sent.
+    let fresh = start().await;
+    for args in [
+        &["evidence", "--client", "../x"][..],
+        &["evidence"],
+        &["evidence", "--client", client, "--format", "csv"],
+    ] {
+        let out = against(&fresh).args(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(fresh.total_requests(), 0);
+
+    // Without the permissions: the usage, and what each permission would add.
+    let denied = start().await;
+    for operation in [
+        Operation::GetOrganizationsLimitsChangerequests,
+        Operation::PostUsageEventsQuery,
+    ] {
+        denied.fault_every(
+            operation,
+            Fault::Status {
+                status: 403,
+                retry_after: None,
+            },
+        );
+    }
+    let out = against(&denied)
+        .args(["evidence", "--client", client, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("limits:organization:view"), "{stderr}");
+    assert!(stderr.contains("usage:events:view"), "{stderr}");
+    let case: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(case["events"].is_null() && case["changeRequests"].is_null());
+    assert_eq!(case["missing"].as_array().unwrap().len(), 2);
 }

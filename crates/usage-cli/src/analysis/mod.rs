@@ -4,6 +4,7 @@
 
 pub mod allowance;
 pub mod billing;
+pub mod evidence;
 pub mod limits;
 pub mod report;
 pub mod rules;

@@ -31,6 +31,7 @@ Examples:
   genesys-usage allowance --licenses cx3=250      the period's requests against the allocation
   genesys-usage limits                            the org's rate limits, raised or not, and requests
   genesys-usage events --since 1d                 the operational events (limits nearly reached)
+  genesys-usage evidence --client 1a2b... -o case.html   one client's case for a support ticket
 
 Configuration (environment):
   GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET   client credentials
@@ -174,6 +175,10 @@ pub enum Command {
     Limits(LimitsArgs),
     /// The operational events (a limit nearly reached, ...), streamed page by page.
     Events(EventsArgs),
+    /// One OAuth client's case for a support ticket (or its vendor): requests and 429s by
+    /// day, near-limit hours, endpoints, the limit with the org's value and default, the
+    /// requests to raise it, its events, and the facts in one paragraph. `-o case.html`.
+    Evidence(EvidenceArgs),
     /// The Genesys Cloud regions, with their API hosts.
     Regions,
     /// A shell completion script on stdout, e.g. `genesys-usage completions bash >
@@ -241,6 +246,23 @@ pub struct LimitsArgs {
     /// The limits' namespace, e.g. platform.api (the rate limits), auth.api.
     #[arg(long, default_value = "platform.api", value_name = "NAMESPACE")]
     pub namespace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// The OAuth client's id.
+    #[arg(long = "client", value_name = "CLIENT_ID")]
+    pub client: String,
+    /// How far back, from today: 7d, 2w, 30d [default: 30d]
+    #[arg(long, value_name = "AGE", conflicts_with = "interval", value_parser = parse_age)]
+    pub since: Option<u32>,
+    /// An ISO-8601 interval START/END, e.g. 2026-10-01/2026-11-01
+    #[arg(long, value_name = "START/END")]
+    pub interval: Option<String>,
+    #[command(flatten)]
+    pub dataset: Dataset,
+    #[command(flatten)]
+    pub jobs: Concurrency,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod client;
 mod declared;
 mod docs;
 mod events;
+mod evidence;
 mod jobs;
 mod limits;
 mod query;
@@ -65,6 +66,7 @@ pub enum RowsPlan {
     Check(check::Plan),
     Serve(serve::Plan),
     Allowance(allowance::Plan),
+    Evidence(evidence::Plan),
 }
 
 impl Plan {
@@ -97,6 +99,7 @@ impl Plan {
             Command::Allowance(args) => Plan::Rows(RowsPlan::Allowance(allowance::plan(args)?)),
             Command::Limits(args) => Plan::Api(ApiPlan::Limits(limits::plan(args)?)),
             Command::Events(args) => Plan::Api(ApiPlan::Events(events::plan(args)?)),
+            Command::Evidence(args) => Plan::Rows(RowsPlan::Evidence(evidence::plan(args)?)),
             Command::Regions => Plan::Local(Local::Regions),
             Command::Completions { shell } => Plan::Local(Local::Completions(shell)),
             Command::Man => Plan::Local(Local::Man),
@@ -106,7 +109,7 @@ impl Plan {
         if !formats.is_empty() && !formats.contains(&format) {
             return Err(Failure::Usage(match format {
                 Format::Html => {
-                    "--format html is for `report` and `allowance`; give csv, json or ndjson".into()
+                    "--format html is for `report`, `allowance` and `evidence`; give csv, json or ndjson".into()
                 }
                 Format::Openmetrics => {
                     "--format openmetrics is for `jobs --granularity Day` (Prometheus's backfill)"
@@ -136,6 +139,7 @@ impl Plan {
             Plan::Rows(RowsPlan::Check(_)) => check::DECLARED,
             Plan::Rows(RowsPlan::Serve(_)) => serve::DECLARED,
             Plan::Rows(RowsPlan::Allowance(_)) => allowance::DECLARED,
+            Plan::Rows(RowsPlan::Evidence(_)) => evidence::DECLARED,
         }
     }
 }
@@ -149,6 +153,7 @@ impl RowsPlan {
             RowsPlan::Check(plan) => plan.from.as_deref(),
             RowsPlan::Serve(plan) => plan.from.as_deref(),
             RowsPlan::Allowance(plan) => plan.from.as_deref(),
+            RowsPlan::Evidence(plan) => plan.from.as_deref(),
         }
     }
 }
@@ -194,6 +199,7 @@ pub async fn run(
                 RowsPlan::Check(plan) => check::exec(&session, &source, plan).await,
                 RowsPlan::Serve(plan) => serve::exec(&session, &source, plan).await,
                 RowsPlan::Allowance(plan) => allowance::exec(&session, &source, plan).await,
+                RowsPlan::Evidence(plan) => evidence::exec(&session, &source, plan).await,
             }
         }
     }

@@ -49,7 +49,7 @@ svg{max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif;fill:#333
 @media print{body{margin:0;max-width:none;font-size:11pt}h2{break-after:avoid}table,svg{break-inside:avoid}}
 ";
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -64,7 +64,7 @@ fn escape(text: &str) -> String {
     out
 }
 
-fn percent(part: i64, whole: i64) -> String {
+pub(crate) fn percent(part: i64, whole: i64) -> String {
     if whole <= 0 {
         "0.00 %".into()
     } else {
@@ -74,7 +74,7 @@ fn percent(part: i64, whole: i64) -> String {
 
 /// A page's start, up to its body: the Content-Security-Policy that forbids fetching
 /// anything, and the inline style. `title` is HTML already.
-fn head(title: &str) -> String {
+pub(crate) fn head(title: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">\

@@ -74,6 +74,14 @@ impl Source {
         }
     }
 
+    /// The API, when it is the source (the limits family is asked of it alone).
+    pub fn api(&self) -> Option<&Api> {
+        match self {
+            Source::Api(api) => Some(api),
+            Source::Dataset(_) => None,
+        }
+    }
+
     /// The hourly near-limit records of `days` (the rate-limit aggregates), or why there
     /// are none to show: a login without the permission, a dataset that keeps none, a
     /// failed request. Never a failure of the command: the usage stands without them.

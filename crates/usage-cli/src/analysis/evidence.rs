@@ -1,0 +1,244 @@
+//! The evidence a support case for a higher limit asks for (or a vendor must see of their
+//! integration): one OAuth client's requests and 429s day by day, its near-limit records
+//! hour by hour, its endpoints, the limit it runs into with the org's value beside the
+//! default, the org's requests to raise it, the operational events of the client, and the
+//! facts in one paragraph. Computed from what was fetched; written by `render`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use usage_ext::models::{LimitChangeRequestDetails, OperationalEvent};
+use usage_ext::{DayWindow, OrganizationLimit, RateLimitRecord};
+
+use crate::analysis::limits::{self, NearLimit};
+use crate::analysis::tally::{Endpoint, share};
+
+/// One day of the client's usage.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Day {
+    pub date: NaiveDate,
+    pub request_count: i64,
+    pub status429: i64,
+}
+
+/// One hour with near-limit records of the client.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NearLimitHour {
+    pub hour: DateTime<Utc>,
+    pub limit_key: String,
+    pub records: i64,
+}
+
+/// The limit the client runs into, as the org has it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgValue {
+    pub key: String,
+    pub namespace: String,
+    pub value: Option<i64>,
+    pub default_value: Option<i64>,
+    pub raised: bool,
+    pub configurable: Option<bool>,
+    pub description: Option<String>,
+}
+
+/// One of the org's requests to raise the limit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeRequest {
+    pub id: Option<String>,
+    pub key: String,
+    pub requested_value: f64,
+    pub current_value: Option<f64>,
+    pub status: Option<String>,
+    pub date_created: Option<DateTime<Utc>>,
+    pub date_completed: Option<DateTime<Utc>>,
+    pub support_case_url: String,
+}
+
+/// One operational event of the client.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub date_created: Option<DateTime<Utc>>,
+    pub event_definition_id: Option<String>,
+    pub current_value: Option<String>,
+}
+
+/// Everything the page and the JSON say.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+    pub oauth_client_id: String,
+    pub oauth_client_name: String,
+    pub request_count: i64,
+    pub status429: i64,
+    pub status429_share: f64,
+    pub days: Vec<Day>,
+    pub top_endpoints: Vec<Endpoint>,
+    /// The limits it came near, the most hours first (`None`: the records could not be read).
+    pub limits: Option<Vec<NearLimit>>,
+    pub near_limit_hours: Vec<NearLimitHour>,
+    /// The org's value of the limit it came near the most (`None`: not known).
+    pub org_value: Option<OrgValue>,
+    /// The org's requests to raise that limit over the last year (`None`: not readable).
+    pub change_requests: Option<Vec<ChangeRequest>>,
+    /// The client's operational events (`None`: not readable).
+    pub events: Option<Vec<Event>>,
+    /// The facts a request for a higher limit needs, in one paragraph (written by `render`).
+    pub facts: String,
+    /// What could not be read, and why.
+    pub missing: Vec<String>,
+}
+
+/// What was fetched for one client, before it is put together.
+pub struct Fetched {
+    pub days: DayWindow,
+    pub client_id: String,
+    pub client_name: String,
+    pub daily: BTreeMap<NaiveDate, (i64, i64)>,
+    pub endpoints: Vec<Endpoint>,
+    /// `Err`: why they could not be read.
+    pub records: Result<Vec<RateLimitRecord>, String>,
+    pub org_limits: Result<Vec<OrganizationLimit>, String>,
+    pub change_requests: Result<Vec<LimitChangeRequestDetails>, String>,
+    pub events: Result<Vec<OperationalEvent>, String>,
+}
+
+impl Evidence {
+    pub fn of(fetched: Fetched) -> Self {
+        let mut missing = Vec::new();
+        let mut note = |why: &String| {
+            if !missing.contains(why) {
+                missing.push(why.clone());
+            }
+        };
+        let days: Vec<Day> = fetched
+            .days
+            .first()
+            .iter_days()
+            .take_while(|d| *d <= fetched.days.last())
+            .map(|date| {
+                let (request_count, status429) =
+                    fetched.daily.get(&date).copied().unwrap_or_default();
+                Day {
+                    date,
+                    request_count,
+                    status429,
+                }
+            })
+            .collect();
+        let request_count = days
+            .iter()
+            .fold(0i64, |a, d| a.saturating_add(d.request_count));
+        let status429 = days.iter().fold(0i64, |a, d| a.saturating_add(d.status429));
+        let mine: Option<Vec<&RateLimitRecord>> = match &fetched.records {
+            Ok(records) => Some(
+                records
+                    .iter()
+                    .filter(|r| r.entity_id.as_deref() == Some(fetched.client_id.as_str()))
+                    .filter(|r| r.count > 0)
+                    .collect(),
+            ),
+            Err(why) => {
+                note(why);
+                None
+            }
+        };
+        let limits = mine.as_ref().map(|records| {
+            let owned: Vec<RateLimitRecord> = records.iter().map(|r| (*r).clone()).collect();
+            limits::per_entity(&owned)
+                .remove(&fetched.client_id)
+                .unwrap_or_default()
+        });
+        let near_limit_hours: Vec<NearLimitHour> = mine
+            .iter()
+            .flatten()
+            .map(|r| NearLimitHour {
+                hour: r.bucket_start,
+                limit_key: r.limit_key.clone().unwrap_or_default(),
+                records: r.count,
+            })
+            .collect();
+        let top = limits.as_ref().and_then(|l| l.first()).cloned();
+        let org_value = match (&top, &fetched.org_limits) {
+            (Some(top), Ok(org)) => org
+                .iter()
+                .find(|l| l.key == top.limit_key)
+                .map(|l| OrgValue {
+                    key: l.key.clone(),
+                    namespace: top.namespace.clone(),
+                    value: l.value,
+                    default_value: l.default,
+                    raised: l.raised(),
+                    configurable: l.configurable,
+                    description: l.description.clone(),
+                }),
+            (Some(_), Err(why)) => {
+                note(why);
+                None
+            }
+            (None, _) => None,
+        };
+        let change_requests = match &fetched.change_requests {
+            Ok(all) => Some(
+                all.iter()
+                    .filter(|r| top.as_ref().is_none_or(|t| t.limit_key == r.key))
+                    .map(|r| ChangeRequest {
+                        id: r.id.clone(),
+                        key: r.key.clone(),
+                        requested_value: r.requested_value,
+                        current_value: r.current_value,
+                        status: r.status.as_ref().map(|s| s.as_str().to_string()),
+                        date_created: r.date_created,
+                        date_completed: r.date_completed,
+                        support_case_url: r.support_case_url.clone(),
+                    })
+                    .collect(),
+            ),
+            Err(why) => {
+                note(why);
+                None
+            }
+        };
+        let events = match &fetched.events {
+            Ok(all) => Some(
+                all.iter()
+                    .filter(|e| e.entity_id.as_deref() == Some(fetched.client_id.as_str()))
+                    .map(|e| Event {
+                        date_created: e.date_created,
+                        event_definition_id: e.event_definition.as_ref().and_then(|d| d.id.clone()),
+                        current_value: e.current_value.clone(),
+                    })
+                    .collect(),
+            ),
+            Err(why) => {
+                note(why);
+                None
+            }
+        };
+        Evidence {
+            first_day: fetched.days.first(),
+            last_day: fetched.days.last(),
+            oauth_client_id: fetched.client_id,
+            oauth_client_name: fetched.client_name,
+            request_count,
+            status429,
+            status429_share: share(status429, request_count),
+            days,
+            top_endpoints: fetched.endpoints,
+            limits,
+            near_limit_hours,
+            org_value,
+            change_requests,
+            events,
+            facts: String::new(),
+            missing,
+        }
+    }
+}
