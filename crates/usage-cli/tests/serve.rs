@@ -689,7 +689,7 @@ async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
         .flat_map(|p| p["targets"].as_array().unwrap().clone())
         .map(|t| t["expr"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(exprs.len(), 10);
+    assert_eq!(exprs.len(), 13);
     for expr in exprs {
         let api = api.clone();
         let answer = tokio::task::spawn_blocking(move || query(&api, &expr))
@@ -711,6 +711,31 @@ async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
     .unwrap();
     assert_eq!(alert["metric"]["alertstate"], "pending", "{alert}");
     assert_eq!(alert["metric"]["severity"], "warning", "{alert}");
+    // The org's limits reach Prometheus (the near-limit alert's threshold is tested on
+    // fixed series by `promtool test rules` below: yesterday's hours move with the date).
+    let api_for_limits = api.clone();
+    let limits = tokio::task::spawn_blocking(move || {
+        first_result(
+            &api_for_limits,
+            "genesys_usage_rate_limit_value{limit=\"client.credentials.token.rate.per.minute\"}",
+            "Prometheus never had the org's limits",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(limits["value"][1], "600", "{limits}");
+    let unit = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(root.join("tests/fixtures/prometheus/alerts.test.yml"))
+        .current_dir(root.join("contrib/prometheus"))
+        .output()
+        .unwrap();
+    assert!(
+        unit.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&unit.stdout),
+        String::from_utf8_lossy(&unit.stderr)
+    );
     let _ = prometheus.kill();
     let _ = prometheus.wait();
 
@@ -757,6 +782,58 @@ async fn prometheus_scrapes_serve_and_promtool_accepts_the_metrics_and_rules() {
         String::from_utf8_lossy(&blocks.stderr)
     );
     assert!(std::fs::read_dir(dir.join("blocks")).unwrap().count() > 0);
+}
+
+/// The rate-limit gauges: each client's near-limit hours of the last complete day are the
+/// fake's hourly near-limit records of that day, and the org's values beside the defaults.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_shows_the_hours_each_client_spent_near_a_limit_and_the_orgs_values() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let (_exporter, body) = refreshed_exporter(&fake, &["--refresh", "1h"]).await;
+    let scraped = samples(&body);
+    let near: BTreeMap<String, f64> = scraped
+        .iter()
+        .filter(|(k, _)| k.starts_with("genesys_usage_rate_limit_near_seconds{"))
+        .map(|(k, v)| {
+            let id = k.split("oauth_client_id=\"").nth(1).unwrap();
+            (id.split('"').next().unwrap().to_string(), *v)
+        })
+        .collect();
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+    let interval = format!(
+        "{yesterday}T00:00:00Z/{}T00:00:00Z",
+        chrono::Utc::now().date_naive()
+    );
+    let client = usage_ext::client::Client::builder()
+        .base_url(&fake.base_url())
+        .client_credentials(fake.client_id(), fake.client_secret())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let records = usage_ext::UsageQueries::new(client)
+        .rate_limit_records(&interval, usage_ext::Bucket::Hour)
+        .await
+        .unwrap();
+    let mut expected: BTreeMap<String, f64> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.count > 0) {
+        *expected.entry(r.entity_id.clone().unwrap()).or_default() += 3600.0;
+    }
+    assert!(
+        !expected.is_empty(),
+        "the demo org comes near its limit daily"
+    );
+    assert_eq!(
+        near, expected,
+        "an hour per hour with records, per client, yesterday"
+    );
+    assert_eq!(
+        scraped.get("genesys_usage_rate_limit_value{limit=\"client.credentials.token.rate.per.minute\",namespace=\"platform.api\"}"),
+        Some(&600.0)
+    );
+    assert_eq!(
+        scraped.get("genesys_usage_rate_limit_default{limit=\"client.credentials.token.rate.per.minute\",namespace=\"platform.api\"}"),
+        Some(&300.0)
+    );
 }
 
 /// A PromQL instant query through Prometheus's HTTP API at `api`.

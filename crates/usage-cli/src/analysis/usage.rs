@@ -62,6 +62,62 @@ pub struct Usage {
     pub series: BTreeMap<Key, Windows>,
     /// The billing period's figures, when the exporter is given an allocation.
     pub allocation: Option<Report>,
+    /// The last complete day's near-limit hours and records per client and limit (empty
+    /// when the rate-limit aggregates could not be read).
+    pub near_limits: Vec<ClientNearLimit>,
+    /// The org's limits of `platform.api`: the effective value beside the default.
+    pub org_limits: Vec<OrgLimitValue>,
+}
+
+/// One client's hours near one limit on the last complete day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientNearLimit {
+    pub oauth_client_id: String,
+    /// From the usage rows; the id when the client made no request that week.
+    pub oauth_client_name: String,
+    pub limit_key: String,
+    pub namespace: String,
+    pub hours: u32,
+    pub records: i64,
+}
+
+/// One of the org's limits, as the exporter shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgLimitValue {
+    pub key: String,
+    pub namespace: String,
+    pub value: Option<i64>,
+    pub default: Option<i64>,
+}
+
+impl Usage {
+    /// The near-limit records of the last complete day, per client and limit, named as the
+    /// usage names the clients.
+    pub fn set_near_limits(&mut self, records: &[usage_ext::RateLimitRecord]) {
+        let names: HashMap<&str, &str> = self
+            .series
+            .keys()
+            .map(|(id, name, _, _)| (id.as_str(), name.as_str()))
+            .collect();
+        let mut near = Vec::new();
+        for (entity, limits) in crate::analysis::limits::per_entity(records) {
+            let name = names
+                .get(entity.as_str())
+                .copied()
+                .unwrap_or(entity.as_str());
+            for limit in limits {
+                near.push(ClientNearLimit {
+                    oauth_client_id: entity.clone(),
+                    oauth_client_name: name.to_string(),
+                    limit_key: limit.limit_key,
+                    namespace: limit.namespace,
+                    hours: limit.near_limit_hours,
+                    records: limit.records,
+                });
+            }
+        }
+        self.near_limits = near;
+    }
 }
 
 impl Usage {
@@ -104,6 +160,8 @@ impl Usage {
             last_day: Some(last_day),
             series,
             allocation: None,
+            near_limits: Vec::new(),
+            org_limits: Vec::new(),
         }
     }
 }

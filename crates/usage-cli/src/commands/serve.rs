@@ -12,10 +12,11 @@ use futures_util::FutureExt as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use usage_ext::DayWindow;
 
 use crate::analysis::allowance::PeriodArg;
 use crate::analysis::billing::{self, Allocation, PeriodAsk};
-use crate::analysis::usage::Usage;
+use crate::analysis::usage::{OrgLimitValue, Usage};
 use crate::cli::resolve;
 use crate::cli::{Global, ServeArgs};
 use crate::commands::declared::{DATA, Declared};
@@ -25,9 +26,9 @@ use crate::progress::Progress;
 use crate::render::metrics::{Exposition, Health, Scraped};
 use crate::session::Session;
 use crate::signals::{Signal, Signals};
-use crate::source::Source;
 use crate::source::api::Api;
 use crate::source::row::Ask;
+use crate::source::{RateLimits, Source};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -136,6 +137,7 @@ async fn refresh(source: &Source, progress: &Progress, plan: &Plan) -> Result<Us
     let reopened = source.reopened().await?;
     let source = reopened.as_ref().unwrap_or(source);
     let mut usage = refresh_usage(source, plan.top_endpoints).await?;
+    refresh_limits(source, progress, &mut usage).await;
     if let Some(allocation) = &plan.allocation {
         let ask = PeriodAsk {
             billing_day: plan.billing_day,
@@ -176,6 +178,40 @@ async fn refresh_usage(source: &Source, top: usize) -> Result<Usage, Failure> {
         })
         .await?;
     Ok(Usage::from_rows(&rows, days.last(), top))
+}
+
+/// The last complete day's near-limit records (one request) and the org's `platform.api`
+/// limits (three): gauges beside the usage. What cannot be read is said and left out; the
+/// usage gauges stand without them.
+async fn refresh_limits(source: &Source, progress: &Progress, usage: &mut Usage) {
+    let Some(last_day) = usage.last_day else {
+        return;
+    };
+    let Some(day) = DayWindow::new(last_day, last_day) else {
+        return;
+    };
+    match source.rate_limit_records(day).await {
+        RateLimits::Records(records) => usage.set_near_limits(&records),
+        RateLimits::Unavailable(why) => progress.note(&format!("serve: {why}")),
+    }
+    let Some(api) = source.api() else {
+        return;
+    };
+    const NAMESPACE: &str = "platform.api";
+    match api.queries().organization_limits(NAMESPACE).await {
+        Ok(limits) => {
+            usage.org_limits = limits
+                .into_iter()
+                .map(|l| OrgLimitValue {
+                    key: l.key,
+                    namespace: NAMESPACE.into(),
+                    value: l.value,
+                    default: l.default,
+                })
+                .collect();
+        }
+        Err(e) => progress.note(&format!("serve: the org's limits are left out: {e}")),
+    }
 }
 
 /// `every`, give or take a tenth, so that exporters started together do not refresh

@@ -101,6 +101,72 @@ impl Exposition {
     }
 }
 
+/// The limits each client came near on the last complete day, and the org's values of its
+/// limits beside their defaults. Families with no sample are left out.
+fn rate_limits(out: &mut String, orgs: &[Scraped<'_>]) {
+    type Near = fn(&crate::analysis::usage::ClientNearLimit) -> f64;
+    let near: [(&str, &str, Near); 2] = [
+        (
+            // In seconds, Prometheus's base unit: whole hours (the aggregates' buckets) * 3600.
+            "genesys_usage_rate_limit_near_seconds",
+            "Time of the last complete UTC day in hours with near-limit records (the rate-limit aggregates, at 90 % of the limit), per OAuth client and limit.",
+            |n| f64::from(n.hours) * 3600.0,
+        ),
+        (
+            "genesys_usage_rate_limit_near_records",
+            "Near-limit records of the last complete UTC day, per OAuth client and limit.",
+            |n| n.records as f64,
+        ),
+    ];
+    if orgs.iter().any(|o| !o.usage.near_limits.is_empty()) {
+        for (name, help, value) in near {
+            header(out, name, help, "gauge");
+            for org in orgs {
+                for n in &org.usage.near_limits {
+                    let set = format!(
+                        "oauth_client_id=\"{}\",oauth_client_name=\"{}\",limit=\"{}\",namespace=\"{}\"",
+                        label(&n.oauth_client_id),
+                        label(&n.oauth_client_name),
+                        label(&n.limit_key),
+                        label(&n.namespace),
+                    );
+                    let _ = writeln!(out, "{name}{} {}", labels(org.profile, &set), value(n));
+                }
+            }
+        }
+    }
+    type Org = fn(&crate::analysis::usage::OrgLimitValue) -> Option<i64>;
+    let values: [(&str, &str, Org); 2] = [
+        (
+            "genesys_usage_rate_limit_value",
+            "The org's effective value of a limit (raised by a change request, or the default).",
+            |l| l.value,
+        ),
+        (
+            "genesys_usage_rate_limit_default",
+            "A limit's default value, as Genesys documents it.",
+            |l| l.default,
+        ),
+    ];
+    if orgs.iter().any(|o| !o.usage.org_limits.is_empty()) {
+        for (name, help, value) in values {
+            header(out, name, help, "gauge");
+            for org in orgs {
+                for l in &org.usage.org_limits {
+                    if let Some(v) = value(l) {
+                        let set = format!(
+                            "limit=\"{}\",namespace=\"{}\"",
+                            label(&l.key),
+                            label(&l.namespace)
+                        );
+                        let _ = writeln!(out, "{name}{} {v}", labels(org.profile, &set));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A label value as both formats take it.
 fn label(value: &str) -> String {
     value
@@ -156,6 +222,7 @@ pub fn render(orgs: &[Scraped<'_>], format: Exposition) -> String {
     if orgs.iter().any(|o| o.usage.allocation.is_some()) {
         allocation(&mut out, orgs);
     }
+    rate_limits(&mut out, orgs);
     header(
         &mut out,
         "genesys_usage_data_day_timestamp_seconds",
