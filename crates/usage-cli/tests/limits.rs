@@ -223,6 +223,32 @@ async fn the_report_names_the_limits_and_goes_on_without_the_permission() {
         fake.requests(Operation::PostAnalyticsRatelimitsAggregatesQuery),
         1
     );
+    // The page draws, per client and limit, when in the day it came near: a strip each.
+    let json = against(&fake)
+        .args(["report", "--since", "7d", "--format", "json"])
+        .output()
+        .unwrap();
+    let clients: Vec<Value> = serde_json::from_slice(&json.stdout).unwrap();
+    let near: usize = clients
+        .iter()
+        .map(|c| {
+            c.get("limits")
+                .and_then(|l| l.as_array())
+                .map_or(0, Vec::len)
+        })
+        .sum();
+    assert!(near > 0);
+    let page = against(&fake)
+        .args(["report", "--since", "7d", "--format", "html"])
+        .output()
+        .unwrap();
+    let page = text(&page.stdout);
+    assert!(page.contains("<h2>When clients came near a limit (UTC)</h2>"));
+    assert_eq!(
+        page.matches("aria-label=\"hours ").count(),
+        near.min(7),
+        "a strip per client and limit (at most the palette's seven clients)"
+    );
 
     let denied = start().await;
     denied.fault_every(

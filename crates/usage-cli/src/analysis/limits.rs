@@ -4,7 +4,7 @@
 //! against the OAuth client ids the usage names, and an entity no client matches is kept
 //! as it came, under its own id.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::Timelike;
 use serde::Serialize;
@@ -25,13 +25,16 @@ pub struct NearLimit {
     pub records: i64,
     /// The hour of the day (UTC, 0 to 23) with the most records; the earliest of a tie.
     pub peak_hour_utc: u8,
+    /// Each hour with records, oldest first, and its records (for the pages' strips).
+    #[serde(skip)]
+    pub hours: Vec<(chrono::DateTime<chrono::Utc>, i64)>,
 }
 
 /// Every entity's limits, the most hours first, then by key.
 pub fn per_entity(records: &[RateLimitRecord]) -> BTreeMap<String, Vec<NearLimit>> {
     struct Sum {
         value: Option<i64>,
-        hours: BTreeSet<chrono::DateTime<chrono::Utc>>,
+        hours: BTreeMap<chrono::DateTime<chrono::Utc>, i64>,
         records: i64,
         by_hour: [i64; 24],
     }
@@ -44,14 +47,15 @@ pub fn per_entity(records: &[RateLimitRecord]) -> BTreeMap<String, Vec<NearLimit
         );
         let sum = sums.entry(key).or_insert_with(|| Sum {
             value: r.max,
-            hours: BTreeSet::new(),
+            hours: BTreeMap::new(),
             records: 0,
             by_hour: [0; 24],
         });
         // The value the latest records were made against: a limit raised mid-window shows
         // its new value.
         sum.value = r.max.or(sum.value);
-        sum.hours.insert(r.bucket_start);
+        let hour_records = sum.hours.entry(r.bucket_start).or_insert(0);
+        *hour_records = hour_records.saturating_add(r.count);
         sum.records = sum.records.saturating_add(r.count);
         let hour = r.bucket_start.hour() as usize;
         sum.by_hour[hour] = sum.by_hour[hour].saturating_add(r.count);
@@ -68,6 +72,7 @@ pub fn per_entity(records: &[RateLimitRecord]) -> BTreeMap<String, Vec<NearLimit
             near_limit_hours: u32::try_from(sum.hours.len()).unwrap_or(u32::MAX),
             records: sum.records,
             peak_hour_utc: peak,
+            hours: sum.hours.into_iter().collect(),
         });
     }
     for limits in entities.values_mut() {

@@ -240,10 +240,12 @@ mod tests {
     fn the_declarations_decide_formats_signals_and_orgs() {
         assert!(plan("genesys-usage report --format html").is_ok());
         assert!(plan("genesys-usage allowance --allocation 5 --format html").is_ok());
+        assert!(plan("genesys-usage evidence --client a1 --format html").is_ok());
         let refused = plan("genesys-usage check --max-429 1 --format html");
         assert!(
-            matches!(refused, Err(Failure::Usage(t)) if t.contains("for `report` and `allowance`"))
+            matches!(refused, Err(Failure::Usage(t)) if t.contains("for `report`, `allowance` and `evidence`"))
         );
+        assert!(plan("genesys-usage evidence --client a1 --format csv").is_err());
         assert!(
             plan("genesys-usage jobs --since 3d --granularity Day --format openmetrics").is_ok()
         );

@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use chrono::{NaiveDate, Timelike};
+use chrono::NaiveDate;
 
 use crate::analysis::evidence::Evidence;
 use crate::render::format::Format;
-use crate::render::html::{escape, head, percent};
+use crate::render::html::{escape, head, hour_strip, percent};
 use crate::render::output::{thousands, write_table};
 use crate::untrusted;
 
@@ -236,47 +236,19 @@ fn strip(html: &mut String, e: &Evidence) {
         html.push_str("<p>No near-limit records in the window.</p>");
         return;
     }
-    let (left, cell_w, cell_h, top) = (90.0, 34.0, 14.0, 18.0);
-    let width = left + 24.0 * cell_w + 10.0;
-    let height = top + e.days.len() as f64 * cell_h + 6.0;
-    let _ = write!(
+    let days: Vec<NaiveDate> = e.days.iter().map(|d| d.date).collect();
+    let records: Vec<(chrono::DateTime<chrono::Utc>, i64)> = e
+        .near_limit_hours
+        .iter()
+        .map(|h| (h.hour, h.records))
+        .collect();
+    hour_strip(
         html,
-        "<svg role=\"img\" aria-label=\"hours with near-limit records, a row per day\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\">"
+        &days,
+        &records,
+        "hours with near-limit records, a row per day",
     );
-    for hour in (0..24).step_by(3) {
-        let _ = write!(
-            html,
-            "<text x=\"{:.1}\" y=\"12\">{hour:02}:00</text>",
-            left + f64::from(hour) * cell_w
-        );
-    }
-    for (row, day) in e.days.iter().enumerate() {
-        let y = top + row as f64 * cell_h;
-        let _ = write!(
-            html,
-            "<text x=\"0\" y=\"{:.1}\">{}</text>",
-            y + cell_h - 3.0,
-            day.date
-        );
-        for hour in 0..24u32 {
-            let records: i64 = e
-                .near_limit_hours
-                .iter()
-                .filter(|h| h.hour.date_naive() == day.date && h.hour.hour() == hour)
-                .map(|h| h.records)
-                .sum();
-            let fill = if records > 0 { "#D55E00" } else { "#eeeeee" };
-            let _ = write!(
-                html,
-                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\"><title>{} {hour:02}:00 · {records} near-limit records</title></rect>",
-                left + f64::from(hour) * cell_w,
-                cell_w - 2.0,
-                cell_h - 2.0,
-                day.date
-            );
-        }
-    }
-    html.push_str("</svg><table><thead><tr><th>limit</th><th class=\"n\">value</th><th class=\"n\">hours</th><th class=\"n\">records</th><th class=\"n\">peak hour</th></tr></thead><tbody>");
+    html.push_str("<table><thead><tr><th>limit</th><th class=\"n\">value</th><th class=\"n\">hours</th><th class=\"n\">records</th><th class=\"n\">peak hour</th></tr></thead><tbody>");
     for l in limits {
         let _ = write!(
             html,

@@ -83,6 +83,97 @@ pub(crate) fn head(title: &str) -> String {
     )
 }
 
+/// When the wall is hit: a row per day of `days`, a cell per hour (UTC), dark where
+/// `records` has near-limit records. Labels stay inside the chart.
+pub(crate) fn hour_strip(
+    html: &mut String,
+    days: &[chrono::NaiveDate],
+    records: &[(chrono::DateTime<chrono::Utc>, i64)],
+    label: &str,
+) {
+    use chrono::Timelike as _;
+    let (left, cell_w, cell_h, top) = (90.0, 34.0, 14.0, 18.0);
+    let width = left + 24.0 * cell_w + 10.0;
+    let height = top + days.len() as f64 * cell_h + 6.0;
+    let _ = write!(
+        html,
+        "<svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\">",
+        escape(label)
+    );
+    for hour in (0..24).step_by(3) {
+        let _ = write!(
+            html,
+            "<text x=\"{:.1}\" y=\"12\">{hour:02}:00</text>",
+            left + f64::from(hour) * cell_w
+        );
+    }
+    for (row, day) in days.iter().enumerate() {
+        let y = top + row as f64 * cell_h;
+        let _ = write!(
+            html,
+            "<text x=\"0\" y=\"{:.1}\">{day}</text>",
+            y + cell_h - 3.0
+        );
+        for hour in 0..24u32 {
+            let count: i64 = records
+                .iter()
+                .filter(|(at, _)| at.date_naive() == *day && at.hour() == hour)
+                .map(|(_, n)| *n)
+                .fold(0, i64::saturating_add);
+            let fill = if count > 0 { "#D55E00" } else { "#eeeeee" };
+            let _ = write!(
+                html,
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\"><title>{day} {hour:02}:00 · {count} near-limit records</title></rect>",
+                left + f64::from(hour) * cell_w,
+                cell_w - 2.0,
+                cell_h - 2.0,
+            );
+        }
+    }
+    html.push_str("</svg>");
+}
+
+/// Per client that came near a limit (the most hours first, at most the palette's count):
+/// its limit, and when.
+fn near_limit_strips(html: &mut String, days: DayWindow, clients: &[ClientReport]) {
+    let mut near: Vec<&ClientReport> = clients.iter().filter(|c| !c.limits.is_empty()).collect();
+    if near.is_empty() {
+        return;
+    }
+    near.sort_by_key(|c| std::cmp::Reverse(c.limits[0].near_limit_hours));
+    let all: Vec<chrono::NaiveDate> = days
+        .first()
+        .iter_days()
+        .take_while(|d| *d <= days.last())
+        .collect();
+    html.push_str("<h2>When clients came near a limit (UTC)</h2>");
+    for client in near.into_iter().take(PALETTE.len()) {
+        for limit in &client.limits {
+            let _ = write!(
+                html,
+                "<h3>{} · <code>{}</code>{} · {} hours, peak {:02}:00</h3>",
+                escape(&client.oauth_client_name),
+                escape(&limit.limit_key),
+                limit
+                    .limit_value
+                    .map(|v| format!(" ({})", thousands(v)))
+                    .unwrap_or_default(),
+                limit.near_limit_hours,
+                limit.peak_hour_utc
+            );
+            hour_strip(
+                html,
+                &all,
+                &limit.hours,
+                &format!(
+                    "hours {} came near {}",
+                    client.oauth_client_name, limit.limit_key
+                ),
+            );
+        }
+    }
+}
+
 /// Writes the page.
 pub fn write(out: &mut dyn Write, page: &Page<'_>, clients: &[ClientReport]) -> io::Result<()> {
     let mut html = head(&format!(
@@ -115,6 +206,9 @@ pub fn write(out: &mut dyn Write, page: &Page<'_>, clients: &[ClientReport]) -> 
     }
     requests_chart(&mut html, clients);
     clients_table(&mut html, clients);
+    if let Some(days) = page.days {
+        near_limit_strips(&mut html, days, clients);
+    }
     endpoints_table(&mut html, clients);
     html.push_str("</body></html>\n");
     out.write_all(html.as_bytes())
