@@ -1,5 +1,7 @@
-"""Totals per day and OAuth client of a dataset `genesys-usage sync` wrote, read by DuckDB as
-a user would (the README's query, hive partitioning on): {"YYYY-MM-DD clientId": requests}."""
+"""Totals of a dataset `genesys-usage sync` wrote, read by DuckDB as a user would (hive
+partitioning on): requests per day and OAuth client from the usage table, and near-limit
+records per day and entity from the rate-limit table.
+{"usage": {"YYYY-MM-DD clientId": requests}, "ratelimits": {"YYYY-MM-DD entityId": records}}"""
 
 import json
 import sys
@@ -7,7 +9,7 @@ import sys
 import duckdb
 
 root = sys.argv[1]
-rows = duckdb.sql(
+usage = duckdb.sql(
     f"""
     SELECT strftime(date, '%Y-%m-%d') || ' ' || oauthClientId AS k, sum(requestCount)::BIGINT
     FROM read_parquet('{root}/usage/**/*.parquet', hive_partitioning = true)
@@ -15,4 +17,12 @@ rows = duckdb.sql(
     GROUP BY 1
     """
 ).fetchall()
-json.dump({k: v for k, v in rows}, sys.stdout)
+ratelimits = duckdb.sql(
+    f"""
+    SELECT strftime(date, '%Y-%m-%d') || ' ' || entityId AS k, sum("count")::BIGINT
+    FROM read_parquet('{root}/ratelimits/**/*.parquet', hive_partitioning = true)
+    WHERE granularity = 'hour'
+    GROUP BY 1
+    """
+).fetchall()
+json.dump({"usage": dict(usage), "ratelimits": dict(ratelimits)}, sys.stdout)

@@ -1,7 +1,8 @@
 //! `genesys-usage report --from` a synced dataset against DuckDB on the same files: the
 //! 1,000,000-row dataset of the sync benchmark (10,000 series over 100 days), the report
-//! of the 100 days (per client and endpoint, the 429s day by day) against DuckDB computing
-//! the per-client sums of the same days (the `duckdb` Python package). Each is a process of
+//! of the 100 days (per client and endpoint, the 429s day by day, and the limits each client
+//! came near from the dataset's rate-limit table) against DuckDB computing the per-client
+//! sums and near-limit hours of the same days (the `duckdb` Python package). Each is a process of
 //! its own, started afresh, in the same run; wall time, and the tool's peak memory.
 
 use std::time::{Duration, Instant};
@@ -13,18 +14,31 @@ const RUNS: usize = 5;
 const SERIES: usize = 10_000;
 const DAYS: u64 = 100;
 
-/// The per-client sums, as DuckDB computes them; printed as `id requests 429s` lines.
+/// The per-client sums, as DuckDB computes them, with the hours each client spent near its
+/// most-hit limit from the rate-limit table; printed as `id requests 429s hours` lines.
 const DUCKDB: &str = r#"
 import sys, duckdb
 root, first, last = sys.argv[1:4]
 rows = duckdb.sql(f"""
-    SELECT oauthClientId, sum(requestCount), sum(status429)
-    FROM read_parquet('{root}/usage/granularity=day/*/part-0.parquet', hive_partitioning = true)
-    WHERE date BETWEEN DATE '{first}' AND DATE '{last}'
-    GROUP BY 1 ORDER BY 1
+    WITH usage AS (
+        SELECT oauthClientId, sum(requestCount) AS requests, sum(status429) AS limited
+        FROM read_parquet('{root}/usage/granularity=day/*/part-0.parquet', hive_partitioning = true)
+        WHERE date BETWEEN DATE '{first}' AND DATE '{last}'
+        GROUP BY 1
+    ), near AS (
+        SELECT entityId, max(hours) AS hours FROM (
+            SELECT entityId, limitName, count(DISTINCT bucketStart) AS hours
+            FROM read_parquet('{root}/ratelimits/granularity=hour/*/part-0.parquet', hive_partitioning = true)
+            WHERE date BETWEEN DATE '{first}' AND DATE '{last}' AND "count" > 0
+            GROUP BY 1, 2
+        ) GROUP BY 1
+    )
+    SELECT oauthClientId, requests, limited, coalesce(hours, 0)
+    FROM usage LEFT JOIN near ON entityId = oauthClientId
+    ORDER BY 1
 """).fetchall()
-for client, requests, limited in rows:
-    print(client, requests, limited)
+for client, requests, limited, hours in rows:
+    print(client, requests, limited, hours)
 "#;
 
 fn duckdb(
@@ -97,10 +111,11 @@ pub async fn run() -> crate::Result {
         .iter()
         .map(|c| {
             format!(
-                "{} {} {}",
+                "{} {} {} {}",
                 c["oauthClientId"].as_str().unwrap_or_default(),
                 c["requestCount"],
-                c["status429"]
+                c["status429"],
+                c["limits"][0]["nearLimitHours"].as_u64().unwrap_or(0)
             )
         })
         .collect();

@@ -232,6 +232,133 @@ async fn a_sync_writes_each_day_once_and_a_rerun_replaces_only_the_repulled_days
     }
 }
 
+/// The API's hourly near-limit records of `first..=last`.
+async fn api_rate_limits(
+    fake: &FakeService,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Vec<usage_ext::RateLimitRecord> {
+    let client = usage_ext::client::Client::builder()
+        .base_url(&fake.base_url())
+        .client_credentials(fake.client_id(), fake.client_secret())
+        .no_proxy()
+        .build()
+        .unwrap();
+    usage_ext::UsageQueries::new(client)
+        .rate_limit_records(
+            &format!("{first}T00:00:00Z/{}T00:00:00Z", last + Days::new(1)),
+            usage_ext::Bucket::Hour,
+        )
+        .await
+        .unwrap()
+}
+
+/// The hourly near-limit records in the rate-limit table's file of `day`.
+fn read_rate_limit_day(dir: &Path, day: NaiveDate) -> Vec<(String, String, i64)> {
+    let path = dir.join(format!(
+        "ratelimits/granularity=hour/date={day}/part-0.parquet"
+    ));
+    let bytes = bytes::Bytes::from(std::fs::read(&path).unwrap());
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut records = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let start = batch
+            .column_by_name("bucketStart")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::TimestampMillisecondArray>()
+            .unwrap()
+            .clone();
+        let entity = batch
+            .column_by_name("entityId")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap()
+            .clone();
+        let count = batch
+            .column_by_name("count")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .unwrap()
+            .clone();
+        for i in 0..batch.num_rows() {
+            let at = chrono::DateTime::from_timestamp_millis(start.value(i)).unwrap();
+            records.push((at.to_rfc3339(), entity.value(i).to_string(), count.value(i)));
+        }
+    }
+    records
+}
+
+/// The rate-limit table beside the usage: a file for every synced day (a quiet day's is
+/// empty) holding the API's hourly records, the state naming its days; a re-pull replaces
+/// without doubling; a login without the permission leaves the table as it was and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_keeps_the_rate_limit_table_beside_the_usage() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = fresh("sync-ratelimits");
+    let out = sync(&fake, &dir, &["--since", "20d"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        fake.requests(Operation::PostAnalyticsRatelimitsAggregatesQuery),
+        1,
+        "one request per job window"
+    );
+    let first = yesterday() - Days::new(19);
+    let table = |dir: &Path| -> Vec<(String, String, i64)> {
+        first
+            .iter_days()
+            .take(20)
+            .flat_map(|day| read_rate_limit_day(dir, day))
+            .collect()
+    };
+    let mut expected: Vec<(String, String, i64)> = api_rate_limits(&fake, first, yesterday())
+        .await
+        .into_iter()
+        .map(|r| (r.bucket_start.to_rfc3339(), r.entity_id.unwrap(), r.count))
+        .collect();
+    expected.sort();
+    let mut kept = table(&dir);
+    kept.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(kept, expected);
+    let held = &state(&dir)["rateLimitDays"];
+    assert_eq!(held["firstDay"], first.to_string());
+    assert_eq!(held["lastDay"], yesterday().to_string());
+
+    // Again: the re-pulled days replaced, none doubled.
+    let out = sync(&fake, &dir, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut again = table(&dir);
+    again.sort();
+    assert_eq!(again, expected);
+
+    // Without the permission: the usage is synced, the table and its days stay as they were.
+    fake.fault_every(
+        Operation::PostAnalyticsRatelimitsAggregatesQuery,
+        Fault::Status {
+            status: 403,
+            retry_after: None,
+        },
+    );
+    let out = sync(&fake, &dir, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("analytics:rateLimitAggregate:view"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(&state(&dir)["rateLimitDays"], held);
+    let mut after = table(&dir);
+    after.sort();
+    assert_eq!(after, expected);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_exits_2_and_sends_nothing() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
@@ -733,15 +860,33 @@ async fn duckdb_reads_the_dataset_with_the_totals_of_jobs() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let duck: BTreeMap<String, i64> = serde_json::from_slice(&out.stdout).unwrap();
+    let duck: BTreeMap<String, BTreeMap<String, i64>> =
+        serde_json::from_slice(&out.stdout).unwrap();
     let mut expected = BTreeMap::new();
     for ((date, client, _, _), (requests, _)) in
         jobs_rows(&fake, yesterday() - Days::new(29), yesterday()).await
     {
         *expected.entry(format!("{date} {client}")).or_insert(0) += requests;
     }
-    assert_eq!(expected.len(), 30 * 5, "30 days of 5 clients");
-    assert_eq!(duck, expected);
+    assert_eq!(
+        expected.len(),
+        30 * usage_fake::OAUTH_CLIENTS.len(),
+        "30 days of every client"
+    );
+    assert_eq!(duck["usage"], expected);
+    // The rate-limit table, as the API answers the same days.
+    let mut near = BTreeMap::new();
+    for r in api_rate_limits(&fake, yesterday() - Days::new(29), yesterday()).await {
+        *near
+            .entry(format!(
+                "{} {}",
+                r.bucket_start.date_naive(),
+                r.entity_id.unwrap()
+            ))
+            .or_insert(0) += r.count;
+    }
+    assert!(!near.is_empty());
+    assert_eq!(duck["ratelimits"], near);
 }
 
 /// The S3-compatible server `.ci/run` starts (moto's server mode) and its bucket.
@@ -857,7 +1002,12 @@ async fn a_sync_to_s3_writes_what_a_sync_to_a_directory_writes_and_survives_a_ki
     let objects = s3_objects(&endpoint, &bucket, &prefix).await;
     let mut local: Vec<String> = read_dataset(&dir)
         .keys()
-        .map(|d| format!("usage/granularity=day/date={d}/part-0.parquet"))
+        .flat_map(|d| {
+            [
+                format!("usage/granularity=day/date={d}/part-0.parquet"),
+                format!("ratelimits/granularity=hour/date={d}/part-0.parquet"),
+            ]
+        })
         .collect();
     local.push(STATE.into());
     // And the lock, given back: kept, written released (a directory's is kept too).

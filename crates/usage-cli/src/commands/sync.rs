@@ -25,13 +25,14 @@ use crate::cli::resolve;
 use crate::commands::declared::{DATA, Declared};
 use crate::exit::Failure;
 use crate::lake::lock::{self, SyncLock};
+use crate::lake::rate_limits;
 use crate::lake::schema::Column;
-use crate::lake::state::{SCHEMA_VERSION, Shape, SyncState};
+use crate::lake::state::{DayRange, SCHEMA_VERSION, Shape, SyncState};
 use crate::lake::store::Store;
 use crate::lake::writer::{self, Day};
 use crate::render::output::thousands;
 use crate::session::Session;
-use crate::source::api::{Api, job_request, today};
+use crate::source::api::{Api, forbidden, job_request, today};
 
 /// It stops on SIGTERM and Ctrl-C itself, after giving its target's lock back.
 pub const DECLARED: Declared = Declared {
@@ -181,7 +182,11 @@ async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Resu
         first_day: first,
         last_complete_day: first,
         updated_at: Utc::now(),
+        rate_limit_days: None,
     });
+    // Whether this run keeps the rate-limit table: until the login turns out not to be
+    // allowed to read the aggregates (then said once, and the usage goes on alone).
+    let limits_allowed = std::sync::atomic::AtomicBool::new(true);
 
     let rows_seen = AtomicU64::new(0);
     // Each window goes from submission to its last day's file on its own: windows hold
@@ -193,6 +198,7 @@ async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Resu
     let mut runs = futures_util::stream::iter(windows.iter().copied().enumerate())
         .map(|(index, window)| {
             let (queries, request, rows_seen, waiting) = (&queries, &request, &rows_seen, &waiting);
+            let limits_allowed = &limits_allowed;
             async move {
                 let mut request = request.clone();
                 request.interval = window.interval();
@@ -202,7 +208,12 @@ async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Resu
                 api.job_submitted(window, &job.job_id, total);
                 let pages = job.wait_with(queries, |event| api.polled(event)).await?;
                 drop(place);
-                let written = write_window(session, store, lock, window, pages, rows_seen).await?;
+                let mut written =
+                    write_window(session, store, lock, window, pages, rows_seen).await?;
+                let limits =
+                    write_rate_limits(session, queries, store, lock, window, limits_allowed)
+                        .await?;
+                written.bytes += limits;
                 Ok::<_, Failure>((index, written))
             }
         })
@@ -217,6 +228,16 @@ async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Resu
         if let Some(last) = prefix.complete(index) {
             state.first_day = state.first_day.min(first);
             state.last_complete_day = state.last_complete_day.max(windows[last].last());
+            if limits_allowed.load(Ordering::Relaxed) {
+                let now = DayRange {
+                    first_day: first,
+                    last_day: windows[last].last(),
+                };
+                state.rate_limit_days = Some(match state.rate_limit_days {
+                    Some(held) => held.joined(now),
+                    None => now,
+                });
+            }
             state.updated_at = Utc::now();
             lock.check().await?;
             store.put(writer::STATE_FILE, state.to_bytes()).await?;
@@ -398,6 +419,82 @@ async fn write_day(
         .succ_opt()
         .ok_or_else(|| Failure::Usage("the calendar ends".into()))?;
     Ok(Day::new(next))
+}
+
+/// The hourly near-limit records of `window`, one file per day (a day without records has
+/// an empty one): one request. A failed request (a login that may not read them, above
+/// all) ends the table for this run, said once; the usage goes on. Returns the bytes
+/// written.
+async fn write_rate_limits(
+    session: &Session,
+    queries: &usage_ext::UsageQueries,
+    store: &Store,
+    lock: &SyncLock,
+    window: DayWindow,
+    allowed: &std::sync::atomic::AtomicBool,
+) -> Result<u64, Failure> {
+    if !allowed.load(Ordering::Relaxed) {
+        return Ok(0);
+    }
+    let end = window.last().succ_opt().unwrap_or(window.last());
+    let interval = format!("{}T00:00:00Z/{end}T00:00:00Z", window.first());
+    let records = match queries
+        .rate_limit_records(&interval, usage_ext::Bucket::Hour)
+        .await
+    {
+        Ok(records) => records,
+        // The usage is the history; the limits beside it are not worth losing it for. The
+        // table is left as it was (the state claims no day of this run for it) and the
+        // next run tries again.
+        Err(e) => {
+            if allowed.swap(false, Ordering::Relaxed) {
+                let why = if forbidden(&e) {
+                    "the login lacks analytics:rateLimitAggregate:view, which would keep the \
+                     hours each client comes near a limit"
+                        .to_string()
+                } else {
+                    e.to_string()
+                };
+                session.progress.note(&format!(
+                    "sync: the rate-limit table is left as it was this run: {why}"
+                ));
+            }
+            return Ok(0);
+        }
+    };
+    // A record outside the window's days is one the service cannot mean: none of the
+    // answer is kept.
+    if let Some(r) = records
+        .iter()
+        .find(|r| !window.contains(r.bucket_start.date_naive()))
+    {
+        if allowed.swap(false, Ordering::Relaxed) {
+            session.progress.note(&format!(
+                "sync: the rate-limit table is left as it was this run: the aggregates for \
+                 {window} sent a record of {}, outside it",
+                r.bucket_start
+            ));
+        }
+        return Ok(0);
+    }
+    let synced_at = Utc::now();
+    let mut bytes_written = 0u64;
+    for day in window
+        .first()
+        .iter_days()
+        .take_while(|d| *d <= window.last())
+    {
+        let of_day: Vec<&usage_ext::RateLimitRecord> = records
+            .iter()
+            .filter(|r| r.bucket_start.date_naive() == day)
+            .collect();
+        let bytes = rate_limits::encode(day, &of_day, synced_at)
+            .map_err(|e| Failure::store(format!("encoding the rate limits of {day}"), e))?;
+        bytes_written += bytes.len() as u64;
+        lock.check().await?;
+        store.put(&rate_limits::day_path(day), bytes).await?;
+    }
+    Ok(bytes_written)
 }
 
 /// The service answered what it cannot mean: the window's days stay unconfirmed (the state

@@ -3,6 +3,7 @@
 //! the API; `source::dataset` reads what is written here.
 
 pub mod lock;
+pub mod rate_limits;
 pub mod schema;
 pub mod state;
 pub mod store;

@@ -94,6 +94,35 @@ pub struct SyncState {
     /// The last day whose file is complete.
     pub last_complete_day: NaiveDate,
     pub updated_at: DateTime<Utc>,
+    /// The days the rate-limit table holds (`ratelimits/`), when it holds any: a run whose
+    /// login may not read the rate-limit aggregates leaves it as it was. Absent in states
+    /// of before the table; readers of those ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_days: Option<DayRange>,
+}
+
+/// A range of days, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayRange {
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+}
+
+impl DayRange {
+    /// `self` and `other` as one range, when they touch or overlap; else `other`, the
+    /// newer: the table claims only days it holds without a gap.
+    pub fn joined(self, other: DayRange) -> DayRange {
+        let touch = |a: NaiveDate, b: NaiveDate| a.succ_opt().is_none_or(|next| next >= b);
+        if touch(self.last_day, other.first_day) && touch(other.last_day, self.first_day) {
+            DayRange {
+                first_day: self.first_day.min(other.first_day),
+                last_day: self.last_day.max(other.last_day),
+            }
+        } else {
+            other
+        }
+    }
 }
 
 /// Only the version, read first, so that a newer state is refused by its version rather
@@ -152,6 +181,36 @@ impl SyncState {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_rate_limit_days_join_only_without_a_gap() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let range = |a: &str, b: &str| DayRange {
+            first_day: d(a),
+            last_day: d(b),
+        };
+        let held = range("2026-11-01", "2026-11-10");
+        assert_eq!(
+            held.joined(range("2026-11-08", "2026-11-20")),
+            range("2026-11-01", "2026-11-20"),
+            "a re-pull overlapping the end"
+        );
+        assert_eq!(
+            held.joined(range("2026-11-11", "2026-11-12")),
+            range("2026-11-01", "2026-11-12"),
+            "the next days"
+        );
+        assert_eq!(
+            held.joined(range("2026-11-13", "2026-11-14")),
+            range("2026-11-13", "2026-11-14"),
+            "a gap: only the newer days are claimed"
+        );
+        assert_eq!(
+            held.joined(range("2026-10-20", "2026-10-31")),
+            range("2026-10-20", "2026-11-10"),
+            "a backfill before"
+        );
+    }
+
     use super::*;
 
     fn shape() -> Shape {
@@ -178,6 +237,7 @@ mod tests {
             first_day: "2026-09-01".parse().unwrap(),
             last_complete_day: "2026-11-30".parse().unwrap(),
             updated_at: "2026-12-01T00:00:00Z".parse().unwrap(),
+            rate_limit_days: None,
         }
     }
 

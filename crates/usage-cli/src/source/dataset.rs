@@ -24,11 +24,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use usage_ext::DayWindow;
 
 use crate::exit::Failure;
+use crate::lake::rate_limits;
 use crate::lake::schema::{self, Column};
 use crate::lake::state::{Scope, SyncState};
 use crate::lake::store::Store;
 use crate::lake::writer::{self, STATE_FILE};
 use crate::progress::Progress;
+use crate::source::rate_limits::RateLimits;
 use crate::source::row::{Ask, Row};
 
 /// A synced dataset, its state read and checked.
@@ -92,6 +94,43 @@ impl Dataset {
             progress: self.progress.clone(),
             noted_filters: AtomicBool::new(self.noted_filters.load(Ordering::Relaxed)),
         })
+    }
+
+    /// The hourly near-limit records of `days` from the rate-limit table, when it holds all
+    /// of them; else why not. A day file that does not read is the dataset's failure.
+    pub async fn rate_limit_records(&self, days: DayWindow) -> Result<RateLimits, Failure> {
+        let Some(held) = self.state.rate_limit_days else {
+            return Ok(RateLimits::Unavailable(
+                "--from: the dataset keeps no rate-limit records (a sync whose login may read \
+                 the rate-limit aggregates keeps them); the limits are left out"
+                    .into(),
+            ));
+        };
+        if days.first() < held.first_day || days.last() > held.last_day {
+            return Ok(RateLimits::Unavailable(format!(
+                "--from: the dataset holds rate-limit records from {} to {}, not all of {days}; \
+                 the limits are left out",
+                held.first_day, held.last_day
+            )));
+        }
+        let mut records = Vec::new();
+        for day in days.first().iter_days().take_while(|d| *d <= days.last()) {
+            let path = rate_limits::day_path(day);
+            let place = format!("{}/{path}", self.place);
+            let bytes = self
+                .store
+                .get(&path)
+                .await?
+                .ok_or_else(|| Failure::DayFile {
+                    place: place.clone(),
+                    reason: "it is missing, though the state says the table holds its day".into(),
+                })?;
+            records.extend(
+                rate_limits::decode(day, bytes)
+                    .map_err(|reason| Failure::DayFile { place, reason })?,
+            );
+        }
+        Ok(RateLimits::Records(records))
     }
 
     /// Where it is, for messages.

@@ -88,9 +88,11 @@ impl Source {
     pub async fn rate_limit_records(&self, days: DayWindow) -> RateLimits {
         match self {
             Source::Api(api) => api.rate_limit_records(days).await,
-            Source::Dataset(_) => RateLimits::Unavailable(
-                "--from: the dataset keeps no rate-limit records; the limits are left out".into(),
-            ),
+            Source::Dataset(dataset) => {
+                dataset.rate_limit_records(days).await.unwrap_or_else(|e| {
+                    RateLimits::Unavailable(format!("the limits are left out: {e}"))
+                })
+            }
         }
     }
 
