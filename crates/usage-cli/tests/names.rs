@@ -320,6 +320,39 @@ async fn names_from_the_api_cannot_drive_the_terminal_or_a_spreadsheet() {
         assert!(strings.iter().any(|s| s == name), "{name:?} in {strings:?}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+
+    // evidence: the facts on a terminal escaped, the page escaped, JSON exact. (This server
+    // has no limits family: the case says so and goes on.)
+    let evidence = |format: &'static str| {
+        let url = url.clone();
+        async move {
+            run(
+                &url,
+                &[
+                    "evidence", "--client", ID_A, "--since", "7d", "--format", format,
+                ],
+            )
+            .await
+        }
+    };
+    let summary = evidence("table").await;
+    assert_terminal_safe("evidence summary", &summary.stdout);
+    assert_terminal_safe("evidence stderr", &summary.stderr);
+    assert!(
+        String::from_utf8(summary.stdout)
+            .unwrap()
+            .contains("\\x1b]0;PWNED")
+    );
+    let page = String::from_utf8(evidence("html").await.stdout).unwrap();
+    assert!(
+        page.contains("=HYPERLINK(&quot;http://127.0.0.1/x&quot;"),
+        "{page}"
+    );
+    let json: Value = serde_json::from_slice(&evidence("json").await.stdout).unwrap();
+    assert_eq!(
+        json["oauthClientName"], FORMULA,
+        "JSON keeps the exact name"
+    );
 }
 
 /// A CSV written to a terminal is read by the terminal first: the org's names come escaped,
