@@ -9,6 +9,7 @@
 
 mod check;
 mod client;
+pub mod dist;
 mod docs;
 mod enums;
 mod format;
@@ -38,6 +39,8 @@ pub enum Error {
     ApiChanged(String),
     /// `--check` found stale files; the string is the unified diff.
     Stale(String),
+    /// `cargo xtask dist` could not build the package or the archive.
+    Dist(String),
 }
 
 impl std::fmt::Display for Error {
@@ -54,6 +57,7 @@ impl std::fmt::Display for Error {
                  breaking change: bump the major version), lines marked + are additions (a minor \
                  bump). If that is intended, run `cargo xtask public-api` and commit the listings."
             ),
+            Error::Dist(m) => write!(f, "dist: {m}"),
             Error::Stale(diff) => write!(
                 f,
                 "{diff}\ngenerated files are stale: run `cargo xtask generate` and commit the result"

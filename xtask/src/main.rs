@@ -1,4 +1,5 @@
-//! Project automation: `cargo xtask generate [--check]`, `cargo xtask import FILE...`.
+//! Project automation: `cargo xtask generate [--check]`, `cargo xtask import FILE...`,
+//! `cargo xtask public-api [--check]`, `cargo xtask dist`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
         ["generate", "--check"] => run(|| xtask::check_all(&root)),
         ["public-api"] => run(|| xtask::write_public_api(&root)),
         ["public-api", "--check"] => run(|| xtask::check_public_api(&root)),
+        ["dist"] => run(|| xtask::dist::dist(&root)),
         ["import", files @ ..] if !files.is_empty() => {
             let paths: Vec<&std::path::Path> =
                 files.iter().map(|f| std::path::Path::new(*f)).collect();
@@ -57,6 +59,9 @@ fn main() -> ExitCode {
                 "  public-api        rewrite crates/*/public-api.txt, the published crates' public API"
             );
             eprintln!("  public-api --check  fail with a diff when a listing is stale");
+            eprintln!(
+                "  dist              the Debian package and the release archive in target/dist (needs cargo-deb)"
+            );
             ExitCode::from(2)
         }
     }
