@@ -9,6 +9,14 @@ use common::{against, text};
 use serde_json::Value;
 use usage_fake::{FakeConfig, FakeService, Fault, Operation};
 
+/// The answer to a login that lacks the operation's permission.
+fn forbidden() -> Fault {
+    Fault::Status {
+        status: 403,
+        retry_after: None,
+    }
+}
+
 async fn start() -> FakeService {
     FakeService::start(FakeConfig::default()).await.unwrap()
 }
@@ -93,13 +101,7 @@ async fn limits_shows_the_raised_limit_and_the_change_requests_in_every_format()
 #[tokio::test(flavor = "multi_thread")]
 async fn without_the_change_requests_permission_the_limits_still_answer() {
     let fake = start().await;
-    fake.fault_every(
-        Operation::GetOrganizationsLimitsChangerequests,
-        Fault::Status {
-            status: 403,
-            retry_after: None,
-        },
-    );
+    fake.fault_every(Operation::GetOrganizationsLimitsChangerequests, forbidden());
     let out = against(&fake)
         .args(["limits", "--format", "json"])
         .output()
@@ -253,10 +255,7 @@ async fn the_report_names_the_limits_and_goes_on_without_the_permission() {
     let denied = start().await;
     denied.fault_every(
         Operation::PostAnalyticsRatelimitsAggregatesQuery,
-        Fault::Status {
-            status: 403,
-            retry_after: None,
-        },
+        forbidden(),
     );
     let out = against(&denied)
         .args(["report", "--since", "7d", "--format", "json"])
@@ -510,13 +509,7 @@ async fn evidence_puts_one_clients_case_together_from_the_usage_and_the_limits()
         Operation::GetOrganizationsLimitsChangerequests,
         Operation::PostUsageEventsQuery,
     ] {
-        denied.fault_every(
-            operation,
-            Fault::Status {
-                status: 403,
-                retry_after: None,
-            },
-        );
+        denied.fault_every(operation, forbidden());
     }
     let out = against(&denied)
         .args(["evidence", "--client", client, "--format", "json"])

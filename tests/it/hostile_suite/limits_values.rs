@@ -3,22 +3,10 @@
 //! typed (a value or a named error), and never panics. The numbers a helper reads itself
 //! (a bucket's `max` as text, a count) are checked, not trusted.
 
-use std::sync::OnceLock;
-
 use proptest::prelude::*;
 
+use super::properties::runtime;
 use super::*;
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
-}
 
 fn number() -> impl Strategy<Value = String> {
     prop_oneof![

@@ -8,7 +8,9 @@ use usage_tests::ManualClock;
 
 use super::*;
 
-fn runtime() -> &'static tokio::runtime::Runtime {
+/// One runtime for every case of the suite's property tests (a runtime per case would
+/// spend the cases' time starting threads).
+pub(super) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()

@@ -97,14 +97,7 @@ pub async fn clients(
         }
         None => None,
     };
-    let endpoint_columns = vec![
-        Column::OauthClientId,
-        Column::OauthClientName,
-        Column::TemplateUri,
-        Column::HttpMethod,
-        Column::RequestCount,
-        Column::Status429,
-    ];
+    let endpoint_columns = Column::ENDPOINT_TOTALS.to_vec();
     let needs = if wants.endpoints {
         vec![
             Column::OauthClientId,

@@ -106,14 +106,7 @@ async fn usage(
     let asks = [
         Ask {
             days: plan.days,
-            columns: vec![
-                Column::OauthClientId,
-                Column::OauthClientName,
-                Column::TemplateUri,
-                Column::HttpMethod,
-                Column::RequestCount,
-                Column::Status429,
-            ],
+            columns: Column::ENDPOINT_TOTALS.to_vec(),
             daily: false,
             needs: vec![
                 Column::OauthClientId,

@@ -102,6 +102,17 @@ impl Column {
         Column::Status500,
     ];
 
+    /// What a client's endpoints are summed from: the client, the endpoint, its requests
+    /// and 429s (the report's and the evidence's totals).
+    pub const ENDPOINT_TOTALS: [Column; 6] = [
+        Column::OauthClientId,
+        Column::OauthClientName,
+        Column::TemplateUri,
+        Column::HttpMethod,
+        Column::RequestCount,
+        Column::Status429,
+    ];
+
     /// Its place in the table (the declaration's order; a test holds the two together).
     pub fn index(self) -> usize {
         self as usize
