@@ -150,9 +150,8 @@ impl Evidence {
                 None
             }
         };
-        let limits = mine.as_ref().map(|records| {
-            let owned: Vec<RateLimitRecord> = records.iter().map(|r| (*r).clone()).collect();
-            limits::per_entity(&owned)
+        let limits = fetched.records.as_ref().ok().map(|records| {
+            limits::per_entity(records)
                 .remove(&fetched.client_id)
                 .unwrap_or_default()
         });

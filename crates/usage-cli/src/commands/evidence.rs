@@ -17,7 +17,7 @@ use crate::exit::Failure;
 use crate::lake::schema::Column;
 use crate::render::evidence;
 use crate::session::Session;
-use crate::source::api::{Api, forbidden, today};
+use crate::source::api::{Api, day_instants, forbidden, today};
 use crate::source::row::Ask;
 use crate::source::{RateLimits, Source};
 
@@ -245,8 +245,7 @@ async fn limits_family(api: &Api, plan: &Plan, fetched: &mut Fetched) {
         }),
         None => Err("the last year has no day".into()),
     };
-    let end = plan.days.last().succ_opt().unwrap_or(plan.days.last());
-    let interval = format!("{}T00:00:00Z/{end}T00:00:00Z", plan.days.first());
+    let interval = day_instants(plan.days);
     fetched.events = match queries.operational_events(&interval) {
         Ok(stream) => {
             let mut events = Vec::new();

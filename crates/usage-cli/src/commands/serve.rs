@@ -342,10 +342,7 @@ async fn exec_orgs(
             .map(|(profile, source)| Org {
                 profile: profile.clone(),
                 snapshot: Arc::new(Mutex::new(Snapshot::default())),
-                client: match source {
-                    Source::Api(api) => Some(api.queries().client().clone()),
-                    Source::Dataset(_) => None,
-                },
+                client: source.api().map(|api| api.queries().client().clone()),
             })
             .collect(),
     );

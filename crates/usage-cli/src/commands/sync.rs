@@ -32,7 +32,7 @@ use crate::lake::store::Store;
 use crate::lake::writer::{self, Day};
 use crate::render::output::thousands;
 use crate::session::Session;
-use crate::source::api::{Api, forbidden, job_request, today};
+use crate::source::api::{Api, day_instants, forbidden, job_request, today};
 
 /// It stops on SIGTERM and Ctrl-C itself, after giving its target's lock back.
 pub const DECLARED: Declared = Declared {
@@ -436,8 +436,7 @@ async fn write_rate_limits(
     if !allowed.load(Ordering::Relaxed) {
         return Ok(0);
     }
-    let end = window.last().succ_opt().unwrap_or(window.last());
-    let interval = format!("{}T00:00:00Z/{end}T00:00:00Z", window.first());
+    let interval = day_instants(window);
     let records = match queries
         .rate_limit_records(&interval, usage_ext::Bucket::Hour)
         .await

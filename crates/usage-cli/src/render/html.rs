@@ -92,6 +92,13 @@ pub(crate) fn hour_strip(
     label: &str,
 ) {
     use chrono::Timelike as _;
+    // Bucketed once: a year of days is 8,760 cells, and each looks its count up.
+    let mut by_cell: std::collections::HashMap<(chrono::NaiveDate, u32), i64> =
+        std::collections::HashMap::new();
+    for (at, n) in records {
+        let cell = by_cell.entry((at.date_naive(), at.hour())).or_insert(0);
+        *cell = cell.saturating_add(*n);
+    }
     let (left, cell_w, cell_h, top) = (90.0, 34.0, 14.0, 18.0);
     let width = left + 24.0 * cell_w + 10.0;
     let height = top + days.len() as f64 * cell_h + 6.0;
@@ -115,11 +122,7 @@ pub(crate) fn hour_strip(
             y + cell_h - 3.0
         );
         for hour in 0..24u32 {
-            let count: i64 = records
-                .iter()
-                .filter(|(at, _)| at.date_naive() == *day && at.hour() == hour)
-                .map(|(_, n)| *n)
-                .fold(0, i64::saturating_add);
+            let count = by_cell.get(&(*day, hour)).copied().unwrap_or(0);
             let fill = if count > 0 { "#D55E00" } else { "#eeeeee" };
             let _ = write!(
                 html,

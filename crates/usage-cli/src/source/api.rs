@@ -36,8 +36,7 @@ pub fn demo_config() -> FakeConfig {
 impl Api {
     /// The hourly near-limit records of `days`: one request (the rate-limit aggregates).
     pub async fn rate_limit_records(&self, days: DayWindow) -> RateLimits {
-        let end = days.last().succ_opt().unwrap_or(days.last());
-        let interval = format!("{}T00:00:00Z/{end}T00:00:00Z", days.first());
+        let interval = day_instants(days);
         match self
             .queries
             .rate_limit_records(&interval, usage_ext::Bucket::Hour)
@@ -52,6 +51,13 @@ impl Api {
             Err(e) => RateLimits::Unavailable(format!("the limits are left out: {e}")),
         }
     }
+}
+
+/// The instants of whole UTC days, as the limits family's intervals take them: from the
+/// first day's start to the start of the day after the last.
+pub fn day_instants(days: DayWindow) -> String {
+    let end = days.last().succ_opt().unwrap_or(days.last());
+    format!("{}T00:00:00Z/{end}T00:00:00Z", days.first())
 }
 
 /// Whether `error` is the service refusing the login a permission (403): a command that
