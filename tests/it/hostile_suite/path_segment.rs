@@ -2,6 +2,16 @@
 
 use super::*;
 
+/// The request targets the server got, but the token's, in order.
+fn api_targets(server: &Hostile) -> Vec<String> {
+    server
+        .log()
+        .iter()
+        .filter(|l| l.path() != TOKEN)
+        .map(|l| l.target.clone())
+        .collect()
+}
+
 #[tokio::test]
 async fn an_id_cannot_escape_its_path_segment() {
     let server = Hostile::start(|req, _| match req.path() {
@@ -22,12 +32,7 @@ async fn an_id_cannot_escape_its_path_segment() {
         )
         .await
         .unwrap();
-    let paths: Vec<String> = server
-        .log()
-        .iter()
-        .filter(|l| l.path() != TOKEN)
-        .map(|l| l.target.clone())
-        .collect();
+    let paths = api_targets(&server);
     assert_eq!(
         paths,
         [
@@ -52,12 +57,7 @@ async fn the_limits_familys_ids_stay_inside_their_segment() {
     let _ = client.get_organizations_limits_namespace_defaults(id).await;
     let _ = client.get_organizations_limits_changerequest(id).await;
     let _ = client.get_usage_events_definition(id).await;
-    let sent: Vec<String> = server
-        .log()
-        .iter()
-        .filter(|l| l.path() != TOKEN)
-        .map(|l| l.target.clone())
-        .collect();
+    let sent = api_targets(&server);
     assert_eq!(
         sent,
         [
