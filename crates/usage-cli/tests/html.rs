@@ -23,6 +23,7 @@ async fn report(fake: &FakeService, args: &[&str]) -> Output {
 async fn run(fake: &FakeService, args: &[&str]) -> Output {
     let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
     cmd.env_clear()
+        .envs(common::clock())
         .args(["--base-url", &fake.base_url()])
         .args(args)
         .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())

@@ -4,6 +4,8 @@
 //! escaped, CSV neutralises formulas (unless `--exact-csv`), JSON, NDJSON, Parquet and the
 //! metrics keep the exact strings, and the HTML escapes everything.
 
+mod common;
+
 use std::collections::HashMap;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
@@ -104,6 +106,7 @@ async fn server() -> String {
 async fn run(url: &str, args: &[&str]) -> Output {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
     cmd.env_clear()
+        .envs(common::clock())
         .env("LANG", "C.UTF-8")
         .env("GENESYSCLOUD_OAUTHCLIENT_ID", "id")
         .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "secret")
@@ -370,6 +373,7 @@ async fn a_csv_on_a_terminal_is_escaped_and_a_piped_one_keeps_the_bytes() {
             std::process::Command::new("script")
                 .args(["-q", "-e", "-c", &line, "/dev/null"])
                 .env_clear()
+                .envs(common::clock())
                 .env("PATH", "/usr/bin:/bin")
                 .env("TERM", "xterm")
                 .env("LANG", "C.UTF-8")

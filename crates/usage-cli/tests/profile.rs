@@ -22,6 +22,7 @@ fn write_config(path: &Path, text: &str, mode: u32) {
 async fn run(fake: &FakeService, vars: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
     cmd.env_clear()
+        .envs(common::clock())
         .args(["--base-url", &fake.base_url()])
         .args(args);
     for (k, v) in vars {

@@ -43,6 +43,7 @@ fn serve(fake: &FakeService, args: &[&str]) -> Exporter {
 fn serve_command(fake: &FakeService, args: &[&str]) -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
     cmd.env_clear()
+        .envs(common::clock())
         .args([
             "serve",
             "--listen",
@@ -516,7 +517,11 @@ async fn serve_several_profiles_labels_each_orgs_series_and_one_failing_keeps_th
         (&["report", "-p", "acme", "-p", "broken"], None),
     ] {
         let mut cmd = assert_cmd::Command::cargo_bin("genesys-usage").unwrap();
-        cmd.env_clear().args(args).arg("--gc-config").arg(&config);
+        cmd.env_clear()
+            .envs(common::clock())
+            .args(args)
+            .arg("--gc-config")
+            .arg(&config);
         if let Some((k, v)) = env {
             cmd.env(k, v);
         }

@@ -563,6 +563,7 @@ const LOCK: &str = "_genesys_usage_sync.lock";
 fn sync_command(fake: &FakeService, to: &str, args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("genesys-usage"));
     cmd.env_clear()
+        .envs(common::clock())
         .args(["--base-url", &fake.base_url()])
         .env("GENESYSCLOUD_OAUTHCLIENT_ID", fake.client_id())
         .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake.client_secret())

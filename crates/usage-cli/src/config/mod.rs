@@ -113,10 +113,12 @@ pub fn org_client(
         .or(profile.environment);
     let reaches_org = region.is_some() || global.base_url.is_some();
 
-    let misspelled: Vec<String> = vars
+    // Sorted: the environment's order is the process's, and the message must not move with it.
+    let mut misspelled: Vec<String> = vars
         .iter()
         .filter_map(|(name, _)| meant(name).map(|m| format!("{name} is set: did you mean {m}?")))
         .collect();
+    misspelled.sort();
     let mut missing = Vec::new();
     if token.is_none() {
         match (&id, &secret) {

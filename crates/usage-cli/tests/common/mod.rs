@@ -10,11 +10,26 @@ use std::time::Duration;
 use assert_cmd::Command;
 use usage_fake::FakeService;
 
-/// The binary with nothing in its environment (no credentials, no locale), help wrapped at
-/// 100 columns, and a bound on how long it may run.
+/// The test's clock, for a command whose environment is cleared: `.ci/dates` runs the
+/// date-sensitive tests under libfaketime at fixed dates (`LD_PRELOAD` and the `FAKETIME*`
+/// variables), and the tool a test starts must read the same date as the test and its fake.
+pub fn clock() -> Vec<(String, std::ffi::OsString)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| {
+            let name = name.into_string().ok()?;
+            let kept = name == "LD_PRELOAD"
+                || name.starts_with("FAKETIME")
+                || name == "DONT_FAKE_MONOTONIC";
+            kept.then_some((name, value))
+        })
+        .collect()
+}
+
+/// The binary with nothing in its environment (no credentials, no locale) but the test's
+/// clock, help wrapped at 100 columns, and a bound on how long it may run.
 pub fn tool() -> Command {
     let mut cmd = Command::cargo_bin("genesys-usage").unwrap();
-    cmd.env_clear().env("COLUMNS", "100");
+    cmd.env_clear().env("COLUMNS", "100").envs(clock());
     cmd.timeout(Duration::from_secs(120));
     cmd
 }
