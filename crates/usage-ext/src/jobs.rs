@@ -179,20 +179,6 @@ impl sealed::Fetch for ClientPublicApiUsage {
     }
 }
 
-/// The `after` cursor of a `nextUri` (a path with a query, or an absolute URL).
-fn cursor_of(next_uri: &str) -> Option<String> {
-    let url = relative_base().join(next_uri).ok()?;
-    url.query_pairs()
-        .find(|(k, _)| k == "after")
-        .map(|(_, v)| v.into_owned())
-        .filter(|v| !v.is_empty())
-}
-
-/// What a relative `nextUri` is resolved against (only its query is read).
-fn relative_base() -> url::Url {
-    url::Url::parse("http://localhost/").expect("a constant URL parses")
-}
-
 impl<R: JobRow> Job<R> {
     fn validate(&self) -> Result<(), ValidationError> {
         validate::id("jobId", &self.job_id)?;
@@ -241,7 +227,7 @@ impl<R: JobRow> Job<R> {
         .await?;
         let next = match first.next_uri.as_deref() {
             None => Next::End,
-            Some(uri) => Next::After(cursor_of(uri).ok_or_else(|| {
+            Some(uri) => Next::After(crate::cursor::after(uri).ok_or_else(|| {
                 let reason = format!("nextUri {uri:?} holds no `after` cursor");
                 Error::paging_stopped(job_id, None, reason, uri)
             })?),
@@ -344,7 +330,7 @@ impl<R: JobRow> Pages<R> {
         }
         self.next = match page.next_uri.as_deref() {
             None => Next::End,
-            Some(uri) => match cursor_of(uri) {
+            Some(uri) => match crate::cursor::after(uri) {
                 Some(cursor) if !self.seen.contains(&cursor) && Some(&cursor) != after.as_ref() => {
                     Next::After(cursor)
                 }
@@ -483,26 +469,4 @@ fn job_id(id: String) -> Result<String, Error> {
         return Err(Error::UnusableExecutionId { execution_id: id });
     }
     Ok(id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cursor_of;
-
-    #[test]
-    fn the_cursor_comes_from_next_uri() {
-        assert_eq!(
-            cursor_of("/api/v2/usage/aggregates/query/jobs/j?pageSize=1000&after=abc%3D%3D"),
-            Some("abc==".into())
-        );
-        assert_eq!(
-            cursor_of("https://api.mypurecloud.com/api/v2/usage/aggregates/query/jobs/j?after=x"),
-            Some("x".into())
-        );
-        assert_eq!(
-            cursor_of("/api/v2/usage/aggregates/query/jobs/j?pageSize=5"),
-            None
-        );
-        assert_eq!(cursor_of("/x?after="), None);
-    }
 }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cursor;
 mod error;
 mod execution;
 mod jobs;
@@ -16,7 +17,9 @@ mod windows;
 pub use error::Error;
 pub use execution::Execution;
 pub use jobs::{Job, JobRow, Pages};
-pub use limits::{Bucket, MAX_CHANGE_REQUEST_LISTINGS, OrganizationLimit, RateLimitRecord};
+pub use limits::{
+    Bucket, MAX_CHANGE_REQUEST_LISTINGS, MAX_EMPTY_EVENT_PAGES, OrganizationLimit, RateLimitRecord,
+};
 pub use policy::{InvalidPolicy, PollPolicy};
 pub use poll::{LAST_POLL_ROOM, PollEvent, PollStatus};
 pub use queries::{MAX_PAGE_SIZE, UsageQueries};

@@ -27,6 +27,11 @@ const CHANGE_REQUESTS_PAGE: i32 = 100;
 /// more is a service that keeps saying "more".
 pub const MAX_CHANGE_REQUEST_LISTINGS: usize = 200;
 
+/// How many pages of operational events in a row may hold no event yet name a next page
+/// before the stream ends with an error: a service that answers empty pages with new
+/// cursors forever would otherwise be paged forever.
+pub const MAX_EMPTY_EVENT_PAGES: usize = 10;
+
 /// The time buckets of the rate-limit aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket {
@@ -333,7 +338,9 @@ impl UsageQueries {
 
     /// The operational events of `interval`, oldest first, a page at a time (at most 200
     /// events a page, upstream's largest), as a stream. A cursor the service hands back
-    /// twice ends the stream with an error, as the jobs' paging does.
+    /// twice, a `nextUri` with no cursor, or [`MAX_EMPTY_EVENT_PAGES`] empty pages in a row
+    /// that still name a next one end the stream with an error after the events already
+    /// handed out, as the jobs' paging does: it never stops short in silence nor loops.
     pub fn operational_events(
         &self,
         interval_text: &str,
@@ -354,6 +361,7 @@ impl UsageQueries {
             /// The error that ends the stream once the page before it is handed out.
             error: Option<Error>,
             done: bool,
+            empty_pages: usize,
         }
         let paging = Paging {
             queries: self.clone(),
@@ -363,6 +371,7 @@ impl UsageQueries {
             buffered: Vec::new().into_iter(),
             error: None,
             done: false,
+            empty_pages: 0,
         };
         Ok(futures_util::stream::unfold(paging, |mut p| async move {
             loop {
@@ -387,24 +396,46 @@ impl UsageQueries {
                         return Some((Err(failed("postUsageEventsQuery")(source)), p));
                     }
                 };
+                // A page with no events but a new cursor is the service still looking;
+                // past MAX_EMPTY_EVENT_PAGES in a row it is a service that never ends.
+                p.empty_pages = if page.entities.is_empty() {
+                    p.empty_pages + 1
+                } else {
+                    0
+                };
                 p.buffered = page.entities.into_iter();
-                match page.next_uri.as_deref().and_then(cursor_after) {
-                    None => p.done = true,
-                    Some(next) if p.seen.insert(next.clone()) => p.after = Some(next),
+                let next_uri = page.next_uri.unwrap_or_default();
+                let stop = |reason: &str| Error::Limits {
+                    operation: "postUsageEventsQuery",
+                    source: Box::new(UsageError::Decode {
+                        reason: reason.to_string(),
+                        snippet: next_uri.chars().take(120).collect(),
+                    }),
+                };
+                if next_uri.is_empty() {
+                    p.done = true;
+                    continue;
+                }
+                p.done = true;
+                match crate::cursor::after(&next_uri) {
+                    None => {
+                        p.error = Some(stop(
+                            "the events' nextUri holds no `after` cursor; paging stopped",
+                        ))
+                    }
+                    Some(_) if p.empty_pages >= MAX_EMPTY_EVENT_PAGES => {
+                        p.error = Some(stop(&format!(
+                            "{MAX_EMPTY_EVENT_PAGES} pages in a row held no event but named a next one; paging stopped"
+                        )))
+                    }
+                    Some(next) if p.seen.insert(next.clone()) => {
+                        p.done = false;
+                        p.after = Some(next);
+                    }
                     Some(_) => {
-                        p.done = true;
-                        p.error = Some(Error::Limits {
-                            operation: "postUsageEventsQuery",
-                            source: Box::new(UsageError::Decode {
-                                reason: "the events' nextUri holds a cursor already fetched; paging stopped".into(),
-                                snippet: page
-                                    .next_uri
-                                    .unwrap_or_default()
-                                    .chars()
-                                    .take(120)
-                                    .collect(),
-                            }),
-                        });
+                        p.error = Some(stop(
+                            "the events' nextUri holds a cursor already fetched; paging stopped",
+                        ))
                     }
                 }
             }
@@ -425,14 +456,4 @@ impl UsageQueries {
             .await
             .map_err(failed("postUsageEventsAggregatesQuery"))
     }
-}
-
-/// The `after` cursor of a `nextUri`.
-fn cursor_after(next_uri: &str) -> Option<String> {
-    let (_, query) = next_uri.split_once('?')?;
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("after="))
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
 }
