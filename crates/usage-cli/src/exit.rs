@@ -21,6 +21,9 @@ pub mod code {
     pub const TIMED_OUT: u8 = 4;
     /// `check`: a rule is breached (the breaches are on stdout).
     pub const BREACHED: u8 = 5;
+    /// `check`: nothing judged is breached, but a rule could not be judged (its data could
+    /// not be read; which rule and why are on stdout): a gate must not pass on it.
+    pub const NOT_JUDGED: u8 = 6;
     /// Interrupted (Ctrl-C).
     pub const INTERRUPTED: u8 = 130;
 }
@@ -59,6 +62,8 @@ pub enum Failure {
     },
     /// `check` found breaches, printed on stdout already.
     Breached(usize),
+    /// `check` found no breach but could not judge this many rules (printed on stdout).
+    NotJudged(usize),
     /// Ctrl-C; `resume` is the command that waits for the query again.
     Interrupted { resume: Option<String> },
 }
@@ -97,6 +102,7 @@ impl Failure {
             Failure::Ended(_) => code::ENDED,
             Failure::TimedOut { .. } => code::TIMED_OUT,
             Failure::Breached(_) => code::BREACHED,
+            Failure::NotJudged(_) => code::NOT_JUDGED,
             Failure::Interrupted { .. } => code::INTERRUPTED,
         }
     }
@@ -106,7 +112,9 @@ impl Failure {
         let code = self.code();
         match &self {
             Failure::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Failure::Breached(_) | Failure::Interrupted { .. } => eprintln!("{self}"),
+            Failure::Breached(_) | Failure::NotJudged(_) | Failure::Interrupted { .. } => {
+                eprintln!("{self}")
+            }
             _ => print_error(&self),
         }
         if let Failure::TimedOut {
@@ -141,6 +149,10 @@ impl fmt::Display for Failure {
             ),
             Failure::Output(e) => write!(f, "writing the output failed: {e}"),
             Failure::Breached(n) => write!(f, "check: {n} rule breach(es)"),
+            Failure::NotJudged(n) => write!(
+                f,
+                "check: nothing judged is breached, but {n} rule(s) could not be judged (exit 6)"
+            ),
             Failure::Interrupted {
                 resume: Some(resume),
             } => {

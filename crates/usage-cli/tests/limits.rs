@@ -379,6 +379,94 @@ async fn check_breaches_name_the_limit_a_client_spent_too_many_hours_near() {
     assert_eq!(fresh.total_requests(), 0);
 }
 
+/// A rule that cannot be judged never passes: `--max-limit-hours` with the aggregates
+/// refused (403), or `--from` a dataset that holds no rate-limit days, and `--max-growth`
+/// `--from` a dataset without the window before, exit 6 with the rule and why on stdout; a
+/// breach of another rule still exits 5.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_that_cannot_be_judged_never_passes() {
+    let denied = start().await;
+    denied.fault_every(
+        Operation::PostAnalyticsRatelimitsAggregatesQuery,
+        forbidden(),
+    );
+    let out = against(&denied)
+        .args([
+            "check",
+            "--since",
+            "7d",
+            "--max-limit-hours",
+            "0",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    let judged: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(judged.len(), 1, "{judged:?}");
+    assert_eq!(judged[0]["rule"]["limit"], "maxLimitHours");
+    let why = judged[0]["notJudged"].as_str().unwrap();
+    assert!(why.contains("analytics:rateLimitAggregate:view"), "{why}");
+    let line = against(&denied)
+        .args(["check", "--since", "7d", "--max-limit-hours", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(line.status.code(), Some(6));
+    assert!(
+        text(&line.stdout).starts_with("not judged: maxLimitHours 0 per client: "),
+        "{}",
+        text(&line.stdout)
+    );
+    assert!(text(&line.stderr).contains("could not be judged"));
+    // A breach elsewhere is still a breach.
+    let both = against(&denied)
+        .args([
+            "check",
+            "--since",
+            "7d",
+            "--max-limit-hours",
+            "0",
+            "--max-429",
+            "0",
+            "--format",
+            "ndjson",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(5), "{}", text(&both.stderr));
+    assert!(
+        text(&both.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"notJudged\"")
+    );
+
+    // A dataset synced without the aggregates' permission holds no rate-limit days, and a
+    // 3-day dataset has no window before a 3-day check.
+    let dir = common::fresh("not-judged");
+    let sync = against(&denied)
+        .args(["sync", "--since", "3d", "--to", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(sync.status.code(), Some(0), "{}", text(&sync.stderr));
+    for (rule, value) in [("--max-limit-hours", "0"), ("--max-growth", "0%")] {
+        let out = common::tool()
+            .args(["check", "--since", "3d", rule, value, "--format", "csv"])
+            .args(["--from", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(6), "{rule}: {}", text(&out.stderr));
+        let csv = text(&out.stdout);
+        let mut lines = csv.lines();
+        assert!(lines.next().unwrap().ends_with(",notJudged"), "{csv}");
+        let row = lines.next().unwrap();
+        assert!(row.starts_with(",,,,max"), "{csv}");
+        assert!(lines.next().is_none(), "{csv}");
+    }
+}
+
 /// `evidence --client ID`: the client's numbers are the report's, its near-limit hours are
 /// the report's, one operational event per near-limit hour, the org's value beside the
 /// default, the change requests of that limit only; an unknown client is refused after the

@@ -85,6 +85,16 @@ pub fn per_entity(records: &[RateLimitRecord]) -> BTreeMap<String, Vec<NearLimit
     entities
 }
 
+/// The distinct hours with a record for any of `limits`: an hour near two limits is one
+/// hour near a limit.
+pub fn distinct_hours(limits: &[NearLimit]) -> u32 {
+    let hours: std::collections::BTreeSet<_> = limits
+        .iter()
+        .flat_map(|l| l.hours.iter().map(|(at, _)| *at))
+        .collect();
+    u32::try_from(hours.len()).unwrap_or(u32::MAX)
+}
+
 /// A limit across the org: the hours any entity spent near it, and how many entities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgLimit {

@@ -225,6 +225,54 @@ pub fn from_toml(text: &str, place: &str) -> Result<Vec<Rule>, Failure> {
     Ok(rules)
 }
 
+/// A rule that could not be judged, and why: the data it rests on could not be read (the
+/// rate-limit aggregates refused, a dataset without them, the window before out of reach).
+/// It never passes: `check` ends with its own exit code, so a gate cannot go green on
+/// missing data.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotJudged {
+    pub rule: Rule,
+    pub not_judged: String,
+}
+
+impl NotJudged {
+    /// One line for people: `not judged: maxLimitHours 10 per client: why`.
+    pub fn line(&self) -> String {
+        format!(
+            "not judged: {} per {}: {}",
+            self.rule.limit.name_and_value(),
+            match self.rule.per {
+                Per::Client => "client",
+                Per::Endpoint => "endpoint",
+            },
+            self.not_judged
+        )
+    }
+}
+
+impl Limit {
+    /// The rule's name as JSON and CSV write it, and its value as given.
+    pub fn name_and_value(&self) -> String {
+        match self {
+            Limit::Max429Share(v) => format!("{} {}%", self.name(), v * 100.0),
+            Limit::Max429(v) => format!("{} {v}", self.name()),
+            Limit::MaxGrowth(v) => format!("{} {}%", self.name(), v * 100.0),
+            Limit::MaxLimitHours(v) => format!("{} {v}", self.name()),
+        }
+    }
+
+    /// The rule's name as JSON and CSV write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Limit::Max429Share(_) => "max429Share",
+            Limit::Max429(_) => "max429",
+            Limit::MaxGrowth(_) => "maxGrowth",
+            Limit::MaxLimitHours(_) => "maxLimitHours",
+        }
+    }
+}
+
 /// A rule broken: what, where, the value and the limit.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -318,14 +366,16 @@ pub fn judge(rules: &[Rule], clients: &[ClientReport]) -> Vec<Breach> {
                 limit,
             };
             if let Limit::MaxLimitHours(max) = rule.limit {
-                // The limit it spent the most hours near (the report's order).
+                // The hours near any of its limits, each hour once; named by the limit it
+                // spent the most hours near (the report's order).
+                let hours = crate::analysis::limits::distinct_hours(&client.limits);
                 if let Some(near) = client.limits.first()
-                    && u64::from(near.near_limit_hours) > max
+                    && u64::from(hours) > max
                 {
                     breaches.push(Breach {
                         rate_limit_key: Some(near.limit_key.clone()),
                         rate_limit_value: near.limit_value,
-                        ..breach(f64::from(near.near_limit_hours), max as f64, None)
+                        ..breach(f64::from(hours), max as f64, None)
                     });
                 }
                 continue;
@@ -458,5 +508,46 @@ mod tests {
         let mut not_a = rule(Limit::Max429Share(0.05), Per::Client);
         not_a.exclude = vec!["a".into()];
         assert_eq!(judge(&[not_a], &clients)[0].oauth_client_id, "b");
+    }
+
+    #[test]
+    fn limit_hours_are_the_distinct_hours_near_any_limit() {
+        use chrono::TimeZone as _;
+        let mut now = Tally::default();
+        now.add("a", "A", "GET", "x", 100, 30);
+        let mut clients = now.finish(usize::MAX, None, None);
+        // Limit k1 in hours 0..7 of a day, k2 in hours 7..14: 14 distinct hours, 7 each; and
+        // k3 in hours 0..3 again, which adds no hour.
+        let record = |key: &str, hour: u32| usage_ext::RateLimitRecord {
+            bucket_start: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 2, hour, 0, 0)
+                .unwrap(),
+            entity_id: Some("a".into()),
+            limit_key: Some(key.into()),
+            namespace: Some("platform.api".into()),
+            max: Some(600),
+            count: 1,
+        };
+        let records: Vec<_> = (0..7)
+            .map(|h| record("k1", h))
+            .chain((7..14).map(|h| record("k2", h)))
+            .chain((0..3).map(|h| record("k3", h)))
+            .collect();
+        clients[0].limits = crate::analysis::limits::per_entity(&records)["a"].clone();
+        let rule = |hours| Rule {
+            limit: Limit::MaxLimitHours(hours),
+            per: Per::Client,
+            clients: vec![],
+            exclude: vec![],
+        };
+        let over = judge(&[rule(10)], &clients);
+        assert_eq!(
+            over.len(),
+            1,
+            "7 hours near k1 and 7 others near k2 are 14 > 10"
+        );
+        assert_eq!(over[0].value, 14.0);
+        assert_eq!(over[0].rate_limit_key.as_deref(), Some("k1"));
+        assert!(judge(&[rule(14)], &clients).is_empty(), "14 is not over 14");
     }
 }

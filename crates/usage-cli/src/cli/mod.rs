@@ -47,6 +47,8 @@ Exit codes:
   3    the query ended Failed or Cancelled on the service side
   4    the wait timed out (--max-wait); the query may still finish: resume it
   5    check: a rule is breached (the breaches are on stdout)
+  6    check: nothing judged is breached, but a rule could not be judged (its data could
+       not be read: which rule and why are on stdout); a gate never passes on missing data
   130  interrupted (Ctrl-C; for sync, SIGTERM too); the id to resume is printed
        (serve ends 0 on SIGTERM, a service manager's stop)";
 

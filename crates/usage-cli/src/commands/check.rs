@@ -254,6 +254,7 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         before: rules.iter().any(Rule::needs_previous),
         endpoints: rules.iter().any(|r| r.per == Per::Endpoint),
     };
+    let mut not_judged = Vec::new();
     let (days, clients, before) = match plan.days {
         None => (None, Vec::new(), None),
         Some(days) => {
@@ -269,23 +270,58 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
             if rules.iter().any(Rule::needs_limits)
                 && let Err(why) = report::near_limits(source, &mut report).await
             {
-                session
-                    .progress
-                    .note(&format!("check: --max-limit-hours is not judged: {why}"));
+                not_judged.extend(rules.iter().filter(|r| r.needs_limits()).map(|rule| {
+                    rules::NotJudged {
+                        rule: rule.clone(),
+                        not_judged: format!("the rate-limit aggregates: {why}"),
+                    }
+                }));
             }
             (Some(report.days), report.clients, report.before)
         }
     };
-    if !rules.is_empty() && wants.before && before.is_none() && matches!(source, Source::Api(_)) {
-        session.progress.note(
-            "check: the window before is past the year the API keeps; growth rules are not judged",
-        );
+    if let Some(days) = plan.days
+        && wants.before
+        && before.is_none()
+    {
+        let why = match source {
+            Source::Api(_) => "is past the year the API keeps",
+            Source::Dataset(_) => "is not all in the dataset",
+        };
+        let window = report::previous_window(days)
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        not_judged.extend(rules.iter().filter(|r| r.needs_previous()).map(|rule| {
+            rules::NotJudged {
+                rule: rule.clone(),
+                not_judged: format!("the window before{window} {why}"),
+            }
+        }));
     }
-    let breaches = rules::judge(rules, &clients);
+    for n in &not_judged {
+        session.progress.note(&format!("check: {}", n.line()));
+    }
+    let judged: Vec<Rule> = rules
+        .iter()
+        .filter(|r| !not_judged.iter().any(|n| &n.rule == *r))
+        .cloned()
+        .collect();
+    let breaches = rules::judge(&judged, &clients);
     let mut out = session.out()?;
-    write(&mut out, session, allocation.as_ref(), &breaches).map_err(Failure::output)?;
+    write(
+        &mut out,
+        session,
+        allocation.as_ref(),
+        &breaches,
+        &not_judged,
+    )
+    .map_err(Failure::output)?;
     let count = breaches.len() + usize::from(allocation.is_some());
-    if count == 0 {
+    if count > 0 {
+        Err(Failure::Breached(count))
+    } else if !not_judged.is_empty() {
+        Err(Failure::NotJudged(not_judged.len()))
+    } else {
         let window = days.map(|d| format!(", {d}")).unwrap_or_default();
         let judged = rules.len() + usize::from(checks.allocation.is_some());
         session.progress.note(&format!(
@@ -293,8 +329,6 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
             clients.len()
         ));
         Ok(())
-    } else {
-        Err(Failure::Breached(count))
     }
 }
 
@@ -304,6 +338,7 @@ fn write(
     session: &Session,
     allocation: Option<&AllocationBreach>,
     breaches: &[rules::Breach],
+    not_judged: &[rules::NotJudged],
 ) -> std::io::Result<()> {
     match session.format {
         Format::Json => {
@@ -311,6 +346,9 @@ fn write(
                 allocation.iter().map(|a| a.json.clone()).collect();
             for breach in breaches {
                 all.push(serde_json::to_value(breach).map_err(std::io::Error::other)?);
+            }
+            for n in not_judged {
+                all.push(serde_json::to_value(n).map_err(std::io::Error::other)?);
             }
             serde_json::to_writer_pretty(&mut *out, &all).map_err(std::io::Error::other)?;
             writeln!(out)?;
@@ -322,6 +360,10 @@ fn write(
             }
             for breach in breaches {
                 serde_json::to_writer(&mut *out, breach).map_err(std::io::Error::other)?;
+                writeln!(out)?;
+            }
+            for n in not_judged {
+                serde_json::to_writer(&mut *out, n).map_err(std::io::Error::other)?;
                 writeln!(out)?;
             }
         }
@@ -336,6 +378,7 @@ fn write(
                     "limit",
                     "value",
                     "limitValue",
+                    "notJudged",
                 ])
                 .map_err(std::io::Error::other)?;
             if let Some(a) = &allocation {
@@ -351,25 +394,35 @@ fn write(
                         "maxAllocationShare",
                         &a.value.to_string(),
                         &a.limit.to_string(),
+                        "",
                     ]))
                     .map_err(std::io::Error::other)?;
             }
             for b in breaches {
-                let kind = match b.rule.limit {
-                    Limit::Max429Share(_) => "max429Share",
-                    Limit::Max429(_) => "max429",
-                    Limit::MaxGrowth(_) => "maxGrowth",
-                    Limit::MaxLimitHours(_) => "maxLimitHours",
-                };
                 writer
                     .write_record(session.csv.record([
                         b.oauth_client_id.as_str(),
                         b.oauth_client_name.as_str(),
                         b.http_method.as_deref().unwrap_or_default(),
                         b.template_uri.as_deref().unwrap_or_default(),
-                        kind,
+                        b.rule.limit.name(),
                         &b.value.to_string(),
                         &b.limit.to_string(),
+                        "",
+                    ]))
+                    .map_err(std::io::Error::other)?;
+            }
+            for n in not_judged {
+                writer
+                    .write_record(session.csv.record([
+                        "",
+                        "",
+                        "",
+                        "",
+                        n.rule.limit.name(),
+                        "",
+                        "",
+                        n.not_judged.as_str(),
                     ]))
                     .map_err(std::io::Error::other)?;
             }
@@ -382,6 +435,9 @@ fn write(
             }
             for breach in breaches {
                 writeln!(out, "{}", untrusted::terminal(&breach.line()))?;
+            }
+            for n in not_judged {
+                writeln!(out, "{}", untrusted::terminal(&n.line()))?;
             }
         }
     }
