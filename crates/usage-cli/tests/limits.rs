@@ -379,6 +379,51 @@ async fn check_breaches_name_the_limit_a_client_spent_too_many_hours_near() {
     assert_eq!(fresh.total_requests(), 0);
 }
 
+/// The org line counts distinct hours (never more than the window has, though five clients
+/// are near the limit in many of the same hours) and each client once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_org_line_counts_each_hour_and_each_client_once() {
+    let fake = start().await;
+    let out = against(&fake)
+        .args(["report", "--since", "30d"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("Near a limit: "))
+        .expect("the org line");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "hours").expect("hours");
+    let hours: u32 = words[at - 1].replace(',', "").parse().unwrap();
+    let clients: usize = words[at + 2].parse().unwrap();
+    assert!(hours <= 30 * 24, "{line}");
+    let json = against(&fake)
+        .args(["report", "--since", "30d", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Vec<Value> = serde_json::from_slice(&json.stdout).unwrap();
+    let near: Vec<&Value> = report
+        .iter()
+        .filter(|c| c.get("limits").is_some())
+        .collect();
+    assert_eq!(clients, near.len(), "{line}");
+    let most = near
+        .iter()
+        .map(|c| c["limits"][0]["nearLimitHours"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let sum: u64 = near
+        .iter()
+        .map(|c| c["limits"][0]["nearLimitHours"].as_u64().unwrap())
+        .sum();
+    assert!(
+        u64::from(hours) >= most && u64::from(hours) <= sum,
+        "the org's hours are a union of the clients': {most} <= {hours} <= {sum}"
+    );
+}
+
 /// A rule that cannot be judged never passes: `--max-limit-hours` with the aggregates
 /// refused (403), or `--from` a dataset that holds no rate-limit days, and `--max-growth`
 /// `--from` a dataset without the window before, exit 6 with the rule and why on stdout; a

@@ -99,6 +99,24 @@ fn failed(operation: &'static str) -> impl FnOnce(UsageError) -> Error {
     }
 }
 
+/// A limit's value as the group's `max` dimension writes it: `600`, or `600.0` (a
+/// dimension is text, and the value may come as a float's text); anything else (a fraction,
+/// a negative, past i64, not a number) is no value.
+fn whole_number(text: &str) -> Option<i64> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|v| *v >= 0)
+        .or_else(|| whole(text.trim().parse::<f64>().ok()?))
+}
+
+/// A float that is a whole, non-negative number within i64.
+fn whole(value: f64) -> Option<i64> {
+    // 2^63 is the first float past i64::MAX.
+    (value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value < 9.223_372_036_854_776e18)
+        .then_some(value as i64)
+}
+
 /// An interval the limits family takes: ISO-8601 `start/end`, start before end.
 fn interval(text: &str) -> Result<Interval, Error> {
     Ok(Interval::parse(text).map_err(ValidationError::from)?)
@@ -144,6 +162,11 @@ impl UsageQueries {
                     .and_then(|i| Interval::parse(i).ok())
                     .map(|i| i.start);
                 let mut count = 0i64;
+                let stats_max = data
+                    .metrics
+                    .iter()
+                    .filter(|m| m.metric.as_deref() == Some("oRateLimitRecorded"))
+                    .find_map(|m| m.stats.as_ref()?.max);
                 for recorded in data
                     .metrics
                     .iter()
@@ -172,7 +195,10 @@ impl UsageQueries {
                     entity_id: group("entityId"),
                     limit_key: group("limitName"),
                     namespace: group("namespace"),
-                    max: group("max").and_then(|m| m.parse().ok()),
+                    max: group("max")
+                        .as_deref()
+                        .and_then(whole_number)
+                        .or_else(|| stats_max.and_then(whole)),
                     count,
                 });
             }
@@ -455,5 +481,29 @@ impl UsageQueries {
             .post_usage_events_aggregates_query(&body)
             .await
             .map_err(failed("postUsageEventsAggregatesQuery"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_number;
+
+    #[test]
+    fn a_limits_value_reads_as_a_whole_number_or_not_at_all() {
+        assert_eq!(whole_number("600"), Some(600));
+        assert_eq!(whole_number("600.0"), Some(600));
+        assert_eq!(whole_number(" 1e3 "), Some(1000));
+        for bad in [
+            "600.5",
+            "-1",
+            "-600.0",
+            "NaN",
+            "inf",
+            "1e30",
+            "",
+            "six hundred",
+        ] {
+            assert_eq!(whole_number(bad), None, "{bad:?}");
+        }
     }
 }

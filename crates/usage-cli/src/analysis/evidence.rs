@@ -106,6 +106,8 @@ pub struct Fetched {
     /// `Err`: why they could not be read.
     pub records: Result<Vec<RateLimitRecord>, String>,
     pub org_limits: Result<Vec<OrganizationLimit>, String>,
+    /// The namespace `org_limits` are of.
+    pub org_limits_namespace: String,
     pub change_requests: Result<Vec<LimitChangeRequestDetails>, String>,
     pub events: Result<Vec<OperationalEvent>, String>,
 }
@@ -166,8 +168,10 @@ impl Evidence {
             .collect();
         let top = limits.as_ref().and_then(|l| l.first()).cloned();
         let org_value = match (&top, &fetched.org_limits) {
+            // Paired by namespace and key, never by key alone.
             (Some(top), Ok(org)) => org
                 .iter()
+                .filter(|_| fetched.org_limits_namespace == top.namespace)
                 .find(|l| l.key == top.limit_key)
                 .map(|l| OrgValue {
                     key: l.key.clone(),

@@ -95,36 +95,68 @@ pub fn distinct_hours(limits: &[NearLimit]) -> u32 {
     u32::try_from(hours.len()).unwrap_or(u32::MAX)
 }
 
-/// A limit across the org: the hours any entity spent near it, and how many entities.
+/// A limit across the org (one namespace and key): the distinct hours any entity spent
+/// near it, how many of the report's OAuth clients, and how many entities that are none of
+/// them (a user, or an id the usage does not name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgLimit {
     pub limit_key: String,
+    pub namespace: String,
     pub limit_value: Option<i64>,
     pub near_limit_hours: u32,
-    pub entities: usize,
+    pub clients: usize,
+    pub other_entities: usize,
 }
 
-/// The org's limits by hours spent near them, the most first.
-pub fn org_top(per_entity: &BTreeMap<String, Vec<NearLimit>>) -> Vec<OrgLimit> {
-    let mut by_key: BTreeMap<&str, OrgLimit> = BTreeMap::new();
-    for limit in per_entity.values().flatten() {
-        let org = by_key
-            .entry(limit.limit_key.as_str())
-            .or_insert_with(|| OrgLimit {
-                limit_key: limit.limit_key.clone(),
-                limit_value: limit.limit_value,
-                near_limit_hours: 0,
-                entities: 0,
-            });
-        org.near_limit_hours = org.near_limit_hours.saturating_add(limit.near_limit_hours);
-        org.entities += 1;
-        org.limit_value = org.limit_value.or(limit.limit_value);
+/// The org's limits by hours spent near them, the most first; `is_client` tells an OAuth
+/// client of the report from any other entity.
+pub fn org_top(
+    per_entity: &BTreeMap<String, Vec<NearLimit>>,
+    is_client: impl Fn(&str) -> bool,
+) -> Vec<OrgLimit> {
+    struct Sum {
+        value: Option<i64>,
+        hours: std::collections::BTreeSet<chrono::DateTime<chrono::Utc>>,
+        clients: usize,
+        others: usize,
     }
-    let mut top: Vec<OrgLimit> = by_key.into_values().collect();
+    let mut by_limit: BTreeMap<(&str, &str), Sum> = BTreeMap::new();
+    for (entity, limits) in per_entity {
+        for limit in limits {
+            let sum = by_limit
+                .entry((limit.namespace.as_str(), limit.limit_key.as_str()))
+                .or_insert_with(|| Sum {
+                    value: None,
+                    hours: Default::default(),
+                    clients: 0,
+                    others: 0,
+                });
+            sum.value = sum.value.or(limit.limit_value);
+            sum.hours.extend(limit.hours.iter().map(|(at, _)| *at));
+            // per_entity keeps one entry per entity, namespace and key: no entity twice.
+            if is_client(entity) {
+                sum.clients += 1;
+            } else {
+                sum.others += 1;
+            }
+        }
+    }
+    let mut top: Vec<OrgLimit> = by_limit
+        .into_iter()
+        .map(|((namespace, key), sum)| OrgLimit {
+            limit_key: key.to_string(),
+            namespace: namespace.to_string(),
+            limit_value: sum.value,
+            near_limit_hours: u32::try_from(sum.hours.len()).unwrap_or(u32::MAX),
+            clients: sum.clients,
+            other_entities: sum.others,
+        })
+        .collect();
     top.sort_by(|a, b| {
         b.near_limit_hours
             .cmp(&a.near_limit_hours)
             .then_with(|| a.limit_key.cmp(&b.limit_key))
+            .then_with(|| a.namespace.cmp(&b.namespace))
     });
     top
 }
@@ -175,9 +207,57 @@ mod tests {
         // A tie between 14:00 and 15:00 is the earlier; a zero count is no hour.
         let b = &per["b"];
         assert_eq!((b[0].near_limit_hours, b[0].peak_hour_utc), (2, 14));
-        let top = org_top(&per);
+        let top = org_top(&per, |e| e == "a");
         assert_eq!(top[0].limit_key, "k1");
-        assert_eq!((top[0].near_limit_hours, top[0].entities), (5, 2));
+        // a's hours 02:00 on the 1st and the 2nd and 03:00 on the 2nd, b's 14:00 and 15:00
+        // on the 1st: 5 distinct hours, one client and one other entity.
+        assert_eq!(
+            (
+                top[0].near_limit_hours,
+                top[0].clients,
+                top[0].other_entities
+            ),
+            (5, 1, 1)
+        );
         assert_eq!(top[1].limit_key, "k2");
+    }
+
+    #[test]
+    fn the_org_line_counts_distinct_hours_and_clients_per_namespace_and_key() {
+        let mut records = Vec::new();
+        // Two clients near k1 in the same hours: the org was near k1 those hours, once.
+        for hour in 0..24 {
+            records.push(record("a", "k1", hour, 1, 1));
+            records.push(record("b", "k1", hour, 1, 1));
+        }
+        // The same key in another namespace is another limit.
+        let mut other = record("a", "k1", 5, 1, 1);
+        other.namespace = Some("auth.api".into());
+        records.push(other);
+        let per = per_entity(&records);
+        let top = org_top(&per, |_| true);
+        assert_eq!(top.len(), 2);
+        assert_eq!(
+            (
+                top[0].namespace.as_str(),
+                top[0].near_limit_hours,
+                top[0].clients
+            ),
+            ("platform.api", 24, 2),
+            "never more hours than the day has"
+        );
+        assert_eq!(
+            (
+                top[1].namespace.as_str(),
+                top[1].near_limit_hours,
+                top[1].clients
+            ),
+            ("auth.api", 1, 1)
+        );
+        assert_eq!(
+            distinct_hours(&per["a"]),
+            24,
+            "hour 05:00 near both is one hour"
+        );
     }
 }

@@ -72,7 +72,12 @@ pub async fn near_limits(
             client.limits = limits.clone();
         }
     }
-    Ok(limits::org_top(&near))
+    let clients: std::collections::HashSet<&str> = report
+        .clients
+        .iter()
+        .map(|c| c.oauth_client_id.as_str())
+        .collect();
+    Ok(limits::org_top(&near, |entity| clients.contains(entity)))
 }
 
 pub async fn clients(

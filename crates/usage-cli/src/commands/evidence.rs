@@ -72,6 +72,7 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         endpoints,
         records,
         org_limits: Err("--from: the org's limits come from the API".into()),
+        org_limits_namespace: String::new(),
         change_requests: Err("--from: the change requests come from the API".into()),
         events: Err("--from: the operational events come from the API".into()),
     };
@@ -216,17 +217,22 @@ fn why(error: &usage_ext::Error, permission: &str, adds: &str) -> String {
 /// last year and the client's operational events in the window.
 async fn limits_family(api: &Api, plan: &Plan, fetched: &mut Fetched) {
     let queries = api.queries();
+    // The namespace of the limit the client came near the most: a key may stand in two
+    // namespaces, and its value is that namespace's.
     let namespace = fetched
         .records
         .as_ref()
         .ok()
         .and_then(|records| {
-            records
-                .iter()
-                .filter(|r| r.entity_id.as_deref() == Some(plan.client.as_str()))
-                .find_map(|r| r.namespace.clone())
+            crate::analysis::limits::per_entity(records)
+                .remove(&plan.client)?
+                .into_iter()
+                .next()
+                .map(|top| top.namespace)
         })
+        .filter(|namespace| !namespace.is_empty())
         .unwrap_or_else(|| "platform.api".into());
+    fetched.org_limits_namespace = namespace.clone();
     fetched.org_limits = queries
         .organization_limits(&namespace)
         .await

@@ -102,11 +102,14 @@ fn summary(out: &mut dyn Write, e: &Evidence) -> io::Result<()> {
         .days
         .iter()
         .map(|d| {
+            // Distinct hours: an hour near two limits is one hour near a limit.
             let hours = e
                 .near_limit_hours
                 .iter()
                 .filter(|h| h.hour.date_naive() == d.date)
-                .count();
+                .map(|h| h.hour)
+                .collect::<BTreeSet<_>>()
+                .len();
             vec![
                 d.date.to_string(),
                 thousands(d.request_count),

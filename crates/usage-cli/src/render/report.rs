@@ -228,12 +228,30 @@ fn write_report_table(
             .iter()
             .take(3)
             .map(|l| {
+                // The namespace is said where the same key stands in two.
+                let twice = look
+                    .limits
+                    .iter()
+                    .filter(|o| o.limit_key == l.limit_key)
+                    .count()
+                    > 1;
+                let name = limit_name(&l.limit_key, l.limit_value);
+                let name = if twice {
+                    format!("{name} in {}", l.namespace)
+                } else {
+                    name
+                };
+                let others = match l.other_entities {
+                    0 => String::new(),
+                    1 => " and 1 other entity".to_string(),
+                    n => format!(" and {n} other entities"),
+                };
                 format!(
-                    "{} {} hours by {} client{}",
-                    limit_name(&l.limit_key, l.limit_value),
-                    l.near_limit_hours,
-                    l.entities,
-                    if l.entities == 1 { "" } else { "s" }
+                    "{name} {} hour{} by {} client{}{others}",
+                    thousands(i64::from(l.near_limit_hours)),
+                    if l.near_limit_hours == 1 { "" } else { "s" },
+                    l.clients,
+                    if l.clients == 1 { "" } else { "s" }
                 )
             })
             .collect();
