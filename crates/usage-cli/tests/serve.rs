@@ -839,6 +839,50 @@ async fn serve_shows_the_hours_each_client_spent_near_a_limit_and_the_orgs_value
         scraped.get("genesys_usage_rate_limit_default{limit=\"client.credentials.token.rate.per.minute\",namespace=\"platform.api\"}"),
         Some(&300.0)
     );
+    for family in ["rate_limit_aggregates", "organization_limits"] {
+        assert_eq!(
+            scraped.get(&format!("genesys_usage_family_up{{family=\"{family}\"}}")),
+            Some(&1.0),
+            "{family}"
+        );
+    }
+}
+
+/// A family that cannot be read is visible to an alert, not only absent: the aggregates
+/// refused (403) is `genesys_usage_family_up{family="rate_limit_aggregates"} 0`, its gauges
+/// gone, the usage and the org's limits served on.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_says_which_family_it_could_not_read() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    fake.fault_every(
+        Operation::PostAnalyticsRatelimitsAggregatesQuery,
+        Fault::Status {
+            status: 403,
+            retry_after: None,
+        },
+    );
+    let (_exporter, body) = refreshed_exporter(&fake, &["--refresh", "1h"]).await;
+    let scraped = samples(&body);
+    assert_eq!(
+        scraped.get("genesys_usage_family_up{family=\"rate_limit_aggregates\"}"),
+        Some(&0.0),
+        "{body}"
+    );
+    assert_eq!(
+        scraped.get("genesys_usage_family_up{family=\"organization_limits\"}"),
+        Some(&1.0)
+    );
+    assert!(
+        !scraped
+            .keys()
+            .any(|k| k.starts_with("genesys_usage_rate_limit_near_")),
+        "no near-limit gauges without the records"
+    );
+    assert!(
+        scraped
+            .keys()
+            .any(|k| k.starts_with("genesys_usage_requests{"))
+    );
 }
 
 /// A PromQL instant query through Prometheus's HTTP API at `api`.

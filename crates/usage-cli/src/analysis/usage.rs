@@ -67,7 +67,15 @@ pub struct Usage {
     pub near_limits: Vec<ClientNearLimit>,
     /// The org's limits of `platform.api`: the effective value beside the default.
     pub org_limits: Vec<OrgLimitValue>,
+    /// Whether each family beside the usage was read at the last refresh (`true`) or could
+    /// not be (`false`: refused, or failed); a family not asked is absent.
+    pub families_up: BTreeMap<&'static str, bool>,
 }
+
+/// The families beside the usage, by the name the exporter gives them.
+pub const RATE_LIMIT_AGGREGATES: &str = "rate_limit_aggregates";
+/// The org's limits and their defaults.
+pub const ORGANIZATION_LIMITS: &str = "organization_limits";
 
 /// One client's hours near one limit on the last complete day.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +170,7 @@ impl Usage {
             allocation: None,
             near_limits: Vec::new(),
             org_limits: Vec::new(),
+            families_up: BTreeMap::new(),
         }
     }
 }

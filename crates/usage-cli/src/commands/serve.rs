@@ -16,7 +16,7 @@ use usage_ext::DayWindow;
 
 use crate::analysis::allowance::PeriodArg;
 use crate::analysis::billing::{self, Allocation, PeriodAsk};
-use crate::analysis::usage::{OrgLimitValue, Usage};
+use crate::analysis::usage::{self, OrgLimitValue, Usage};
 use crate::cli::resolve;
 use crate::cli::{Global, ServeArgs};
 use crate::commands::declared::{DATA, Declared};
@@ -190,15 +190,26 @@ async fn refresh_limits(source: &Source, progress: &Progress, usage: &mut Usage)
     let Some(day) = DayWindow::new(last_day, last_day) else {
         return;
     };
-    match source.rate_limit_records(day).await {
-        RateLimits::Records(records) => usage.set_near_limits(&records),
-        RateLimits::Unavailable(why) => progress.note(&format!("serve: {why}")),
-    }
+    let read = match source.rate_limit_records(day).await {
+        RateLimits::Records(records) => {
+            usage.set_near_limits(&records);
+            true
+        }
+        RateLimits::Unavailable(why) => {
+            progress.note(&format!("serve: {why}"));
+            false
+        }
+    };
+    usage.families_up.insert(usage::RATE_LIMIT_AGGREGATES, read);
     let Some(api) = source.api() else {
         return;
     };
     const NAMESPACE: &str = "platform.api";
-    match api.queries().organization_limits(NAMESPACE).await {
+    let result = api.queries().organization_limits(NAMESPACE).await;
+    usage
+        .families_up
+        .insert(usage::ORGANIZATION_LIMITS, result.is_ok());
+    match result {
         Ok(limits) => {
             usage.org_limits = limits
                 .into_iter()

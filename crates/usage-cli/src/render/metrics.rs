@@ -241,6 +241,22 @@ pub fn render(orgs: &[Scraped<'_>], format: Exposition) -> String {
     }
     header(
         &mut out,
+        "genesys_usage_family_up",
+        "Whether a family beside the usage (rate_limit_aggregates, organization_limits) was read at the last refresh: 1, or 0 when it was refused or failed and its gauges are absent.",
+        "gauge",
+    );
+    for org in orgs {
+        for (family, up) in &org.usage.families_up {
+            let _ = writeln!(
+                out,
+                "genesys_usage_family_up{} {}",
+                labels(org.profile, &format!("family=\"{family}\"")),
+                u8::from(*up)
+            );
+        }
+    }
+    header(
+        &mut out,
         "genesys_usage_last_refresh_success_timestamp_seconds",
         "When the exporter last refreshed its data from the Usage API successfully.",
         "gauge",
