@@ -16,7 +16,10 @@ use usage_ext::{PollPolicy, UsageQueries};
 use usage_fake::{Completion, FakeConfig, FakeService, Outcome};
 
 /// A fixed window in the past: the same rows on any day.
-const INTERVAL: &str = "2026-10-01/2026-10-08";
+/// A week, as `--interval` reads dates (both end days included)...
+const INTERVAL: &str = "2026-10-01/2026-10-07";
+/// ... and the same week as the original query's body takes it (instants, the end excluded).
+const SENT_INTERVAL: &str = "2026-10-01T00:00:00.000Z/2026-10-08T00:00:00.000Z";
 
 fn run(args: &[&str]) -> Output {
     tool().args(args).output().unwrap()
@@ -40,7 +43,8 @@ async fn demo_rows(query: &ApiUsageOrganizationQuery) -> Vec<ApiUsageRow> {
 }
 
 fn by_client() -> ApiUsageOrganizationQuery {
-    ApiUsageOrganizationQuery::new(INTERVAL).with_group_by([OrganizationGroupBy::OAuthClientId])
+    ApiUsageOrganizationQuery::new(SENT_INTERVAL)
+        .with_group_by([OrganizationGroupBy::OAuthClientId])
 }
 
 #[test]
@@ -124,7 +128,7 @@ async fn query_outputs_carry_the_fakes_exact_rows() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_report_ranks_clients_by_429s_with_the_fakes_totals() {
     let rows = demo_rows(
-        &ApiUsageOrganizationQuery::new(INTERVAL)
+        &ApiUsageOrganizationQuery::new(SENT_INTERVAL)
             .with_group_by([OrganizationGroupBy::OAuthClientId])
             .with_metrics([Metric::Requests, Metric::Status429]),
     )

@@ -424,6 +424,120 @@ async fn the_org_line_counts_each_hour_and_each_client_once() {
     );
 }
 
+/// One reading of `--interval` in every command: dates are whole days, both ends included.
+/// The jobs' rows, evidence's days, the events, report's and check's windows all cover the
+/// same seven days for `FIRST/LAST`.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_command_reads_an_interval_of_dates_as_the_same_days() {
+    let fake = start().await;
+    let today = chrono::Utc::now().date_naive();
+    let (first, last) = (today - chrono::Days::new(8), today - chrono::Days::new(2));
+    let interval = format!("{first}/{last}");
+    let run = |args: &[&str]| {
+        let out = against(&fake).args(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        out
+    };
+    let jobs = run(&[
+        "jobs",
+        "--interval",
+        &interval,
+        "--granularity",
+        "Day",
+        "--group-by",
+        "OauthClientId",
+        "--format",
+        "ndjson",
+    ]);
+    let days: std::collections::BTreeSet<String> = text(&jobs.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["date"]
+                .as_str()
+                .unwrap()[..10]
+                .to_string()
+        })
+        .collect();
+    let expected: std::collections::BTreeSet<String> = first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(days, expected, "jobs: both end days");
+
+    let report = run(&["report", "--interval", &interval]);
+    assert!(
+        text(&report.stdout).starts_with(&format!("Usage by OAuth client, {first}/{last} ")),
+        "{}",
+        text(&report.stdout)
+    );
+    let query = run(&["report", "--api", "query", "--interval", &interval]);
+    assert!(
+        text(&query.stdout).starts_with(&format!("Usage by OAuth client, {first}/{last} ")),
+        "{}",
+        text(&query.stdout)
+    );
+    let check = run(&["check", "--interval", &interval, "--max-429-share", "100%"]);
+    assert!(
+        text(&check.stderr).contains(&format!(", {first}/{last}: nothing breached")),
+        "{}",
+        text(&check.stderr)
+    );
+
+    let events = run(&["events", "--interval", &interval, "--format", "ndjson"]);
+    let events: Vec<Value> = text(&events.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!events.is_empty());
+    let sdk = {
+        use futures_util::StreamExt as _;
+        let instants = format!(
+            "{first}T00:00:00Z/{today}T00:00:00Z",
+            today = last + chrono::Days::new(1)
+        );
+        usage_ext::UsageQueries::new(usage_tests_client(&fake))
+            .operational_events(&instants)
+            .unwrap()
+            .collect::<Vec<_>>()
+            .await
+    };
+    assert_eq!(
+        events.len(),
+        sdk.len(),
+        "the events of every day, the last included"
+    );
+    assert!(events.iter().all(|e| {
+        let day = &e["dateCreated"].as_str().unwrap()[..10];
+        expected.contains(day)
+    }));
+
+    let client = usage_fake::OAUTH_CLIENTS[0].0;
+    let evidence = run(&[
+        "evidence",
+        "--client",
+        client,
+        "--interval",
+        &interval,
+        "--format",
+        "json",
+    ]);
+    let evidence: Value = serde_json::from_slice(&evidence.stdout).unwrap();
+    assert_eq!(evidence["firstDay"], first.to_string());
+    assert_eq!(evidence["lastDay"], last.to_string());
+    let cased: usize = evidence["events"].as_array().map_or(0, Vec::len);
+    let mine = events.iter().filter(|e| e["entityId"] == client).count();
+    assert_eq!(
+        cased, mine,
+        "evidence's events are the events command's, for the client"
+    );
+}
+
 /// A rule that cannot be judged never passes: `--max-limit-hours` with the aggregates
 /// refused (403), or `--from` a dataset that holds no rate-limit days, and `--max-growth`
 /// `--from` a dataset without the window before, exit 6 with the rule and why on stdout; a

@@ -238,7 +238,9 @@ pub struct Window {
     /// How far back, from today: 7d, 2w, 30d [default: 7d]
     #[arg(long, value_name = "AGE", conflicts_with = "interval", value_parser = parse_age)]
     pub since: Option<u32>,
-    /// An ISO-8601 interval START/END, e.g. 2026-10-01/2026-11-01
+    /// An ISO-8601 interval START/END: dates are whole days, both ends included
+    /// (2026-10-01/2026-10-31 and 2026-10/2026-10 are October); date-times are instants,
+    /// the end excluded (2026-10-01T00:00:00Z/2026-11-01T00:00:00Z is October too)
     #[arg(long, value_name = "START/END")]
     pub interval: Option<String>,
 }
@@ -258,7 +260,9 @@ pub struct EvidenceArgs {
     /// How far back, from today: 7d, 2w, 30d [default: 30d]
     #[arg(long, value_name = "AGE", conflicts_with = "interval", value_parser = parse_age)]
     pub since: Option<u32>,
-    /// An ISO-8601 interval START/END, e.g. 2026-10-01/2026-11-01
+    /// An ISO-8601 interval START/END: dates are whole days, both ends included
+    /// (2026-10-01/2026-10-31 and 2026-10/2026-10 are October); date-times are instants,
+    /// the end excluded (2026-10-01T00:00:00Z/2026-11-01T00:00:00Z is October too)
     #[arg(long, value_name = "START/END")]
     pub interval: Option<String>,
     #[command(flatten)]

@@ -2,7 +2,7 @@
 //! job windows of a long interval, metrics and job requests. A flag the service would
 //! refuse is refused here, with the flag's name.
 
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{DateTime, Days, Months, NaiveDate, Utc};
 use usage_ext::DayWindow;
 use usage_ext::models::Interval;
 
@@ -18,23 +18,75 @@ pub fn days_before(today: NaiveDate, days: u32, flag: &str) -> Result<NaiveDate,
         .ok_or_else(|| Failure::Usage(format!("{flag} reaches before the calendar")))
 }
 
-/// The interval a window names: `--interval` as given (checked), or the last `--since`
-/// days (7 by default) up to today.
+/// `--interval` read once, the same way in every command: dates name whole days, both ends
+/// included (`2026-11-25/2026-12-03` is 25 November to 3 December; a month or a year names
+/// all its days: `2026-10/2026-11` is 1 October to 30 November); date-times are instants,
+/// the end excluded (`2026-10-01T00:00:00Z/2026-11-01T00:00:00Z` is October). `start` is the
+/// first instant, `end` the instant after the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Span {
+    /// Reads `text` by the rule above; refused (exit 2) when it is no interval or empty.
+    pub fn of(text: &str) -> Result<Self, Failure> {
+        let refuse = |e: &dyn std::fmt::Display| Failure::Usage(format!("--interval: {e}"));
+        let parsed = Interval::parse_job(text).map_err(|e| refuse(&e))?;
+        let end_text = text.split_once('/').map_or("", |(_, end)| end);
+        // A date (no time of day) names its whole day, month or year: the end is the first
+        // instant after it.
+        let end = match end_text.len() {
+            _ if end_text.contains('T') => Some(parsed.end),
+            10 => parsed.end.checked_add_days(Days::new(1)),
+            7 => parsed.end.checked_add_months(Months::new(1)),
+            4 => parsed.end.checked_add_months(Months::new(12)),
+            _ => Some(parsed.end),
+        }
+        .ok_or_else(|| refuse(&"its end is past the calendar"))?;
+        if parsed.start >= end {
+            return Err(refuse(&format!("{text} does not start before it ends")));
+        }
+        Ok(Self {
+            start: parsed.start,
+            end,
+        })
+    }
+
+    /// The days it touches, both included.
+    pub fn days(&self) -> Option<DayWindow> {
+        let last = self.end - chrono::Duration::nanoseconds(1);
+        DayWindow::new(self.start.date_naive(), last.date_naive())
+    }
+
+    /// As the original query and the events take it: ISO-8601 instants, the end excluded.
+    pub fn instants(&self) -> String {
+        format!(
+            "{}/{}",
+            self.start.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+            self.end.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        )
+    }
+}
+
+/// The interval a window names for the original query: `--interval` read by [`Span`] and
+/// sent as instants (checked: not after now), or the last `--since` days (7 by default) up
+/// to today.
 pub fn interval(window: &Window) -> Result<String, Failure> {
     match (&window.interval, window.since) {
         (Some(text), _) => {
-            let parsed =
-                Interval::parse(text).map_err(|e| Failure::Usage(format!("--interval: {e}")))?;
+            let span = Span::of(text)?;
             // Usage that has not happened yet cannot be asked for: a far end is a typo.
             let now = Utc::now();
-            if parsed.end > now {
+            if span.end > now {
                 return Err(Failure::Usage(format!(
                     "--interval: {text} ends {}, after now ({}): end it at the latest now",
-                    parsed.end.format("%Y-%m-%dT%H:%M:%SZ"),
+                    span.end.format("%Y-%m-%dT%H:%M:%SZ"),
                     now.format("%Y-%m-%dT%H:%M:%SZ")
                 )));
             }
-            Ok(text.clone())
+            Ok(span.instants())
         }
         (None, since) => {
             let today = today();
@@ -44,9 +96,26 @@ pub fn interval(window: &Window) -> Result<String, Failure> {
     }
 }
 
+/// The window of [`interval`] as people read it: its days (`first/last`, both included)
+/// where it is whole days, else its instants.
+pub fn shown(window: &Window) -> Result<String, Failure> {
+    let Some(text) = &window.interval else {
+        // `--since N`: the N days before today, as `interval` sends them.
+        let today = today();
+        let first = days_before(today, window.since.unwrap_or(7), "--since")?;
+        return Ok(format!("{first}/{}", days_before(today, 1, "--since")?));
+    };
+    let span = Span::of(text)?;
+    let midnight = |t: DateTime<Utc>| t.time() == chrono::NaiveTime::MIN;
+    match span.days() {
+        Some(days) if midnight(span.start) && midnight(span.end) => Ok(days.to_string()),
+        _ => Ok(span.instants()),
+    }
+}
+
 /// The instants a window names for what happens in real time (the operational events):
-/// `--interval` as given (checked), or from the start of the day `--since` days back (7 by
-/// default) up to now, to the second: today's events are the ones an operator is after.
+/// `--interval` read by [`Span`] (checked), or from the start of the day `--since` days back
+/// (7 by default) up to now, to the second: today's events are the ones an operator is after.
 pub fn instants(window: &Window) -> Result<String, Failure> {
     if window.interval.is_some() {
         return interval(window);
@@ -59,14 +128,15 @@ pub fn instants(window: &Window) -> Result<String, Failure> {
     ))
 }
 
-/// The days a window names for the jobs, whose interval counts both end days: `--interval`
-/// as given, or the last `--since` days (7 by default) up to yesterday, the last day with
-/// data.
+/// The days a window names for the jobs (daily data): `--interval` read by [`Span`], every
+/// day it touches, or the last `--since` days (7 by default) up to yesterday, the last day
+/// with data.
 pub fn job_days(window: &Window) -> Result<DayWindow, Failure> {
     match &window.interval {
         Some(text) => {
-            let days = DayWindow::of_interval(text)
-                .map_err(|e| Failure::Usage(format!("--interval: {e}")))?;
+            let days = Span::of(text)?
+                .days()
+                .ok_or_else(|| Failure::Usage(format!("--interval: {text} has no day")))?;
             // Refused here too, and not only where the jobs are split, so that a dataset
             // (`--from`) says the same of a day that cannot be complete.
             let last_complete = days_before(today(), 1, "--interval")?;
@@ -101,4 +171,58 @@ pub fn allocation(args: &AllocationArgs) -> Result<Allocation, Failure> {
         args.allocation,
         args.allowances.as_deref(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Span;
+
+    fn days(text: &str) -> String {
+        Span::of(text).unwrap().days().unwrap().to_string()
+    }
+
+    #[test]
+    fn one_reading_of_an_interval() {
+        // Dates: whole days, both ends included.
+        assert_eq!(
+            Span::of("2026-11-25/2026-12-03").unwrap().instants(),
+            "2026-11-25T00:00:00.000Z/2026-12-04T00:00:00.000Z"
+        );
+        assert_eq!(
+            days("2026-11-25/2026-12-03"),
+            days("2026-11-25/2026-12-03T23:59:59.999Z")
+        );
+        assert_eq!(
+            Span::of("2026-12-02/2026-12-02").unwrap().instants(),
+            "2026-12-02T00:00:00.000Z/2026-12-03T00:00:00.000Z",
+            "one day"
+        );
+        // Months and years: all their days.
+        assert_eq!(
+            Span::of("2026-10/2026-11").unwrap().instants(),
+            "2026-10-01T00:00:00.000Z/2026-12-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Span::of("2025/2025").unwrap().instants(),
+            "2025-01-01T00:00:00.000Z/2026-01-01T00:00:00.000Z"
+        );
+        // Instants: the end excluded.
+        let october = Span::of("2026-10-01T00:00:00Z/2026-11-01T00:00:00Z").unwrap();
+        assert_eq!(
+            october.days().unwrap(),
+            Span::of("2026-10-01/2026-10-31").unwrap().days().unwrap()
+        );
+        assert_eq!(
+            october.instants(),
+            Span::of("2026-10/2026-10").unwrap().instants()
+        );
+        for bad in [
+            "2026-12-03/2026-12-02",
+            "2026-10-01T00:00:00Z/2026-10-01T00:00:00Z",
+            "last week",
+            "2026-10-01",
+        ] {
+            assert!(Span::of(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -42,6 +42,8 @@ pub struct Plan {
 /// The report through one usage query.
 pub struct QueryPlan {
     interval: String,
+    /// The window as people read it: its days, both included, where it is whole days.
+    shown: String,
     top: usize,
     ascii: bool,
 }
@@ -61,6 +63,7 @@ pub fn plan(args: ReportArgs) -> Result<Resolved, Failure> {
         }
         Generation::Query => Resolved::ByQuery(QueryPlan {
             interval: resolve::interval(&args.window)?,
+            shown: resolve::shown(&args.window)?,
             top: args.top,
             ascii: args.ascii,
         }),
@@ -126,7 +129,7 @@ pub async fn exec_query(session: &Session, api: &Api, plan: &QueryPlan) -> Resul
     let clients = query_report(api, &plan.interval, plan.top).await?;
     let heading = format!(
         "Usage by OAuth client, {} (usage query), by 429s then requests",
-        plan.interval
+        plan.shown
     );
     let spent = api.requests_sent() - sent_before;
     session
@@ -135,7 +138,7 @@ pub async fn exec_query(session: &Session, api: &Api, plan: &QueryPlan) -> Resul
     let source = Source::describe_api(api);
     let page = Page {
         heading: &heading,
-        window: &plan.interval,
+        window: &plan.shown,
         days: None,
         compared: None,
         ascii: plan.ascii,
