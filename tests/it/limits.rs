@@ -226,7 +226,7 @@ async fn limits_change_requests_and_events_answer_in_upstreams_shapes() {
         .collect();
     assert_eq!(
         statuses,
-        BTreeSet::from(["ChangeImplemented", "Open", "Rejected"])
+        BTreeSet::from(["ChangeImplemented", "Open", "Pending", "Rejected"])
     );
     assert!(
         requests
@@ -355,8 +355,15 @@ async fn the_helpers_answer_typed_and_refuse_bad_input_before_sending() {
 
     let year = DayWindow::new(days_back(365), days_back(1)).unwrap();
     let requests = queries.change_requests(year).await.unwrap();
-    assert_eq!(requests.len(), 3);
+    assert_eq!(requests.len(), 4);
     assert!(requests.iter().all(|r| !r.status_history.is_empty()));
+    // The same key in two namespaces: a key alone names no limit.
+    let namespaces: BTreeSet<(&str, &str)> = requests
+        .iter()
+        .filter(|r| r.key == "client.credentials.token.rate.per.minute")
+        .map(|r| (r.namespace.as_str(), r.key.as_str()))
+        .collect();
+    assert_eq!(namespaces.len(), 2, "{namespaces:?}");
 
     let events: Vec<_> = queries
         .operational_events(&interval)

@@ -211,6 +211,7 @@ pub(crate) async fn docs(Extract(state): Extract<Shared>, headers: HeaderMap) ->
 /// made, and the statuses it went through (the last is where it stands).
 struct ChangeRequest {
     id: &'static str,
+    namespace: &'static str,
     key: &'static str,
     requested: f64,
     made: u64,
@@ -218,9 +219,10 @@ struct ChangeRequest {
     reject_reason: Option<&'static str>,
 }
 
-const CHANGE_REQUESTS: [ChangeRequest; 3] = [
+const CHANGE_REQUESTS: [ChangeRequest; 4] = [
     ChangeRequest {
         id: "c1a0f00d-0000-4000-8000-000000000001",
+        namespace: NAMESPACE,
         key: CLIENT_LIMIT,
         requested: 600.0,
         made: 120,
@@ -235,6 +237,7 @@ const CHANGE_REQUESTS: [ChangeRequest; 3] = [
     },
     ChangeRequest {
         id: "c1a0f00d-0000-4000-8000-000000000002",
+        namespace: NAMESPACE,
         key: "token.rate.per.minute",
         requested: 1000.0,
         made: 60,
@@ -243,13 +246,30 @@ const CHANGE_REQUESTS: [ChangeRequest; 3] = [
     },
     ChangeRequest {
         id: "c1a0f00d-0000-4000-8000-000000000003",
+        namespace: NAMESPACE,
         key: "org.app.user.rate.per.minute",
         requested: 5000.0,
         made: 10,
         statuses: &["Open"],
         reject_reason: None,
     },
+    // The same key in another namespace: a real org's listing mixes namespaces, and a key
+    // alone does not name a limit.
+    ChangeRequest {
+        id: "c1a0f00d-0000-4000-8000-000000000004",
+        namespace: OTHER_NAMESPACE,
+        key: CLIENT_LIMIT,
+        requested: 500.0,
+        made: 30,
+        statuses: &["Open", "Pending"],
+        reject_reason: None,
+    },
 ];
+
+/// The namespace of the change request that is not of `platform.api`.
+pub(crate) const OTHER_NAMESPACE: &str = "auth.api";
+/// Its key's value there (upstream documents no `auth.api` key; assumed the default).
+const OTHER_VALUE: i64 = 300;
 
 impl ChangeRequest {
     fn created(&self) -> DateTime<Utc> {
@@ -261,6 +281,15 @@ impl ChangeRequest {
 
     fn status(&self) -> &'static str {
         self.statuses.last().copied().unwrap_or("Open")
+    }
+
+    /// The limit's value now, in its own namespace.
+    fn current_value(&self) -> i64 {
+        if self.namespace == NAMESPACE {
+            value_of(self.key)
+        } else {
+            OTHER_VALUE
+        }
     }
 
     fn completed(&self) -> Option<DateTime<Utc>> {
@@ -275,14 +304,14 @@ impl ChangeRequest {
         let mut body = json!({
             "id": self.id,
             "key": self.key,
-            "namespace": NAMESPACE,
+            "namespace": self.namespace,
             "requestedValue": self.requested,
             "description": format!("Raise {} to {}", self.key, self.requested),
             "supportCaseUrl": format!("https://support.genesys.com/cases/{}", &self.id[29..]),
             "status": self.status(),
-            "currentValue": value_of(self.key) as f64,
+            "currentValue": self.current_value() as f64,
             "dateCreated": iso(self.created()),
-            "approvalNamespaces": [{"namespace": NAMESPACE, "status": self.status(), "type": "Primary"}],
+            "approvalNamespaces": [{"namespace": self.namespace, "status": self.status(), "type": "Primary"}],
             "selfUri": format!("/api/v2/organizations/limits/changerequests/{}", self.id),
         });
         if let Some(done) = self.completed() {
@@ -300,7 +329,7 @@ impl ChangeRequest {
                     let mut step = json!({
                         "dateStatusChanged": iso(self.created() + Duration::days(i as i64)),
                         "status": status,
-                        "namespace": NAMESPACE,
+                        "namespace": self.namespace,
                     });
                     if i > 0 {
                         step["previousStatus"] = json!(self.statuses[i - 1]);

@@ -191,7 +191,12 @@ impl Evidence {
         let change_requests = match &fetched.change_requests {
             Ok(all) => Some(
                 all.iter()
-                    .filter(|r| top.as_ref().is_none_or(|t| t.limit_key == r.key))
+                    // The limit's own requests: its namespace and key.
+                    .filter(|r| {
+                        top.as_ref().is_none_or(|t| {
+                            t.limit_key == r.key && t.namespace == r.namespace.as_str()
+                        })
+                    })
                     .map(|r| ChangeRequest {
                         id: r.id.clone(),
                         key: r.key.clone(),

@@ -50,7 +50,12 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
     let year = DayWindow::new(days_before(today, 365, "limits")?, today)
         .ok_or_else(|| Failure::Usage("the last year has no day".into()))?;
     let change_requests = match queries.change_requests(year).await {
-        Ok(requests) => Some(requests),
+        // The listing has every namespace's: the namespace asked for only, a key alone
+        // names no limit.
+        Ok(mut requests) => {
+            requests.retain(|r| r.namespace.as_str() == plan.namespace);
+            Some(requests)
+        }
         Err(e) if forbidden(&e) => {
             session.progress.note(
                 "limits: the change requests are left out: the login lacks \

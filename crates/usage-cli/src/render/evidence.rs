@@ -304,7 +304,7 @@ fn limit(html: &mut String, e: &Evidence) {
             html.push_str("<p>None.</p>");
             return;
         }
-        html.push_str("<table><thead><tr><th>created</th><th>status</th><th class=\"n\">requested</th><th class=\"n\">value then</th><th>completed</th><th>support case</th></tr></thead><tbody>");
+        html.push_str("<table><thead><tr><th>created</th><th>status</th><th class=\"n\">requested</th><th class=\"n\">value now</th><th>completed</th><th>support case</th></tr></thead><tbody>");
         for r in requests {
             let day = |d: Option<chrono::DateTime<chrono::Utc>>| {
                 d.map(|d| d.date_naive().to_string()).unwrap_or_default()

@@ -307,14 +307,14 @@ impl LimitsView {
                     &[
                         "limit",
                         "requested",
-                        "value then",
+                        "value now",
                         "status",
                         "created",
                         "completed",
                         "support case",
                     ],
                     &rows,
-                    |c| c == "requested" || c == "value then",
+                    |c| c == "requested" || c == "value now",
                 )
             }
         }
