@@ -9,6 +9,7 @@ import datetime
 import json
 import sys
 import time
+import urllib.parse
 
 import PureCloudPlatformClientV2 as pc
 from PureCloudPlatformClientV2.rest import ApiException
@@ -150,7 +151,9 @@ def limits_family(api, today):
 
     requests = organization.get_organizations_limits_changerequests(expand=["statusHistory"])
     statuses = sorted(r.status for r in requests.entities)
-    assert statuses == ["ChangeImplemented", "Open", "Rejected"], statuses
+    assert statuses == ["ChangeImplemented", "Open", "Pending", "Rejected"], statuses
+    # The same key in two namespaces: a key alone names no limit.
+    assert sorted({r.namespace for r in requests.entities}) == ["auth.api", "platform.api"]
     assert all(r.status_history for r in requests.entities)
     one = organization.get_organizations_limits_changerequest(requests.entities[0].id)
     assert one.key == requests.entities[0].key
@@ -165,7 +168,9 @@ def limits_family(api, today):
     for _ in range(100):
         if not page.next_uri:
             break
-        after = page.next_uri.split("after=")[1].split("&")[0]
+        # The cursor is percent-encoded in the nextUri (base64: `+`, `/`, `=`); the SDK
+        # encodes what it is given, so it is decoded first.
+        after = urllib.parse.unquote(page.next_uri.split("after=")[1].split("&")[0])
         page = events.post_usage_events_query(body=body, after=after, page_size="25")
         seen += len(page.entities)
     assert page.next_uri is None, "event paging did not end"

@@ -796,14 +796,17 @@ async fn serve_shows_the_hours_each_client_spent_near_a_limit_and_the_orgs_value
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
     let (_exporter, body) = refreshed_exporter(&fake, &["--refresh", "1h"]).await;
     let scraped = samples(&body);
-    let near: BTreeMap<String, f64> = scraped
+    // Per client, summed over its limits (a series per client and limit).
+    let mut near: BTreeMap<String, f64> = BTreeMap::new();
+    for (k, v) in scraped
         .iter()
         .filter(|(k, _)| k.starts_with("genesys_usage_rate_limit_near_seconds{"))
-        .map(|(k, v)| {
-            let id = k.split("oauth_client_id=\"").nth(1).unwrap();
-            (id.split('"').next().unwrap().to_string(), *v)
-        })
-        .collect();
+    {
+        let id = k.split("oauth_client_id=\"").nth(1).unwrap();
+        *near
+            .entry(id.split('"').next().unwrap().to_string())
+            .or_default() += *v;
+    }
     let yesterday = chrono::Utc::now().date_naive() - chrono::Days::new(1);
     let interval = format!(
         "{yesterday}T00:00:00Z/{}T00:00:00Z",

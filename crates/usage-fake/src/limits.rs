@@ -127,13 +127,13 @@ pub(crate) async fn namespaces(
             }
         };
         let entities: Vec<Value> = if page == 1 {
-            vec![json!({"name": NAMESPACE})]
+            vec![json!({"name": NAMESPACE}), json!({"name": OTHER_NAMESPACE})]
         } else {
             Vec::new()
         };
         ok(
             &state,
-            json!({"entities": entities, "pageSize": size, "pageNumber": page, "total": 1, "pageCount": 1}),
+            json!({"entities": entities, "pageSize": size, "pageNumber": page, "total": 2, "pageCount": 1}),
         )
     })
     .await
@@ -141,6 +141,13 @@ pub(crate) async fn namespaces(
 
 /// The org's limits in `namespace`: effective, or the defaults.
 fn limits_of(state: &State, namespace: &str, effective: bool) -> Response {
+    if namespace == OTHER_NAMESPACE {
+        // Its one limit here, at its default (upstream documents no auth.api key).
+        return ok(
+            state,
+            json!({"entities": [{"key": CLIENT_LIMIT, "namespace": OTHER_NAMESPACE, "value": OTHER_VALUE}]}),
+        );
+    }
     if namespace != NAMESPACE {
         return Refusal::not_found().render(state);
     }
@@ -200,7 +207,12 @@ pub(crate) async fn docs(Extract(state): Extract<Shared>, headers: HeaderMap) ->
                 &state,
                 json!({"url": "https://developer.genesys.cloud/organization/organization/limits",
                    "namespaces": [{"name": NAMESPACE, "friendlyName": "Platform API",
-                                   "limits": limits}]}),
+                                   "limits": limits},
+                                  {"name": OTHER_NAMESPACE, "friendlyName": "Auth API",
+                                   "limits": [{"key": CLIENT_LIMIT, "defaultValue": OTHER_VALUE,
+                                               "description": "Requests per client credentials grant token per minute (assumed)",
+                                               "resource": "requests", "configurable": true,
+                                               "trackable": true}]}]}),
             )
         },
     )
@@ -473,12 +485,54 @@ pub(crate) async fn event_definition(
     .await
 }
 
-/// A near-limit record: one hour in which an OAuth client came near its limit.
+/// The limits the near-limit records are of: namespace, key and the value the records are
+/// made against. The same key in two namespaces is two limits (a key alone names none).
+pub(crate) const TRACKED: [(&str, &str, i64); 3] = [
+    (NAMESPACE, CLIENT_LIMIT, RAISED.1),
+    (NAMESPACE, "token.rate.per.minute", 300),
+    (OTHER_NAMESPACE, CLIENT_LIMIT, OTHER_VALUE),
+];
+
+/// Who a record is of: one of the org's OAuth clients, or an id the org does not know (a
+/// deleted client, as upstream keeps records of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Entity {
+    Client(usize),
+    Unknown,
+}
+
+/// The id of the entity the org does not know.
+pub(crate) const UNKNOWN_ENTITY: &str = "0b5e1e7e-0000-4bee-8000-00000000d31e";
+
+impl Entity {
+    fn id(self) -> &'static str {
+        match self {
+            Entity::Client(c) => OAUTH_CLIENTS[c].0,
+            Entity::Unknown => UNKNOWN_ENTITY,
+        }
+    }
+
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Entity::Client(c) => Some(OAUTH_CLIENTS[c].1),
+            Entity::Unknown => None,
+        }
+    }
+}
+
+/// A near-limit record: one hour in which an entity came near one of the `TRACKED` limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NearLimit {
-    /// The client's place in the demo org.
-    pub client: usize,
+    pub entity: Entity,
+    /// Its place in `TRACKED`.
+    pub limit: usize,
     pub hour: DateTime<Utc>,
+}
+
+impl NearLimit {
+    fn tracked(&self) -> (&'static str, &'static str, i64) {
+        TRACKED[self.limit]
+    }
 }
 
 /// The hours (UTC) a client of the demo org runs in: the nightly export at night, the
@@ -491,7 +545,14 @@ fn running_hours(client: usize) -> std::ops::Range<u32> {
     }
 }
 
-/// The near-limit records of the days `first` to `last`, from the clients' 429s on each.
+/// The near-limit records of the days `first` to `last`, from the clients' 429s on each:
+/// on a day a client got 429s it is near the client-credentials limit one hour per 500 of
+/// them, from the middle of its running hours outwards. Besides (one story, still only on
+/// days with 429s): the CRM screen pop is near `token.rate.per.minute` too, in every other
+/// of those hours and in the three hours after them (near two limits in the same hours and
+/// in others); the Nightly WFM export is near the same key in `auth.api` in its first two
+/// hours (a key in two namespaces); and an id the org does not know is near the
+/// client-credentials limit at noon on each day the CRM screen pop is.
 pub(crate) fn near_limit(state: &State, first: NaiveDate, last: NaiveDate) -> Vec<NearLimit> {
     let cut = Cut {
         client: None,
@@ -518,16 +579,53 @@ pub(crate) fn near_limit(state: &State, first: NaiveDate, last: NaiveDate) -> Ve
         let near = (cell.counts.status429 / 500 + 1).min(span);
         // Spread over the running hours, from the busiest (the middle) outwards.
         let middle = i64::from(hours.start) + span / 2;
-        for n in 0..near {
-            let offset = if n % 2 == 0 { n / 2 } else { -(n / 2 + 1) };
-            let hour = (middle + offset).clamp(i64::from(hours.start), i64::from(hours.end) - 1);
+        let mut own: Vec<i64> = (0..near)
+            .map(|n| {
+                let offset = if n % 2 == 0 { n / 2 } else { -(n / 2 + 1) };
+                (middle + offset).clamp(i64::from(hours.start), i64::from(hours.end) - 1)
+            })
+            .collect();
+        own.sort_unstable();
+        own.dedup();
+        let at = |hour: i64| day_start(day) + Duration::hours(hour);
+        let entity = Entity::Client(client);
+        for &hour in &own {
             records.push(NearLimit {
-                client,
-                hour: day_start(day) + Duration::hours(hour),
+                entity,
+                limit: 0,
+                hour: at(hour),
             });
         }
+        match OAUTH_CLIENTS[client].1 {
+            "CRM screen pop" => {
+                let after = own.last().copied().unwrap_or(middle);
+                let others = (after + 1..i64::from(hours.end)).take(3);
+                for hour in own.iter().copied().step_by(2).chain(others) {
+                    records.push(NearLimit {
+                        entity,
+                        limit: 1,
+                        hour: at(hour),
+                    });
+                }
+                records.push(NearLimit {
+                    entity: Entity::Unknown,
+                    limit: 0,
+                    hour: at(12),
+                });
+            }
+            "Nightly WFM export" => {
+                for &hour in own.iter().take(2) {
+                    records.push(NearLimit {
+                        entity,
+                        limit: 2,
+                        hour: at(hour),
+                    });
+                }
+            }
+            _ => {}
+        }
     }
-    records.sort_by_key(|r| (r.hour, r.client));
+    records.sort_by_key(|r| (r.hour, r.entity, r.limit));
     records.dedup();
     records
 }
@@ -604,16 +702,17 @@ pub(crate) async fn rate_limit_aggregates(
                 },
             };
             let group_by: Vec<&str> = query.group_by.iter().map(|g| g.as_str()).collect();
-            let mut groups: Vec<(Value, Buckets)> = Vec::new();
+            let mut groups: Vec<(Value, i64, Buckets)> = Vec::new();
             for record in records_in(&state, &interval) {
-                let (id, _) = OAUTH_CLIENTS[record.client];
+                let id = record.entity.id();
+                let (namespace, key, value) = record.tracked();
                 let mut group = serde_json::Map::new();
                 for dimension in &group_by {
                     let value = match *dimension {
                         "entityId" => json!(id),
-                        "limitName" => json!(CLIENT_LIMIT),
-                        "namespace" => json!(NAMESPACE),
-                        "max" => json!(value_of(CLIENT_LIMIT).to_string()),
+                        "limitName" => json!(key),
+                        "namespace" => json!(namespace),
+                        "max" => json!(value.to_string()),
                         "timeUnit" => json!("minute"),
                         _ => continue,
                     };
@@ -627,14 +726,17 @@ pub(crate) async fn rate_limit_aggregates(
                         interval.start + Duration::hours(since)
                     }
                 };
-                let index = match groups.iter().position(|(g, _)| *g == group) {
+                let index = match groups
+                    .iter()
+                    .position(|(g, v, _)| *g == group && *v == value)
+                {
                     Some(i) => i,
                     None => {
-                        groups.push((group, Vec::new()));
+                        groups.push((group, value, Vec::new()));
                         groups.len() - 1
                     }
                 };
-                let buckets = &mut groups[index].1;
+                let buckets = &mut groups[index].2;
                 match buckets.iter_mut().find(|(at, _)| *at == start) {
                     Some((_, count)) => *count += 1,
                     None => buckets.push((start, 1)),
@@ -642,7 +744,7 @@ pub(crate) async fn rate_limit_aggregates(
             }
             let results: Vec<Value> = groups
                 .into_iter()
-                .map(|(group, buckets)| {
+                .map(|(group, value, buckets)| {
                     let data: Vec<Value> = buckets
                         .into_iter()
                         .map(|(start, count)| {
@@ -653,7 +755,7 @@ pub(crate) async fn rate_limit_aggregates(
                             json!({"interval": format!("{}/{}", iso(start), iso(end)),
                                "metrics": [{"metric": "oRateLimitRecorded",
                                             "stats": {"count": count,
-                                                      "max": value_of(CLIENT_LIMIT) as f64}}]})
+                                                      "max": value as f64}}]})
                         })
                         .collect();
                     json!({"group": group, "data": data})
@@ -697,12 +799,16 @@ pub(crate) async fn events_query(
             records_in(&state, &interval)
                 .into_iter()
                 .map(|r| {
-                    let (id, name) = OAUTH_CLIENTS[r.client];
-                    json!({"eventDefinition": {"id": near,
+                    let (_, _, value) = r.tracked();
+                    let mut event = json!({"eventDefinition": {"id": near,
                                                "selfUri": format!("/api/v2/usage/events/definitions/{near}")},
-                           "entityId": id, "entityName": name,
-                           "currentValue": value_of(CLIENT_LIMIT).to_string(),
-                           "dateCreated": iso(r.hour)})
+                           "entityId": r.entity.id(),
+                           "currentValue": value.to_string(),
+                           "dateCreated": iso(r.hour)});
+                    if let Some(name) = r.entity.name() {
+                        event["entityName"] = json!(name);
+                    }
+                    event
                 })
                 .filter(|e| {
                     request.search_term.as_deref().is_none_or(|t| {
@@ -720,9 +826,9 @@ pub(crate) async fn events_query(
         {
             events.reverse();
         }
-        let from = match query.get("after").map(|v| v.parse::<usize>()) {
+        let from = match query.get("after").map(|v| event_cursor_position(v)) {
             None => 0,
-            Some(Ok(n)) if n <= events.len() => n,
+            Some(Some(n)) if n <= events.len() => n,
             Some(_) => {
                 let given = query.get("after").cloned().unwrap_or_default();
                 return Refusal::invalid_param("after", &given, "a cursor this query returned")
@@ -734,11 +840,15 @@ pub(crate) async fn events_query(
         let mut body = json!({"entities": page,
                               "selfUri": format!("/api/v2/usage/events/query?pageSize={size}")});
         if to < events.len() {
-            body["nextUri"] = json!(format!("/api/v2/usage/events/query?after={to}&pageSize={size}"));
+            body["nextUri"] = json!(format!(
+                "/api/v2/usage/events/query?after={}&pageSize={size}",
+                percent_encoded(&event_cursor(to))
+            ));
         }
         if from > 0 {
             body["previousUri"] = json!(format!(
-                "/api/v2/usage/events/query?before={from}&pageSize={size}"
+                "/api/v2/usage/events/query?before={}&pageSize={size}",
+                percent_encoded(&event_cursor(from))
             ));
         }
         ok(&state, body)
@@ -777,4 +887,32 @@ pub(crate) async fn events_aggregates(
         )
     })
     .await
+}
+
+/// An events cursor as upstream's look: opaque, base64 with `+`, `/` and `=` in it, so that a
+/// client that does not decode the `nextUri`'s value, or encodes it twice, is refused.
+fn event_cursor(position: usize) -> String {
+    format!("ev+{position}/c==")
+}
+
+/// The position an events cursor stands for (`None`: not a cursor of this fake's).
+fn event_cursor_position(cursor: &str) -> Option<usize> {
+    cursor
+        .strip_prefix("ev+")?
+        .strip_suffix("/c==")?
+        .parse()
+        .ok()
+}
+
+/// A query value percent-encoded, as a `nextUri` carries it.
+fn percent_encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -70,6 +70,7 @@ pub async fn near_limits(
     for client in &mut report.clients {
         if let Some(limits) = near.get(&client.oauth_client_id) {
             client.limits = limits.clone();
+            client.near_limit_hours = Some(limits::distinct_hours(limits));
         }
     }
     let clients: std::collections::HashSet<&str> = report

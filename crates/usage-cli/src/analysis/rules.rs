@@ -368,7 +368,9 @@ pub fn judge(rules: &[Rule], clients: &[ClientReport]) -> Vec<Breach> {
             if let Limit::MaxLimitHours(max) = rule.limit {
                 // The hours near any of its limits, each hour once; named by the limit it
                 // spent the most hours near (the report's order).
-                let hours = crate::analysis::limits::distinct_hours(&client.limits);
+                let hours = client
+                    .near_limit_hours
+                    .unwrap_or_else(|| crate::analysis::limits::distinct_hours(&client.limits));
                 if let Some(near) = client.limits.first()
                     && u64::from(hours) > max
                 {

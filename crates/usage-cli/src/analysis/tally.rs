@@ -48,6 +48,10 @@ pub struct ClientReport {
     /// when the rate-limit aggregates answered).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<NearLimit>,
+    /// The distinct hours it had a record for any of `limits` (an hour near two limits is
+    /// one hour): what `check --max-limit-hours` judges.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub near_limit_hours: Option<u32>,
 }
 
 /// A client's figures in the window of the same length before, and the change.
@@ -215,6 +219,7 @@ impl Tally {
                     daily429: daily(&c),
                     previous: earlier.map(|e| compare(c.requests, c.status429, &e)),
                     limits: Vec::new(),
+                    near_limit_hours: None,
                     oauth_client_id: id,
                     oauth_client_name: c.name,
                     request_count: c.requests,
@@ -239,6 +244,7 @@ impl Tally {
                 daily429: daily(&Client::default()),
                 previous: Some(compare(0, 0, &e)),
                 limits: Vec::new(),
+                near_limit_hours: None,
                 oauth_client_id: id,
                 oauth_client_name: e.name,
                 request_count: 0,

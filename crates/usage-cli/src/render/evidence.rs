@@ -48,6 +48,19 @@ pub fn facts(e: &Evidence) -> String {
                 plural(days.len()),
                 near.peak_hour_utc
             ));
+            let limits = e.limits.as_deref().unwrap_or_default();
+            if limits.len() > 1 {
+                let hours = crate::analysis::limits::distinct_hours(limits);
+                let which = match limits.len() {
+                    2 => "both limits".to_string(),
+                    n => format!("all {n} limits"),
+                };
+                text.push_str(&format!(
+                    " Counting {which} it came near, it was near a limit in {} distinct hour{}.",
+                    thousands(i64::from(hours)),
+                    plural(hours as usize)
+                ));
+            }
         }
         None if e.limits.is_some() => text.push_str(" It has no near-limit records in the window."),
         None => {}
