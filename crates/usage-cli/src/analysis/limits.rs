@@ -25,9 +25,39 @@ pub struct NearLimit {
     pub records: i64,
     /// The hour of the day (UTC, 0 to 23) with the most records; the earliest of a tie.
     pub peak_hour_utc: u8,
+    /// Every hour of the day tied at the most records (one when the peak stands out), and
+    /// those records: what the peak is said as ([`NearLimit::peak`]).
+    pub peak_hours_utc: Vec<u8>,
+    pub peak_records: i64,
     /// Each hour with records, oldest first, and its records (for the pages' strips).
     #[serde(skip)]
     pub hours: Vec<(chrono::DateTime<chrono::Utc>, i64)>,
+}
+
+impl NearLimit {
+    /// The peak as what it is: `09:00 UTC` when one hour stands out, `09:00-11:00 UTC (tied,
+    /// 4 records each)` when a run of hours ties, `02:00, 05:00 UTC (tied, ...)` otherwise,
+    /// and `no hour stands out` when every hour of the day ties.
+    pub fn peak(&self) -> String {
+        let hours = &self.peak_hours_utc;
+        let each = format!(
+            "tied, {} record{} each",
+            self.peak_records,
+            if self.peak_records == 1 { "" } else { "s" }
+        );
+        match hours.as_slice() {
+            [] => format!("{:02}:00 UTC", self.peak_hour_utc),
+            [one] => format!("{one:02}:00 UTC"),
+            all if all.len() == 24 => "no hour stands out".to_string(),
+            [first, .., last] if hours.windows(2).all(|w| w[1] == w[0] + 1) => {
+                format!("{first:02}:00-{last:02}:00 UTC ({each})")
+            }
+            many => {
+                let listed: Vec<String> = many.iter().map(|h| format!("{h:02}:00")).collect();
+                format!("{} UTC ({each})", listed.join(", "))
+            }
+        }
+    }
 }
 
 /// Every entity's limits, the most hours first, then by key.
@@ -62,9 +92,11 @@ pub fn per_entity(records: &[RateLimitRecord]) -> BTreeMap<String, Vec<NearLimit
     }
     let mut entities: BTreeMap<String, Vec<NearLimit>> = BTreeMap::new();
     for ((entity, key, namespace), sum) in sums {
-        let peak = (0..24u8)
-            .max_by_key(|&h| (sum.by_hour[usize::from(h)], std::cmp::Reverse(h)))
-            .unwrap_or(0);
+        let most = sum.by_hour.iter().copied().max().unwrap_or(0);
+        let tied: Vec<u8> = (0..24u8)
+            .filter(|&h| sum.by_hour[usize::from(h)] == most)
+            .collect();
+        let peak = tied.first().copied().unwrap_or(0);
         entities.entry(entity).or_default().push(NearLimit {
             limit_key: key,
             namespace,
@@ -72,6 +104,8 @@ pub fn per_entity(records: &[RateLimitRecord]) -> BTreeMap<String, Vec<NearLimit
             near_limit_hours: u32::try_from(sum.hours.len()).unwrap_or(u32::MAX),
             records: sum.records,
             peak_hour_utc: peak,
+            peak_hours_utc: tied,
+            peak_records: most,
             hours: sum.hours.into_iter().collect(),
         });
     }
@@ -259,5 +293,23 @@ mod tests {
             24,
             "hour 05:00 near both is one hour"
         );
+    }
+
+    #[test]
+    fn the_peak_says_when_hours_tie() {
+        let per = |records: &[RateLimitRecord]| per_entity(records)["a"][0].clone();
+        let one = per(&[record("a", "k1", 2, 1, 3), record("a", "k1", 5, 1, 1)]);
+        assert_eq!(one.peak(), "02:00 UTC");
+        let run = per(&[
+            record("a", "k1", 9, 1, 2),
+            record("a", "k1", 10, 1, 2),
+            record("a", "k1", 11, 1, 2),
+            record("a", "k1", 3, 1, 1),
+        ]);
+        assert_eq!(run.peak(), "09:00-11:00 UTC (tied, 2 records each)");
+        let apart = per(&[record("a", "k1", 2, 1, 1), record("a", "k1", 5, 1, 1)]);
+        assert_eq!(apart.peak(), "02:00, 05:00 UTC (tied, 1 record each)");
+        let all: Vec<_> = (0..24).map(|h| record("a", "k1", h, 1, 1)).collect();
+        assert_eq!(per(&all).peak(), "no hour stands out");
     }
 }

@@ -37,16 +37,18 @@ pub fn facts(e: &Evidence) -> String {
                 .filter(|h| h.limit_key == near.limit_key)
                 .map(|h| h.hour.date_naive())
                 .collect();
+            let when = match near.peak_hours_utc.len() {
+                0 | 1 => format!("most often at {}", near.peak()),
+                _ => format!("its busiest hours {}", near.peak()),
+            };
             text.push_str(&format!(
-                " It came near the limit {} (namespace {}) in {} hour{} on {} day{}, most \
-                 often at {:02}:00 UTC.",
+                " It came near the limit {} (namespace {}) in {} hour{} on {} day{}, {when}.",
                 near.limit_key,
                 near.namespace,
-                near.near_limit_hours,
+                thousands(i64::from(near.near_limit_hours)),
                 plural(near.near_limit_hours as usize),
                 days.len(),
                 plural(days.len()),
-                near.peak_hour_utc
             ));
             let limits = e.limits.as_deref().unwrap_or_default();
             if limits.len() > 1 {
@@ -268,12 +270,12 @@ fn strip(html: &mut String, e: &Evidence) {
     for l in limits {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\" data-field=\"nearLimitHours\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:02}:00</td></tr>",
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\" data-field=\"nearLimitHours\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             escape(&l.limit_key),
             l.limit_value.map(thousands).unwrap_or_default(),
             l.near_limit_hours,
             l.records,
-            l.peak_hour_utc
+            escape(&l.peak())
         );
     }
     html.push_str("</tbody></table>");

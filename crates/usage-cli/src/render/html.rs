@@ -154,7 +154,7 @@ fn near_limit_strips(html: &mut String, days: DayWindow, clients: &[ClientReport
         for limit in &client.limits {
             let _ = write!(
                 html,
-                "<h3>{} · <code>{}</code>{} · {} hours, peak {:02}:00</h3>",
+                "<h3>{} · <code>{}</code>{} · {} hours, peak {}</h3>",
                 escape(&client.oauth_client_name),
                 escape(&limit.limit_key),
                 limit
@@ -162,7 +162,7 @@ fn near_limit_strips(html: &mut String, days: DayWindow, clients: &[ClientReport
                     .map(|v| format!(" ({})", thousands(v)))
                     .unwrap_or_default(),
                 limit.near_limit_hours,
-                limit.peak_hour_utc
+                escape(&limit.peak())
             );
             hour_strip(
                 html,

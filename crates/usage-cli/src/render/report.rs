@@ -78,11 +78,11 @@ fn limit_name(key: &str, value: Option<i64>) -> String {
 /// `near client.credentials.token.rate.per.minute (600): 14 hours, peak 02:00 UTC`.
 pub fn near_line(limit: &NearLimit) -> String {
     format!(
-        "near {}: {} hour{}, peak {:02}:00 UTC",
+        "near {}: {} hour{}, peak {}",
         limit_name(&limit.limit_key, limit.limit_value),
-        limit.near_limit_hours,
+        thousands(i64::from(limit.near_limit_hours)),
         if limit.near_limit_hours == 1 { "" } else { "s" },
-        limit.peak_hour_utc
+        limit.peak()
     )
 }
 
