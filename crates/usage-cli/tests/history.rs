@@ -518,3 +518,230 @@ async fn a_dataset_on_s3_answers_as_the_directory() {
         assert_eq!(text(&remote.stdout), text(&local.stdout), "{args:?}");
     }
 }
+
+/// The oracle: every limits figure of `report`, `evidence` and `check --max-limit-hours` is
+/// what DuckDB's SQL computes straight from a `sync` of the fake's story (several limits, a
+/// key in two namespaces, an entity the org does not know), for windows of 1, 30 and 365
+/// days and one across a month end: per client its distinct hours, per limit its hours,
+/// records, value and tied peak hours, the org line's hours, clients and other entities,
+/// and the clients in breach. Needs python3 with duckdb (`.ci/run` installs it).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs python3 with duckdb: .ci/run runs it"]
+async fn every_limits_figure_is_duckdbs_over_the_synced_story() {
+    use chrono::Datelike as _;
+    use serde_json::Value;
+
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = synced(&fake, "history-oracle", 365, &[]).await;
+    let from = dir.to_str().unwrap().to_string();
+    let last = yesterday();
+    let this_month = last.with_day(1).unwrap();
+    let month_before = (this_month - Days::new(1)).with_day(1).unwrap();
+    let windows = [
+        (last, last),
+        (last - Days::new(29), last),
+        (last - Days::new(364), last),
+        (month_before - Days::new(4), month_before + Days::new(2)),
+    ];
+    let run = |args: Vec<String>| async move {
+        let mut cmd = offline();
+        cmd.args(&args);
+        let out = output(cmd).await;
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let oracle = |first: NaiveDate, last: NaiveDate, max: u64| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/python/duckdb_limits_oracle.py");
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .args([
+                &from,
+                &first.to_string(),
+                &last.to_string(),
+                &max.to_string(),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // The fields the oracle computes, of the tool's limits.
+    let fields = |limits: &Value| -> Vec<Value> {
+        limits
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|l| {
+                let mut kept = serde_json::Map::new();
+                for key in [
+                    "namespace",
+                    "limitKey",
+                    "limitValue",
+                    "nearLimitHours",
+                    "records",
+                    "peakHoursUtc",
+                    "peakRecords",
+                ] {
+                    kept.insert(key.to_string(), l[key].clone());
+                }
+                Value::Object(kept)
+            })
+            .collect()
+    };
+    for (first, last) in windows {
+        let interval = format!("{first}/{last}");
+        let (code, stdout, stderr) = run([
+            "report",
+            "--from",
+            &from,
+            "--interval",
+            &interval,
+            "--format",
+            "json",
+        ]
+        .map(String::from)
+        .to_vec())
+        .await;
+        assert_eq!(code, Some(0), "{interval}: {stderr}");
+        let report: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+        // The breach threshold: under the busiest client, so that some are over.
+        let busiest = report
+            .iter()
+            .filter_map(|c| c["nearLimitHours"].as_u64())
+            .max()
+            .unwrap_or(0);
+        let max = busiest / 2;
+        let truth = oracle(first, last, max);
+
+        // Per client: its distinct hours and its limits.
+        let mut near = 0;
+        for client in &report {
+            let id = client["oauthClientId"].as_str().unwrap();
+            let expected = &truth["clients"][id];
+            assert_eq!(
+                client["nearLimitHours"], expected["nearLimitHours"],
+                "{interval} {id}: distinct hours"
+            );
+            assert_eq!(
+                fields(&client["limits"]),
+                fields(&expected["limits"]),
+                "{interval} {id}: its limits"
+            );
+            near += usize::from(client.get("limits").is_some());
+        }
+        assert_eq!(
+            near,
+            truth["clients"].as_object().unwrap().len(),
+            "{interval}: the clients near a limit"
+        );
+
+        // The org line: each limit's distinct hours, its clients and the other entities.
+        let (_, table, _) = run(["report", "--from", &from, "--interval", &interval]
+            .map(String::from)
+            .to_vec())
+        .await;
+        let org = truth["org"].as_array().unwrap();
+        match table.lines().find(|l| l.starts_with("Near a limit: ")) {
+            None => assert!(org.is_empty(), "{interval}: {org:?}"),
+            Some(line) => {
+                let shown: Vec<&str> = line
+                    .trim_start_matches("Near a limit: ")
+                    .split("; ")
+                    .collect();
+                assert_eq!(shown.len(), org.len().min(3), "{line}");
+                for (said, truth) in shown.iter().zip(org) {
+                    let words: Vec<&str> = said.split_whitespace().collect();
+                    let at = words.iter().position(|w| w.starts_with("hour")).unwrap();
+                    let number = |w: &str| w.replace(',', "").parse::<u64>().unwrap();
+                    assert_eq!(words[0], truth["limitKey"], "{said}");
+                    if words[2] == "in" {
+                        assert_eq!(words[3], truth["namespace"], "{said}");
+                    }
+                    assert_eq!(
+                        number(words[at - 1]),
+                        truth["hours"].as_u64().unwrap(),
+                        "{said}"
+                    );
+                    assert_eq!(
+                        number(words[at + 2]),
+                        truth["clients"].as_u64().unwrap(),
+                        "{said}"
+                    );
+                    let others = truth["others"].as_u64().unwrap();
+                    if others > 0 {
+                        assert!(
+                            said.contains(&format!(" and {others} other entit")),
+                            "{said}"
+                        );
+                    } else {
+                        assert!(!said.contains("other entit"), "{said}");
+                    }
+                }
+            }
+        }
+
+        // check --max-limit-hours: the clients over, with their distinct hours.
+        let (code, stdout, stderr) = run([
+            "check",
+            "--from",
+            &from,
+            "--interval",
+            &interval,
+            "--max-limit-hours",
+            &max.to_string(),
+            "--format",
+            "json",
+        ]
+        .map(String::from)
+        .to_vec())
+        .await;
+        let breaches: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+        let found: std::collections::BTreeMap<String, u64> = breaches
+            .iter()
+            .map(|b| {
+                (
+                    b["oauthClientId"].as_str().unwrap().to_string(),
+                    b["value"].as_f64().unwrap() as u64,
+                )
+            })
+            .collect();
+        let expected: std::collections::BTreeMap<String, u64> =
+            serde_json::from_value(truth["breaches"].clone()).unwrap();
+        assert_eq!(found, expected, "{interval} --max-limit-hours {max}");
+        assert_eq!(
+            code,
+            Some(if expected.is_empty() { 0 } else { 5 }),
+            "{stderr}"
+        );
+
+        // evidence: the busiest client's limits.
+        if let Some(client) = report
+            .iter()
+            .find(|c| c["nearLimitHours"].as_u64() == Some(busiest))
+        {
+            let id = client["oauthClientId"].as_str().unwrap();
+            let (code, stdout, stderr) = run([
+                "evidence",
+                "--client",
+                id,
+                "--from",
+                &from,
+                "--interval",
+                &interval,
+                "--format",
+                "json",
+            ]
+            .map(String::from)
+            .to_vec())
+            .await;
+            assert_eq!(code, Some(0), "{stderr}");
+            let case: Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(
+                fields(&case["limits"]),
+                fields(&truth["clients"][id]["limits"]),
+                "{interval} evidence {id}"
+            );
+        }
+    }
+}

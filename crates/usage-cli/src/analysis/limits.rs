@@ -312,4 +312,82 @@ mod tests {
         let all: Vec<_> = (0..24).map(|h| record("a", "k1", h, 1, 1)).collect();
         assert_eq!(per(&all).peak(), "no hour stands out");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A record of one of a few entities, keys and namespaces, in a window of `days`.
+        fn records(days: u32) -> impl Strategy<Value = Vec<RateLimitRecord>> {
+            let one = (
+                0..4usize,
+                0..2usize,
+                0..2usize,
+                0..days * 24,
+                0..4i64,
+                proptest::option::of(0..1000i64),
+            )
+                .prop_map(|(entity, key, namespace, hour, count, max)| {
+                    RateLimitRecord {
+                        bucket_start: chrono::Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+                            + chrono::Duration::hours(i64::from(hour)),
+                        entity_id: Some(["a", "b", "c", "x"][entity].into()),
+                        limit_key: Some(["k1", "k2"][key].into()),
+                        namespace: Some(["platform.api", "auth.api"][namespace].into()),
+                        max,
+                        count,
+                    }
+                });
+            proptest::collection::vec(one, 0..200)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn hours_are_distinct_and_bounded(days in 1u32..4, records in records(3)) {
+                let records: Vec<_> = records
+                    .into_iter()
+                    .filter(|r| r.bucket_start
+                        < chrono::Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+                            + chrono::Duration::days(i64::from(days)))
+                    .collect();
+                let window = days * 24;
+                let per = per_entity(&records);
+                for limits in per.values() {
+                    let client = distinct_hours(limits);
+                    prop_assert!(client <= window);
+                    let sum: u32 = limits.iter().map(|l| l.near_limit_hours).sum();
+                    prop_assert!(client <= sum);
+                    for l in limits {
+                        prop_assert!(l.near_limit_hours >= 1);
+                        prop_assert!(l.near_limit_hours <= client);
+                        prop_assert!(!l.peak_hours_utc.is_empty());
+                        prop_assert!(l.peak_hours_utc.iter().all(|h| *h < 24));
+                        prop_assert!(l.peak_records >= 1 && l.peak_records <= l.records);
+                    }
+                }
+                let top = org_top(&per, |e| e != "x");
+                for org in &top {
+                    let theirs: Vec<u32> = per
+                        .values()
+                        .flatten()
+                        .filter(|l| l.limit_key == org.limit_key && l.namespace == org.namespace)
+                        .map(|l| l.near_limit_hours)
+                        .collect();
+                    prop_assert!(org.near_limit_hours <= window);
+                    prop_assert!(org.near_limit_hours >= theirs.iter().copied().max().unwrap_or(0));
+                    prop_assert!(org.near_limit_hours <= theirs.iter().sum::<u32>());
+                    prop_assert_eq!(org.clients + org.other_entities, theirs.len());
+                }
+                // Each (namespace, key) with a counted record is one line of the org's.
+                let limits: std::collections::BTreeSet<_> = records
+                    .iter()
+                    .filter(|r| r.count > 0)
+                    .map(|r| (r.namespace.clone(), r.limit_key.clone()))
+                    .collect();
+                prop_assert_eq!(top.len(), limits.len());
+            }
+        }
+    }
 }
