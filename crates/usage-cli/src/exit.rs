@@ -24,6 +24,9 @@ pub mod code {
     /// `check`: nothing judged is breached, but a rule could not be judged (its data could
     /// not be read; which rule and why are on stdout): a gate must not pass on it.
     pub const NOT_JUDGED: u8 = 6;
+    /// What was asked for is not there: an OAuth client with no usage in the window, a
+    /// namespace the org does not have. The lookup was sent; nothing else was.
+    pub const NOT_FOUND: u8 = 7;
     /// Interrupted (Ctrl-C).
     pub const INTERRUPTED: u8 = 130;
 }
@@ -64,6 +67,8 @@ pub enum Failure {
     Breached(usize),
     /// `check` found no breach but could not judge this many rules (printed on stdout).
     NotJudged(usize),
+    /// What was asked for is not in the org or the window (after the lookup).
+    NotFound(String),
     /// Ctrl-C; `resume` is the command that waits for the query again.
     Interrupted { resume: Option<String> },
 }
@@ -103,6 +108,7 @@ impl Failure {
             Failure::TimedOut { .. } => code::TIMED_OUT,
             Failure::Breached(_) => code::BREACHED,
             Failure::NotJudged(_) => code::NOT_JUDGED,
+            Failure::NotFound(_) => code::NOT_FOUND,
             Failure::Interrupted { .. } => code::INTERRUPTED,
         }
     }
@@ -131,7 +137,9 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(text) | Failure::Malformed(text) => f.write_str(text),
+            Failure::Usage(text) | Failure::Malformed(text) | Failure::NotFound(text) => {
+                f.write_str(text)
+            }
             Failure::Api(e) | Failure::Ended(e) | Failure::TimedOut { error: e, .. } => {
                 write!(f, "{e}")
             }

@@ -72,6 +72,29 @@ async fn limits_shows_the_raised_limit_and_the_change_requests_in_every_format()
     let requests = json["changeRequests"].as_array().unwrap();
     assert_eq!(requests.len(), 3, "{requests:?}");
     assert!(requests.iter().all(|r| r["namespace"] == "platform.api"));
+    let auth = against(&fake)
+        .args(["limits", "--namespace", "auth.api", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(auth.status.code(), Some(0), "{}", text(&auth.stderr));
+    let auth: Value = serde_json::from_slice(&auth.stdout).unwrap();
+    let requests = auth["changeRequests"].as_array().unwrap();
+    assert_eq!(requests.len(), 1, "auth.api's own: {requests:?}");
+    assert_eq!(
+        requests[0]["currentValue"], 300.0,
+        "its value now, in auth.api"
+    );
+    // A namespace the org does not have: not found (exit 7), said so.
+    let missing = against(&fake)
+        .args(["limits", "--namespace", "no.such.namespace"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(7), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("no such namespace"),
+        "{}",
+        text(&missing.stderr)
+    );
 
     let csv = against(&fake)
         .args(["limits", "--format", "csv"])
@@ -744,7 +767,26 @@ async fn evidence_puts_one_clients_case_together_from_the_usage_and_the_limits()
         text(&summary.stdout)
     );
 
-    // An unknown client: exit 2 after the usage lookup, nothing of the limits asked.
+    // A known id in upper case is the same client, named as the org spells it.
+    let upper = against(&fake)
+        .args([
+            "evidence",
+            "--client",
+            &client.to_ascii_uppercase(),
+            "--since",
+            "14d",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(upper.status.code(), Some(0), "{}", text(&upper.stderr));
+    let upper: Value = serde_json::from_slice(&upper.stdout).unwrap();
+    assert_eq!(upper["oauthClientId"], client);
+    assert_eq!(upper["limits"], case["limits"]);
+
+    // An unknown client: not found (exit 7) after the usage lookup, nothing of the limits
+    // asked.
     let lookup = start().await;
     let out = against(&lookup)
         .args([
@@ -754,7 +796,7 @@ async fn evidence_puts_one_clients_case_together_from_the_usage_and_the_limits()
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no usage of that OAuth client"));
     assert!(lookup.requests(Operation::PostUsageAggregatesQueryJobs) > 0);
     for operation in [
@@ -781,6 +823,18 @@ async fn evidence_puts_one_clients_case_together_from_the_usage_and_the_limits()
             text(&out.stderr)
         );
     }
+    // The format named as the flag and the extension name it, with what evidence writes.
+    let out = against(&fresh)
+        .args(["evidence", "--client", client, "-o", "case.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("writes no csv")
+            && text(&out.stderr).contains("table, json, html"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(fresh.total_requests(), 0);
 
     // Without the permissions: the usage, and what each permission would add.

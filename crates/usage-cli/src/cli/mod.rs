@@ -49,6 +49,8 @@ Exit codes:
   5    check: a rule is breached (the breaches are on stdout)
   6    check: nothing judged is breached, but a rule could not be judged (its data could
        not be read: which rule and why are on stdout); a gate never passes on missing data
+  7    not found: evidence's OAuth client has no usage in the window, limits' namespace is
+       not the org's (the lookup was sent, nothing else)
   130  interrupted (Ctrl-C; for sync, SIGTERM too); the id to resume is printed
        (serve ends 0 on SIGTERM, a service manager's stop)";
 

@@ -2,7 +2,8 @@
 //! limit (or for its vendor): its usage from the source (the API or a dataset), and from the
 //! API the near-limit records, the org's value of the limit, the requests to raise it and
 //! the client's operational events. What cannot be read is said, never a failure: the usage
-//! alone is evidence. An id with no usage in the window is refused (exit 2).
+//! alone is evidence. An id with no usage in the window is not found (exit 7), whatever
+//! the letter case of a known one.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -59,14 +60,15 @@ pub fn plan(args: EvidenceArgs) -> Result<Plan, Failure> {
 
 pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(), Failure> {
     source.check_days(plan.days, "--since/--interval")?;
-    let (name, daily, endpoints) = usage(source, plan).await?;
+    // The org's own spelling of the id: an id matches whatever its letter case.
+    let ((client, name), daily, endpoints) = usage(source, plan).await?;
     let records = match source.rate_limit_records(plan.days).await {
         RateLimits::Records(records) => Ok(records),
         RateLimits::Unavailable(why) => Err(why),
     };
     let mut fetched = Fetched {
         days: plan.days,
-        client_id: plan.client.clone(),
+        client_id: client.clone(),
         client_name: name,
         daily,
         endpoints,
@@ -77,7 +79,7 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         events: Err("--from: the operational events come from the API".into()),
     };
     if let Some(api) = source.api() {
-        limits_family(api, plan, &mut fetched).await;
+        limits_family(api, &client, plan, &mut fetched).await;
     }
     let mut case = Evidence::of(fetched);
     case.facts = evidence::facts(&case);
@@ -97,7 +99,7 @@ async fn usage(
     plan: &Plan,
 ) -> Result<
     (
-        String,
+        (String, String),
         BTreeMap<chrono::NaiveDate, (i64, i64)>,
         Vec<Endpoint>,
     ),
@@ -130,13 +132,20 @@ async fn usage(
         },
     ];
     let mut name = String::new();
+    let mut id = String::new();
     let mut daily: BTreeMap<chrono::NaiveDate, (i64, i64)> = BTreeMap::new();
     let mut by_endpoint: HashMap<(String, String), (i64, i64)> = HashMap::new();
     let mut seen = false;
     source
         .rows(&asks, plan.concurrency, |index, row| {
-            if row.text(Column::OauthClientId) != plan.client {
+            if !row
+                .text(Column::OauthClientId)
+                .eq_ignore_ascii_case(&plan.client)
+            {
                 return Ok(());
+            }
+            if !seen {
+                id = row.text(Column::OauthClientId).to_string();
             }
             seen = true;
             if name.is_empty() {
@@ -164,7 +173,7 @@ async fn usage(
         })
         .await?;
     if !seen {
-        return Err(Failure::Usage(format!(
+        return Err(Failure::NotFound(format!(
             "--client {}: no usage of that OAuth client from {} to {}; check the id \
              (`genesys-usage report` lists the org's clients)",
             crate::untrusted::terminal(&plan.client),
@@ -200,7 +209,7 @@ async fn usage(
             ))
     });
     endpoints.truncate(ENDPOINTS);
-    Ok((name, daily, endpoints))
+    Ok(((id, name), daily, endpoints))
 }
 
 /// What a failed request of the limits family means for the case: a permission to ask
@@ -215,7 +224,7 @@ fn why(error: &usage_ext::Error, permission: &str, adds: &str) -> String {
 
 /// The org's limits (of the namespace the client came near), the change requests of the
 /// last year and the client's operational events in the window.
-async fn limits_family(api: &Api, plan: &Plan, fetched: &mut Fetched) {
+async fn limits_family(api: &Api, client: &str, plan: &Plan, fetched: &mut Fetched) {
     let queries = api.queries();
     // The namespace of the limit the client came near the most: a key may stand in two
     // namespaces, and its value is that namespace's.
@@ -225,7 +234,7 @@ async fn limits_family(api: &Api, plan: &Plan, fetched: &mut Fetched) {
         .ok()
         .and_then(|records| {
             crate::analysis::limits::per_entity(records)
-                .remove(&plan.client)?
+                .remove(client)?
                 .into_iter()
                 .next()
                 .map(|top| top.namespace)
@@ -260,7 +269,7 @@ async fn limits_family(api: &Api, plan: &Plan, fetched: &mut Fetched) {
             while let Some(event) = stream.next().await {
                 match event {
                     Ok(event) => {
-                        if event.entity_id.as_deref() == Some(plan.client.as_str()) {
+                        if event.entity_id.as_deref() == Some(client) {
                             events.push(event);
                         }
                     }

@@ -11,7 +11,7 @@ use crate::commands::declared::{DATA, Declared, writes};
 use crate::exit::Failure;
 use crate::render::limits::LimitsView;
 use crate::session::Session;
-use crate::source::api::{Api, forbidden, today};
+use crate::source::api::{Api, forbidden, not_found, today};
 
 pub const DECLARED: Declared = writes(DATA);
 
@@ -45,7 +45,17 @@ pub fn plan(args: LimitsArgs) -> Result<Plan, Failure> {
 
 pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failure> {
     let queries = api.queries();
-    let limits = queries.organization_limits(&plan.namespace).await?;
+    let limits = match queries.organization_limits(&plan.namespace).await {
+        Ok(limits) => limits,
+        Err(e) if not_found(&e) => {
+            return Err(Failure::NotFound(format!(
+                "--namespace {}: no such namespace in this org (the service answered 404); \
+                 platform.api holds the API's rate limits",
+                plan.namespace
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let today = today();
     let year = DayWindow::new(days_before(today, 365, "limits")?, today)
         .ok_or_else(|| Failure::Usage("the last year has no day".into()))?;

@@ -115,7 +115,21 @@ impl Plan {
                     "--format openmetrics is for `jobs --granularity Day` (Prometheus's backfill)"
                         .into()
                 }
-                other => format!("--format {other:?} is not one this command writes"),
+                // Named as --format and --output's extension name it, with what it writes.
+                other => {
+                    let name = |f: &Format| {
+                        clap::ValueEnum::to_possible_value(f)
+                            .map(|v| v.get_name().to_string())
+                            .unwrap_or_default()
+                    };
+                    let writes: Vec<String> = formats.iter().map(name).collect();
+                    format!(
+                        "this command writes no {} (asked by --format or the --output file's \
+                         extension); it writes {}",
+                        name(&other),
+                        writes.join(", ")
+                    )
+                }
             }));
         }
         Ok(plan)

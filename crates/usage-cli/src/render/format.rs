@@ -13,8 +13,8 @@ pub enum Format {
     Json,
     /// One JSON object per line; streamed.
     Ndjson,
-    /// `report` and `allowance`: one self-contained HTML page (inline SVG and CSS, nothing
-    /// fetched).
+    /// `report`, `allowance` and `evidence`: one self-contained HTML page (inline SVG and
+    /// CSS, nothing fetched).
     Html,
     /// `jobs --granularity Day` only: timestamped samples for Prometheus's backfill
     /// (`promtool tsdb create-blocks-from openmetrics`).

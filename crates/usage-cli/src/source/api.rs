@@ -63,9 +63,18 @@ pub fn day_instants(days: DayWindow) -> String {
 /// Whether `error` is the service refusing the login a permission (403): a command that
 /// can answer without what it asked for goes on, and says which permission would add it.
 pub fn forbidden(error: &usage_ext::Error) -> bool {
+    limits_status(error) == Some(403)
+}
+
+/// Whether a request of the limits family was answered 404: what it named is not there.
+pub fn not_found(error: &usage_ext::Error) -> bool {
+    limits_status(error) == Some(404)
+}
+
+fn limits_status(error: &usage_ext::Error) -> Option<u16> {
     match error {
-        usage_ext::Error::Limits { source, .. } => source.status() == Some(403),
-        _ => false,
+        usage_ext::Error::Limits { source, .. } => source.status(),
+        _ => None,
     }
 }
 
