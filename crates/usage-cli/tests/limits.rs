@@ -761,11 +761,30 @@ async fn evidence_puts_one_clients_case_together_from_the_usage_and_the_limits()
         .args(["evidence", "--client", client, "--since", "14d"])
         .output()
         .unwrap();
-    assert!(
-        text(&summary.stdout).starts_with("From "),
-        "{}",
-        text(&summary.stdout)
-    );
+    let summary = text(&summary.stdout);
+    assert!(summary.starts_with("From "), "{summary}");
+    // Pasteable into a case: the limit's row, the limits it came near, the endpoints, the
+    // requests with their case URLs, and the events per day and definition.
+    for part in [
+        "\nThe limit: client.credentials.token.rate.per.minute (platform.api): the org's value 600, default 300, raised",
+        "\nLimits it came near:\n  platform.api: near ",
+        "\nendpoint ",
+        "\nRequests to raise it (last year):\n",
+        "https://support.genesys.com/cases/",
+        "\nday         operational events",
+        "Rate limit near",
+    ] {
+        assert!(summary.contains(part), "{part:?} in {summary}");
+    }
+    // The events per day add up to the events, in the JSON too.
+    let per_day: u64 = case["eventDays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["events"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_day, case["events"].as_array().unwrap().len() as u64);
+    assert!(case["eventDays"][0]["eventDefinition"] == "Rate limit near");
 
     // A known id in upper case is the same client, named as the org spells it.
     let upper = against(&fake)

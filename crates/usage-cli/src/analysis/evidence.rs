@@ -65,7 +65,20 @@ pub struct ChangeRequest {
 pub struct Event {
     pub date_created: Option<DateTime<Utc>>,
     pub event_definition_id: Option<String>,
+    /// The definition's name, when the definitions could be read.
+    pub event_definition_name: Option<String>,
     pub current_value: Option<String>,
+}
+
+/// The client's operational events of one day and definition: what a support case reads
+/// (a year holds thousands of events of one definition).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDay {
+    pub date: NaiveDate,
+    /// The definition's name, else its id.
+    pub event_definition: String,
+    pub events: usize,
 }
 
 /// Everything the page and the JSON say.
@@ -90,6 +103,8 @@ pub struct Evidence {
     pub change_requests: Option<Vec<ChangeRequest>>,
     /// The client's operational events (`None`: not readable).
     pub events: Option<Vec<Event>>,
+    /// Those events per day and definition, oldest first.
+    pub event_days: Option<Vec<EventDay>>,
     /// The facts a request for a higher limit needs, in one paragraph (written by `render`).
     pub facts: String,
     /// What could not be read, and why.
@@ -110,6 +125,8 @@ pub struct Fetched {
     pub org_limits_namespace: String,
     pub change_requests: Result<Vec<LimitChangeRequestDetails>, String>,
     pub events: Result<Vec<OperationalEvent>, String>,
+    /// The event definitions' names by id (empty when they could not be read).
+    pub event_names: std::collections::HashMap<String, String>,
 }
 
 impl Evidence {
@@ -218,10 +235,17 @@ impl Evidence {
             Ok(all) => Some(
                 all.iter()
                     .filter(|e| e.entity_id.as_deref() == Some(fetched.client_id.as_str()))
-                    .map(|e| Event {
-                        date_created: e.date_created,
-                        event_definition_id: e.event_definition.as_ref().and_then(|d| d.id.clone()),
-                        current_value: e.current_value.clone(),
+                    .map(|e| {
+                        let id = e.event_definition.as_ref().and_then(|d| d.id.clone());
+                        Event {
+                            date_created: e.date_created,
+                            event_definition_name: id
+                                .as_ref()
+                                .and_then(|id| fetched.event_names.get(id))
+                                .cloned(),
+                            event_definition_id: id,
+                            current_value: e.current_value.clone(),
+                        }
                     })
                     .collect(),
             ),
@@ -230,6 +254,25 @@ impl Evidence {
                 None
             }
         };
+        let event_days = events.as_ref().map(|events: &Vec<Event>| {
+            let mut days: BTreeMap<(NaiveDate, String), usize> = BTreeMap::new();
+            for e in events {
+                let Some(at) = e.date_created else { continue };
+                let definition = e
+                    .event_definition_name
+                    .clone()
+                    .or_else(|| e.event_definition_id.clone())
+                    .unwrap_or_default();
+                *days.entry((at.date_naive(), definition)).or_default() += 1;
+            }
+            days.into_iter()
+                .map(|((date, event_definition), events)| EventDay {
+                    date,
+                    event_definition,
+                    events,
+                })
+                .collect()
+        });
         Evidence {
             first_day: fetched.days.first(),
             last_day: fetched.days.last(),
@@ -245,6 +288,7 @@ impl Evidence {
             org_value,
             change_requests,
             events,
+            event_days,
             facts: String::new(),
             missing,
         }

@@ -12,7 +12,7 @@ use crate::exit::Failure;
 use crate::render::limits::NamedEvent;
 use crate::render::output::Sink;
 use crate::session::Session;
-use crate::source::api::Api;
+use crate::source::api::{Api, event_definition_names};
 
 pub const DECLARED: Declared = writes(DATA);
 
@@ -30,21 +30,10 @@ pub fn plan(args: EventsArgs) -> Result<Plan, Failure> {
 
 pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failure> {
     let queries = api.queries();
-    // The names make the table readable; without them the ids still say it all.
-    let names: HashMap<String, String> = match queries.client().get_usage_events_definitions().await
-    {
-        Ok(definitions) => definitions
-            .entities
-            .into_iter()
-            .filter_map(|d| Some((d.id?, d.name?)))
-            .collect(),
-        Err(e) => {
-            session.progress.note(&format!(
-                "events: the event definitions' names are left out: {e}"
-            ));
-            HashMap::new()
-        }
-    };
+    let names: HashMap<String, String> = event_definition_names(api).await.unwrap_or_else(|why| {
+        session.progress.note(&format!("events: {why}"));
+        HashMap::new()
+    });
     let mut sink = Sink::<NamedEvent>::new(session.format, session.csv, session.out()?)
         .map_err(Failure::output)?;
     let mut events = std::pin::pin!(queries.operational_events(&plan.interval)?);

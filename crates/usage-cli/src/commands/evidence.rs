@@ -18,7 +18,7 @@ use crate::exit::Failure;
 use crate::lake::schema::Column;
 use crate::render::evidence;
 use crate::session::Session;
-use crate::source::api::{Api, day_instants, forbidden, today};
+use crate::source::api::{Api, day_instants, event_definition_names, forbidden, today};
 use crate::source::row::Ask;
 use crate::source::{RateLimits, Source};
 
@@ -77,6 +77,7 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         org_limits_namespace: String::new(),
         change_requests: Err("--from: the change requests come from the API".into()),
         events: Err("--from: the operational events come from the API".into()),
+        event_names: HashMap::new(),
     };
     if let Some(api) = source.api() {
         limits_family(api, &client, plan, &mut fetched).await;
@@ -260,6 +261,8 @@ async fn limits_family(api: &Api, client: &str, plan: &Plan, fetched: &mut Fetch
         }),
         None => Err("the last year has no day".into()),
     };
+    // Best effort: without the names the events are summarised by definition id.
+    fetched.event_names = event_definition_names(api).await.unwrap_or_default();
     let interval = day_instants(plan.days);
     fetched.events = match queries.operational_events(&interval) {
         Ok(stream) => {

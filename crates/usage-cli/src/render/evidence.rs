@@ -139,6 +139,89 @@ fn summary(out: &mut dyn Write, e: &Evidence) -> io::Result<()> {
         &rows,
         |c| c != "day",
     )?;
+    // What a support case asks next, each pasteable: the limit, the limits it came near,
+    // the endpoints, the requests to raise it, and the events per day.
+    if let Some(org) = &e.org_value {
+        let number = |v: Option<i64>| v.map(thousands).unwrap_or_else(|| "unknown".into());
+        writeln!(
+            out,
+            "\nThe limit: {} ({}): the org's value {}, default {}, {}",
+            untrusted::terminal(&org.key),
+            untrusted::terminal(&org.namespace),
+            number(org.value),
+            number(org.default_value),
+            if org.raised { "raised" } else { "not raised" }
+        )?;
+    }
+    if let Some(limits) = e.limits.as_ref().filter(|l| !l.is_empty()) {
+        writeln!(out, "\nLimits it came near:")?;
+        for l in limits {
+            writeln!(
+                out,
+                "  {}: {}",
+                untrusted::terminal(&l.namespace),
+                untrusted::terminal(&crate::render::report::near_line(l))
+            )?;
+        }
+    }
+    if !e.top_endpoints.is_empty() {
+        writeln!(out)?;
+        let rows: Vec<Vec<String>> = e
+            .top_endpoints
+            .iter()
+            .map(|ep| {
+                vec![
+                    format!("{} {}", ep.http_method, ep.template_uri),
+                    thousands(ep.request_count),
+                    thousands(ep.status429),
+                    percent(ep.status429, ep.request_count),
+                ]
+            })
+            .collect();
+        write_table(
+            out,
+            &["endpoint", "requests", "429s", "429 %"],
+            &rows,
+            |c| c != "endpoint",
+        )?;
+    }
+    if let Some(requests) = e.change_requests.as_ref().filter(|r| !r.is_empty()) {
+        writeln!(out, "\nRequests to raise it (last year):")?;
+        for r in requests {
+            let day = |d: Option<chrono::DateTime<chrono::Utc>>| {
+                d.map(|d| d.date_naive().to_string())
+                    .unwrap_or_else(|| "-".into())
+            };
+            writeln!(
+                out,
+                "  {} {}: requested {}, value now {}, completed {}, {}",
+                day(r.date_created),
+                untrusted::terminal(r.status.as_deref().unwrap_or("?")),
+                r.requested_value,
+                r.current_value
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                day(r.date_completed),
+                untrusted::terminal(&r.support_case_url)
+            )?;
+        }
+    }
+    if let Some(days) = e.event_days.as_ref().filter(|d| !d.is_empty()) {
+        writeln!(out)?;
+        let rows: Vec<Vec<String>> = days
+            .iter()
+            .map(|d| {
+                vec![
+                    d.date.to_string(),
+                    d.event_definition.clone(),
+                    thousands(d.events as i64),
+                ]
+            })
+            .collect();
+        write_table(out, &["day", "operational events", "count"], &rows, |c| {
+            c == "count"
+        })?;
+    }
     for why in &e.missing {
         writeln!(out, "\nNot shown: {}", untrusted::terminal(why))?;
     }
@@ -344,19 +427,19 @@ fn events(html: &mut String, e: &Evidence) {
         return;
     };
     let _ = write!(html, "<h2>Operational events ({})</h2>", events.len());
-    if events.is_empty() {
+    // Per day and definition: a year is thousands of events of one definition.
+    let days = e.event_days.as_deref().unwrap_or_default();
+    if days.is_empty() {
         return;
     }
-    html.push_str("<table><thead><tr><th>when</th><th>event definition</th><th>value</th></tr></thead><tbody>");
-    for ev in events {
+    html.push_str("<table><thead><tr><th>day</th><th>event definition</th><th class=\"n\">events</th></tr></thead><tbody>");
+    for d in days {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ev.date_created
-                .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or_default(),
-            escape(ev.event_definition_id.as_deref().unwrap_or_default()),
-            escape(ev.current_value.as_deref().unwrap_or_default())
+            "<tr><td>{}</td><td>{}</td><td class=\"n\" data-field=\"eventCount\">{}</td></tr>",
+            d.date,
+            escape(&d.event_definition),
+            thousands(d.events as i64)
         );
     }
     html.push_str("</tbody></table>");

@@ -66,6 +66,22 @@ pub fn forbidden(error: &usage_ext::Error) -> bool {
     limits_status(error) == Some(403)
 }
 
+/// The operational event definitions' names by id (one request): they make events
+/// readable; without them the ids still say it all, so a failure is the reason, not an
+/// error.
+pub async fn event_definition_names(
+    api: &Api,
+) -> Result<std::collections::HashMap<String, String>, String> {
+    match api.queries().client().get_usage_events_definitions().await {
+        Ok(definitions) => Ok(definitions
+            .entities
+            .into_iter()
+            .filter_map(|d| Some((d.id?, d.name?)))
+            .collect()),
+        Err(e) => Err(format!("the event definitions' names are left out: {e}")),
+    }
+}
+
 /// Whether a request of the limits family was answered 404: what it named is not there.
 pub fn not_found(error: &usage_ext::Error) -> bool {
     limits_status(error) == Some(404)
