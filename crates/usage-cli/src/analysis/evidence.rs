@@ -4,7 +4,7 @@
 //! default, the org's requests to raise it, the operational events of the client, and the
 //! facts in one paragraph. Computed from what was fetched; written by `render`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -13,6 +13,10 @@ use usage_ext::{DayWindow, OrganizationLimit, RateLimitRecord};
 
 use crate::analysis::limits::{self, NearLimit};
 use crate::analysis::tally::{Endpoint, share};
+use crate::exit::Failure;
+use crate::lake::schema::Column;
+use crate::source::Source;
+use crate::source::row::Ask;
 
 /// One day of the client's usage.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -293,4 +297,126 @@ impl Evidence {
             missing,
         }
     }
+}
+
+/// The endpoints the case lists.
+const ENDPOINTS: usize = 10;
+
+/// The client's name, its requests and 429s by day, and its endpoints (the most 429s, then
+/// requests, first).
+pub async fn client_usage(
+    source: &Source,
+    client: &str,
+    days: DayWindow,
+    concurrency: usize,
+) -> Result<
+    (
+        (String, String),
+        BTreeMap<chrono::NaiveDate, (i64, i64)>,
+        Vec<Endpoint>,
+    ),
+    Failure,
+> {
+    const PURPOSE: &str = "the evidence of one OAuth client";
+    let asks = [
+        Ask {
+            days,
+            columns: Column::ENDPOINT_TOTALS.to_vec(),
+            daily: false,
+            needs: vec![
+                Column::OauthClientId,
+                Column::TemplateUri,
+                Column::HttpMethod,
+            ],
+            purpose: PURPOSE,
+        },
+        Ask {
+            days,
+            columns: vec![
+                Column::OauthClientId,
+                Column::OauthClientName,
+                Column::RequestCount,
+                Column::Status429,
+            ],
+            daily: true,
+            needs: vec![Column::OauthClientId],
+            purpose: PURPOSE,
+        },
+    ];
+    let mut name = String::new();
+    let mut id = String::new();
+    let mut daily: BTreeMap<chrono::NaiveDate, (i64, i64)> = BTreeMap::new();
+    let mut by_endpoint: HashMap<(String, String), (i64, i64)> = HashMap::new();
+    let mut seen = false;
+    source
+        .rows(&asks, concurrency, |index, row| {
+            if !row.text(Column::OauthClientId).eq_ignore_ascii_case(client) {
+                return Ok(());
+            }
+            if !seen {
+                id = row.text(Column::OauthClientId).to_string();
+            }
+            seen = true;
+            if name.is_empty() {
+                name = row.text(Column::OauthClientName).to_string();
+            }
+            let (requests, limited) = (
+                row.count(Column::RequestCount),
+                row.count(Column::Status429),
+            );
+            let add = |sum: &mut (i64, i64)| {
+                sum.0 = sum.0.saturating_add(requests);
+                sum.1 = sum.1.saturating_add(limited);
+            };
+            match (index, row.date) {
+                (0, _) => add(by_endpoint
+                    .entry((
+                        row.text(Column::HttpMethod).to_string(),
+                        row.text(Column::TemplateUri).to_string(),
+                    ))
+                    .or_default()),
+                (_, Some(date)) => add(daily.entry(date).or_default()),
+                (_, None) => {}
+            }
+            Ok(())
+        })
+        .await?;
+    if !seen {
+        return Err(Failure::NotFound(format!(
+            "--client {}: no usage of that OAuth client from {} to {}; check the id \
+             (`genesys-usage report` lists the org's clients)",
+            crate::untrusted::terminal(client),
+            days.first(),
+            days.last()
+        )));
+    }
+    let mut endpoints: Vec<Endpoint> = by_endpoint
+        .into_iter()
+        .map(
+            |((http_method, template_uri), (request_count, status429))| Endpoint {
+                http_method,
+                template_uri,
+                request_count,
+                status429,
+                new: false,
+                previous_request_count: None,
+            },
+        )
+        .collect();
+    endpoints.sort_by(|a, b| {
+        (
+            b.status429,
+            b.request_count,
+            &a.http_method,
+            &a.template_uri,
+        )
+            .cmp(&(
+                a.status429,
+                a.request_count,
+                &b.http_method,
+                &b.template_uri,
+            ))
+    });
+    endpoints.truncate(ENDPOINTS);
+    Ok(((id, name), daily, endpoints))
 }

@@ -2,21 +2,19 @@
 //! stdout, the worst first (`--format json` or `ndjson` for alert pipelines); exit 0 when
 //! nothing is breached, 5 when a rule is. Rules are checked before anything is sent.
 
-use std::io::Write;
-
 use usage_ext::DayWindow;
 
 use crate::analysis::allowance::{ClientPart, PeriodArg};
 use crate::analysis::billing::{self, Allocation, PeriodAsk};
 use crate::analysis::report::{self, Wants};
 use crate::analysis::rules::{self, Limit, Per, Rule};
-use crate::cli::{CheckArgs, Format, resolve};
+use crate::cli::{CheckArgs, resolve};
 use crate::commands::declared::{DATA, Declared, writes};
 use crate::exit::Failure;
+use crate::render::check::{self, AllocationBreach};
 use crate::render::output::{thousands, whole};
 use crate::session::Session;
 use crate::source::Source;
-use crate::untrusted;
 
 pub const DECLARED: Declared = writes(DATA);
 
@@ -152,15 +150,6 @@ fn rules(args: &CheckArgs) -> Result<Checks, Failure> {
         ));
     }
     Ok(Checks { rules, allocation })
-}
-
-/// A breach of the allocation rule: its line, and its fields for JSON and CSV.
-struct AllocationBreach {
-    line: String,
-    json: serde_json::Value,
-    top: Option<ClientPart>,
-    value: f64,
-    limit: f64,
 }
 
 async fn judge_allocation(
@@ -308,9 +297,10 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         .collect();
     let breaches = rules::judge(&judged, &clients);
     let mut out = session.out()?;
-    write(
+    check::write(
         &mut out,
-        session,
+        session.format,
+        session.csv,
         allocation.as_ref(),
         &breaches,
         &not_judged,
@@ -330,116 +320,4 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         ));
         Ok(())
     }
-}
-
-/// The breaches, the allocation's first, in the session's format.
-fn write(
-    out: &mut dyn Write,
-    session: &Session,
-    allocation: Option<&AllocationBreach>,
-    breaches: &[rules::Breach],
-    not_judged: &[rules::NotJudged],
-) -> std::io::Result<()> {
-    match session.format {
-        Format::Json => {
-            let mut all: Vec<serde_json::Value> =
-                allocation.iter().map(|a| a.json.clone()).collect();
-            for breach in breaches {
-                all.push(serde_json::to_value(breach).map_err(std::io::Error::other)?);
-            }
-            for n in not_judged {
-                all.push(serde_json::to_value(n).map_err(std::io::Error::other)?);
-            }
-            serde_json::to_writer_pretty(&mut *out, &all).map_err(std::io::Error::other)?;
-            writeln!(out)?;
-        }
-        Format::Ndjson => {
-            if let Some(a) = &allocation {
-                serde_json::to_writer(&mut *out, &a.json).map_err(std::io::Error::other)?;
-                writeln!(out)?;
-            }
-            for breach in breaches {
-                serde_json::to_writer(&mut *out, breach).map_err(std::io::Error::other)?;
-                writeln!(out)?;
-            }
-            for n in not_judged {
-                serde_json::to_writer(&mut *out, n).map_err(std::io::Error::other)?;
-                writeln!(out)?;
-            }
-        }
-        Format::Csv => {
-            let mut writer = csv::Writer::from_writer(&mut *out);
-            writer
-                .write_record([
-                    "oauthClientId",
-                    "oauthClientName",
-                    "httpMethod",
-                    "templateUri",
-                    "limit",
-                    "value",
-                    "limitValue",
-                    "notJudged",
-                ])
-                .map_err(std::io::Error::other)?;
-            if let Some(a) = &allocation {
-                let (id, name) = a.top.as_ref().map_or(("", ""), |c| {
-                    (c.oauth_client_id.as_str(), c.oauth_client_name.as_str())
-                });
-                writer
-                    .write_record(session.csv.record([
-                        id,
-                        name,
-                        "",
-                        "",
-                        "maxAllocationShare",
-                        &a.value.to_string(),
-                        &a.limit.to_string(),
-                        "",
-                    ]))
-                    .map_err(std::io::Error::other)?;
-            }
-            for b in breaches {
-                writer
-                    .write_record(session.csv.record([
-                        b.oauth_client_id.as_str(),
-                        b.oauth_client_name.as_str(),
-                        b.http_method.as_deref().unwrap_or_default(),
-                        b.template_uri.as_deref().unwrap_or_default(),
-                        b.rule.limit.name(),
-                        &b.value.to_string(),
-                        &b.limit.to_string(),
-                        "",
-                    ]))
-                    .map_err(std::io::Error::other)?;
-            }
-            for n in not_judged {
-                writer
-                    .write_record(session.csv.record([
-                        "",
-                        "",
-                        "",
-                        "",
-                        n.rule.limit.name(),
-                        "",
-                        "",
-                        n.not_judged.as_str(),
-                    ]))
-                    .map_err(std::io::Error::other)?;
-            }
-            writer.flush()?;
-        }
-        // Refused before anything is sent: `--format html` is the report's.
-        Format::Table | Format::Html | Format::Openmetrics => {
-            if let Some(a) = &allocation {
-                writeln!(out, "{}", untrusted::terminal(&a.line))?;
-            }
-            for breach in breaches {
-                writeln!(out, "{}", untrusted::terminal(&breach.line()))?;
-            }
-            for n in not_judged {
-                writeln!(out, "{}", untrusted::terminal(&n.line()))?;
-            }
-        }
-    }
-    out.flush()
 }

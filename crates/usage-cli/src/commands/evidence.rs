@@ -5,28 +5,22 @@
 //! alone is evidence. An id with no usage in the window is not found (exit 7), whatever
 //! the letter case of a known one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use futures_util::StreamExt as _;
 use usage_ext::DayWindow;
 
-use crate::analysis::evidence::{Evidence, Fetched};
-use crate::analysis::tally::Endpoint;
+use crate::analysis::evidence::{Evidence, Fetched, client_usage};
 use crate::cli::{EvidenceArgs, Format, Window, resolve};
 use crate::commands::declared::{Declared, writes};
 use crate::exit::Failure;
-use crate::lake::schema::Column;
 use crate::render::evidence;
 use crate::session::Session;
 use crate::source::api::{Api, day_instants, event_definition_names, forbidden, today};
-use crate::source::row::Ask;
 use crate::source::{RateLimits, Source};
 
 /// A text summary, JSON, and the page.
 pub const DECLARED: Declared = writes(&[Format::Table, Format::Json, Format::Html]);
-
-/// The endpoints the case lists.
-const ENDPOINTS: usize = 10;
 
 pub struct Plan {
     pub from: Option<String>,
@@ -61,7 +55,8 @@ pub fn plan(args: EvidenceArgs) -> Result<Plan, Failure> {
 pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(), Failure> {
     source.check_days(plan.days, "--since/--interval")?;
     // The org's own spelling of the id: an id matches whatever its letter case.
-    let ((client, name), daily, endpoints) = usage(source, plan).await?;
+    let ((client, name), daily, endpoints) =
+        client_usage(source, &plan.client, plan.days, plan.concurrency).await?;
     let records = match source.rate_limit_records(plan.days).await {
         RateLimits::Records(records) => Ok(records),
         RateLimits::Unavailable(why) => Err(why),
@@ -91,126 +86,6 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
     evidence::write(&mut out, session.format, &case)
         .and_then(|()| out.flush())
         .map_err(Failure::output)
-}
-
-/// The client's name, its requests and 429s by day, and its endpoints (the most 429s, then
-/// requests, first).
-async fn usage(
-    source: &Source,
-    plan: &Plan,
-) -> Result<
-    (
-        (String, String),
-        BTreeMap<chrono::NaiveDate, (i64, i64)>,
-        Vec<Endpoint>,
-    ),
-    Failure,
-> {
-    const PURPOSE: &str = "the evidence of one OAuth client";
-    let asks = [
-        Ask {
-            days: plan.days,
-            columns: Column::ENDPOINT_TOTALS.to_vec(),
-            daily: false,
-            needs: vec![
-                Column::OauthClientId,
-                Column::TemplateUri,
-                Column::HttpMethod,
-            ],
-            purpose: PURPOSE,
-        },
-        Ask {
-            days: plan.days,
-            columns: vec![
-                Column::OauthClientId,
-                Column::OauthClientName,
-                Column::RequestCount,
-                Column::Status429,
-            ],
-            daily: true,
-            needs: vec![Column::OauthClientId],
-            purpose: PURPOSE,
-        },
-    ];
-    let mut name = String::new();
-    let mut id = String::new();
-    let mut daily: BTreeMap<chrono::NaiveDate, (i64, i64)> = BTreeMap::new();
-    let mut by_endpoint: HashMap<(String, String), (i64, i64)> = HashMap::new();
-    let mut seen = false;
-    source
-        .rows(&asks, plan.concurrency, |index, row| {
-            if !row
-                .text(Column::OauthClientId)
-                .eq_ignore_ascii_case(&plan.client)
-            {
-                return Ok(());
-            }
-            if !seen {
-                id = row.text(Column::OauthClientId).to_string();
-            }
-            seen = true;
-            if name.is_empty() {
-                name = row.text(Column::OauthClientName).to_string();
-            }
-            let (requests, limited) = (
-                row.count(Column::RequestCount),
-                row.count(Column::Status429),
-            );
-            let add = |sum: &mut (i64, i64)| {
-                sum.0 = sum.0.saturating_add(requests);
-                sum.1 = sum.1.saturating_add(limited);
-            };
-            match (index, row.date) {
-                (0, _) => add(by_endpoint
-                    .entry((
-                        row.text(Column::HttpMethod).to_string(),
-                        row.text(Column::TemplateUri).to_string(),
-                    ))
-                    .or_default()),
-                (_, Some(date)) => add(daily.entry(date).or_default()),
-                (_, None) => {}
-            }
-            Ok(())
-        })
-        .await?;
-    if !seen {
-        return Err(Failure::NotFound(format!(
-            "--client {}: no usage of that OAuth client from {} to {}; check the id \
-             (`genesys-usage report` lists the org's clients)",
-            crate::untrusted::terminal(&plan.client),
-            plan.days.first(),
-            plan.days.last()
-        )));
-    }
-    let mut endpoints: Vec<Endpoint> = by_endpoint
-        .into_iter()
-        .map(
-            |((http_method, template_uri), (request_count, status429))| Endpoint {
-                http_method,
-                template_uri,
-                request_count,
-                status429,
-                new: false,
-                previous_request_count: None,
-            },
-        )
-        .collect();
-    endpoints.sort_by(|a, b| {
-        (
-            b.status429,
-            b.request_count,
-            &a.http_method,
-            &a.template_uri,
-        )
-            .cmp(&(
-                a.status429,
-                a.request_count,
-                &b.http_method,
-                &b.template_uri,
-            ))
-    });
-    endpoints.truncate(ENDPOINTS);
-    Ok(((id, name), daily, endpoints))
 }
 
 /// What a failed request of the limits family means for the case: a permission to ask

@@ -3,6 +3,7 @@
 //! through `untrusted` on its way to a terminal or a spreadsheet.
 
 pub mod allowance;
+pub mod check;
 pub mod evidence;
 pub mod format;
 pub mod html;
