@@ -280,9 +280,12 @@ impl UsageQueries {
     /// page followed, oldest first. The spec gives the listing no page or cursor parameter,
     /// only the `after` and `before` timestamps: when the service says a window has more
     /// than a page, the window is halved and each half asked for, until every window fits
-    /// in a page. A request seen in two windows is kept once. More than a page created in
-    /// one millisecond, or more than [`MAX_CHANGE_REQUEST_LISTINGS`] listings, is an error
-    /// naming the operation, never a short answer.
+    /// in a page. Whether `after` and `before` are inclusive upstream does not say: the
+    /// windows are asked a millisecond wider and overlap at their middle, so either reading
+    /// gets every request once (by its id, or without one by what it says), and none
+    /// outside `days`. More than a page created in a millisecond or two, or more than
+    /// [`MAX_CHANGE_REQUEST_LISTINGS`] listings, is an error naming the operation, never a
+    /// short answer.
     pub async fn change_requests(
         &self,
         days: DayWindow,
@@ -293,12 +296,14 @@ impl UsageQueries {
                 .and_utc()
                 .timestamp_millis()
         };
-        let after = start(days.first());
-        let before = days
-            .last()
-            .succ_opt()
-            .map_or(i64::MAX, start)
-            .saturating_sub(1);
+        // Upstream does not say whether `after` and `before` are inclusive. The windows
+        // are asked one millisecond wider on each side and the requests outside the days
+        // dropped after, so either reading gets every request of the days and none other.
+        let (first, end) = (
+            start(days.first()),
+            days.last().succ_opt().map_or(i64::MAX, start),
+        );
+        let (after, before) = (first.saturating_sub(1), end);
         let expand = vec![ChangeRequestExpand::StatusHistory];
         let too_many = |reason: String, snippet: String| Error::Limits {
             operation: "getOrganizationsLimitsChangerequests",
@@ -308,6 +313,7 @@ impl UsageQueries {
         // a one-millisecond window in about 40 listings.
         let mut windows = vec![(after, before)];
         let mut listings = 0usize;
+        // A request is kept once: by its id, or without one by what it says.
         let mut seen: HashSet<String> = HashSet::new();
         let mut found = Vec::new();
         while let Some((from, to)) = windows.pop() {
@@ -333,7 +339,7 @@ impl UsageQueries {
                 .await
                 .map_err(failed("getOrganizationsLimitsChangerequests"))?;
             if let Some(next) = page.next_uri {
-                if to.saturating_sub(from) < 2 {
+                if to.saturating_sub(from) < 3 {
                     return Err(too_many(
                         format!(
                             "more than {CHANGE_REQUESTS_PAGE} change requests in one \
@@ -342,18 +348,31 @@ impl UsageQueries {
                         next.chars().take(120).collect(),
                     ));
                 }
-                // The halves share their middle: a request there comes twice, kept once.
+                // The halves overlap by a millisecond around their middle, so that a
+                // request at the middle instant is inside one of them whether the ends are
+                // inclusive or not; one that comes twice is kept once.
                 let middle = from + (to - from) / 2;
                 windows.push((middle, to));
-                windows.push((from, middle));
+                windows.push((from, middle + 1));
                 continue;
             }
             for request in page.entities {
-                let new = match &request.id {
-                    Some(id) => seen.insert(id.clone()),
-                    None => true,
+                let identity = match &request.id {
+                    Some(id) => format!("id {id}"),
+                    None => format!(
+                        "{:?} {} {} {} {:?} {}",
+                        request.date_created,
+                        request.namespace.as_str(),
+                        request.key,
+                        request.requested_value,
+                        request.status.as_ref().map(|s| s.as_str().to_string()),
+                        request.description
+                    ),
                 };
-                if new {
+                let inside = request
+                    .date_created
+                    .is_none_or(|at| (first..end).contains(&at.timestamp_millis()));
+                if inside && seen.insert(identity) {
                     found.push(request);
                 }
             }
