@@ -37,35 +37,54 @@ fn created(i: i64) -> i64 {
     start + i * 10_320_000
 }
 
+/// The listing of `requests` (each its creation instant and whether it has an id) as a
+/// server pages it honestly: those within `after`/`before` (`inclusive` or not), a page of
+/// `pageSize`, and a `nextUri` when more are inside.
+fn listing(target: &str, requests: &[(i64, bool)], inclusive: bool) -> Act {
+    let (after, before) = (
+        param(target, "after").unwrap_or(i64::MIN),
+        param(target, "before").unwrap_or(i64::MAX),
+    );
+    let within = |t: i64| {
+        if inclusive {
+            after <= t && t <= before
+        } else {
+            after < t && t < before
+        }
+    };
+    let size = param(target, "pageSize").unwrap_or(25) as usize;
+    let inside: Vec<usize> = (0..requests.len())
+        .filter(|&i| within(requests[i].0))
+        .collect();
+    let entities: Vec<_> = inside
+        .iter()
+        .take(size)
+        .map(|&i| {
+            let (at, with_id) = requests[i];
+            let when = DateTime::from_timestamp_millis(at).unwrap();
+            let mut r = json!({"key": "k", "namespace": "platform.api",
+                   "requestedValue": 600.0, "description": format!("d{i}"),
+                   "supportCaseUrl": "u",
+                   "dateCreated": when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)});
+            if with_id {
+                r["id"] = json!(format!("cr-{i:03}"));
+            }
+            r
+        })
+        .collect();
+    let mut body = json!({"entities": entities});
+    if inside.len() > size {
+        body["nextUri"] = json!(format!("{LISTING}?pageNumber=2"));
+    }
+    Act::json(200, body)
+}
+
 #[tokio::test]
 async fn every_change_request_comes_back_once_through_halved_windows() {
-    let server = Hostile::start(|req, _| match req.path() {
+    let requests: Vec<(i64, bool)> = (0..250).map(|i| (created(i), true)).collect();
+    let server = Hostile::start(move |req, _| match req.path() {
         TOKEN => token_ok(),
-        LISTING => {
-            let (after, before) = (
-                param(&req.target, "after").unwrap_or(i64::MIN),
-                param(&req.target, "before").unwrap_or(i64::MAX),
-            );
-            let size = param(&req.target, "pageSize").unwrap_or(25) as usize;
-            let inside: Vec<i64> = (0..250)
-                .filter(|&i| (after..=before).contains(&created(i)))
-                .collect();
-            let entities: Vec<_> = inside
-                .iter()
-                .take(size)
-                .map(|&i| {
-                    let at = DateTime::from_timestamp_millis(created(i)).unwrap();
-                    json!({"id": format!("cr-{i:03}"), "key": "k", "namespace": "platform.api",
-                           "requestedValue": 600.0, "description": "d", "supportCaseUrl": "u",
-                           "dateCreated": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)})
-                })
-                .collect();
-            let mut body = json!({"entities": entities});
-            if inside.len() > size {
-                body["nextUri"] = json!(format!("{LISTING}?pageNumber=2"));
-            }
-            Act::json(200, body)
-        }
+        LISTING => listing(&req.target, &requests, true),
         _ => Act::json(404, json!({"status": 404})),
     })
     .await;
@@ -164,45 +183,14 @@ async fn a_request_at_the_middle_instant_comes_back_once_whatever_the_ends_mean(
     let (from, to) = (first - 1, end);
     let middle = from + (to - from) / 2;
     for inclusive in [true, false] {
+        // Request 250 has no id and sits at the middle instant.
+        let requests: Vec<(i64, bool)> = (0..250)
+            .map(|i| (created(i), true))
+            .chain([(middle, false)])
+            .collect();
         let server = Hostile::start(move |req, _| match req.path() {
             TOKEN => token_ok(),
-            LISTING => {
-                let (after, before) = (
-                    param(&req.target, "after").unwrap_or(i64::MIN),
-                    param(&req.target, "before").unwrap_or(i64::MAX),
-                );
-                let within = |t: i64| {
-                    if inclusive {
-                        after <= t && t <= before
-                    } else {
-                        after < t && t < before
-                    }
-                };
-                let size = param(&req.target, "pageSize").unwrap_or(25) as usize;
-                // Request 250 has no id and sits at the middle instant.
-                let at = |i: i64| if i == 250 { middle } else { created(i) };
-                let inside: Vec<i64> = (0..=250).filter(|&i| within(at(i))).collect();
-                let entities: Vec<_> = inside
-                    .iter()
-                    .take(size)
-                    .map(|&i| {
-                        let when = DateTime::from_timestamp_millis(at(i)).unwrap();
-                        let mut r = json!({"key": "k", "namespace": "platform.api",
-                               "requestedValue": 600.0, "description": format!("d{i}"),
-                               "supportCaseUrl": "u",
-                               "dateCreated": when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)});
-                        if i != 250 {
-                            r["id"] = json!(format!("cr-{i:03}"));
-                        }
-                        r
-                    })
-                    .collect();
-                let mut body = json!({"entities": entities});
-                if inside.len() > size {
-                    body["nextUri"] = json!(format!("{LISTING}?pageNumber=2"));
-                }
-                Act::json(200, body)
-            }
+            LISTING => listing(&req.target, &requests, inclusive),
             _ => Act::json(404, json!({"status": 404})),
         })
         .await;
