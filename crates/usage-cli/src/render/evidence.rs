@@ -158,8 +158,7 @@ fn summary(out: &mut dyn Write, e: &Evidence) -> io::Result<()> {
         for l in limits {
             writeln!(
                 out,
-                "  {}: {}",
-                untrusted::terminal(&l.namespace),
+                "  {}",
                 untrusted::terminal(&crate::render::report::near_line(l))
             )?;
         }

@@ -75,11 +75,17 @@ fn limit_name(key: &str, value: Option<i64>) -> String {
     }
 }
 
-/// `near client.credentials.token.rate.per.minute (600): 14 hours, peak 02:00 UTC`.
+/// `near client.credentials.token.rate.per.minute (600): 14 hours, peak 02:00 UTC`; the
+/// namespace is said when it is not `platform.api` (the rate limits'), where the same key
+/// may stand with another value.
 pub fn near_line(limit: &NearLimit) -> String {
+    let name = limit_name(&limit.limit_key, limit.limit_value);
+    let name = match limit.namespace.as_str() {
+        "platform.api" | "" => name,
+        other => format!("{name} in {other}"),
+    };
     format!(
-        "near {}: {} hour{}, peak {}",
-        limit_name(&limit.limit_key, limit.limit_value),
+        "near {name}: {} hour{}, peak {}",
         thousands(i64::from(limit.near_limit_hours)),
         if limit.near_limit_hours == 1 { "" } else { "s" },
         limit.peak()
