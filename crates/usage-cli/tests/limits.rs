@@ -739,19 +739,30 @@ async fn evidence_puts_one_clients_case_together_from_the_usage_and_the_limits()
         hours,
         "one operational event per near-limit hour and limit"
     );
-    assert_eq!(case["orgValue"]["value"], 600);
-    assert_eq!(case["orgValue"]["defaultValue"], 300);
-    assert_eq!(case["orgValue"]["raised"], true);
+    // The limit it came near the most (whichever it is this fortnight), its value in its
+    // own namespace, and that limit's change requests only: the fake has one for each.
+    let top = &case["limits"][0];
+    let (namespace, key) = (
+        top["namespace"].as_str().unwrap(),
+        top["limitKey"].as_str().unwrap(),
+    );
+    let (value, default, raised) = match (namespace, key) {
+        ("platform.api", "client.credentials.token.rate.per.minute") => (600, 300, true),
+        ("platform.api", "token.rate.per.minute") => (300, 300, false),
+        ("auth.api", "client.credentials.token.rate.per.minute") => (300, 300, false),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(case["orgValue"]["namespace"], namespace);
+    assert_eq!(case["orgValue"]["value"], value);
+    assert_eq!(case["orgValue"]["defaultValue"], default);
+    assert_eq!(case["orgValue"]["raised"], raised);
     let requests = case["changeRequests"].as_array().unwrap();
     assert_eq!(requests.len(), 1, "only the client's limit's: {requests:?}");
-    assert_eq!(
-        requests[0]["key"],
-        "client.credentials.token.rate.per.minute"
-    );
+    assert_eq!(requests[0]["key"], key);
     let facts = case["facts"].as_str().unwrap();
     for part in [
-        "client.credentials.token.rate.per.minute",
-        "600 (default 300, already raised)",
+        key,
+        &format!("{value} (default {default}"),
         &format!(
             "in {} hours",
             case["limits"][0]["nearLimitHours"].as_u64().unwrap()
@@ -771,7 +782,10 @@ async fn evidence_puts_one_clients_case_together_from_the_usage_and_the_limits()
     // Pasteable into a case: the limit's row, the limits it came near, the endpoints, the
     // requests with their case URLs, and the events per day and definition.
     for part in [
-        "\nThe limit: client.credentials.token.rate.per.minute (platform.api): the org's value 600, default 300, raised",
+        &format!(
+            "\nThe limit: {key} ({namespace}): the org's value {value}, default {default}, {}",
+            if raised { "raised" } else { "not raised" }
+        )[..],
         "\nLimits it came near:\n  near ",
         "\nendpoint ",
         "\nRequests to raise it (last year):\n",
