@@ -1,6 +1,7 @@
 //! `check`: the window's usage against rules, for cron and CI. One line per breach on
 //! stdout, the worst first (`--format json` or `ndjson` for alert pipelines); exit 0 when
-//! nothing is breached, 5 when a rule is. Rules are checked before anything is sent.
+//! nothing is breached, 5 when a rule is, 6 when none is but a rule could not be judged (its
+//! data could not be read: it never passes). Rules are checked before anything is sent.
 
 use usage_ext::DayWindow;
 
