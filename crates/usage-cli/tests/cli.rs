@@ -896,16 +896,8 @@ async fn check_prints_each_breach_and_exits_5_and_refuses_bad_rules_before_sendi
     let clients: Vec<serde_json::Value> = serde_json::from_slice(&report.stdout).unwrap();
     // A limit between the week's calmest and busiest client, whatever the week: some over,
     // not all.
-    let shares: Vec<f64> = clients
-        .iter()
-        .map(|c| c["status429Share"].as_f64().unwrap())
-        .collect();
-    let (calmest, busiest) = shares
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
-            (lo.min(*s), hi.max(*s))
-        });
-    assert!(calmest < busiest, "{shares:?}");
+    let (calmest, busiest) = common::share_range(&clients);
+    assert!(calmest < busiest, "{calmest} {busiest}");
     let share = (calmest + busiest) / 2.0;
     let limit = format!("{}%", share * 100.0);
     let over: Vec<&str> = clients

@@ -119,15 +119,7 @@ async fn report_check_and_jobs_from_a_dataset_answer_as_the_api_and_send_nothing
     // Likewise a 429 share between the week's calmest and busiest client, and whether any
     // endpoint (each client's first is its most 429s) got over 100.
     let clients = report.as_array().unwrap();
-    let shares: Vec<f64> = clients
-        .iter()
-        .map(|c| c["status429Share"].as_f64().unwrap())
-        .collect();
-    let (calmest, busiest) = shares
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
-            (lo.min(*s), hi.max(*s))
-        });
+    let (calmest, busiest) = common::share_range(clients);
     let share = format!("{}%", (calmest + busiest) / 2.0 * 100.0);
     let endpoint_over_100 = clients
         .iter()

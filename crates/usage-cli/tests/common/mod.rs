@@ -61,3 +61,14 @@ pub fn scratch(name: &str) -> PathBuf {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// The 429 shares of the calmest and the busiest client of a report's JSON: a threshold
+/// between them is passed by some clients and not by all, whatever the week holds.
+pub fn share_range(clients: &[serde_json::Value]) -> (f64, f64) {
+    clients
+        .iter()
+        .map(|c| c["status429Share"].as_f64().unwrap())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
+            (lo.min(s), hi.max(s))
+        })
+}
