@@ -15,7 +15,8 @@ const SERIES: usize = 10_000;
 const DAYS: u64 = 100;
 
 /// The per-client sums, as DuckDB computes them, with the hours each client spent near its
-/// most-hit limit from the rate-limit table; printed as `id requests 429s hours` lines.
+/// most-hit limit (a namespace and key: the same key in two namespaces is two limits) from
+/// the rate-limit table; printed as `id requests 429s hours` lines.
 const DUCKDB: &str = r#"
 import sys, duckdb
 root, first, last = sys.argv[1:4]
@@ -27,10 +28,10 @@ rows = duckdb.sql(f"""
         GROUP BY 1
     ), near AS (
         SELECT entityId, max(hours) AS hours FROM (
-            SELECT entityId, limitName, count(DISTINCT bucketStart) AS hours
+            SELECT entityId, namespace, limitName, count(DISTINCT bucketStart) AS hours
             FROM read_parquet('{root}/ratelimits/granularity=hour/*/part-0.parquet', hive_partitioning = true)
             WHERE date BETWEEN DATE '{first}' AND DATE '{last}' AND "count" > 0
-            GROUP BY 1, 2
+            GROUP BY 1, 2, 3
         ) GROUP BY 1
     )
     SELECT oauthClientId, requests, limited, coalesce(hours, 0)
