@@ -12,8 +12,8 @@ use crate::analysis::tally::{ClientReport, Tally};
 use crate::exit::Failure;
 use crate::lake::schema::Column;
 use crate::progress::Progress;
+use crate::source::Source;
 use crate::source::row::{Ask, Row};
-use crate::source::{RateLimits, Source};
 
 /// Which of the trend's parts a report asks for, besides the totals.
 #[derive(Clone, Copy)]
@@ -62,10 +62,10 @@ pub async fn near_limits(
     source: &Source,
     report: &mut ClientsReport,
 ) -> Result<Vec<OrgLimit>, String> {
-    let records = match source.rate_limit_records(report.days).await {
-        RateLimits::Records(records) => records,
-        RateLimits::Unavailable(why) => return Err(why),
-    };
+    let records = source
+        .rate_limit_records(report.days)
+        .await
+        .map_err(|why| why.to_string())?;
     let near = limits::per_entity(&records);
     for client in &mut report.clients {
         if let Some(limits) = near.get(&client.oauth_client_id) {
@@ -91,16 +91,15 @@ pub async fn clients(
 ) -> Result<ClientsReport, Failure> {
     source.check_days(days, "--since/--interval")?;
     let before = match previous_window(days).filter(|_| wants.before) {
-        Some(before) if source.holds(before) => Some(before),
-        Some(before) => {
-            if let Source::Dataset(dataset) = source {
+        Some(before) => match source.lacks(before) {
+            None => Some(before),
+            Some(why) => {
                 progress.note(&format!(
-                    "--from: the window before, {before}, is not all in the dataset (it holds {}); no change is shown",
-                    dataset.held()
+                    "the window before, {before}, {why}; no change is shown"
                 ));
+                None
             }
-            None
-        }
+        },
         None => None,
     };
     let endpoint_columns = Column::ENDPOINT_TOTALS.to_vec();

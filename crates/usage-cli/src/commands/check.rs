@@ -274,13 +274,11 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         && wants.before
         && before.is_none()
     {
-        let why = match source {
-            Source::Api(_) => "is past the year the API keeps",
-            Source::Dataset(_) => "is not all in the dataset",
-        };
-        let window = report::previous_window(days)
-            .map(|w| format!(" ({w})"))
-            .unwrap_or_default();
+        let previous = report::previous_window(days);
+        let why = previous
+            .and_then(|w| source.lacks(w))
+            .unwrap_or_else(|| "is before the calendar's first day".into());
+        let window = previous.map(|w| format!(" ({w})")).unwrap_or_default();
         not_judged.extend(rules.iter().filter(|r| r.needs_previous()).map(|rule| {
             rules::NotJudged {
                 rule: rule.clone(),

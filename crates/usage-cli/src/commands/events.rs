@@ -12,7 +12,7 @@ use crate::exit::Failure;
 use crate::render::limits::NamedEvent;
 use crate::render::output::Sink;
 use crate::session::Session;
-use crate::source::api::{Api, event_definition_names};
+use crate::source::api::Api;
 
 pub const DECLARED: Declared = writes(DATA);
 
@@ -30,7 +30,7 @@ pub fn plan(args: EventsArgs) -> Result<Plan, Failure> {
 
 pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failure> {
     let queries = api.queries();
-    let names: HashMap<String, String> = event_definition_names(api).await.unwrap_or_else(|why| {
+    let names: HashMap<String, String> = api.event_definition_names().await.unwrap_or_else(|why| {
         session.progress.note(&format!("events: {why}"));
         HashMap::new()
     });

@@ -1,13 +1,10 @@
 //! `evidence --client ID`: one OAuth client's case for a support ticket asking for a higher
-//! limit (or for its vendor): its usage from the source (the API or a dataset), and from the
-//! API the near-limit records, the org's value of the limit, the requests to raise it and
-//! the client's operational events. What cannot be read is said, never a failure: the usage
-//! alone is evidence. An id with no usage in the window is not found (exit 7), whatever
+//! limit (or for its vendor): its usage, the near-limit records, the org's value of the
+//! limit, the requests to raise it and the client's operational events, each from the
+//! source (the API, or a dataset, which keeps the usage and the records). What cannot be
+//! read is said, never a failure: the usage alone is evidence. An id with no usage in the window is not found (exit 7), whatever
 //! the letter case of a known one.
 
-use std::collections::HashMap;
-
-use futures_util::StreamExt as _;
 use usage_ext::DayWindow;
 
 use crate::analysis::evidence::{Evidence, Fetched, client_usage};
@@ -16,8 +13,8 @@ use crate::commands::declared::{Declared, writes};
 use crate::exit::Failure;
 use crate::render::evidence;
 use crate::session::Session;
-use crate::source::api::{Api, day_instants, event_definition_names, forbidden, today};
-use crate::source::{RateLimits, Source};
+use crate::source::api::today;
+use crate::source::{Family, Source};
 
 /// A text summary, JSON, and the page.
 pub const DECLARED: Declared = writes(&[Format::Table, Format::Json, Format::Html]);
@@ -57,26 +54,42 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
     // The org's own spelling of the id: an id matches whatever its letter case.
     let ((client, name), daily, endpoints) =
         client_usage(source, &plan.client, plan.days, plan.concurrency).await?;
-    let records = match source.rate_limit_records(plan.days).await {
-        RateLimits::Records(records) => Ok(records),
-        RateLimits::Unavailable(why) => Err(why),
-    };
-    let mut fetched = Fetched {
+    let records = said(source.rate_limit_records(plan.days).await);
+    // The namespace of the limit the client came near the most: a key may stand in two
+    // namespaces, and its value is that namespace's.
+    let namespace = records
+        .as_ref()
+        .ok()
+        .and_then(|records| {
+            crate::analysis::limits::per_entity(records)
+                .remove(&client)?
+                .into_iter()
+                .next()
+                .map(|top| top.namespace)
+        })
+        .filter(|namespace| !namespace.is_empty())
+        .unwrap_or_else(|| "platform.api".into());
+    let today = today();
+    let year = today
+        .checked_sub_days(chrono::Days::new(365))
+        .and_then(|first| DayWindow::new(first, today));
+    let fetched = Fetched {
         days: plan.days,
         client_id: client.clone(),
         client_name: name,
         daily,
         endpoints,
         records,
-        org_limits: Err("--from: the org's limits come from the API".into()),
-        org_limits_namespace: String::new(),
-        change_requests: Err("--from: the change requests come from the API".into()),
-        events: Err("--from: the operational events come from the API".into()),
-        event_names: HashMap::new(),
+        org_limits: said(source.organization_limits(&namespace).await),
+        org_limits_namespace: namespace,
+        change_requests: match year {
+            Some(year) => said(source.change_requests(year).await),
+            None => Err("the last year has no day".into()),
+        },
+        events: said(source.operational_events(plan.days, &client).await),
+        // Best effort: without the names the events are summarised by definition id.
+        event_names: source.event_definition_names().await.unwrap_or_default(),
     };
-    if let Some(api) = source.api() {
-        limits_family(api, &client, plan, &mut fetched).await;
-    }
     let mut case = Evidence::of(fetched);
     case.facts = evidence::facts(&case);
     for why in &case.missing {
@@ -88,77 +101,7 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         .map_err(Failure::output)
 }
 
-/// What a failed request of the limits family means for the case: a permission to ask
-/// for, or the error.
-fn why(error: &usage_ext::Error, permission: &str, adds: &str) -> String {
-    if forbidden(error) {
-        format!("the login lacks {permission}, which would add {adds}")
-    } else {
-        format!("{adds}: {error}")
-    }
-}
-
-/// The org's limits (of the namespace the client came near), the change requests of the
-/// last year and the client's operational events in the window.
-async fn limits_family(api: &Api, client: &str, plan: &Plan, fetched: &mut Fetched) {
-    let queries = api.queries();
-    // The namespace of the limit the client came near the most: a key may stand in two
-    // namespaces, and its value is that namespace's.
-    let namespace = fetched
-        .records
-        .as_ref()
-        .ok()
-        .and_then(|records| {
-            crate::analysis::limits::per_entity(records)
-                .remove(client)?
-                .into_iter()
-                .next()
-                .map(|top| top.namespace)
-        })
-        .filter(|namespace| !namespace.is_empty())
-        .unwrap_or_else(|| "platform.api".into());
-    fetched.org_limits_namespace = namespace.clone();
-    fetched.org_limits = queries
-        .organization_limits(&namespace)
-        .await
-        .map_err(|e| why(&e, "the limits' permission", "the org's value of the limit"));
-    let today = today();
-    fetched.change_requests = match today
-        .checked_sub_days(chrono::Days::new(365))
-        .and_then(|first| DayWindow::new(first, today))
-    {
-        Some(year) => queries.change_requests(year).await.map_err(|e| {
-            why(
-                &e,
-                "limits:organization:view",
-                "the org's requests to raise the limit",
-            )
-        }),
-        None => Err("the last year has no day".into()),
-    };
-    // Best effort: without the names the events are summarised by definition id.
-    fetched.event_names = event_definition_names(api).await.unwrap_or_default();
-    let interval = day_instants(plan.days);
-    fetched.events = match queries.operational_events(&interval) {
-        Ok(stream) => {
-            let mut events = Vec::new();
-            let mut stream = std::pin::pin!(stream);
-            let mut failed = None;
-            while let Some(event) = stream.next().await {
-                match event {
-                    Ok(event) => {
-                        if event.entity_id.as_deref() == Some(client) {
-                            events.push(event);
-                        }
-                    }
-                    Err(e) => {
-                        failed = Some(why(&e, "usage:events:view", "the operational events"));
-                        break;
-                    }
-                }
-            }
-            failed.map_or(Ok(events), Err)
-        }
-        Err(e) => Err(why(&e, "usage:events:view", "the operational events")),
-    };
+/// An answer of the limits family as the case holds it: the table, or why it is missing.
+fn said<T>(answer: Family<T>) -> Result<T, String> {
+    answer.map_err(|why| why.to_string())
 }

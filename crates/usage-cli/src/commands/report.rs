@@ -135,7 +135,7 @@ pub async fn exec_query(session: &Session, api: &Api, plan: &QueryPlan) -> Resul
     session
         .progress
         .detail(&format!("report: {spent} requests to the Usage API"));
-    let source = Source::describe_api(api);
+    let source = api.describe();
     let page = Page {
         heading: &heading,
         window: &plan.shown,

@@ -28,7 +28,7 @@ use crate::session::Session;
 use crate::signals::{Signal, Signals};
 use crate::source::api::Api;
 use crate::source::row::Ask;
-use crate::source::{RateLimits, Source};
+use crate::source::{Source, Unavailable};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -50,12 +50,10 @@ struct Snapshot {
 }
 
 /// One org the exporter serves: its profile (a label on its series when several are
-/// served), its own last good data and the client its refreshes use.
+/// served) and its own last good data.
 struct Org {
     profile: Option<String>,
     snapshot: Arc<Mutex<Snapshot>>,
-    /// What its refreshes send through (none from a dataset: nothing is sent).
-    client: Option<usage_ext::Client>,
 }
 
 #[derive(Clone)]
@@ -77,9 +75,7 @@ async fn metrics(State(shared): State<Shared>, headers: HeaderMap) -> impl IntoR
         .iter()
         .map(|org| {
             let snapshot = org.snapshot.lock().unwrap_or_else(|e| e.into_inner());
-            let mut health = snapshot.health;
-            health.api_requests = org.client.as_ref().map_or(0, |c| c.requests_sent());
-            (snapshot.usage.clone(), health)
+            (snapshot.usage.clone(), snapshot.health)
         })
         .collect();
     let scraped: Vec<Scraped<'_>> = shared
@@ -190,27 +186,17 @@ async fn refresh_limits(source: &Source, progress: &Progress, usage: &mut Usage)
     let Some(day) = DayWindow::new(last_day, last_day) else {
         return;
     };
-    let read = match source.rate_limit_records(day).await {
-        RateLimits::Records(records) => {
+    match source.rate_limit_records(day).await {
+        Ok(records) => {
             usage.set_near_limits(&records);
-            true
+            usage.families_up.insert(usage::RATE_LIMIT_AGGREGATES, true);
         }
-        RateLimits::Unavailable(why) => {
-            progress.note(&format!("serve: {why}"));
-            false
-        }
-    };
-    usage.families_up.insert(usage::RATE_LIMIT_AGGREGATES, read);
-    let Some(api) = source.api() else {
-        return;
-    };
+        Err(why) => family_down(progress, usage, usage::RATE_LIMIT_AGGREGATES, &why),
+    }
     const NAMESPACE: &str = "platform.api";
-    let result = api.queries().organization_limits(NAMESPACE).await;
-    usage
-        .families_up
-        .insert(usage::ORGANIZATION_LIMITS, result.is_ok());
-    match result {
+    match source.organization_limits(NAMESPACE).await {
         Ok(limits) => {
+            usage.families_up.insert(usage::ORGANIZATION_LIMITS, true);
             usage.org_limits = limits
                 .into_iter()
                 .map(|l| OrgLimitValue {
@@ -221,7 +207,16 @@ async fn refresh_limits(source: &Source, progress: &Progress, usage: &mut Usage)
                 })
                 .collect();
         }
-        Err(e) => progress.note(&format!("serve: the org's limits are left out: {e}")),
+        Err(why) => family_down(progress, usage, usage::ORGANIZATION_LIMITS, &why),
+    }
+}
+
+/// A family left out: said, and down for the alert when it was asked for and could not be
+/// read. One the source keeps none of (a dataset's org limits) has no gauge: nothing failed.
+fn family_down(progress: &Progress, usage: &mut Usage, family: &'static str, why: &Unavailable) {
+    if let Unavailable::Unread(_) = why {
+        progress.note(&format!("serve: {why}"));
+        usage.families_up.insert(family, false);
     }
 }
 
@@ -246,6 +241,8 @@ async fn refresh_forever(source: &Source, progress: &Progress, plan: &Plan, org:
         {
             let mut s = org.snapshot.lock().unwrap_or_else(|e| e.into_inner());
             s.health.refreshes += 1;
+            // Counted when a refresh ends: a dataset sends none.
+            s.health.api_requests = source.requests_sent();
             match result {
                 Ok(usage) => {
                     s.usage = Arc::new(usage);
@@ -350,10 +347,9 @@ async fn exec_orgs(
     let orgs: Arc<Vec<Org>> = Arc::new(
         sources
             .iter()
-            .map(|(profile, source)| Org {
+            .map(|(profile, _)| Org {
                 profile: profile.clone(),
                 snapshot: Arc::new(Mutex::new(Snapshot::default())),
-                client: source.api().map(|api| api.queries().client().clone()),
             })
             .collect(),
     );

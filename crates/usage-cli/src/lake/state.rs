@@ -57,6 +57,16 @@ pub enum Scope {
     Org(String),
 }
 
+impl Scope {
+    /// Whose numbers they are, as a page states it.
+    pub fn whose(&self) -> String {
+        match self {
+            Scope::Demo => "demo data (the built-in usage-fake; generated, not an org's)".into(),
+            Scope::Org(url) => url.clone(),
+        }
+    }
+}
+
 impl From<String> for Scope {
     fn from(text: String) -> Self {
         if text == "demo" {

@@ -4,14 +4,18 @@
 //! resume when there is one job only), and each job's rows checked before they are handed
 //! out.
 
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::sync::Arc;
 
+use futures_util::StreamExt as _;
 use usage_ext::models::{
-    Granularity, OrganizationPublicApiUsage, OrganizationPublicApiUsageQueryRequest,
+    Granularity, LimitChangeRequestDetails, OperationalEvent, OrganizationPublicApiUsage,
+    OrganizationPublicApiUsageQueryRequest,
 };
 use usage_ext::{
-    DayWindow, PollEvent, PollPolicy, UsageQueries, WindowEvent, WindowJobs, split_days,
+    DayWindow, OrganizationLimit, PollEvent, PollPolicy, RateLimitRecord, UsageQueries,
+    WindowEvent, WindowJobs, split_days,
 };
 use usage_fake::{FakeConfig, FakeService};
 
@@ -20,7 +24,7 @@ use crate::exit::Failure;
 use crate::lake::state::Scope;
 use crate::progress::{Pending, Progress};
 use crate::source::counts;
-use crate::source::rate_limits::RateLimits;
+use crate::source::family::{Family, Unavailable};
 use crate::source::row::{Ask, Row};
 
 /// The fake `--demo` runs against: the own reporting client's 4 series and 120 of the 240
@@ -35,22 +39,86 @@ pub fn demo_config() -> FakeConfig {
 
 impl Api {
     /// The hourly near-limit records of `days`: one request (the rate-limit aggregates).
-    pub async fn rate_limit_records(&self, days: DayWindow) -> RateLimits {
+    pub async fn rate_limit_records(&self, days: DayWindow) -> Family<Vec<RateLimitRecord>> {
         let interval = day_instants(days);
-        match self
-            .queries
+        self.queries
             .rate_limit_records(&interval, usage_ext::Bucket::Hour)
             .await
-        {
-            Ok(records) => RateLimits::Records(records),
-            Err(e) if forbidden(&e) => RateLimits::Unavailable(
-                "the limits are left out: the login lacks analytics:rateLimitAggregate:view, \
-                 which would add the limits each client came near and when"
-                    .into(),
-            ),
-            Err(e) => RateLimits::Unavailable(format!("the limits are left out: {e}")),
+            .map_err(|e| {
+                unread(
+                    &e,
+                    "analytics:rateLimitAggregate:view",
+                    "the limits each client came near and when",
+                )
+            })
+    }
+
+    /// The org's limits in `namespace` (three requests).
+    pub async fn organization_limits(&self, namespace: &str) -> Family<Vec<OrganizationLimit>> {
+        self.queries
+            .organization_limits(namespace)
+            .await
+            .map_err(|e| unread(&e, "the limits' permission", "the org's value of the limit"))
+    }
+
+    /// The org's requests to raise a limit, made in `days`, of every namespace.
+    pub async fn change_requests(&self, days: DayWindow) -> Family<Vec<LimitChangeRequestDetails>> {
+        self.queries.change_requests(days).await.map_err(|e| {
+            unread(
+                &e,
+                "limits:organization:view",
+                "the org's requests to raise the limit",
+            )
+        })
+    }
+
+    /// The operational events of `days` whose entity is `entity`, every page read: an
+    /// error on a later page loses the whole answer rather than shortening it.
+    pub async fn operational_events(
+        &self,
+        days: DayWindow,
+        entity: &str,
+    ) -> Family<Vec<OperationalEvent>> {
+        let why = |e: &usage_ext::Error| unread(e, "usage:events:view", "the operational events");
+        let stream = self
+            .queries
+            .operational_events(&day_instants(days))
+            .map_err(|e| why(&e))?;
+        let mut stream = std::pin::pin!(stream);
+        let mut events = Vec::new();
+        while let Some(event) = stream.next().await {
+            let event = event.map_err(|e| why(&e))?;
+            if event.entity_id.as_deref() == Some(entity) {
+                events.push(event);
+            }
+        }
+        Ok(events)
+    }
+
+    /// The operational event definitions' names by id (one request): they make events
+    /// readable; without them the ids still say it all.
+    pub async fn event_definition_names(&self) -> Family<HashMap<String, String>> {
+        match self.queries.client().get_usage_events_definitions().await {
+            Ok(definitions) => Ok(definitions
+                .entities
+                .into_iter()
+                .filter_map(|d| Some((d.id?, d.name?)))
+                .collect()),
+            Err(e) => Err(Unavailable::Unread(format!(
+                "the event definitions' names are left out: {e}"
+            ))),
         }
     }
+}
+
+/// What a failed request of the limits family means: a permission to ask for (403), or
+/// the error.
+fn unread(error: &usage_ext::Error, permission: &str, adds: &str) -> Unavailable {
+    Unavailable::Unread(if forbidden(error) {
+        format!("the login lacks {permission}, which would add {adds}")
+    } else {
+        format!("{adds} are left out: {error}")
+    })
 }
 
 /// The instants of whole UTC days, as the limits family's intervals take them: from the
@@ -64,22 +132,6 @@ pub fn day_instants(days: DayWindow) -> String {
 /// can answer without what it asked for goes on, and says which permission would add it.
 pub fn forbidden(error: &usage_ext::Error) -> bool {
     limits_status(error) == Some(403)
-}
-
-/// The operational event definitions' names by id (one request): they make events
-/// readable; without them the ids still say it all, so a failure is the reason, not an
-/// error.
-pub async fn event_definition_names(
-    api: &Api,
-) -> Result<std::collections::HashMap<String, String>, String> {
-    match api.queries().client().get_usage_events_definitions().await {
-        Ok(definitions) => Ok(definitions
-            .entities
-            .into_iter()
-            .filter_map(|d| Some((d.id?, d.name?)))
-            .collect()),
-        Err(e) => Err(format!("the event definitions' names are left out: {e}")),
-    }
 }
 
 /// Whether a request of the limits family was answered 404: what it named is not there.
@@ -177,6 +229,11 @@ impl Api {
     /// Whose usage this is.
     pub fn scope(&self) -> &Scope {
         &self.scope
+    }
+
+    /// Where its numbers come from, as a page states it.
+    pub fn describe(&self) -> String {
+        self.scope.whose()
     }
 
     /// Every request sent so far (the rate limit this run spent).

@@ -30,8 +30,9 @@ use crate::lake::state::{Scope, SyncState};
 use crate::lake::store::Store;
 use crate::lake::writer::{self, STATE_FILE};
 use crate::progress::Progress;
-use crate::source::rate_limits::RateLimits;
+use crate::source::family::{Family, Unavailable};
 use crate::source::row::{Ask, Row};
+use usage_ext::RateLimitRecord;
 
 /// A synced dataset, its state read and checked.
 pub struct Dataset {
@@ -98,20 +99,23 @@ impl Dataset {
 
     /// The hourly near-limit records of `days` from the rate-limit table, when it holds all
     /// of them; else why not. A day file that does not read is the dataset's failure.
-    pub async fn rate_limit_records(&self, days: DayWindow) -> Result<RateLimits, Failure> {
+    pub async fn rate_limit_records(
+        &self,
+        days: DayWindow,
+    ) -> Result<Family<Vec<RateLimitRecord>>, Failure> {
         let Some(held) = self.state.rate_limit_days else {
-            return Ok(RateLimits::Unavailable(
+            return Ok(Err(Unavailable::NotKept(
                 "--from: the dataset keeps no rate-limit records (a sync whose login may read \
                  the rate-limit aggregates keeps them); the limits are left out"
                     .into(),
-            ));
+            )));
         };
         if days.first() < held.first_day || days.last() > held.last_day {
-            return Ok(RateLimits::Unavailable(format!(
+            return Ok(Err(Unavailable::Unread(format!(
                 "--from: the dataset holds rate-limit records from {} to {}, not all of {days}; \
                  the limits are left out",
                 held.first_day, held.last_day
-            )));
+            ))));
         }
         let mut records = Vec::new();
         for day in days.first().iter_days().take_while(|d| *d <= days.last()) {
@@ -130,7 +134,7 @@ impl Dataset {
                     .map_err(|reason| Failure::DayFile { place, reason })?,
             );
         }
-        Ok(RateLimits::Records(records))
+        Ok(Ok(records))
     }
 
     /// Where it is, for messages.

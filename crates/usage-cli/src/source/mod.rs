@@ -7,22 +7,23 @@
 pub mod api;
 pub mod counts;
 pub mod dataset;
-pub mod rate_limits;
+pub mod family;
 pub mod row;
 
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::sync::Arc;
 
 use chrono::{Days, NaiveDate};
-use usage_ext::{DayWindow, earliest_first_day};
+use usage_ext::models::{LimitChangeRequestDetails, OperationalEvent};
+use usage_ext::{DayWindow, OrganizationLimit, RateLimitRecord, earliest_first_day};
 
 use crate::config::Login;
 use crate::exit::Failure;
-use crate::lake::state::Scope;
 use crate::progress::{Pending, Progress};
 use crate::source::api::{Api, today};
 use crate::source::dataset::Dataset;
-pub use crate::source::rate_limits::RateLimits;
+pub use crate::source::family::{Family, Unavailable};
 use crate::source::row::{Ask, Row};
 
 /// The API, or a dataset read instead of it (`--from`).
@@ -74,25 +75,53 @@ impl Source {
         }
     }
 
-    /// The API, when it is the source (the limits family is asked of it alone).
-    pub fn api(&self) -> Option<&Api> {
-        match self {
-            Source::Api(api) => Some(api),
-            Source::Dataset(_) => None,
-        }
-    }
-
     /// The hourly near-limit records of `days` (the rate-limit aggregates), or why there
     /// are none to show: a login without the permission, a dataset that keeps none, a
-    /// failed request. Never a failure of the command: the usage stands without them.
-    pub async fn rate_limit_records(&self, days: DayWindow) -> RateLimits {
+    /// failed request.
+    pub async fn rate_limit_records(&self, days: DayWindow) -> Family<Vec<RateLimitRecord>> {
         match self {
             Source::Api(api) => api.rate_limit_records(days).await,
             Source::Dataset(dataset) => {
                 dataset.rate_limit_records(days).await.unwrap_or_else(|e| {
-                    RateLimits::Unavailable(format!("the limits are left out: {e}"))
+                    Err(Unavailable::Unread(format!("the limits are left out: {e}")))
                 })
             }
+        }
+    }
+
+    /// The org's limits in `namespace`: their values now, which a dataset does not keep.
+    pub async fn organization_limits(&self, namespace: &str) -> Family<Vec<OrganizationLimit>> {
+        match self {
+            Source::Api(api) => api.organization_limits(namespace).await,
+            Source::Dataset(_) => family::not_kept("org limits"),
+        }
+    }
+
+    /// The org's requests to raise a limit made in `days`, of every namespace.
+    pub async fn change_requests(&self, days: DayWindow) -> Family<Vec<LimitChangeRequestDetails>> {
+        match self {
+            Source::Api(api) => api.change_requests(days).await,
+            Source::Dataset(_) => family::not_kept("change requests"),
+        }
+    }
+
+    /// The operational events of `days` of one entity (an OAuth client's id).
+    pub async fn operational_events(
+        &self,
+        days: DayWindow,
+        entity: &str,
+    ) -> Family<Vec<OperationalEvent>> {
+        match self {
+            Source::Api(api) => api.operational_events(days, entity).await,
+            Source::Dataset(_) => family::not_kept("operational events"),
+        }
+    }
+
+    /// The operational event definitions' names by id.
+    pub async fn event_definition_names(&self) -> Family<HashMap<String, String>> {
+        match self {
+            Source::Api(api) => api.event_definition_names().await,
+            Source::Dataset(_) => family::not_kept("event definitions"),
         }
     }
 
@@ -105,11 +134,14 @@ impl Source {
         }
     }
 
-    /// Whether it can answer for all of `days` (the window before, which is optional).
-    pub fn holds(&self, days: DayWindow) -> bool {
+    /// Why it cannot answer for all of `days`, said after them ("2025-11-01 to ... is past
+    /// the year the API keeps"); `None` when it can.
+    pub fn lacks(&self, days: DayWindow) -> Option<String> {
         match self {
-            Source::Api(_) => days.first() >= earliest_first_day(today()),
-            Source::Dataset(dataset) => dataset.holds(days),
+            Source::Api(_) => (days.first() < earliest_first_day(today()))
+                .then(|| "is past the year the API keeps".to_string()),
+            Source::Dataset(dataset) => (!dataset.holds(days))
+                .then(|| format!("is not all in the dataset (it holds {})", dataset.held())),
         }
     }
 
@@ -158,14 +190,6 @@ impl Source {
         }
     }
 
-    /// Whose usage it is.
-    pub fn scope(&self) -> &Scope {
-        match self {
-            Source::Api(api) => api.scope(),
-            Source::Dataset(dataset) => dataset.scope(),
-        }
-    }
-
     /// What answers, as a report's heading names it.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -177,18 +201,13 @@ impl Source {
     /// Where the numbers come from, as a page states it: the demo's fake or the org, and
     /// the dataset they were read from.
     pub fn describe(&self) -> String {
-        let whose = whose(self.scope());
         match self {
-            Source::Api(_) => whose,
+            Source::Api(api) => api.describe(),
             Source::Dataset(dataset) => {
+                let whose = dataset.scope().whose();
                 format!("{whose}, read from the dataset at {}", dataset.place())
             }
         }
-    }
-
-    /// Where the API's numbers come from, as a page states it.
-    pub fn describe_api(api: &Api) -> String {
-        whose(api.scope())
     }
 
     /// The requests it has sent to the Usage API: none for a dataset, by construction.
@@ -197,13 +216,5 @@ impl Source {
             Source::Api(api) => api.requests_sent(),
             Source::Dataset(_) => 0,
         }
-    }
-}
-
-/// Whose numbers they are, as a page states it.
-fn whose(scope: &Scope) -> String {
-    match scope {
-        Scope::Demo => "demo data (the built-in usage-fake; generated, not an org's)".into(),
-        Scope::Org(url) => url.clone(),
     }
 }
