@@ -971,6 +971,27 @@ async fn serve_from_a_dataset_serves_the_apis_series_and_sends_nothing() {
         sample(&from_dataset, "genesys_usage_exporter_api_requests_total"),
         Some(0.0)
     );
+    // The dataset keeps the near-limit records: the same gauges, the family up. It keeps
+    // no org limits: no `up` series for them (nothing failed), and no value gauges.
+    let near = |body: &str| -> BTreeMap<String, f64> {
+        samples(body)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("genesys_usage_rate_limit_near_"))
+            .collect()
+    };
+    assert!(!near(&from_api).is_empty(), "{from_api}");
+    assert_eq!(near(&from_dataset), near(&from_api));
+    let scraped = samples(&from_dataset);
+    assert_eq!(
+        scraped.get("genesys_usage_family_up{family=\"rate_limit_aggregates\"}"),
+        Some(&1.0),
+        "{from_dataset}"
+    );
+    assert!(
+        !scraped.keys().any(|k| k.contains("organization_limits")
+            || k.starts_with("genesys_usage_rate_limit_value")),
+        "{from_dataset}"
+    );
 }
 
 /// One exit code per signal, every time: Ctrl-C (SIGINT) is an interruption, 130; SIGTERM,
