@@ -114,6 +114,18 @@ pub(crate) fn hour_strip(
             left + f64::from(hour) * cell_w
         );
     }
+    // The quiet cells are one pattern under the grid, not a rectangle each: a year is
+    // 8,760 cells, and most of them are quiet. Its id is unique on the page by where the
+    // strip starts in it.
+    let pattern = format!("quiet-{}", html.len());
+    let _ = write!(
+        html,
+        "<defs><pattern id=\"{pattern}\" x=\"{left}\" y=\"{top}\" width=\"{cell_w}\" height=\"{cell_h}\" patternUnits=\"userSpaceOnUse\"><rect width=\"{:.1}\" height=\"{:.1}\" fill=\"#eeeeee\"/></pattern></defs><rect x=\"{left}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"url(#{pattern})\"/>",
+        cell_w - 2.0,
+        cell_h - 2.0,
+        24.0 * cell_w,
+        days.len() as f64 * cell_h,
+    );
     for (row, day) in days.iter().enumerate() {
         let y = top + row as f64 * cell_h;
         let _ = write!(
@@ -123,10 +135,12 @@ pub(crate) fn hour_strip(
         );
         for hour in 0..24u32 {
             let count = by_cell.get(&(*day, hour)).copied().unwrap_or(0);
-            let fill = if count > 0 { "#D55E00" } else { "#eeeeee" };
+            if count <= 0 {
+                continue;
+            }
             let _ = write!(
                 html,
-                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\"><title>{day} {hour:02}:00 · {count} near-limit records</title></rect>",
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#D55E00\"><title>{day} {hour:02}:00 · {count} near-limit records</title></rect>",
                 left + f64::from(hour) * cell_w,
                 cell_w - 2.0,
                 cell_h - 2.0,
