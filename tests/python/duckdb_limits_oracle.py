@@ -4,14 +4,17 @@ partitioning on), independently of the tool's code.
 
 python3 duckdb_limits_oracle.py DIR FIRST LAST MAX_HOURS  (days, both included)
 prints {"clients": {id: {"nearLimitHours": n, "limits": [{namespace, limitKey, limitValue,
-nearLimitHours, records, peakHoursUtc, peakRecords}]}}, "org": [{namespace, limitKey,
-hours, clients, others}], "breaches": {id: hours}}
+nearLimitHours, records, peakHoursUtc, peakRecords, users}]}}, "org": [{namespace, limitKey,
+hours, clients, others, users}], "breaches": {id: hours}}
 
 - A client is an OAuth client with usage in the window; any other entity is "other".
 - A client's hours are the distinct hours with a record for any of its limits; a limit's
   hours are its distinct hours; the org's hours of a limit are the distinct hours any
   entity had a record for it. A record with a count of 0 is no hour.
 - The peak: the hours of the day (UTC) tied at the most records of that limit.
+- Users (`userId`, a limit per user of an app) are shown with their app, never counted as
+  entities: a limit's users are the distinct ones its records name; the org's are the
+  distinct (app, user) pairs.
 - A breach of MAX_HOURS: a client with more distinct hours than that."""
 
 import json
@@ -24,8 +27,8 @@ con = duckdb.connect()
 con.execute(
     f"""
     CREATE VIEW records AS
-    SELECT bucketStart AS hour, entityId AS entity, namespace, limitName AS key, "max" AS value,
-           "count" AS n
+    SELECT bucketStart AS hour, entityId AS entity, userId AS "user", namespace,
+           limitName AS key, "max" AS value, "count" AS n
     FROM read_parquet('{root}/ratelimits/**/*.parquet', hive_partitioning = true)
     WHERE granularity = 'hour' AND "count" > 0
       AND CAST(bucketStart AS DATE) BETWEEN DATE '{first}' AND DATE '{last}'
@@ -62,13 +65,13 @@ per_limit = con.execute(
         WHERE b.n = p.most GROUP BY ALL
     )
     SELECT r.entity, r.namespace, r.key, arg_max(r.value, r.hour), count(DISTINCT r.hour),
-           sum(r.n), t.hours, t.most
+           sum(r.n), t.hours, t.most, list_sort(list_distinct(list(r."user")))
     FROM records r JOIN tied t USING (entity, namespace, key)
     WHERE r.entity IN (SELECT id FROM clients)
     GROUP BY r.entity, r.namespace, r.key, t.hours, t.most
     """
 ).fetchall()
-for entity, namespace, key, value, hours, records, peak, most in per_limit:
+for entity, namespace, key, value, hours, records, peak, most, users in per_limit:
     clients[entity]["limits"].append(
         {
             "namespace": namespace,
@@ -78,18 +81,21 @@ for entity, namespace, key, value, hours, records, peak, most in per_limit:
             "records": int(records),
             "peakHoursUtc": list(peak),
             "peakRecords": int(most),
+            "users": list(users),
         }
     )
 for client in clients.values():
     client["limits"].sort(key=lambda l: (-l["nearLimitHours"], l["limitKey"], l["namespace"]))
 
 org = [
-    {"namespace": ns, "limitKey": key, "hours": hours, "clients": known, "others": others}
-    for ns, key, hours, known, others in con.execute(
+    {"namespace": ns, "limitKey": key, "hours": hours, "clients": known, "others": others,
+     "users": users}
+    for ns, key, hours, known, others, users in con.execute(
         """
         SELECT namespace, key, count(DISTINCT hour),
                count(DISTINCT entity) FILTER (WHERE entity IN (SELECT id FROM clients)),
-               count(DISTINCT entity) FILTER (WHERE entity NOT IN (SELECT id FROM clients))
+               count(DISTINCT entity) FILTER (WHERE entity NOT IN (SELECT id FROM clients)),
+               count(DISTINCT entity || '/' || "user")
         FROM records GROUP BY ALL
         ORDER BY 3 DESC, key, namespace
         """

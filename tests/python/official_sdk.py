@@ -190,7 +190,25 @@ def limits_family(api, today):
         m.stats.count for r in records.results for d in r.data for m in d.metrics
     )
     assert recorded == seen, (recorded, seen)
-    return f"{len(keys)} limits, {len(requests.entities)} change requests, {seen} events = {recorded} near-limit records"
+    # Grouped by user too: the per-user limit's records name users, the others none, and
+    # the records add up the same.
+    query.group_by = ["entityId", "userId", "limitName"]
+    by_user = analytics.post_analytics_ratelimits_aggregates_query(query)
+    assert sum(
+        m.stats.count for r in by_user.results for d in r.data for m in d.metrics
+    ) == seen
+    users = {
+        r.group["userId"]
+        for r in by_user.results
+        if r.group.get("limitName") == "org.app.user.rate.per.minute"
+    }
+    assert len(users) == 2, users
+    assert all(
+        "userId" not in r.group
+        for r in by_user.results
+        if r.group.get("limitName") != "org.app.user.rate.per.minute"
+    )
+    return f"{len(keys)} limits, {len(requests.entities)} change requests, {seen} events = {recorded} near-limit records, of {len(users)} users for the per-user limit"
 
 
 if __name__ == "__main__":

@@ -214,9 +214,20 @@ fn jobs_and_queries_agree_and_ndjson_streams_every_row() {
                 ("platform.api", "client.credentials.token.rate.per.minute") => 600,
                 ("platform.api", "token.rate.per.minute") => 300,
                 ("auth.api", "client.credentials.token.rate.per.minute") => 300,
+                ("platform.api", "org.app.user.rate.per.minute") => 3000,
                 other => panic!("{other:?}"),
             };
             assert_eq!(limit["limitValue"], value, "{limit}");
+            // A limit per user names its users, with the app; the others name none.
+            let per_user = limit["limitKey"] == "org.app.user.rate.per.minute";
+            assert_eq!(
+                limit
+                    .get("users")
+                    .and_then(|u| u.as_array())
+                    .is_some_and(|u| !u.is_empty()),
+                per_user,
+                "{limit}"
+            );
             assert!(limit["nearLimitHours"].as_u64() >= Some(1), "{limit}");
             assert!(limit["peakHourUtc"].as_u64() < Some(24), "{limit}");
         }

@@ -533,17 +533,25 @@ async fn a_dataset_on_s3_answers_as_the_directory() {
 
 /// The oracle: every limits figure of `report`, `evidence` and `check --max-limit-hours` is
 /// what DuckDB's SQL computes straight from a `sync` of the fake's story (several limits, a
-/// key in two namespaces, an entity the org does not know), for windows of 1, 30 and 365
+/// key in two namespaces, an entity the org does not know, an app near a per-user limit as
+/// two users), for windows of 1, 30 and 365
 /// days and one across a month end: per client its distinct hours, per limit its hours,
-/// records, value and tied peak hours, the org line's hours, clients and other entities,
-/// and the clients in breach. Needs python3 with duckdb (`.ci/run` installs it).
+/// records, value, tied peak hours and the users an app was near it as, the org line's
+/// hours, clients, users and other entities, and the clients in breach. Needs python3 with duckdb (`.ci/run` installs it).
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs python3 with duckdb: .ci/run runs it"]
 async fn every_limits_figure_is_duckdbs_over_the_synced_story() {
     use chrono::Datelike as _;
     use serde_json::Value;
 
-    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    // The demo's org (124 series): every client of the story has traffic, so the per-user
+    // limit of the app its users sign in to is in it too.
+    let fake = FakeService::start(FakeConfig {
+        rows: 124,
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
     let dir = synced(&fake, "history-oracle", 365, &[]).await;
     let from = dir.to_str().unwrap().to_string();
     let last = yesterday();
@@ -597,6 +605,11 @@ async fn every_limits_figure_is_duckdbs_over_the_synced_story() {
                 ] {
                     kept.insert(key.to_string(), l[key].clone());
                 }
+                // Left out of the tool's JSON when no user is named.
+                kept.insert(
+                    "users".into(),
+                    l.get("users").cloned().unwrap_or(Value::Array(Vec::new())),
+                );
                 Value::Object(kept)
             })
             .collect()
@@ -657,10 +670,21 @@ async fn every_limits_figure_is_duckdbs_over_the_synced_story() {
         match table.lines().find(|l| l.starts_with("Near a limit: ")) {
             None => assert!(org.is_empty(), "{interval}: {org:?}"),
             Some(line) => {
-                let shown: Vec<&str> = line
+                let mut shown: Vec<&str> = line
                     .trim_start_matches("Near a limit: ")
                     .split("; ")
                     .collect();
+                // Three at most, then how many more.
+                let more = org.len().saturating_sub(3);
+                match more {
+                    0 => {}
+                    1 => assert_eq!(shown.pop(), Some("and 1 more limit"), "{line}"),
+                    n => assert_eq!(
+                        shown.pop(),
+                        Some(format!("and {n} more limits").as_str()),
+                        "{line}"
+                    ),
+                }
                 assert_eq!(shown.len(), org.len().min(3), "{line}");
                 for (said, truth) in shown.iter().zip(org) {
                     let words: Vec<&str> = said.split_whitespace().collect();
@@ -680,6 +704,11 @@ async fn every_limits_figure_is_duckdbs_over_the_synced_story() {
                         truth["clients"].as_u64().unwrap(),
                         "{said}"
                     );
+                    match truth["users"].as_u64().unwrap() {
+                        0 => assert!(!said.contains(" user"), "{said}"),
+                        1 => assert!(said.contains(" (as 1 user)"), "{said}"),
+                        n => assert!(said.contains(&format!(" (as {n} users)")), "{said}"),
+                    }
                     let others = truth["others"].as_u64().unwrap();
                     if others > 0 {
                         assert!(

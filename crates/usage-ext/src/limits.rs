@@ -57,6 +57,9 @@ pub struct RateLimitRecord {
     pub bucket_start: DateTime<Utc>,
     /// The entity the records are of (`entityId`; what it holds per limit is not documented).
     pub entity_id: Option<String>,
+    /// The user the records name (`userId`), for a limit per user of an app; none for one
+    /// of client credentials.
+    pub user_id: Option<String>,
     /// The limit's key (`limitName`).
     pub limit_key: Option<String>,
     /// The limit's namespace.
@@ -137,6 +140,7 @@ impl UsageQueries {
             time_zone: None,
             group_by: vec![
                 RateLimitDimension::EntityId,
+                RateLimitDimension::UserId,
                 RateLimitDimension::LimitName,
                 RateLimitDimension::Namespace,
                 RateLimitDimension::Max,
@@ -193,6 +197,7 @@ impl UsageQueries {
                 records.push(RateLimitRecord {
                     bucket_start,
                     entity_id: group("entityId"),
+                    user_id: group("userId"),
                     limit_key: group("limitName"),
                     namespace: group("namespace"),
                     max: group("max")
@@ -204,10 +209,11 @@ impl UsageQueries {
             }
         }
         records.sort_by(|a, b| {
-            (a.bucket_start, &a.entity_id, &a.limit_key).cmp(&(
+            (a.bucket_start, &a.entity_id, &a.limit_key, &a.user_id).cmp(&(
                 b.bucket_start,
                 &b.entity_id,
                 &b.limit_key,
+                &b.user_id,
             ))
         });
         Ok(records)

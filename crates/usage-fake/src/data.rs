@@ -98,6 +98,9 @@ const USERS: &[&str] = &[
     "",
 ];
 
+/// The users that sign in to the org's apps (every user but none).
+pub(crate) const SIGNED_IN_USERS: [&str; 2] = [USERS[0], USERS[1]];
+
 /// The org every row belongs to.
 pub(crate) const ORGANIZATION_ID: &str = "8a1b2c3d-0000-4000-8000-00000000cafe";
 

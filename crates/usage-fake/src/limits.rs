@@ -7,10 +7,11 @@
 //! for it in the hours it runs (the nightly export at night, the attended clients in
 //! business hours, the others around the clock), one hour per 500 429s, at least one and at
 //! most its running hours; a client that got none has none. Where upstream is silent the
-//! fake assumes (and its README says): `entityId` is the OAuth client's id, every record is
-//! of `client.credentials.token.rate.per.minute` in `platform.api` with `max` the org's
-//! effective value, and each record is one operational event of the "near a rate limit"
-//! definition.
+//! fake assumes (and its README says): `entityId` is the OAuth client's id (the app's, for
+//! the per-user limit, whose records name the user in `userId`), a record's `max` is its
+//! limit's effective value in its namespace, and each record is one operational event of
+//! the "near a rate limit" definition. Which client is near which limit is
+//! [`near_limit`]'s story.
 
 use std::collections::HashMap;
 
@@ -487,11 +488,16 @@ pub(crate) async fn event_definition(
 
 /// The limits the near-limit records are of: namespace, key and the value the records are
 /// made against. The same key in two namespaces is two limits (a key alone names none).
-pub(crate) const TRACKED: [(&str, &str, i64); 3] = [
+pub(crate) const TRACKED: [(&str, &str, i64); 4] = [
     (NAMESPACE, CLIENT_LIMIT, RAISED.1),
     (NAMESPACE, "token.rate.per.minute", 300),
     (OTHER_NAMESPACE, CLIENT_LIMIT, OTHER_VALUE),
+    (NAMESPACE, USER_LIMIT, 3000),
 ];
+
+/// The per-user limit of an app its users sign in to (a user token, not client
+/// credentials): its records name the user (`userId`) beside the app (`entityId`).
+const USER_LIMIT: &str = "org.app.user.rate.per.minute";
 
 /// Who a record is of: one of the org's OAuth clients, or an id the org does not know (a
 /// deleted client, as upstream keeps records of it).
@@ -520,13 +526,16 @@ impl Entity {
     }
 }
 
-/// A near-limit record: one hour in which an entity came near one of the `TRACKED` limits.
+/// A near-limit record: one hour in which an entity came near one of the `TRACKED` limits,
+/// as one of the app's users for the per-user limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NearLimit {
     pub entity: Entity,
     /// Its place in `TRACKED`.
     pub limit: usize,
     pub hour: DateTime<Utc>,
+    /// The user (`userId`), for the per-user limit.
+    pub user: Option<&'static str>,
 }
 
 impl NearLimit {
@@ -551,8 +560,11 @@ fn running_hours(client: usize) -> std::ops::Range<u32> {
 /// days with 429s): the CRM screen pop is near `token.rate.per.minute` too, in every other
 /// of those hours and in the three hours after them (near two limits in the same hours and
 /// in others); the Nightly WFM export is near the same key in `auth.api` in its first two
-/// hours (a key in two namespaces); and an id the org does not know is near the
-/// client-credentials limit at noon on each day the CRM screen pop is.
+/// hours (a key in two namespaces); an id the org does not know is near the
+/// client-credentials limit at noon on each day the CRM screen pop is; and the Wallboard,
+/// an app its users sign in to, is near the per-user limit instead, as its first signed-in
+/// user in each of those hours and as the second in every other one (two records in one
+/// hour).
 pub(crate) fn near_limit(state: &State, first: NaiveDate, last: NaiveDate) -> Vec<NearLimit> {
     let cut = Cut {
         client: None,
@@ -589,12 +601,39 @@ pub(crate) fn near_limit(state: &State, first: NaiveDate, last: NaiveDate) -> Ve
         own.dedup();
         let at = |hour: i64| day_start(day) + Duration::hours(hour);
         let entity = Entity::Client(client);
-        for &hour in &own {
-            records.push(NearLimit {
-                entity,
-                limit: 0,
-                hour: at(hour),
-            });
+        match OAUTH_CLIENTS[client].1 {
+            // A user-token app: near the per-user limit, as its users, not the
+            // client-credentials one.
+            "Wallboard" => {
+                let [first, second, ..] = data::SIGNED_IN_USERS;
+                for (n, &hour) in own.iter().enumerate() {
+                    records.push(NearLimit {
+                        entity,
+                        limit: 3,
+                        hour: at(hour),
+                        user: Some(first),
+                    });
+                    if n % 2 == 0 {
+                        records.push(NearLimit {
+                            entity,
+                            limit: 3,
+                            hour: at(hour),
+                            user: Some(second),
+                        });
+                    }
+                }
+                continue;
+            }
+            _ => {
+                for &hour in &own {
+                    records.push(NearLimit {
+                        entity,
+                        limit: 0,
+                        hour: at(hour),
+                        user: None,
+                    });
+                }
+            }
         }
         match OAUTH_CLIENTS[client].1 {
             "CRM screen pop" => {
@@ -605,12 +644,14 @@ pub(crate) fn near_limit(state: &State, first: NaiveDate, last: NaiveDate) -> Ve
                         entity,
                         limit: 1,
                         hour: at(hour),
+                        user: None,
                     });
                 }
                 records.push(NearLimit {
                     entity: Entity::Unknown,
                     limit: 0,
                     hour: at(12),
+                    user: None,
                 });
             }
             "Nightly WFM export" => {
@@ -619,13 +660,14 @@ pub(crate) fn near_limit(state: &State, first: NaiveDate, last: NaiveDate) -> Ve
                         entity,
                         limit: 2,
                         hour: at(hour),
+                        user: None,
                     });
                 }
             }
             _ => {}
         }
     }
-    records.sort_by_key(|r| (r.hour, r.entity, r.limit));
+    records.sort_by_key(|r| (r.hour, r.entity, r.limit, r.user));
     records.dedup();
     records
 }
@@ -714,6 +756,12 @@ pub(crate) async fn rate_limit_aggregates(
                         "namespace" => json!(namespace),
                         "max" => json!(value.to_string()),
                         "timeUnit" => json!("minute"),
+                        "userId" => match record.user {
+                            Some(user) => json!(user),
+                            // Analytics leaves a dimension a record has no value for out
+                            // of its group.
+                            None => continue,
+                        },
                         _ => continue,
                     };
                     group.insert((*dimension).to_string(), value);

@@ -33,6 +33,10 @@ pub struct Day {
 pub struct NearLimitHour {
     pub hour: DateTime<Utc>,
     pub limit_key: String,
+    pub namespace: String,
+    /// The user the records name (a limit per user of an app).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     pub records: i64,
 }
 
@@ -184,6 +188,8 @@ impl Evidence {
             .map(|r| NearLimitHour {
                 hour: r.bucket_start,
                 limit_key: r.limit_key.clone().unwrap_or_default(),
+                namespace: r.namespace.clone().unwrap_or_default(),
+                user_id: r.user_id.clone(),
                 records: r.count,
             })
             .collect();

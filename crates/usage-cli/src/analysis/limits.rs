@@ -29,6 +29,10 @@ pub struct NearLimit {
     /// those records: what the peak is said as ([`NearLimit::peak`]).
     pub peak_hours_utc: Vec<u8>,
     pub peak_records: i64,
+    /// The users the records name (`userId`), for a limit per user of an app: the entity
+    /// is the app, near the limit as these users. Empty for a limit of client credentials.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
     /// Each hour with records, oldest first, and its records (for the pages' strips).
     #[serde(skip)]
     pub hours: Vec<(chrono::DateTime<chrono::Utc>, i64)>,
@@ -60,13 +64,16 @@ impl NearLimit {
     }
 }
 
-/// Every entity's limits, the most hours first, then by key.
+/// Every entity's limits, the most hours first, then by key. A limit's records that name
+/// users are the entity's (the app's), their hours counted once however many users share
+/// them.
 pub fn per_entity(records: &[RateLimitRecord]) -> BTreeMap<String, Vec<NearLimit>> {
     struct Sum {
         value: Option<i64>,
         hours: BTreeMap<chrono::DateTime<chrono::Utc>, i64>,
         records: i64,
         by_hour: [i64; 24],
+        users: std::collections::BTreeSet<String>,
     }
     let mut sums: BTreeMap<(String, String, String), Sum> = BTreeMap::new();
     for r in records.iter().filter(|r| r.count > 0) {
@@ -80,7 +87,11 @@ pub fn per_entity(records: &[RateLimitRecord]) -> BTreeMap<String, Vec<NearLimit
             hours: BTreeMap::new(),
             records: 0,
             by_hour: [0; 24],
+            users: Default::default(),
         });
+        if let Some(user) = r.user_id.as_ref().filter(|u| !u.is_empty()) {
+            sum.users.insert(user.clone());
+        }
         // The value the latest records were made against: a limit raised mid-window shows
         // its new value.
         sum.value = r.max.or(sum.value);
@@ -106,6 +117,7 @@ pub fn per_entity(records: &[RateLimitRecord]) -> BTreeMap<String, Vec<NearLimit
             peak_hour_utc: peak,
             peak_hours_utc: tied,
             peak_records: most,
+            users: sum.users.into_iter().collect(),
             hours: sum.hours.into_iter().collect(),
         });
     }
@@ -140,6 +152,8 @@ pub struct OrgLimit {
     pub near_limit_hours: u32,
     pub clients: usize,
     pub other_entities: usize,
+    /// The users the records name, across the apps near it (a limit per user).
+    pub users: usize,
 }
 
 /// The org's limits by hours spent near them, the most first; `is_client` tells an OAuth
@@ -153,6 +167,7 @@ pub fn org_top(
         hours: std::collections::BTreeSet<chrono::DateTime<chrono::Utc>>,
         clients: usize,
         others: usize,
+        users: std::collections::BTreeSet<(String, String)>,
     }
     let mut by_limit: BTreeMap<(&str, &str), Sum> = BTreeMap::new();
     for (entity, limits) in per_entity {
@@ -164,7 +179,11 @@ pub fn org_top(
                     hours: Default::default(),
                     clients: 0,
                     others: 0,
+                    users: Default::default(),
                 });
+            // A user is one per app: the same person in two apps is two users of them.
+            sum.users
+                .extend(limit.users.iter().map(|u| (entity.clone(), u.clone())));
             sum.value = sum.value.or(limit.limit_value);
             sum.hours.extend(limit.hours.iter().map(|(at, _)| *at));
             // per_entity keeps one entry per entity, namespace and key: no entity twice.
@@ -184,6 +203,7 @@ pub fn org_top(
             near_limit_hours: u32::try_from(sum.hours.len()).unwrap_or(u32::MAX),
             clients: sum.clients,
             other_entities: sum.others,
+            users: sum.users.len(),
         })
         .collect();
     top.sort_by(|a, b| {
@@ -207,6 +227,7 @@ mod tests {
                 .with_ymd_and_hms(2026, 11, day, hour, 0, 0)
                 .unwrap(),
             entity_id: Some(entity.into()),
+            user_id: None,
             limit_key: Some(key.into()),
             namespace: Some("platform.api".into()),
             max: Some(600),
@@ -313,6 +334,32 @@ mod tests {
         assert_eq!(per(&all).peak(), "no hour stands out");
     }
 
+    /// An app near a per-user limit as two users, both in one hour: one hour, both users
+    /// shown with the app, one client and no other entity in the org's line.
+    #[test]
+    fn users_are_shown_with_their_app_and_never_counted_as_entities() {
+        let as_user = |user: &str, hour: u32| RateLimitRecord {
+            user_id: Some(user.into()),
+            ..record("app", "org.app.user.rate.per.minute", hour, 1, 1)
+        };
+        let records = [as_user("u2", 9), as_user("u1", 9), as_user("u1", 10)];
+        let per = per_entity(&records);
+        assert_eq!(per.len(), 1, "the users are not entities");
+        let app = &per["app"][0];
+        assert_eq!((app.near_limit_hours, app.records), (2, 3));
+        assert_eq!(app.users, ["u1", "u2"]);
+        let top = org_top(&per, |e| e == "app");
+        assert_eq!(
+            (
+                top[0].near_limit_hours,
+                top[0].clients,
+                top[0].other_entities,
+                top[0].users
+            ),
+            (2, 1, 0, 2)
+        );
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
@@ -326,12 +373,14 @@ mod tests {
                 0..days * 24,
                 0..4i64,
                 proptest::option::of(0..1000i64),
+                proptest::option::of(0..3usize),
             )
-                .prop_map(|(entity, key, namespace, hour, count, max)| {
+                .prop_map(|(entity, key, namespace, hour, count, max, user)| {
                     RateLimitRecord {
                         bucket_start: chrono::Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
                             + chrono::Duration::hours(i64::from(hour)),
                         entity_id: Some(["a", "b", "c", "x"][entity].into()),
+                        user_id: user.map(|u| ["u1", "u2", "u3"][u].into()),
                         limit_key: Some(["k1", "k2"][key].into()),
                         namespace: Some(["platform.api", "auth.api"][namespace].into()),
                         max,
@@ -379,6 +428,15 @@ mod tests {
                     prop_assert!(org.near_limit_hours >= theirs.iter().copied().max().unwrap_or(0));
                     prop_assert!(org.near_limit_hours <= theirs.iter().sum::<u32>());
                     prop_assert_eq!(org.clients + org.other_entities, theirs.len());
+                    // Users are never entities: the entities are the apps.
+                    let users: std::collections::BTreeSet<_> = records
+                        .iter()
+                        .filter(|r| r.count > 0
+                            && r.limit_key.as_deref() == Some(org.limit_key.as_str())
+                            && r.namespace.as_deref() == Some(org.namespace.as_str()))
+                        .filter_map(|r| Some((r.entity_id.clone()?, r.user_id.clone()?)))
+                        .collect();
+                    prop_assert_eq!(org.users, users.len());
                 }
                 // Each (namespace, key) with a counted record is one line of the org's.
                 let limits: std::collections::BTreeSet<_> = records

@@ -525,6 +525,7 @@ mod tests {
                 .with_ymd_and_hms(2026, 11, 2, hour, 0, 0)
                 .unwrap(),
             entity_id: Some("a".into()),
+            user_id: None,
             limit_key: Some(key.into()),
             namespace: Some("platform.api".into()),
             max: Some(600),

@@ -214,6 +214,92 @@ pub fn arrow() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// A column of the second table, the hourly near-limit records: the rate-limit aggregates'
+/// names, in the table's order, then `synced_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitColumn {
+    BucketStart,
+    EntityId,
+    UserId,
+    LimitName,
+    Namespace,
+    Max,
+    Count,
+}
+
+/// What a column of the near-limit records holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holds {
+    /// An instant, in milliseconds, UTC.
+    Instant,
+    Text,
+    Number,
+}
+
+/// The near-limit records' table: each column, its name, what it holds and whether every
+/// record has it. `userId` came after the first datasets were written: a file without it
+/// reads as records that name no user.
+const LIMIT_TABLE: [(LimitColumn, &str, Holds, bool); 7] = [
+    (
+        LimitColumn::BucketStart,
+        "bucketStart",
+        Holds::Instant,
+        true,
+    ),
+    (LimitColumn::EntityId, "entityId", Holds::Text, false),
+    (LimitColumn::UserId, "userId", Holds::Text, false),
+    (LimitColumn::LimitName, "limitName", Holds::Text, false),
+    (LimitColumn::Namespace, "namespace", Holds::Text, false),
+    (LimitColumn::Max, "max", Holds::Number, false),
+    (LimitColumn::Count, "count", Holds::Number, true),
+];
+
+impl LimitColumn {
+    /// Every column, in the table's order.
+    pub const ALL: [LimitColumn; 7] = [
+        LIMIT_TABLE[0].0,
+        LIMIT_TABLE[1].0,
+        LIMIT_TABLE[2].0,
+        LIMIT_TABLE[3].0,
+        LIMIT_TABLE[4].0,
+        LIMIT_TABLE[5].0,
+        LIMIT_TABLE[6].0,
+    ];
+
+    /// Its name in the files.
+    pub fn name(self) -> &'static str {
+        LIMIT_TABLE[self as usize].1
+    }
+
+    /// What it holds.
+    pub fn holds(self) -> Holds {
+        LIMIT_TABLE[self as usize].2
+    }
+
+    /// Whether every record has it.
+    pub fn required(self) -> bool {
+        LIMIT_TABLE[self as usize].3
+    }
+}
+
+/// The near-limit records' files' schema: the table's columns, then `synced_at`.
+pub fn limits_arrow() -> SchemaRef {
+    let utc = || DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+    let mut fields: Vec<Field> = LimitColumn::ALL
+        .iter()
+        .map(|c| {
+            let kind = match c.holds() {
+                Holds::Instant => utc(),
+                Holds::Text => DataType::Utf8,
+                Holds::Number => DataType::Int64,
+            };
+            Field::new(c.name(), kind, !c.required())
+        })
+        .collect();
+    fields.push(Field::new(SYNCED_AT, utc(), false));
+    Arc::new(Schema::new(fields))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +326,27 @@ mod tests {
         assert_eq!(names[13], SYNCED_AT);
         assert!(names.iter().all(|n| known(n)));
         assert!(!known("oauthClient"));
+    }
+
+    #[test]
+    fn the_limits_table_is_in_the_declarations_order() {
+        for (place, (column, ..)) in LIMIT_TABLE.iter().enumerate() {
+            assert_eq!(*column as usize, place, "{column:?}");
+        }
+        let schema = limits_arrow();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "bucketStart",
+                "entityId",
+                "userId",
+                "limitName",
+                "namespace",
+                "max",
+                "count",
+                SYNCED_AT
+            ]
+        );
     }
 }

@@ -34,7 +34,7 @@ pub fn facts(e: &Evidence) -> String {
             let days: BTreeSet<NaiveDate> = e
                 .near_limit_hours
                 .iter()
-                .filter(|h| h.limit_key == near.limit_key)
+                .filter(|h| h.limit_key == near.limit_key && h.namespace == near.namespace)
                 .map(|h| h.hour.date_naive())
                 .collect();
             let when = match near.peak_hours_utc.len() {
@@ -42,9 +42,10 @@ pub fn facts(e: &Evidence) -> String {
                 _ => format!("its busiest hours {}", near.peak()),
             };
             text.push_str(&format!(
-                " It came near the limit {} (namespace {}) in {} hour{} on {} day{}, {when}.",
+                " It came near the limit {} (namespace {}){} in {} hour{} on {} day{}, {when}.",
                 near.limit_key,
                 near.namespace,
+                crate::render::report::as_users(&near.users),
                 thousands(i64::from(near.near_limit_hours)),
                 plural(near.near_limit_hours as usize),
                 days.len(),
@@ -353,8 +354,12 @@ fn strip(html: &mut String, e: &Evidence) {
         let _ = write!(
             html,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\" data-field=\"nearLimitHours\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            escape(&l.limit_key),
-            l.limit_value.map(thousands).unwrap_or_default(),
+            escape(&format!(
+                "{}{}",
+                l.limit_key,
+                crate::render::report::as_users(&l.users)
+            )),
+            l.limit_value.map_or_else(|| "unknown".into(), thousands),
             l.near_limit_hours,
             l.records,
             escape(&l.peak())

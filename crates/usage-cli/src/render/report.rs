@@ -67,11 +67,29 @@ pub struct Look<'a> {
     pub limits: &'a [OrgLimit],
 }
 
-/// `client.credentials.token.rate.per.minute (600)`.
-fn limit_name(key: &str, value: Option<i64>) -> String {
+/// `client.credentials.token.rate.per.minute (600)`, or `(value unknown)` when neither the
+/// records nor the org's limits said it.
+pub fn limit_name(key: &str, value: Option<i64>) -> String {
     match value {
         Some(v) => format!("{key} ({})", thousands(v)),
-        None => key.to_string(),
+        None => format!("{key} (value unknown)"),
+    }
+}
+
+/// ` as users A, B`: who an app was near a per-user limit as (the first three, then how
+/// many more); nothing for a limit of client credentials.
+pub fn as_users(users: &[String]) -> String {
+    match users {
+        [] => String::new(),
+        [one] => format!(" as user {one}"),
+        _ => {
+            let shown: Vec<&str> = users.iter().take(3).map(String::as_str).collect();
+            let more = match users.len().saturating_sub(3) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            format!(" as users {}{more}", shown.join(", "))
+        }
     }
 }
 
@@ -85,7 +103,8 @@ pub fn near_line(limit: &NearLimit) -> String {
         other => format!("{name} in {other}"),
     };
     format!(
-        "near {name}: {} hour{}, peak {}",
+        "near {name}{}: {} hour{}, peak {}",
+        as_users(&limit.users),
         thousands(i64::from(limit.near_limit_hours)),
         if limit.near_limit_hours == 1 { "" } else { "s" },
         limit.peak()
@@ -252,8 +271,14 @@ fn write_report_table(
                     1 => " and 1 other entity".to_string(),
                     n => format!(" and {n} other entities"),
                 };
+                // The users an app was near a per-user limit as, with their apps.
+                let users = match l.users {
+                    0 => String::new(),
+                    1 => " (as 1 user)".to_string(),
+                    n => format!(" (as {n} users)"),
+                };
                 format!(
-                    "{name} {} hour{} by {} client{}{others}",
+                    "{name} {} hour{} by {} client{}{users}{others}",
                     thousands(i64::from(l.near_limit_hours)),
                     if l.near_limit_hours == 1 { "" } else { "s" },
                     l.clients,
@@ -261,7 +286,12 @@ fn write_report_table(
                 )
             })
             .collect();
-        writeln!(out, "Near a limit: {}", named.join("; "))?;
+        let more = match look.limits.len().saturating_sub(named.len()) {
+            0 => String::new(),
+            1 => "; and 1 more limit".to_string(),
+            n => format!("; and {n} more limits"),
+        };
+        writeln!(out, "Near a limit: {}{more}", named.join("; "))?;
     }
     writeln!(out)?;
     let mut rows = Vec::new();
