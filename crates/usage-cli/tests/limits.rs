@@ -477,8 +477,8 @@ async fn the_org_line_counts_each_hour_and_each_client_once() {
 }
 
 /// One reading of `--interval` in every command: dates are whole days, both ends included.
-/// The jobs' rows, evidence's days, the events, report's and check's windows all cover the
-/// same seven days for `FIRST/LAST`.
+/// The jobs' rows, evidence's days, the events, report's and check's windows, and a
+/// dataset sync kept, read back, all cover the same seven days for `FIRST/LAST`.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_command_reads_an_interval_of_dates_as_the_same_days() {
     let fake = start().await;
@@ -587,6 +587,52 @@ async fn every_command_reads_an_interval_of_dates_as_the_same_days() {
     assert_eq!(
         cased, mine,
         "evidence's events are the events command's, for the client"
+    );
+
+    // sync takes whole days up to the last complete one (`--since`, no interval); what it
+    // keeps reads back with the same interval as the same days, both ends included.
+    let dir = common::fresh("interval-sync");
+    let dir = dir.to_str().unwrap();
+    run(&["sync", "--to", dir, "--since", "10d"]);
+    let kept = common::tool()
+        .args([
+            "jobs",
+            "--from",
+            dir,
+            "--interval",
+            &interval,
+            "--format",
+            "ndjson",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(kept.status.code(), Some(0), "{}", text(&kept.stderr));
+    let kept: std::collections::BTreeSet<String> = text(&kept.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["date"]
+                .as_str()
+                .unwrap()[..10]
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kept, expected, "jobs --from the synced days: both end days");
+    let from = common::tool()
+        .args(["report", "--from", dir, "--interval", &interval])
+        .output()
+        .unwrap();
+    // The window, not the change against the week before, which the ten days do not hold.
+    let window = |out: &std::process::Output| {
+        text(&out.stdout)
+            .lines()
+            .next()
+            .and_then(|l| l.split(" (").next())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        window(&from),
+        window(&report),
+        "report --from: the same window"
     );
 }
 

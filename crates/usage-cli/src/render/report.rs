@@ -358,6 +358,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_limit_says_its_value_or_that_it_is_unknown_and_its_users() {
+        assert_eq!(
+            limit_name("token.rate.per.minute", Some(3000)),
+            "token.rate.per.minute (3,000)"
+        );
+        assert_eq!(
+            limit_name("token.rate.per.minute", None),
+            "token.rate.per.minute (value unknown)"
+        );
+        let users = |n: usize| -> Vec<String> { (1..=n).map(|i| format!("u{i}")).collect() };
+        assert_eq!(as_users(&users(0)), "");
+        assert_eq!(as_users(&users(1)), " as user u1");
+        assert_eq!(as_users(&users(3)), " as users u1, u2, u3");
+        assert_eq!(as_users(&users(5)), " as users u1, u2, u3 and 2 more");
+    }
+
+    #[test]
     fn a_sparkline_scales_to_the_largest_day_and_buckets_long_windows() {
         assert_eq!(sparkline(&[0, 1, 7, 14], 31, false), "▁▂▅█");
         assert_eq!(sparkline(&[0, 1, 7, 14], 31, true), "_.=#");
