@@ -95,6 +95,15 @@ fn value_of(key: &str) -> i64 {
     LIMITS.iter().find(|l| l.0 == key).map_or(0, |l| l.1)
 }
 
+/// The org's value of `key` in `namespace`: a key alone names no limit.
+fn value_in(namespace: &str, key: &str) -> i64 {
+    if namespace == OTHER_NAMESPACE {
+        OTHER_VALUE
+    } else {
+        value_of(key)
+    }
+}
+
 fn ok(state: &State, body: Value) -> Response {
     json_response(state, 200, body.to_string().into_bytes())
 }
@@ -298,11 +307,7 @@ impl ChangeRequest {
 
     /// The limit's value now, in its own namespace.
     fn current_value(&self) -> i64 {
-        if self.namespace == NAMESPACE {
-            value_of(self.key)
-        } else {
-            OTHER_VALUE
-        }
+        value_in(self.namespace, self.key)
     }
 
     fn completed(&self) -> Option<DateTime<Utc>> {
@@ -488,11 +493,11 @@ pub(crate) async fn event_definition(
 
 /// The limits the near-limit records are of: namespace, key and the value the records are
 /// made against. The same key in two namespaces is two limits (a key alone names none).
-pub(crate) const TRACKED: [(&str, &str, i64); 4] = [
-    (NAMESPACE, CLIENT_LIMIT, RAISED.1),
-    (NAMESPACE, "token.rate.per.minute", 300),
-    (OTHER_NAMESPACE, CLIENT_LIMIT, OTHER_VALUE),
-    (NAMESPACE, USER_LIMIT, 3000),
+pub(crate) const TRACKED: [(&str, &str); 4] = [
+    (NAMESPACE, CLIENT_LIMIT),
+    (NAMESPACE, "token.rate.per.minute"),
+    (OTHER_NAMESPACE, CLIENT_LIMIT),
+    (NAMESPACE, USER_LIMIT),
 ];
 
 /// The per-user limit of an app its users sign in to (a user token, not client
@@ -540,7 +545,8 @@ pub(crate) struct NearLimit {
 
 impl NearLimit {
     fn tracked(&self) -> (&'static str, &'static str, i64) {
-        TRACKED[self.limit]
+        let (namespace, key) = TRACKED[self.limit];
+        (namespace, key, value_in(namespace, key))
     }
 }
 
