@@ -48,7 +48,7 @@ pub fn facts(e: &Evidence) -> String {
                 crate::render::report::as_users(&near.users),
                 thousands(i64::from(near.near_limit_hours)),
                 plural(near.near_limit_hours as usize),
-                days.len(),
+                thousands(days.len() as i64),
                 plural(days.len()),
             ));
             let limits = e.limits.as_deref().unwrap_or_default();
@@ -81,7 +81,7 @@ pub fn facts(e: &Evidence) -> String {
         match requests.last() {
             Some(last) => text.push_str(&format!(
                 " The org made {} request{} to raise it in the last year; the latest is {} ({}).",
-                requests.len(),
+                thousands(requests.len() as i64),
                 plural(requests.len()),
                 last.status.as_deref().unwrap_or("of unknown status"),
                 last.support_case_url
@@ -92,7 +92,7 @@ pub fn facts(e: &Evidence) -> String {
     if let Some(events) = &e.events {
         text.push_str(&format!(
             " {} operational event{} name the client.",
-            events.len(),
+            thousands(events.len() as i64),
             plural(events.len())
         ));
     }
@@ -430,7 +430,11 @@ fn events(html: &mut String, e: &Evidence) {
     let Some(events) = &e.events else {
         return;
     };
-    let _ = write!(html, "<h2>Operational events ({})</h2>", events.len());
+    let _ = write!(
+        html,
+        "<h2>Operational events ({})</h2>",
+        thousands(events.len() as i64)
+    );
     // Per day and definition: a year is thousands of events of one definition.
     let days = e.event_days.as_deref().unwrap_or_default();
     if days.is_empty() {
@@ -447,4 +451,57 @@ fn events(html: &mut String, e: &Evidence) {
         );
     }
     html.push_str("</tbody></table>");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    use chrono::{NaiveDate, TimeZone as _, Utc};
+    use usage_ext::models::OperationalEvent;
+    use usage_ext::{DayWindow, RateLimitRecord};
+
+    use crate::analysis::evidence::{Evidence, Fetched};
+
+    /// A year's case, pasteable: the hours, the days and the events in its sentences have
+    /// their thousands separated, as the tables do.
+    #[test]
+    fn the_facts_group_the_thousands() {
+        let first = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let days = DayWindow::new(first, NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()).unwrap();
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let records: Vec<RateLimitRecord> = (0..1234)
+            .map(|h| RateLimitRecord {
+                bucket_start: start + chrono::Duration::hours(h),
+                entity_id: Some("c".into()),
+                user_id: None,
+                limit_key: Some("k".into()),
+                namespace: Some("platform.api".into()),
+                max: Some(600),
+                count: 1,
+            })
+            .collect();
+        let event = OperationalEvent {
+            entity_id: Some("c".into()),
+            date_created: Some(start),
+            ..OperationalEvent::default()
+        };
+        let case = Evidence::of(Fetched {
+            days,
+            client_id: "c".into(),
+            client_name: "C".into(),
+            daily: BTreeMap::new(),
+            endpoints: Vec::new(),
+            records: Ok(records),
+            org_limits: Err("not asked".into()),
+            org_limits_namespace: "platform.api".into(),
+            change_requests: Err("not asked".into()),
+            events: Ok(vec![event; 2345]),
+            event_names: HashMap::new(),
+        });
+        let facts = super::facts(&case);
+        for part in [" in 1,234 hours", " 2,345 operational events"] {
+            assert!(facts.contains(part), "{part:?} in {facts}");
+        }
+    }
 }
