@@ -786,3 +786,134 @@ async fn every_limits_figure_is_duckdbs_over_the_synced_story() {
         }
     }
 }
+
+/// The operational events are the dataset's third table: `sync` keeps the days the service
+/// still keeps whole (the last 9), and `events --from` and `evidence --from` answer them as
+/// the API does, sending nothing. Days the table does not hold are refused with the days
+/// it holds, never answered as quiet ones; a second run rewrites the same events; a login
+/// that may not read the events keeps the usage and says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_keeps_the_events_that_events_and_evidence_read_back() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let dir = synced(&fake, "history-events", 30, &[]).await;
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("_genesys_usage_sync.json")).unwrap())
+            .unwrap();
+    let last = yesterday();
+    let first = last - Days::new(8);
+    assert_eq!(
+        (
+            state["eventDays"]["firstDay"].as_str(),
+            state["eventDays"]["lastDay"].as_str()
+        ),
+        (Some(&first.to_string()[..]), Some(&last.to_string()[..])),
+        "{state}"
+    );
+    let interval = format!("{first}/{last}");
+    let (api, from) = both(
+        &fake,
+        &dir,
+        &["events", "--interval", &interval, "--format", "ndjson"],
+    )
+    .await;
+    assert_eq!(from.status.code(), Some(0), "{}", text(&from.stderr));
+    let lines = text(&api.stdout).lines().count();
+    assert!(lines > 10, "the story has events every day: {lines}");
+    assert_eq!(text(&from.stdout), text(&api.stdout));
+
+    let client = usage_fake::OAUTH_CLIENTS[0].0;
+    let (api, from) = both(
+        &fake,
+        &dir,
+        &[
+            "evidence",
+            "--client",
+            client,
+            "--interval",
+            &interval,
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    let events = |out: &Output| {
+        let case: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (case["events"].clone(), case["eventDays"].clone())
+    };
+    assert!(
+        events(&api).0.as_array().is_some_and(|e| !e.is_empty()),
+        "{}",
+        text(&api.stdout)
+    );
+    assert_eq!(events(&from), events(&api));
+
+    // A day before the table's first is not a quiet one.
+    let mut before = offline();
+    before.args([
+        "events",
+        "--from",
+        dir.to_str().unwrap(),
+        "--interval",
+        &format!("{}/{last}", first - Days::new(1)),
+    ]);
+    let before = output(before).await;
+    assert_eq!(before.status.code(), Some(2), "{}", text(&before.stderr));
+    assert!(
+        text(&before.stderr).contains(&format!("holds operational events from {first} to {last}")),
+        "{}",
+        text(&before.stderr)
+    );
+
+    // Again: the same events, the same days held.
+    let file = dir.join(format!("events/date={last}/part-0.parquet"));
+    let read = |path: &Path| {
+        let mut cmd = offline();
+        cmd.args([
+            "events",
+            "--from",
+            dir.to_str().unwrap(),
+            "--interval",
+            &format!("{last}/{last}"),
+            "--format",
+            "ndjson",
+        ]);
+        assert!(path.exists());
+        cmd
+    };
+    let once = text(&output(read(&file)).await.stdout);
+    let again = synced_again(&fake, &dir).await;
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(text(&output(read(&file)).await.stdout), once);
+
+    // A login that may not read the events: the usage is synced, the table left out.
+    let denied = FakeService::start(FakeConfig::default()).await.unwrap();
+    denied.fault_every(
+        usage_fake::Operation::PostUsageEventsQuery,
+        usage_fake::Fault::Status {
+            status: 403,
+            retry_after: None,
+        },
+    );
+    let dir = fresh("history-events-denied");
+    let mut cmd = online(&denied);
+    cmd.args(["sync", "--to", dir.to_str().unwrap(), "--since", "5d"]);
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the login lacks usage:events:view"),
+        "{}",
+        text(&out.stderr)
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("_genesys_usage_sync.json")).unwrap())
+            .unwrap();
+    assert!(state.get("eventDays").is_none(), "{state}");
+    assert!(state.get("rateLimitDays").is_some(), "{state}");
+}
+
+/// `sync` run again over the dataset at `dir`.
+async fn synced_again(fake: &FakeService, dir: &Path) -> Output {
+    let mut cmd = online(fake);
+    cmd.args(["sync", "--to", dir.to_str().unwrap()]);
+    output(cmd).await
+}

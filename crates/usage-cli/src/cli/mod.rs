@@ -277,6 +277,9 @@ pub struct EvidenceArgs {
 pub struct EventsArgs {
     #[command(flatten)]
     pub window: Window,
+    /// (`--from`: the events `sync` kept, a year where the service keeps days.)
+    #[command(flatten)]
+    pub dataset: Dataset,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,8 @@
 //! read is said, never a failure: the usage alone is evidence. An id with no usage in the window is not found (exit 7), whatever
 //! the letter case of a known one.
 
+use std::collections::HashMap;
+
 use usage_ext::DayWindow;
 
 use crate::analysis::evidence::{Evidence, Fetched, client_usage};
@@ -13,7 +15,7 @@ use crate::commands::declared::{Declared, writes};
 use crate::exit::Failure;
 use crate::render::evidence;
 use crate::session::Session;
-use crate::source::api::today;
+use crate::source::api::{day_interval, today};
 use crate::source::{Family, Source};
 
 /// A text summary, JSON, and the page.
@@ -73,6 +75,21 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
     let year = today
         .checked_sub_days(chrono::Days::new(365))
         .and_then(|first| DayWindow::new(first, today));
+    // Without the definitions' names the events are summarised by definition id.
+    let events = said(
+        source
+            .operational_events(&day_interval(plan.days), Some(&client))
+            .await,
+    );
+    let event_names: HashMap<String, String> = events
+        .iter()
+        .flatten()
+        .filter_map(|k| {
+            let id = k.event.event_definition.as_ref()?.id.clone()?;
+            Some((id, k.event_definition_name.clone()?))
+        })
+        .collect();
+    let events = events.map(|kept| kept.into_iter().map(|k| k.event).collect());
     let fetched = Fetched {
         days: plan.days,
         client_id: client.clone(),
@@ -86,9 +103,8 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
             Some(year) => said(source.change_requests(year).await),
             None => Err("the last year has no day".into()),
         },
-        events: said(source.operational_events(plan.days, &client).await),
-        // Best effort: without the names the events are summarised by definition id.
-        event_names: source.event_definition_names().await.unwrap_or_default(),
+        events,
+        event_names,
     };
     let mut case = Evidence::of(fetched);
     case.facts = evidence::facts(&case);

@@ -67,6 +67,7 @@ pub enum RowsPlan {
     Serve(serve::Plan),
     Allowance(allowance::Plan),
     Evidence(evidence::Plan),
+    Events(events::Plan),
 }
 
 impl Plan {
@@ -98,7 +99,14 @@ impl Plan {
             Command::Serve(args) => Plan::Rows(RowsPlan::Serve(serve::plan(args)?)),
             Command::Allowance(args) => Plan::Rows(RowsPlan::Allowance(allowance::plan(args)?)),
             Command::Limits(args) => Plan::Api(ApiPlan::Limits(limits::plan(args)?)),
-            Command::Events(args) => Plan::Api(ApiPlan::Events(events::plan(args)?)),
+            Command::Events(args) => {
+                let plan = events::plan(args)?;
+                if plan.from.is_some() {
+                    Plan::Rows(RowsPlan::Events(plan))
+                } else {
+                    Plan::Api(ApiPlan::Events(plan))
+                }
+            }
             Command::Evidence(args) => Plan::Rows(RowsPlan::Evidence(evidence::plan(args)?)),
             Command::Regions => Plan::Local(Local::Regions),
             Command::Completions { shell } => Plan::Local(Local::Completions(shell)),
@@ -147,7 +155,7 @@ impl Plan {
             Plan::Api(ApiPlan::Jobs(plan)) => plan.declared(),
             Plan::Api(ApiPlan::Sync(_)) => sync::DECLARED,
             Plan::Api(ApiPlan::Limits(_)) => limits::DECLARED,
-            Plan::Api(ApiPlan::Events(_)) => events::DECLARED,
+            Plan::Api(ApiPlan::Events(_)) | Plan::Rows(RowsPlan::Events(_)) => events::DECLARED,
             Plan::Rows(RowsPlan::Report(_)) => report::DECLARED,
             Plan::Rows(RowsPlan::JobsExport(_)) => jobs::EXPORT,
             Plan::Rows(RowsPlan::Check(_)) => check::DECLARED,
@@ -168,6 +176,7 @@ impl RowsPlan {
             RowsPlan::Serve(plan) => plan.from.as_deref(),
             RowsPlan::Allowance(plan) => plan.from.as_deref(),
             RowsPlan::Evidence(plan) => plan.from.as_deref(),
+            RowsPlan::Events(plan) => plan.from.as_deref(),
         }
     }
 }
@@ -214,6 +223,7 @@ pub async fn run(
                 RowsPlan::Serve(plan) => serve::exec(&session, &source, plan).await,
                 RowsPlan::Allowance(plan) => allowance::exec(&session, &source, plan).await,
                 RowsPlan::Evidence(plan) => evidence::exec(&session, &source, plan).await,
+                RowsPlan::Events(plan) => events::exec_from(&session, &source, plan).await,
             }
         }
     }
@@ -248,6 +258,8 @@ mod tests {
         assert_eq!(needs("genesys-usage allowance --allocation 5"), "rows");
         assert_eq!(needs("genesys-usage serve"), "rows");
         assert_eq!(needs("genesys-usage resume x"), "api");
+        assert_eq!(needs("genesys-usage events"), "api");
+        assert_eq!(needs("genesys-usage events --from d"), "rows");
     }
 
     #[test]

@@ -25,11 +25,11 @@ use crate::cli::resolve;
 use crate::commands::declared::{DATA, Declared};
 use crate::exit::Failure;
 use crate::lake::lock::{self, SyncLock};
-use crate::lake::rate_limits;
 use crate::lake::schema::Column;
 use crate::lake::state::{DayRange, SCHEMA_VERSION, Shape, SyncState};
 use crate::lake::store::Store;
 use crate::lake::writer::{self, Day};
+use crate::lake::{events, rate_limits};
 use crate::render::output::thousands;
 use crate::session::Session;
 use crate::source::api::{Api, day_instants, forbidden, job_request, today};
@@ -183,10 +183,16 @@ async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Resu
         last_complete_day: first,
         updated_at: Utc::now(),
         rate_limit_days: None,
+        event_days: None,
     });
     // Whether this run keeps the rate-limit table: until the login turns out not to be
     // allowed to read the aggregates (then said once, and the usage goes on alone).
     let limits_allowed = std::sync::atomic::AtomicBool::new(true);
+    // The events of the days the service still keeps whole, likewise until refused; their
+    // definitions' names are read once (best effort: the ids stand without them).
+    let events_from = events_kept_from(today).max(first);
+    let events_allowed = std::sync::atomic::AtomicBool::new(true);
+    let event_names = api.event_definition_names().await.unwrap_or_default();
 
     let rows_seen = AtomicU64::new(0);
     // Each window goes from submission to its last day's file on its own: windows hold
@@ -199,6 +205,7 @@ async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Resu
         .map(|(index, window)| {
             let (queries, request, rows_seen, waiting) = (&queries, &request, &rows_seen, &waiting);
             let limits_allowed = &limits_allowed;
+            let (events_allowed, event_names) = (&events_allowed, &event_names);
             async move {
                 let mut request = request.clone();
                 request.interval = window.interval();
@@ -214,6 +221,14 @@ async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Resu
                     write_rate_limits(session, queries, store, lock, window, limits_allowed)
                         .await?;
                 written.bytes += limits;
+                if let Some(days) = DayWindow::new(window.first().max(events_from), window.last()) {
+                    let kept = Events {
+                        queries,
+                        names: event_names,
+                        allowed: events_allowed,
+                    };
+                    written.bytes += write_events(session, &kept, store, lock, days).await?;
+                }
                 Ok::<_, Failure>((index, written))
             }
         })
@@ -234,6 +249,16 @@ async fn run(session: &Session, api: &Api, plan: &Plan, lock: &SyncLock) -> Resu
                     last_day: windows[last].last(),
                 };
                 state.rate_limit_days = Some(match state.rate_limit_days {
+                    Some(held) => held.joined(now),
+                    None => now,
+                });
+            }
+            if events_allowed.load(Ordering::Relaxed) && windows[last].last() >= events_from {
+                let now = DayRange {
+                    first_day: events_from,
+                    last_day: windows[last].last(),
+                };
+                state.event_days = Some(match state.event_days {
                     Some(held) => held.joined(now),
                     None => now,
                 });
@@ -492,6 +517,105 @@ async fn write_rate_limits(
         bytes_written += bytes.len() as u64;
         lock.check().await?;
         store.put(&rate_limits::day_path(day), bytes).await?;
+    }
+    Ok(bytes_written)
+}
+
+/// How many complete days back the events are synced: the Operational Console keeps
+/// events 10 days and upstream does not say how long the events query does, so the days
+/// kept are a day short of that, none of them half expired. A day the service no longer
+/// kept would be written as a quiet one.
+pub const EVENTS_KEPT_DAYS: u64 = 9;
+
+/// The first day whose events are synced on `today`.
+fn events_kept_from(today: NaiveDate) -> NaiveDate {
+    today
+        .checked_sub_days(Days::new(EVENTS_KEPT_DAYS))
+        .unwrap_or(today)
+}
+
+/// What the events table is written from: the queries, the definitions' names, and whether
+/// this run still keeps it.
+struct Events<'a> {
+    queries: &'a usage_ext::UsageQueries,
+    names: &'a std::collections::HashMap<String, String>,
+    allowed: &'a std::sync::atomic::AtomicBool,
+}
+
+/// The operational events of `days`, one file per day (a day without events has an empty
+/// one), every page read before any file is written. A failed request or page (a login
+/// that may not read them, above all) ends the table for this run, said once; the usage
+/// goes on. Returns the bytes written.
+async fn write_events(
+    session: &Session,
+    kept: &Events<'_>,
+    store: &Store,
+    lock: &SyncLock,
+    days: DayWindow,
+) -> Result<u64, Failure> {
+    if !kept.allowed.load(Ordering::Relaxed) {
+        return Ok(0);
+    }
+    let left_out = |why: String| {
+        if kept.allowed.swap(false, Ordering::Relaxed) {
+            session.progress.note(&format!(
+                "sync: the events table is left as it was this run: {why}"
+            ));
+        }
+        Ok(0)
+    };
+    let why = |e: &usage_ext::Error| {
+        if forbidden(e) {
+            "the login lacks usage:events:view, which would keep the operational events".into()
+        } else {
+            e.to_string()
+        }
+    };
+    let stream = match kept.queries.operational_events(&day_instants(days)) {
+        Ok(stream) => stream,
+        Err(e) => return left_out(why(&e)),
+    };
+    let mut stream = std::pin::pin!(stream);
+    let mut events = Vec::new();
+    while let Some(event) = stream.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => return left_out(why(&e)),
+        };
+        // An event outside the days asked for, or without a date, is one the service
+        // cannot mean: none of the answer is kept.
+        match event.date_created {
+            Some(at) if days.contains(at.date_naive()) => {}
+            other => {
+                return left_out(format!(
+                    "the events of {days} held one {}",
+                    other.map_or("without dateCreated".into(), |at| format!("of {at}"))
+                ));
+            }
+        }
+        let name = event
+            .event_definition
+            .as_ref()
+            .and_then(|d| d.id.as_ref())
+            .and_then(|id| kept.names.get(id))
+            .cloned();
+        events.push(events::Kept {
+            event,
+            event_definition_name: name,
+        });
+    }
+    let synced_at = Utc::now();
+    let mut bytes_written = 0u64;
+    for day in days.first().iter_days().take_while(|d| *d <= days.last()) {
+        let of_day: Vec<&events::Kept> = events
+            .iter()
+            .filter(|k| k.event.date_created.map(|at| at.date_naive()) == Some(day))
+            .collect();
+        let bytes = events::encode(day, &of_day, synced_at)
+            .map_err(|e| Failure::store(format!("encoding the events of {day}"), e))?;
+        bytes_written += bytes.len() as u64;
+        lock.check().await?;
+        store.put(&events::day_path(day), bytes).await?;
     }
     Ok(bytes_written)
 }

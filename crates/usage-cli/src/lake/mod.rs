@@ -2,6 +2,7 @@
 //! one sync at a time, its state file, and the day files written whole. Nothing here asks
 //! the API; `source::dataset` reads what is written here.
 
+pub mod events;
 pub mod lock;
 pub mod rate_limits;
 pub mod schema;

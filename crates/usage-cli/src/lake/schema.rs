@@ -284,16 +284,47 @@ impl LimitColumn {
 
 /// The near-limit records' files' schema: the table's columns, then `synced_at`.
 pub fn limits_arrow() -> SchemaRef {
+    arrow_of(
+        LimitColumn::ALL
+            .iter()
+            .map(|c| (c.name(), c.holds(), c.required())),
+    )
+}
+
+/// The third table, the operational events, one file per day of `dateCreated`: each
+/// column's name (the events' own, and the definition's name as the definitions said it
+/// when the day was synced), what it holds and whether every event has it.
+pub const EVENT_COLUMNS: [(&str, Holds, bool); 10] = [
+    (EVENT_CREATED, Holds::Instant, true),
+    ("eventDefinitionId", Holds::Text, false),
+    ("eventDefinitionName", Holds::Text, false),
+    ("entityId", Holds::Text, false),
+    ("entityName", Holds::Text, false),
+    ("entityToken", Holds::Text, false),
+    ("parentEntityId", Holds::Text, false),
+    ("previousValue", Holds::Text, false),
+    ("currentValue", Holds::Text, false),
+    ("errorCode", Holds::Text, false),
+];
+
+/// When an event was created: the day its file is of.
+pub const EVENT_CREATED: &str = "dateCreated";
+
+/// The operational events' files' schema: the table's columns, then `synced_at`.
+pub fn events_arrow() -> SchemaRef {
+    arrow_of(EVENT_COLUMNS.iter().copied())
+}
+
+fn arrow_of<'a>(columns: impl Iterator<Item = (&'a str, Holds, bool)>) -> SchemaRef {
     let utc = || DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
-    let mut fields: Vec<Field> = LimitColumn::ALL
-        .iter()
-        .map(|c| {
-            let kind = match c.holds() {
+    let mut fields: Vec<Field> = columns
+        .map(|(name, holds, required)| {
+            let kind = match holds {
                 Holds::Instant => utc(),
                 Holds::Text => DataType::Utf8,
                 Holds::Number => DataType::Int64,
             };
-            Field::new(c.name(), kind, !c.required())
+            Field::new(name, kind, !required)
         })
         .collect();
     fields.push(Field::new(SYNCED_AT, utc(), false));

@@ -109,6 +109,11 @@ pub struct SyncState {
     /// of before the table; readers of those ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_days: Option<DayRange>,
+    /// The days the events table holds (`events/`), when it holds any: only days the
+    /// service still kept whole when they were synced, and none a run whose login may not
+    /// read the events wrote. Absent in states of before the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_days: Option<DayRange>,
 }
 
 /// A range of days, both ends included.
@@ -248,6 +253,7 @@ mod tests {
             last_complete_day: "2026-11-30".parse().unwrap(),
             updated_at: "2026-12-01T00:00:00Z".parse().unwrap(),
             rate_limit_days: None,
+            event_days: None,
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 use usage_ext::models::{
-    Granularity, LimitChangeRequestDetails, OperationalEvent, OrganizationPublicApiUsage,
+    Granularity, Interval, LimitChangeRequestDetails, OrganizationPublicApiUsage,
     OrganizationPublicApiUsageQueryRequest,
 };
 use usage_ext::{
@@ -21,6 +21,7 @@ use usage_fake::{FakeConfig, FakeService};
 
 use crate::config::{self, Login};
 use crate::exit::Failure;
+use crate::lake::events::Kept;
 use crate::lake::state::Scope;
 use crate::progress::{Pending, Progress};
 use crate::source::counts;
@@ -72,27 +73,40 @@ impl Api {
         })
     }
 
-    /// The operational events of `days` whose entity is `entity`, every page read: an
-    /// error on a later page loses the whole answer rather than shortening it.
+    /// The operational events created in `interval`, of `entity` when one is given, every
+    /// page read (an error on a later page loses the whole answer rather than shortening
+    /// it), each with its definition's name (one request more, best effort).
     pub async fn operational_events(
         &self,
-        days: DayWindow,
-        entity: &str,
-    ) -> Family<Vec<OperationalEvent>> {
+        interval: &Interval,
+        entity: Option<&str>,
+    ) -> Family<Vec<Kept>> {
         let why = |e: &usage_ext::Error| unread(e, "usage:events:view", "the operational events");
         let stream = self
             .queries
-            .operational_events(&day_instants(days))
+            .operational_events(&instants(interval))
             .map_err(|e| why(&e))?;
         let mut stream = std::pin::pin!(stream);
         let mut events = Vec::new();
         while let Some(event) = stream.next().await {
             let event = event.map_err(|e| why(&e))?;
-            if event.entity_id.as_deref() == Some(entity) {
+            if entity.is_none_or(|entity| event.entity_id.as_deref() == Some(entity)) {
                 events.push(event);
             }
         }
-        Ok(events)
+        let names = self.event_definition_names().await.unwrap_or_default();
+        Ok(events
+            .into_iter()
+            .map(|event| Kept {
+                event_definition_name: event
+                    .event_definition
+                    .as_ref()
+                    .and_then(|d| d.id.as_ref())
+                    .and_then(|id| names.get(id))
+                    .cloned(),
+                event,
+            })
+            .collect())
     }
 
     /// The operational event definitions' names by id (one request): they make events
@@ -126,6 +140,22 @@ fn unread(error: &usage_ext::Error, permission: &str, adds: &str) -> Unavailable
 pub fn day_instants(days: DayWindow) -> String {
     let end = days.last().succ_opt().unwrap_or(days.last());
     format!("{}T00:00:00Z/{end}T00:00:00Z", days.first())
+}
+
+/// `interval` as the limits family's bodies take it: two instants, UTC, to the millisecond.
+fn instants(interval: &Interval) -> String {
+    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    format!("{}/{}", at(interval.start), at(interval.end))
+}
+
+/// The instants of whole UTC days as an interval: from the first day's start to the start
+/// of the day after the last.
+pub fn day_interval(days: DayWindow) -> Interval {
+    let start = |day: chrono::NaiveDate| day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    Interval {
+        start: start(days.first()),
+        end: start(days.last().succ_opt().unwrap_or(days.last())),
+    }
 }
 
 /// Whether `error` is the service refusing the login a permission (403): a command that

@@ -24,15 +24,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use usage_ext::DayWindow;
 
 use crate::exit::Failure;
-use crate::lake::rate_limits;
 use crate::lake::schema::{self, Column};
 use crate::lake::state::{Scope, SyncState};
 use crate::lake::store::Store;
 use crate::lake::writer::{self, STATE_FILE};
+use crate::lake::{events, rate_limits};
 use crate::progress::Progress;
 use crate::source::family::{Family, Unavailable};
 use crate::source::row::{Ask, Row};
 use usage_ext::RateLimitRecord;
+use usage_ext::models::Interval;
 
 /// A synced dataset, its state read and checked.
 pub struct Dataset {
@@ -135,6 +136,58 @@ impl Dataset {
             );
         }
         Ok(Ok(records))
+    }
+
+    /// The operational events created in `interval` (instants, the end excluded), of
+    /// `entity` when one is given, from the events table, with their definitions' names;
+    /// when the table does not hold every day of it, why not. A day file that does not
+    /// read is the dataset's failure.
+    pub async fn operational_events(
+        &self,
+        interval: &Interval,
+        entity: Option<&str>,
+    ) -> Result<Family<Vec<events::Kept>>, Failure> {
+        let Some(held) = self.state.event_days else {
+            return Ok(Err(Unavailable::NotKept(
+                "--from: the dataset keeps no operational events (a sync whose login may read \
+                 them keeps the days the service still has)"
+                    .into(),
+            )));
+        };
+        let first = interval.start.date_naive();
+        // The day of the last instant in it: the end is excluded.
+        let last = (interval.end - chrono::Duration::milliseconds(1)).date_naive();
+        if first < held.first_day || last > held.last_day {
+            return Ok(Err(Unavailable::Unread(format!(
+                "--from: the dataset holds operational events from {} to {}, not all of {first} to {last}",
+                held.first_day, held.last_day
+            ))));
+        }
+        let mut kept = Vec::new();
+        for day in first.iter_days().take_while(|d| *d <= last) {
+            let path = events::day_path(day);
+            let place = format!("{}/{path}", self.place);
+            let bytes = self
+                .store
+                .get(&path)
+                .await?
+                .ok_or_else(|| Failure::DayFile {
+                    place: place.clone(),
+                    reason: "it is missing, though the state says the table holds its day".into(),
+                })?;
+            kept.extend(
+                events::decode(day, bytes)
+                    .map_err(|reason| Failure::DayFile { place, reason })?
+                    .into_iter()
+                    .filter(|k| {
+                        k.event
+                            .date_created
+                            .is_some_and(|at| interval.start <= at && at < interval.end)
+                    })
+                    .filter(|k| entity.is_none_or(|e| k.event.entity_id.as_deref() == Some(e))),
+            );
+        }
+        Ok(Ok(kept))
     }
 
     /// Where it is, for messages.

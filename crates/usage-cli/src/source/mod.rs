@@ -10,12 +10,13 @@ pub mod dataset;
 pub mod family;
 pub mod row;
 
-use std::collections::HashMap;
 use std::io::BufRead;
 use std::sync::Arc;
 
 use chrono::{Days, NaiveDate};
-use usage_ext::models::{LimitChangeRequestDetails, OperationalEvent};
+use usage_ext::models::{Interval, LimitChangeRequestDetails};
+
+use crate::lake::events::Kept;
 use usage_ext::{DayWindow, OrganizationLimit, RateLimitRecord, earliest_first_day};
 
 use crate::config::Login;
@@ -105,23 +106,23 @@ impl Source {
         }
     }
 
-    /// The operational events of `days` of one entity (an OAuth client's id).
+    /// The operational events created in `interval` (instants, the end excluded), of
+    /// `entity` when one is given, each with its definition's name when known.
     pub async fn operational_events(
         &self,
-        days: DayWindow,
-        entity: &str,
-    ) -> Family<Vec<OperationalEvent>> {
+        interval: &Interval,
+        entity: Option<&str>,
+    ) -> Family<Vec<Kept>> {
         match self {
-            Source::Api(api) => api.operational_events(days, entity).await,
-            Source::Dataset(_) => family::not_kept("operational events"),
-        }
-    }
-
-    /// The operational event definitions' names by id.
-    pub async fn event_definition_names(&self) -> Family<HashMap<String, String>> {
-        match self {
-            Source::Api(api) => api.event_definition_names().await,
-            Source::Dataset(_) => family::not_kept("event definitions"),
+            Source::Api(api) => api.operational_events(interval, entity).await,
+            Source::Dataset(dataset) => dataset
+                .operational_events(interval, entity)
+                .await
+                .unwrap_or_else(|e| {
+                    Err(Unavailable::Unread(format!(
+                        "the operational events are left out: {e}"
+                    )))
+                }),
         }
     }
 
