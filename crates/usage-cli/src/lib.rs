@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod exit;
 mod lake;
+mod notify;
 mod progress;
 mod render;
 mod session;

@@ -37,7 +37,7 @@ pub use auth::{
 };
 pub use client::Client;
 pub use clock::{BoxFuture, Clock, TokioClock};
-pub use config::{ClientBuilder, Endpoints, Region};
+pub use config::{ClientBuilder, Endpoints, Region, outbound_http};
 pub use deadline::with_deadline;
 pub use error::{
     AuthError, CORRELATION_ID_HEADER, ConfigError, TransportError, UnknownRegion, UsageError,

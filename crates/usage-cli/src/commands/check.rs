@@ -12,6 +12,7 @@ use crate::analysis::rules::{self, Limit, Per, Rule};
 use crate::cli::{CheckArgs, resolve};
 use crate::commands::declared::{DATA, Declared, writes};
 use crate::exit::Failure;
+use crate::notify::Webhook;
 use crate::render::check::{self, AllocationBreach};
 use crate::render::output::{thousands, whole};
 use crate::session::Session;
@@ -41,10 +42,19 @@ pub struct Plan {
     days: Option<DayWindow>,
     exclude: Vec<String>,
     concurrency: usize,
+    /// Where the alert goes (`--notify`), checked before anything is sent.
+    notify: Option<Webhook>,
 }
 
 pub fn plan(args: CheckArgs) -> Result<Plan, Failure> {
     let checks = rules(&args)?;
+    let notify = args
+        .notify
+        .notify
+        .as_deref()
+        .map(|url| Webhook::parse(url, args.notify.notify_format))
+        .transpose()
+        .map_err(Failure::Usage)?;
     let days = match checks.rules.is_empty() {
         true => None,
         false => Some(resolve::job_days(&args.window)?),
@@ -55,6 +65,7 @@ pub fn plan(args: CheckArgs) -> Result<Plan, Failure> {
         days,
         exclude: args.exclude.exclude,
         concurrency: args.jobs.concurrency.get(),
+        notify,
     })
 }
 
@@ -305,6 +316,27 @@ pub async fn exec(session: &Session, source: &Source, plan: &Plan) -> Result<(),
         &not_judged,
     )
     .map_err(Failure::output)?;
+    if let Some(webhook) = &plan.notify {
+        let alert = check::alert(
+            source.describe(),
+            days,
+            allocation.as_ref(),
+            &breaches,
+            &not_judged,
+        );
+        if let Some(alert) = alert {
+            match webhook.deliver(&alert).await {
+                Ok(()) => session.progress.note(&format!(
+                    "check: the alert went to the webhook at {}",
+                    webhook.host()
+                )),
+                Err(why) => session.progress.note(&format!(
+                    "check: the alert could not be delivered to the webhook at {}: {why}",
+                    webhook.host()
+                )),
+            }
+        }
+    }
     let count = breaches.len() + usize::from(allocation.is_some());
     if count > 0 {
         Err(Failure::Breached(count))

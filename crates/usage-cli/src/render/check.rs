@@ -4,8 +4,11 @@
 
 use std::io::Write;
 
+use usage_ext::DayWindow;
+
 use crate::analysis::allowance::ClientPart;
 use crate::analysis::rules;
+use crate::notify::Alert;
 use crate::render::format::Format;
 use crate::untrusted::{self, CsvCells};
 
@@ -16,6 +19,59 @@ pub struct AllocationBreach {
     pub top: Option<ClientPart>,
     pub value: f64,
     pub limit: f64,
+}
+
+/// The run's alert, when it has something to say: the allocation's breach, each breach with
+/// the `evidence` command that makes its case, and each rule it could not judge. `None`
+/// when every rule passed.
+pub fn alert(
+    whose: String,
+    days: Option<DayWindow>,
+    allocation: Option<&AllocationBreach>,
+    breaches: &[rules::Breach],
+    not_judged: &[rules::NotJudged],
+) -> Option<Alert> {
+    let count = breaches.len() + usize::from(allocation.is_some());
+    if count == 0 && not_judged.is_empty() {
+        return None;
+    }
+    let window = days.map(|d| d.to_string());
+    let mut title = format!(
+        "genesys-usage check: {count} breach{}",
+        if count == 1 { "" } else { "es" }
+    );
+    if !not_judged.is_empty() {
+        title.push_str(&format!(", {} rule(s) not judged", not_judged.len()));
+    }
+    if let Some(window) = &window {
+        title.push_str(&format!(", {window}"));
+    }
+    title.push_str(&format!(" ({whose})"));
+    let mut lines: Vec<String> = allocation.iter().map(|a| a.line.clone()).collect();
+    for b in breaches {
+        let mut line = b.line();
+        if let Some(window) = &window {
+            line.push_str(&format!(
+                "; its case: genesys-usage evidence --client {} --interval {window}",
+                b.oauth_client_id
+            ));
+        }
+        lines.push(line);
+    }
+    lines.extend(not_judged.iter().map(rules::NotJudged::line));
+    let fields = serde_json::json!({
+        "command": "check",
+        "org": whose,
+        "window": window,
+        "allocation": allocation.map(|a| a.json.clone()),
+        "breaches": breaches,
+        "notJudged": not_judged,
+    });
+    Some(Alert {
+        title,
+        lines,
+        fields,
+    })
 }
 
 /// The breaches, the allocation's first, in the session's format.

@@ -318,6 +318,31 @@ compile_error!(
     "usage-client needs a TLS provider: enable the feature `tls-aws-lc-rs` (the default) or `tls-ring`"
 );
 
+/// A reqwest builder for a request to another service than the Usage API (a webhook an
+/// alert goes to), with this crate's transport: rustls with the platform's roots (or none
+/// for a plain-http URL, which only a loopback host may use), its user agent, no redirect
+/// followed (a webhook that redirects would get the alert's body elsewhere) and the proxy
+/// of the environment for https (`HTTPS_PROXY`, `NO_PROXY`; never for plain http).
+pub fn outbound_http(plain_http: bool) -> Result<reqwest::ClientBuilder, ConfigError> {
+    install_tls_provider();
+    let tls = if plain_http {
+        crate::transport::tls::unused()
+    } else {
+        crate::transport::tls::verifying()
+    }
+    .map_err(ConfigError::Tls)?;
+    let mut http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .user_agent(USER_AGENT_VALUE)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy();
+    let proxy = ProxyChoice::from_env_with(|name| std::env::var(name).ok());
+    if let Some(proxy) = proxy.build().map_err(ConfigError::InvalidProxy)? {
+        http = http.proxy(proxy);
+    }
+    Ok(http)
+}
+
 impl Client {
     /// A builder with the defaults of [`ClientBuilder`].
     pub fn builder() -> ClientBuilder {
