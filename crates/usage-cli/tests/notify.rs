@@ -150,6 +150,17 @@ async fn check_sends_one_alert_per_run_with_its_breaches() {
             .starts_with("*genesys-usage check: ")
     );
 
+    // From the environment, where no `ps` shows it.
+    let (url, hook) = webhook(Vec::new()).await;
+    let mut cmd = against(&fake);
+    cmd.args(["check", "--since", "7d", "--max-429", "0"])
+        .env("GENESYS_USAGE_NOTIFY_URL", &url);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert_eq!(hook.received.lock().unwrap().len(), 1);
+
     // Every rule passed: nothing is sent.
     let (url, hook) = webhook(Vec::new()).await;
     let out = run(
@@ -202,5 +213,24 @@ async fn a_webhook_that_cannot_be_one_is_refused_before_anything_is_sent() {
         assert!(stderr.contains("--notify"), "{stderr}");
         assert!(!stderr.contains("s3cr3t"), "{stderr}");
     }
+    let out = run(
+        &fake,
+        args(&[
+            "check",
+            "--since",
+            "7d",
+            "--max-429",
+            "0",
+            "--notify-format",
+            "slack",
+        ]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--notify-format needs a webhook"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(fake.total_requests(), 0);
 }

@@ -522,13 +522,14 @@ pub struct NotifyArgs {
     /// with the breaches and the rules not judged, none when every rule passed. The URL is
     /// a secret: it is never printed, only its host. Retried on 5xx and 429 (after its
     /// Retry-After), 4 times at most; a failed delivery is said on stderr and leaves the
-    /// exit code as the rules decide it.
+    /// exit code as the rules decide it. Without the flag, GENESYS_USAGE_NOTIFY_URL (a URL
+    /// in a command line is in every `ps`).
     #[arg(long, value_name = "URL")]
     pub notify: Option<String>,
     /// The body the webhook takes: generic JSON, Slack's incoming webhooks, or a Microsoft
     /// Teams workflow. By default from the URL's host (hooks.slack.com is Slack's;
     /// *.logic.azure.com, *.webhook.office.com and Power Automate's are Teams'), else generic.
-    #[arg(long, value_enum, value_name = "SHAPE", requires = "notify")]
+    #[arg(long, value_enum, value_name = "SHAPE")]
     pub notify_format: Option<crate::notify::Shape>,
 }
 

@@ -46,11 +46,22 @@ pub struct Plan {
     notify: Option<Webhook>,
 }
 
-pub fn plan(args: CheckArgs) -> Result<Plan, Failure> {
+/// Where `--notify` is read from when not given: a URL in a command line is in every `ps`.
+pub const NOTIFY_VAR: &str = "GENESYS_USAGE_NOTIFY_URL";
+
+pub fn plan(args: CheckArgs, vars: &[(String, String)]) -> Result<Plan, Failure> {
     let checks = rules(&args)?;
-    let notify = args
-        .notify
-        .notify
+    let url = args.notify.notify.clone().or_else(|| {
+        vars.iter()
+            .find(|(k, v)| k == NOTIFY_VAR && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    });
+    if url.is_none() && args.notify.notify_format.is_some() {
+        return Err(Failure::Usage(format!(
+            "--notify-format needs a webhook: --notify URL or {NOTIFY_VAR}"
+        )));
+    }
+    let notify = url
         .as_deref()
         .map(|url| Webhook::parse(url, args.notify.notify_format))
         .transpose()

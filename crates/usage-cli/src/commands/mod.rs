@@ -95,7 +95,7 @@ impl Plan {
                 Plan::Api(ApiPlan::Resume(resume::Plan { id, client }))
             }
             Command::Sync(args) => Plan::Api(ApiPlan::Sync(sync::plan(&args, vars)?)),
-            Command::Check(args) => Plan::Rows(RowsPlan::Check(check::plan(args)?)),
+            Command::Check(args) => Plan::Rows(RowsPlan::Check(check::plan(args, vars)?)),
             Command::Serve(args) => Plan::Rows(RowsPlan::Serve(serve::plan(args)?)),
             Command::Allowance(args) => Plan::Rows(RowsPlan::Allowance(allowance::plan(args)?)),
             Command::Limits(args) => Plan::Api(ApiPlan::Limits(limits::plan(args)?)),
