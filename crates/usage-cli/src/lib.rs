@@ -8,6 +8,7 @@ pub mod cli;
 mod commands;
 mod config;
 mod exit;
+mod exporter;
 mod lake;
 mod notify;
 mod progress;
