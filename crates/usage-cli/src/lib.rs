@@ -10,6 +10,7 @@ mod config;
 mod exit;
 mod exporter;
 mod lake;
+mod live;
 mod notify;
 mod progress;
 mod render;

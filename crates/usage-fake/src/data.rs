@@ -565,8 +565,15 @@ impl Cut {
     /// Every row of the answer over an org of `series` series seeded with `seed`, ordered by
     /// date, then client name, user, templateUri and method.
     pub fn rows(&self, seed: u64, series: usize) -> Vec<Cell> {
+        self.rows_until(seed, series, last_day_with_data())
+    }
+
+    /// The rows up to `until` rather than the last day with data: the day so far, which
+    /// the fresher families (the near-limit records, the events) answer for while the
+    /// usage lags a day.
+    pub(crate) fn rows_until(&self, seed: u64, series: usize, until: NaiveDate) -> Vec<Cell> {
         let first = self.first.max(first_day_with_data());
-        let last = self.last.min(last_day_with_data());
+        let last = self.last.min(until);
         if first > last {
             return Vec::new();
         }

@@ -560,7 +560,8 @@ fn running_hours(client: usize) -> std::ops::Range<u32> {
     }
 }
 
-/// The near-limit records of the days `first` to `last`, from the clients' 429s on each:
+/// The near-limit records of the days `first` to `last` (today's of the hours begun), from
+/// the clients' 429s on each:
 /// on a day a client got 429s it is near the client-credentials limit one hour per 500 of
 /// them, from the middle of its running hours outwards. Besides (one story, still only on
 /// days with 429s): the CRM screen pop is near `token.rate.per.minute` too, in every other
@@ -582,7 +583,10 @@ pub(crate) fn near_limit(state: &State, first: NaiveDate, last: NaiveDate) -> Ve
         sort: Vec::new(),
     };
     let mut records = Vec::new();
-    for cell in cut.rows(state.config.seed, state.series()) {
+    // Today's too, the hours begun so far: the near-limit records and the events are
+    // fresh where the usage lags a day (the day's 429s decide them, as on other days).
+    let now = Utc::now();
+    for cell in cut.rows_until(state.config.seed, state.series(), now.date_naive()) {
         let (Some(day), Some((id, _))) = (cell.date, cell.key.client()) else {
             continue;
         };
@@ -673,6 +677,7 @@ pub(crate) fn near_limit(state: &State, first: NaiveDate, last: NaiveDate) -> Ve
             _ => {}
         }
     }
+    records.retain(|r| r.hour <= now);
     records.sort_by_key(|r| (r.hour, r.entity, r.limit, r.user));
     records.dedup();
     records

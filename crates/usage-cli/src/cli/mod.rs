@@ -172,6 +172,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve the org's usage as Prometheus metrics on /metrics, refreshed on a schedule.
     Serve(ServeArgs),
+    /// Watch the operational events live: each new one as it comes (a line on a terminal,
+    /// NDJSON when piped), polled every minute; Ctrl-C ends it.
+    Watch(WatchArgs),
     /// The billing period's requests against the fair-use allocation, projected to its end.
     Allowance(AllowanceArgs),
     /// The org's limits in a namespace, the effective value beside the default (raised ones
@@ -280,6 +283,19 @@ pub struct EventsArgs {
     /// (`--from`: the events `sync` kept, a year where the service keeps days.)
     #[command(flatten)]
     pub dataset: Dataset,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// How often to ask for new events (one request a poll, more when a page is full),
+    /// e.g. 60s, 5m. The org's rate limit is shared with every integration: 60 a minute
+    /// costs 60 requests an hour.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub every: Duration,
+    /// How far back each poll reaches: the events of the last hour are shown at the start,
+    /// and one created earlier that the service shows late is still caught within it.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub lookback: Duration,
 }
 
 #[derive(Debug, Args)]

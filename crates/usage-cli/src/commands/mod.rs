@@ -20,6 +20,7 @@ pub mod report;
 mod resume;
 pub mod serve;
 pub mod sync;
+mod watch;
 
 use std::io::BufRead;
 
@@ -57,6 +58,7 @@ pub enum ApiPlan {
     Sync(sync::Plan),
     Limits(limits::Plan),
     Events(events::Plan),
+    Watch(watch::Plan),
 }
 
 /// Commands that read rows, from the API or a dataset (`--from`).
@@ -107,6 +109,7 @@ impl Plan {
                     Plan::Api(ApiPlan::Events(plan))
                 }
             }
+            Command::Watch(args) => Plan::Api(ApiPlan::Watch(watch::plan(args)?)),
             Command::Evidence(args) => Plan::Rows(RowsPlan::Evidence(evidence::plan(args)?)),
             Command::Regions => Plan::Local(Local::Regions),
             Command::Completions { shell } => Plan::Local(Local::Completions(shell)),
@@ -154,6 +157,7 @@ impl Plan {
             }
             Plan::Api(ApiPlan::Jobs(plan)) => plan.declared(),
             Plan::Api(ApiPlan::Sync(_)) => sync::DECLARED,
+            Plan::Api(ApiPlan::Watch(_)) => watch::DECLARED,
             Plan::Api(ApiPlan::Limits(_)) => limits::DECLARED,
             Plan::Api(ApiPlan::Events(_)) | Plan::Rows(RowsPlan::Events(_)) => events::DECLARED,
             Plan::Rows(RowsPlan::Report(_)) => report::DECLARED,
@@ -206,6 +210,7 @@ pub async fn run(
                 ApiPlan::Sync(plan) => sync::exec(&session, &api, plan).await,
                 ApiPlan::Limits(plan) => limits::exec(&session, &api, &plan).await,
                 ApiPlan::Events(plan) => events::exec(&session, &api, &plan).await,
+                ApiPlan::Watch(plan) => watch::exec(&session, &api, &plan).await,
             }
         }
         // Several orgs: each its own source, from its own profile.

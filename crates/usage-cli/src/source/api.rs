@@ -81,6 +81,18 @@ impl Api {
         interval: &Interval,
         entity: Option<&str>,
     ) -> Family<Vec<Kept>> {
+        let names = self.event_definition_names().await.unwrap_or_default();
+        self.operational_events_named(interval, entity, &names)
+            .await
+    }
+
+    /// As [`Api::operational_events`], named from `names` (read once by who polls).
+    pub async fn operational_events_named(
+        &self,
+        interval: &Interval,
+        entity: Option<&str>,
+        names: &HashMap<String, String>,
+    ) -> Family<Vec<Kept>> {
         let why = |e: &usage_ext::Error| unread(e, "usage:events:view", "the operational events");
         let stream = self
             .queries
@@ -94,7 +106,6 @@ impl Api {
                 events.push(event);
             }
         }
-        let names = self.event_definition_names().await.unwrap_or_default();
         Ok(events
             .into_iter()
             .map(|event| Kept {

@@ -1,0 +1,113 @@
+//! `watch`: the operational events live, polled (`--every`, a minute by default): on a
+//! terminal a line per event, piped one NDJSON line per event, each event once. A failed
+//! poll is said on stderr and tried again at the next; SIGTERM and Ctrl-C end it cleanly
+//! (exit 0), after the lines of the last poll.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::time::Duration;
+
+use futures_util::FutureExt as _;
+
+use crate::cli::WatchArgs;
+use crate::commands::declared::{Declared, writes};
+use crate::exit::Failure;
+use crate::live::EventFeed;
+use crate::render::format::Format;
+use crate::render::limits::NamedEvent;
+use crate::session::Session;
+use crate::signals::Signals;
+use crate::source::api::Api;
+
+/// A line per event on a terminal, NDJSON otherwise; it stops on a signal itself.
+pub const DECLARED: Declared = Declared {
+    own_signals: true,
+    ..writes(&[Format::Table, Format::Ndjson])
+};
+
+pub struct Plan {
+    every: Duration,
+    lookback: Duration,
+}
+
+pub fn plan(args: WatchArgs) -> Result<Plan, Failure> {
+    if args.lookback < args.every {
+        return Err(Failure::Usage(format!(
+            "--lookback {} s is shorter than --every {} s: the events between two polls would be missed",
+            args.lookback.as_secs(),
+            args.every.as_secs()
+        )));
+    }
+    Ok(Plan {
+        every: args.every,
+        lookback: args.lookback,
+    })
+}
+
+pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failure> {
+    let signals = Signals::listen();
+    let lines = session.format == Format::Table
+        && session.output.is_none()
+        && std::io::stdout().is_terminal();
+    let names = api.event_definition_names().await.unwrap_or_else(|why| {
+        session.progress.note(&format!("watch: {why}"));
+        Default::default()
+    });
+    let mut feed = EventFeed::new(plan.lookback, names);
+    let every = plan.every.as_secs().max(1);
+    session.progress.note(&format!(
+        "watch: the operational events of the last {} min, then new ones every {every} s \
+         (about {} requests an hour); Ctrl-C ends it",
+        plan.lookback.as_secs() / 60,
+        3600 / every
+    ));
+    let mut out = session.out()?;
+    let stopped = signals.stopped().shared();
+    let mut failing = false;
+    loop {
+        let polled = tokio::select! {
+            polled = feed.poll(api, chrono::Utc::now()) => polled,
+            _ = stopped.clone() => break,
+        };
+        match polled {
+            Ok(events) => {
+                if failing {
+                    session.progress.note("watch: polling again");
+                    failing = false;
+                }
+                for kept in events {
+                    let named = NamedEvent {
+                        event: kept.event,
+                        event_definition_name: kept.event_definition_name,
+                    };
+                    if lines {
+                        writeln!(out, "{}", crate::render::limits::event_line(&named))
+                    } else {
+                        serde_json::to_writer(&mut out, &named)
+                            .map_err(std::io::Error::other)
+                            .and_then(|()| writeln!(out))
+                    }
+                    .map_err(Failure::output)?;
+                }
+                out.flush().map_err(Failure::output)?;
+            }
+            // A lost connection is shown, not fatal: the next poll catches up on what the
+            // lookback still holds.
+            Err(why) => {
+                session.progress.note(&format!(
+                    "watch: a poll failed ({why}); trying again in {every} s"
+                ));
+                failing = true;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(plan.every) => {}
+            _ = stopped.clone() => break,
+        }
+    }
+    session.progress.note(&format!(
+        "watch: stopped ({} events remembered of the last {} min)",
+        feed.remembered(),
+        plan.lookback.as_secs() / 60
+    ));
+    Ok(())
+}

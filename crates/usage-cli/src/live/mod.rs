@@ -1,0 +1,65 @@
+//! The live feed: the operational events as they come, polled. Each poll asks for the
+//! events of the last `lookback` (one request, more when a page is full) and hands out
+//! those not handed out before: an event the service shows late, within the lookback, is
+//! still caught, and none is handed out twice. What it remembers is pruned to the lookback,
+//! so a feed that runs for days holds an hour of keys, not its history.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use usage_ext::models::Interval;
+
+use crate::lake::events::Kept;
+use crate::source::Unavailable;
+use crate::source::api::Api;
+
+/// The operational events since the feed started, each once.
+pub struct EventFeed {
+    lookback: chrono::Duration,
+    names: HashMap<String, String>,
+    /// The events handed out, by their whole JSON (two events alike in every field are
+    /// one), with when they were created.
+    seen: HashMap<String, DateTime<Utc>>,
+}
+
+impl EventFeed {
+    /// A feed reaching `lookback` back at each poll, its events named from `names`.
+    pub fn new(lookback: Duration, names: HashMap<String, String>) -> Self {
+        Self {
+            lookback: chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::hours(1)),
+            names,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// The events of the lookback up to `now` not handed out before, oldest first.
+    pub async fn poll(&mut self, api: &Api, now: DateTime<Utc>) -> Result<Vec<Kept>, Unavailable> {
+        let since = now - self.lookback;
+        let interval = Interval {
+            start: since,
+            // The end is excluded: an event created at this very instant comes next poll.
+            end: now,
+        };
+        let events = api
+            .operational_events_named(&interval, None, &self.names)
+            .await?;
+        let mut new = Vec::new();
+        for kept in events {
+            let key = serde_json::to_string(&kept.event).unwrap_or_default();
+            let created = kept.event.date_created.unwrap_or(now);
+            if self.seen.insert(key, created).is_none() {
+                new.push(kept);
+            }
+        }
+        // What is past the lookback cannot come again.
+        self.seen.retain(|_, created| *created >= since);
+        new.sort_by_key(|k| k.event.date_created);
+        Ok(new)
+    }
+
+    /// How many events it remembers (its memory, bounded by the lookback).
+    pub fn remembered(&self) -> usize {
+        self.seen.len()
+    }
+}
