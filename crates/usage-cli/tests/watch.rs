@@ -173,6 +173,122 @@ async fn a_failed_poll_is_said_and_the_next_catches_up() {
     assert_eq!(unique.len(), lines.len());
 }
 
+/// A webhook on 127.0.0.1 that takes every POST; its URL (a secret in the path) and what
+/// it received.
+async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/hooks/{*key}",
+            axum::routing::post(
+                |axum::extract::State(received): axum::extract::State<Arc<Mutex<Vec<Value>>>>,
+                 body: String| async move {
+                    received
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
+                    ""
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}/hooks/s3cr3t"), received)
+}
+
+/// `watch --notify`: one alert per client and limit (an entity, a definition, the value
+/// it was near) within the hour, however many events and polls; kept across a restart, so a
+/// second watch on the same state sends none; the URL never printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_alerts_once_per_client_and_limit_and_remembers_across_a_restart() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let (url, received) = webhook().await;
+    let state = common::fresh("watch-alerts").join("alerts.json");
+    let args = [
+        "--every",
+        "1s",
+        "--lookback",
+        "24h",
+        "--notify",
+        &url,
+        "--notify-state",
+        state.to_str().unwrap(),
+    ];
+    let (lines, code, stderr) = {
+        let (fake, received) = (&fake, received.clone());
+        tokio::task::block_in_place(|| {
+            watch(fake, &args, |lines| {
+                !lines.is_empty()
+                    && fake.requests(Operation::PostUsageEventsQuery) >= 3
+                    && !received.lock().unwrap().is_empty()
+            })
+        })
+    };
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("s3cr3t"), "{stderr}");
+    let limits: BTreeSet<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).unwrap();
+            (
+                e["entityId"].as_str().unwrap().to_string(),
+                e["currentValue"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let alerts = received.lock().unwrap().clone();
+    let alerted: Vec<(String, String)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a["event"]["entityId"].as_str().unwrap().to_string(),
+                a["event"]["currentValue"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        alerted.iter().cloned().collect::<BTreeSet<_>>(),
+        limits,
+        "an alert for each client and limit seen"
+    );
+    assert_eq!(alerted.len(), limits.len(), "and one only: {alerted:?}");
+    let first = &alerts[0];
+    assert_eq!(first["command"], "watch");
+    let id = first["event"]["entityId"].as_str().unwrap();
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("genesys-usage evidence --client {id}")),
+        "{first}"
+    );
+    assert!(state.exists(), "the alerts sent are kept");
+
+    // Restarted on the same state: the same events, no alert again.
+    let (lines, code, stderr) = {
+        let fake = &fake;
+        tokio::task::block_in_place(|| {
+            watch(fake, &args, |lines| {
+                !lines.is_empty() && fake.requests(Operation::PostUsageEventsQuery) >= 6
+            })
+        })
+    };
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!lines.is_empty());
+    // None for a client and limit alerted before (one whose first event came in between,
+    // at an hour's turn, would be new).
+    let again: Vec<Value> = received.lock().unwrap()[alerts.len()..].to_vec();
+    for alert in &again {
+        let key = (
+            alert["event"]["entityId"].as_str().unwrap().to_string(),
+            alert["event"]["currentValue"].as_str().unwrap().to_string(),
+        );
+        assert!(!alerted.contains(&key), "alerted again: {key:?}; {stderr}");
+    }
+}
+
 #[test]
 fn a_lookback_shorter_than_the_poll_is_refused() {
     let out = common::tool()

@@ -296,6 +296,15 @@ pub struct WatchArgs {
     /// and one created earlier that the service shows late is still caught within it.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub lookback: Duration,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+    /// At most one alert per client and limit this often (Okta's practice is an hour).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub notify_every: Duration,
+    /// Where the alerts sent are remembered across a restart; by default
+    /// $XDG_STATE_HOME/genesys-usage/watch-alerts.json (~/.local/state/… without it).
+    #[arg(long, value_name = "FILE")]
+    pub notify_state: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -534,12 +543,12 @@ pub struct CheckArgs {
 /// `--notify`: where alerts go.
 #[derive(Debug, Args)]
 pub struct NotifyArgs {
-    /// POST the alert to this webhook (https, or http to this machine): one message per run
-    /// with the breaches and the rules not judged, none when every rule passed. The URL is
-    /// a secret: it is never printed, only its host. Retried on 5xx and 429 (after its
-    /// Retry-After), 4 times at most; a failed delivery is said on stderr and leaves the
-    /// exit code as the rules decide it. Without the flag, GENESYS_USAGE_NOTIFY_URL (a URL
-    /// in a command line is in every `ps`).
+    /// POST alerts to this webhook (https, or http to this machine): `check` one message
+    /// per run with the breaches and the rules not judged (none when every rule passed),
+    /// `watch` one per client and limit every --notify-every. The URL is a secret: it is
+    /// never printed, only its host. Retried on 5xx and 429 (after its Retry-After), 4 times
+    /// at most; a failed delivery is said on stderr and changes no exit code. Without the
+    /// flag, GENESYS_USAGE_NOTIFY_URL (a URL in a command line is in every `ps`).
     #[arg(long, value_name = "URL")]
     pub notify: Option<String>,
     /// The body the webhook takes: generic JSON, Slack's incoming webhooks, or a Microsoft

@@ -173,6 +173,31 @@ pub fn allocation(args: &AllocationArgs) -> Result<Allocation, Failure> {
     )
 }
 
+/// Where `--notify` is read from when not given: a URL in a command line is in every `ps`.
+pub const NOTIFY_VAR: &str = "GENESYS_USAGE_NOTIFY_URL";
+
+/// The webhook of `--notify` (or of `GENESYS_USAGE_NOTIFY_URL`), checked before anything is
+/// sent; none when neither is given.
+pub fn webhook(
+    args: &crate::cli::NotifyArgs,
+    vars: &[(String, String)],
+) -> Result<Option<crate::notify::Webhook>, Failure> {
+    let url = args.notify.clone().or_else(|| {
+        vars.iter()
+            .find(|(k, v)| k == NOTIFY_VAR && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    });
+    if url.is_none() && args.notify_format.is_some() {
+        return Err(Failure::Usage(format!(
+            "--notify-format needs a webhook: --notify URL or {NOTIFY_VAR}"
+        )));
+    }
+    url.as_deref()
+        .map(|url| crate::notify::Webhook::parse(url, args.notify_format))
+        .transpose()
+        .map_err(Failure::Usage)
+}
+
 #[cfg(test)]
 mod tests {
     use super::Span;

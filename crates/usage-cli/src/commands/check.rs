@@ -13,6 +13,7 @@ use crate::cli::{CheckArgs, resolve};
 use crate::commands::declared::{DATA, Declared, writes};
 use crate::exit::Failure;
 use crate::notify::Webhook;
+
 use crate::render::check::{self, AllocationBreach};
 use crate::render::output::{thousands, whole};
 use crate::session::Session;
@@ -46,26 +47,9 @@ pub struct Plan {
     notify: Option<Webhook>,
 }
 
-/// Where `--notify` is read from when not given: a URL in a command line is in every `ps`.
-pub const NOTIFY_VAR: &str = "GENESYS_USAGE_NOTIFY_URL";
-
 pub fn plan(args: CheckArgs, vars: &[(String, String)]) -> Result<Plan, Failure> {
     let checks = rules(&args)?;
-    let url = args.notify.notify.clone().or_else(|| {
-        vars.iter()
-            .find(|(k, v)| k == NOTIFY_VAR && !v.is_empty())
-            .map(|(_, v)| v.clone())
-    });
-    if url.is_none() && args.notify.notify_format.is_some() {
-        return Err(Failure::Usage(format!(
-            "--notify-format needs a webhook: --notify URL or {NOTIFY_VAR}"
-        )));
-    }
-    let notify = url
-        .as_deref()
-        .map(|url| Webhook::parse(url, args.notify.notify_format))
-        .transpose()
-        .map_err(Failure::Usage)?;
+    let notify = resolve::webhook(&args.notify, vars)?;
     let days = match checks.rules.is_empty() {
         true => None,
         false => Some(resolve::job_days(&args.window)?),

@@ -109,7 +109,7 @@ impl Plan {
                     Plan::Api(ApiPlan::Events(plan))
                 }
             }
-            Command::Watch(args) => Plan::Api(ApiPlan::Watch(watch::plan(args)?)),
+            Command::Watch(args) => Plan::Api(ApiPlan::Watch(watch::plan(args, vars)?)),
             Command::Evidence(args) => Plan::Rows(RowsPlan::Evidence(evidence::plan(args)?)),
             Command::Regions => Plan::Local(Local::Regions),
             Command::Completions { shell } => Plan::Local(Local::Completions(shell)),

@@ -8,12 +8,16 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 
-use crate::cli::WatchArgs;
+use std::path::PathBuf;
+
+use crate::cli::{WatchArgs, resolve};
 use crate::commands::declared::{Declared, writes};
 use crate::exit::Failure;
 use crate::live::EventFeed;
+use crate::live::alerts::{self, Alerts};
+use crate::notify::Webhook;
 use crate::render::format::Format;
-use crate::render::limits::NamedEvent;
+use crate::render::limits::{NamedEvent, event_alert};
 use crate::session::Session;
 use crate::signals::Signals;
 use crate::source::api::Api;
@@ -27,9 +31,11 @@ pub const DECLARED: Declared = Declared {
 pub struct Plan {
     every: Duration,
     lookback: Duration,
+    /// Where alerts go, how often per client and limit, and where the ones sent are kept.
+    notify: Option<(Webhook, Duration, PathBuf)>,
 }
 
-pub fn plan(args: WatchArgs) -> Result<Plan, Failure> {
+pub fn plan(args: WatchArgs, vars: &[(String, String)]) -> Result<Plan, Failure> {
     if args.lookback < args.every {
         return Err(Failure::Usage(format!(
             "--lookback {} s is shorter than --every {} s: the events between two polls would be missed",
@@ -37,9 +43,27 @@ pub fn plan(args: WatchArgs) -> Result<Plan, Failure> {
             args.every.as_secs()
         )));
     }
+    let notify = match resolve::webhook(&args.notify, vars)? {
+        None => None,
+        Some(webhook) => {
+            let state = args
+                .notify_state
+                .clone()
+                .or_else(|| alerts::default_state(vars))
+                .ok_or_else(|| {
+                    Failure::Usage(
+                        "--notify: no HOME or XDG_STATE_HOME to keep the alerts sent in; give \
+                         --notify-state FILE"
+                            .into(),
+                    )
+                })?;
+            Some((webhook, args.notify_every, state))
+        }
+    };
     Ok(Plan {
         every: args.every,
         lookback: args.lookback,
+        notify,
     })
 }
 
@@ -53,6 +77,19 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
         Default::default()
     });
     let mut feed = EventFeed::new(plan.lookback, names);
+    let mut alerts = plan.notify.as_ref().map(|(webhook, every, state)| {
+        session.progress.note(&format!(
+            "watch: alerts go to the webhook at {}, one per client and limit every {} min",
+            webhook.host(),
+            every.as_secs() / 60
+        ));
+        Alerts::new(
+            webhook.clone(),
+            *every,
+            state.clone(),
+            session.progress.clone(),
+        )
+    });
     let every = plan.every.as_secs().max(1);
     session.progress.note(&format!(
         "watch: the operational events of the last {} min, then new ones every {every} s \
@@ -74,7 +111,24 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
                     session.progress.note("watch: polling again");
                     failing = false;
                 }
+                let now = chrono::Utc::now();
                 for kept in events {
+                    if let Some(alerts) = alerts.as_mut() {
+                        let hours = kept
+                            .event
+                            .entity_id
+                            .as_deref()
+                            .map_or(0, |id| feed.hours_today(id));
+                        alerts.on_event(&kept, now, || {
+                            event_alert(
+                                &NamedEvent {
+                                    event: kept.event.clone(),
+                                    event_definition_name: kept.event_definition_name.clone(),
+                                },
+                                hours,
+                            )
+                        });
+                    }
                     let named = NamedEvent {
                         event: kept.event,
                         event_definition_name: kept.event_definition_name,
@@ -103,6 +157,10 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
             () = tokio::time::sleep(plan.every) => {}
             _ = stopped.clone() => break,
         }
+    }
+    if let Some(alerts) = alerts {
+        // The alerts under way get a moment; a webhook that holds on is not waited for.
+        alerts.finish(Duration::from_secs(5)).await;
     }
     session.progress.note(&format!(
         "watch: stopped ({} events remembered of the last {} min)",

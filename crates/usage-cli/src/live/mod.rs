@@ -4,10 +4,12 @@
 //! still caught, and none is handed out twice. What it remembers is pruned to the lookback,
 //! so a feed that runs for days holds an hour of keys, not its history.
 
+pub mod alerts;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound as _, Utc};
 use usage_ext::models::Interval;
 
 use crate::lake::events::Kept;
@@ -21,6 +23,11 @@ pub struct EventFeed {
     /// The events handed out, by their whole JSON (two events alike in every field are
     /// one), with when they were created.
     seen: HashMap<String, DateTime<Utc>>,
+    /// Today's (UTC) hours with an event, by entity, as the polls saw them.
+    today: (
+        chrono::NaiveDate,
+        HashMap<String, std::collections::BTreeSet<DateTime<Utc>>>,
+    ),
 }
 
 impl EventFeed {
@@ -30,6 +37,7 @@ impl EventFeed {
             lookback: chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::hours(1)),
             names,
             seen: HashMap::new(),
+            today: (chrono::NaiveDate::MIN, HashMap::new()),
         }
     }
 
@@ -45,10 +53,23 @@ impl EventFeed {
             .operational_events_named(&interval, None, &self.names)
             .await?;
         let mut new = Vec::new();
+        if self.today.0 != now.date_naive() {
+            self.today = (now.date_naive(), HashMap::new());
+        }
         for kept in events {
             let key = serde_json::to_string(&kept.event).unwrap_or_default();
             let created = kept.event.date_created.unwrap_or(now);
             if self.seen.insert(key, created).is_none() {
+                if created.date_naive() == self.today.0 {
+                    let hour = created
+                        .duration_trunc(chrono::Duration::hours(1))
+                        .unwrap_or(created);
+                    self.today
+                        .1
+                        .entry(kept.event.entity_id.clone().unwrap_or_default())
+                        .or_default()
+                        .insert(hour);
+                }
                 new.push(kept);
             }
         }
@@ -56,6 +77,11 @@ impl EventFeed {
         self.seen.retain(|_, created| *created >= since);
         new.sort_by_key(|k| k.event.date_created);
         Ok(new)
+    }
+
+    /// The hours of today (UTC) in which `entity` had an event, as far as the polls saw.
+    pub fn hours_today(&self, entity: &str) -> usize {
+        self.today.1.get(entity).map_or(0, |hours| hours.len())
     }
 
     /// How many events it remembers (its memory, bounded by the lookback).

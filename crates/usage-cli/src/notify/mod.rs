@@ -20,6 +20,7 @@ const LONGEST_WAIT: Duration = Duration::from_secs(30);
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A webhook to send alerts to.
+#[derive(Clone)]
 pub struct Webhook {
     url: reqwest::Url,
     shape: Shape,

@@ -347,6 +347,46 @@ pub fn event_line(e: &NamedEvent) -> String {
     crate::untrusted::terminal(&format!("{at}  {what}  {who}{value}")).into_owned()
 }
 
+/// The alert `watch --notify` sends for an event: the client, what it came near and the
+/// limit's value, its hours with events today, and the `evidence` command that makes its
+/// case.
+pub fn event_alert(e: &NamedEvent, hours_today: usize) -> crate::notify::Alert {
+    let event = &e.event;
+    let id = event.entity_id.clone().unwrap_or_default();
+    let who = match &event.entity_name {
+        Some(name) => format!("{name} ({id})"),
+        None => id.clone(),
+    };
+    let what = e
+        .event_definition_name
+        .clone()
+        .or_else(|| event.event_definition.as_ref().and_then(|d| d.id.clone()))
+        .unwrap_or_else(|| "an operational event".into());
+    let at = event.date_created.map_or(String::new(), |at| {
+        format!(" at {}", at.format("%H:%M UTC"))
+    });
+    let value = event
+        .current_value
+        .as_deref()
+        .map_or(String::new(), |v| format!(", the limit's value {v}"));
+    crate::notify::Alert {
+        title: format!("genesys-usage watch: {who}: {what}"),
+        lines: vec![
+            format!("{what}{at}{value}"),
+            format!(
+                "{hours_today} hour{} with events today (UTC)",
+                if hours_today == 1 { "" } else { "s" }
+            ),
+            format!("its case: genesys-usage evidence --client {id} --since 7d"),
+        ],
+        fields: serde_json::json!({
+            "command": "watch",
+            "event": e,
+            "hoursToday": hours_today,
+        }),
+    }
+}
+
 /// An operational event with its definition's name (from the definitions, asked once).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,149 @@
+//! The live feed's alerts (`watch --notify`): at most one per client and limit every
+//! `--notify-every` (an hour by default, Okta's practice), kept across a restart in a small
+//! state file, so a watch restarted by its service manager does not alert again. Each is
+//! sent on its own task, so a slow webhook never holds the feed up; one that is not taken
+//! (after its retries) is not marked sent, and the next event of its client and limit tries
+//! again. Sent, then marked: a crash between the two may send one twice, never lose one.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::lake::events::Kept;
+use crate::notify::{Alert, Webhook};
+use crate::progress::Progress;
+
+/// A client and a limit: the event's entity, its definition and the value it was near.
+type Key = String;
+
+/// What was sent when, by client and limit, as the state file keeps it.
+type Sent = BTreeMap<Key, DateTime<Utc>>;
+
+/// The alerts of a feed.
+pub struct Alerts {
+    webhook: Arc<Webhook>,
+    every: chrono::Duration,
+    state: PathBuf,
+    sent: Arc<Mutex<Sent>>,
+    progress: Arc<Progress>,
+    /// The deliveries under way, awaited when the feed ends.
+    sending: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Alerts {
+    /// Alerts to `webhook`, one per client and limit every `every`, remembered in `state`
+    /// (a file that does not exist yet is an empty memory; one that does not read is said
+    /// and started afresh).
+    pub fn new(webhook: Webhook, every: Duration, state: PathBuf, progress: Arc<Progress>) -> Self {
+        let sent: Sent = match std::fs::read(&state) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                progress.note(&format!(
+                    "watch: {} does not read ({e}); alerts start afresh",
+                    state.display()
+                ));
+                Sent::new()
+            }),
+            Err(_) => Sent::new(),
+        };
+        Self {
+            webhook: Arc::new(webhook),
+            every: chrono::Duration::from_std(every).unwrap_or(chrono::Duration::hours(1)),
+            state,
+            sent: Arc::new(Mutex::new(sent)),
+            progress,
+            sending: Vec::new(),
+        }
+    }
+
+    /// Sends `kept`'s alert unless its client and limit had one within `every` of `now`;
+    /// `alert` makes it.
+    pub fn on_event(&mut self, kept: &Kept, now: DateTime<Utc>, alert: impl FnOnce() -> Alert) {
+        let event = &kept.event;
+        let key = format!(
+            "{}|{}|{}",
+            event.entity_id.as_deref().unwrap_or_default(),
+            event
+                .event_definition
+                .as_ref()
+                .and_then(|d| d.id.as_deref())
+                .unwrap_or_default(),
+            event.current_value.as_deref().unwrap_or_default()
+        );
+        {
+            let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+            if sent.get(&key).is_some_and(|at| now - *at < self.every) {
+                return;
+            }
+            // Claimed now, so that the next event of the same client and limit does not
+            // send a second while this one is under way.
+            sent.insert(key.clone(), now);
+        }
+        let alert = alert();
+        let (webhook, sent, state, progress) = (
+            self.webhook.clone(),
+            self.sent.clone(),
+            self.state.clone(),
+            self.progress.clone(),
+        );
+        let every = self.every;
+        self.sending.push(tokio::spawn(async move {
+            match webhook.deliver(&alert).await {
+                Ok(()) => {
+                    let kept = {
+                        let mut sent = sent.lock().unwrap_or_else(|e| e.into_inner());
+                        sent.retain(|_, at| now - *at < every);
+                        sent.clone()
+                    };
+                    if let Err(e) = save(&state, &kept) {
+                        progress.note(&format!(
+                            "watch: the alerts sent could not be kept in {}: {e}",
+                            state.display()
+                        ));
+                    }
+                }
+                Err(why) => {
+                    sent.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                    progress.note(&format!(
+                        "watch: an alert could not be delivered to the webhook at {}: {why}",
+                        webhook.host()
+                    ));
+                }
+            }
+        }));
+        self.sending.retain(|task| !task.is_finished());
+    }
+
+    /// Waits for the deliveries under way, `patience` at most (the feed is ending).
+    pub async fn finish(self, patience: Duration) {
+        let all = futures_util::future::join_all(self.sending);
+        let _ = tokio::time::timeout(patience, all).await;
+    }
+}
+
+/// The state written whole: a temporary file renamed over the old one.
+fn save(state: &std::path::Path, sent: &Sent) -> std::io::Result<()> {
+    if let Some(dir) = state.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let partial = state.with_extension("partial");
+    std::fs::write(
+        &partial,
+        serde_json::to_vec_pretty(sent).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(&partial, state)
+}
+
+/// Where the alerts sent are kept by default: `$XDG_STATE_HOME/genesys-usage/`, else
+/// `~/.local/state/genesys-usage/` (the XDG base directories' state).
+pub fn default_state(vars: &[(String, String)]) -> Option<PathBuf> {
+    let var = |name: &str| {
+        vars.iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| PathBuf::from(v))
+    };
+    let base = var("XDG_STATE_HOME").or_else(|| var("HOME").map(|h| h.join(".local/state")))?;
+    Some(base.join("genesys-usage").join("watch-alerts.json"))
+}
