@@ -1025,3 +1025,93 @@ async fn serve_exits_130_on_ctrl_c_and_0_on_sigterm_every_time() {
         assert_eq!(status.code(), Some(code), "round {round}: kill {signal}");
     }
 }
+
+/// The live counter: the operational events polled beside the daily gauges, each counted
+/// once per client, definition and the limit's value, the events the SDK's query answers
+/// for the lookback (24 h here: two polls of 12 h apart); the family up.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_counts_the_operational_events_live() {
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let started = Utc::now();
+    let exporter = serve(&fake, &["--events-every", "12h"]);
+    let address = exporter.address.clone();
+    let body = tokio::task::spawn_blocking(move || {
+        scrape_until(&address, |body| {
+            sample(
+                body,
+                "genesys_usage_events_last_poll_success_timestamp_seconds",
+            )
+            .is_some()
+        })
+    })
+    .await
+    .unwrap();
+    let polled = Utc::now();
+    let scraped = samples(&body);
+    assert_eq!(
+        scraped.get("genesys_usage_family_up{family=\"operational_events\"}"),
+        Some(&1.0),
+        "{body}"
+    );
+    let mut counted: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for (key, n) in scraped
+        .iter()
+        .filter(|(k, _)| k.starts_with("genesys_usage_operational_events_total{"))
+    {
+        let label = |name: &str| {
+            key.split(&format!("{name}=\""))
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(label("event_definition"), "Rate limit near", "{key}");
+        *counted
+            .entry((label("oauth_client_id"), label("limit_value")))
+            .or_default() += n;
+    }
+    // The SDK's events: all of those created in the day before the exporter started are
+    // counted, and nothing past the day before the scrape.
+    let sdk = |from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>| {
+        let fake = &fake;
+        async move {
+            use futures_util::StreamExt as _;
+            let client = usage_ext::client::Client::builder()
+                .base_url(&fake.base_url())
+                .client_credentials(fake.client_id(), fake.client_secret())
+                .no_proxy()
+                .build()
+                .unwrap();
+            let at = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+            let mut by: BTreeMap<(String, String), f64> = BTreeMap::new();
+            let events: Vec<_> = usage_ext::UsageQueries::new(client)
+                .operational_events(&format!("{}/{}", at(from), at(to)))
+                .unwrap()
+                .collect()
+                .await;
+            for e in events {
+                let e = e.unwrap();
+                *by.entry((e.entity_id.unwrap(), e.current_value.unwrap()))
+                    .or_default() += 1.0;
+            }
+            by
+        }
+    };
+    let inner = sdk(polled - chrono::Duration::hours(24), started).await;
+    let outer = sdk(started - chrono::Duration::hours(24), polled).await;
+    assert!(!inner.is_empty(), "the story has events every day");
+    for (series, n) in &inner {
+        assert!(
+            counted.get(series).copied().unwrap_or(0.0) >= *n,
+            "{series:?}: {body}"
+        );
+    }
+    for (series, n) in &counted {
+        assert!(
+            outer.get(series).copied().unwrap_or(0.0) >= *n,
+            "{series:?} counted twice"
+        );
+    }
+}

@@ -6,6 +6,7 @@ pub mod allowance;
 pub mod billing;
 pub mod evidence;
 pub mod limits;
+pub mod live;
 pub mod report;
 pub mod rules;
 pub mod tally;

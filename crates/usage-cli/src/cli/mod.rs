@@ -430,6 +430,13 @@ pub struct ServeArgs {
     /// 30m; never on a scrape.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub refresh: Duration,
+    /// How often to poll the operational events for the live counter
+    /// (genesys_usage_operational_events_total), e.g. 60s: one request a poll.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub events_every: Duration,
+    /// No live counter: the daily gauges alone (no request a minute).
+    #[arg(long)]
+    pub no_events: bool,
     /// Endpoints per OAuth client with series of their own; the rest are summed as
     /// template_uri="other".
     #[arg(long, value_name = "N", default_value_t = 50)]

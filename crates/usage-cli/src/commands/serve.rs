@@ -40,6 +40,7 @@ pub fn plan(args: ServeArgs) -> Result<Plan, Failure> {
         settings: Settings {
             listen: args.listen,
             refresh: args.refresh,
+            events_every: (!args.no_events).then_some(args.events_every),
             top_endpoints: args.top_endpoints,
             allocation,
             billing_day: args.allocation.billing_day,

@@ -76,7 +76,7 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
         session.progress.note(&format!("watch: {why}"));
         Default::default()
     });
-    let mut feed = EventFeed::new(plan.lookback, names);
+    let mut feed = EventFeed::new(plan.lookback);
     let mut alerts = plan.notify.as_ref().map(|(webhook, every, state)| {
         session.progress.note(&format!(
             "watch: alerts go to the webhook at {}, one per client and limit every {} min",
@@ -102,7 +102,10 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
     let mut failing = false;
     loop {
         let polled = tokio::select! {
-            polled = feed.poll(api, chrono::Utc::now()) => polled,
+            polled = feed.poll(chrono::Utc::now(), |interval| {
+                let names = &names;
+                async move { api.operational_events_named(&interval, None, names).await }
+            }) => polled,
             _ = stopped.clone() => break,
         };
         match polled {

@@ -17,6 +17,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::analysis::billing::Allocation;
+use crate::analysis::live::LiveEvents;
 use crate::analysis::usage::Usage;
 use crate::exit::Failure;
 use crate::progress::Progress;
@@ -28,6 +29,8 @@ use crate::source::Source;
 pub struct Settings {
     pub listen: SocketAddr,
     pub refresh: Duration,
+    /// How often the live counter polls the operational events; none: no live counter.
+    pub events_every: Option<Duration>,
     pub top_endpoints: usize,
     /// The billing period's gauges, when an allocation is given.
     pub allocation: Option<Allocation>,
@@ -47,6 +50,8 @@ pub(crate) struct Snapshot {
 pub(crate) struct Org {
     pub(crate) profile: Option<String>,
     pub(crate) snapshot: Arc<Mutex<Snapshot>>,
+    /// The live feed's counts, apart from the refreshes' snapshot (it moves every minute).
+    pub(crate) live: Arc<Mutex<LiveEvents>>,
 }
 
 #[derive(Clone)]
@@ -57,22 +62,24 @@ struct Shared {
 async fn metrics(State(shared): State<Shared>, headers: HeaderMap) -> impl IntoResponse {
     let format = Exposition::for_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     // Each org's refresh whole, read under its own lock.
-    let taken: Vec<(Arc<Usage>, Health)> = shared
+    let taken: Vec<(Arc<Usage>, Health, LiveEvents)> = shared
         .orgs
         .iter()
         .map(|org| {
             let snapshot = org.snapshot.lock().unwrap_or_else(|e| e.into_inner());
-            (snapshot.usage.clone(), snapshot.health)
+            let live = org.live.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            (snapshot.usage.clone(), snapshot.health, live)
         })
         .collect();
     let scraped: Vec<Scraped<'_>> = shared
         .orgs
         .iter()
         .zip(&taken)
-        .map(|(org, (usage, health))| Scraped {
+        .map(|(org, (usage, health, live))| Scraped {
             profile: org.profile.as_deref(),
             usage,
             health: *health,
+            live,
         })
         .collect();
     (
@@ -107,6 +114,7 @@ pub async fn serve(
             .map(|(profile, _)| Org {
                 profile: profile.clone(),
                 snapshot: Arc::new(Mutex::new(Snapshot::default())),
+                live: Arc::default(),
             })
             .collect(),
     );
@@ -142,6 +150,13 @@ pub async fn serve(
             .zip(orgs.iter())
             .map(|((_, source), org)| refresh::refresh_forever(source, progress, plan, org)),
     );
+    let live = futures_util::future::join_all(sources.iter().zip(orgs.iter()).filter_map(
+        |((_, source), org)| {
+            let every = plan.events_every?;
+            Some(refresh::poll_events_forever(source, progress, every, org))
+        },
+    ));
+    let refreshes = futures_util::future::join(refreshes, live);
     tokio::select! {
         served = server => served.map_err(|e| Failure::Usage(format!("--listen {address}: {e}")))?,
         _ = refreshes => {}

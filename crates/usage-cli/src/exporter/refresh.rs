@@ -14,6 +14,7 @@ use crate::analysis::usage::{self, OrgLimitValue, Usage};
 use crate::exit::Failure;
 use crate::exporter::{Org, Settings};
 use crate::lake::schema::Column;
+use crate::live::EventFeed;
 use crate::progress::Progress;
 use crate::source::row::Ask;
 use crate::source::{Source, Unavailable};
@@ -164,5 +165,49 @@ pub(crate) async fn refresh_forever(
             }
         }
         tokio::time::sleep(jittered(plan.refresh)).await;
+    }
+}
+
+/// The live counter: the operational events polled every `every` (each counted once, the
+/// last hour's at the start), the poll's health beside them. A source that keeps no live
+/// events (a dataset) ends it at once, with no gauge; a failed poll marks the family down
+/// and the next catches up.
+pub(crate) async fn poll_events_forever(
+    source: &Source,
+    progress: &Progress,
+    every: Duration,
+    org: &Org,
+) {
+    let names = source.event_definition_names().await.unwrap_or_default();
+    // An hour back, or two polls when they are further apart: an event shown late is
+    // still caught.
+    let mut feed = EventFeed::new(every.saturating_mul(2).max(Duration::from_secs(3600)));
+    loop {
+        let polled = feed
+            .poll(chrono::Utc::now(), |interval| {
+                let names = &names;
+                async move { source.live_events(&interval, names).await }
+            })
+            .await;
+        {
+            let mut live = org.live.lock().unwrap_or_else(|e| e.into_inner());
+            match polled {
+                Ok(events) => {
+                    for kept in &events {
+                        live.add(&kept.event, kept.event_definition_name.as_deref());
+                    }
+                    live.last_success = Some(now_seconds());
+                    live.up = Some(true);
+                }
+                Err(Unavailable::NotKept(_)) => return,
+                Err(Unavailable::Unread(why)) => {
+                    if live.up != Some(false) {
+                        progress.note(&format!("serve: the live events are not read: {why}"));
+                    }
+                    live.up = Some(false);
+                }
+            }
+        }
+        tokio::time::sleep(every).await;
     }
 }

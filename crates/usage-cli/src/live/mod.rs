@@ -13,13 +13,11 @@ use chrono::{DateTime, DurationRound as _, Utc};
 use usage_ext::models::Interval;
 
 use crate::lake::events::Kept;
-use crate::source::Unavailable;
-use crate::source::api::Api;
+use crate::source::{Family, Unavailable};
 
 /// The operational events since the feed started, each once.
 pub struct EventFeed {
     lookback: chrono::Duration,
-    names: HashMap<String, String>,
     /// The events handed out, by their whole JSON (two events alike in every field are
     /// one), with when they were created.
     seen: HashMap<String, DateTime<Utc>>,
@@ -31,27 +29,33 @@ pub struct EventFeed {
 }
 
 impl EventFeed {
-    /// A feed reaching `lookback` back at each poll, its events named from `names`.
-    pub fn new(lookback: Duration, names: HashMap<String, String>) -> Self {
+    /// A feed reaching `lookback` back at each poll.
+    pub fn new(lookback: Duration) -> Self {
         Self {
             lookback: chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::hours(1)),
-            names,
             seen: HashMap::new(),
             today: (chrono::NaiveDate::MIN, HashMap::new()),
         }
     }
 
-    /// The events of the lookback up to `now` not handed out before, oldest first.
-    pub async fn poll(&mut self, api: &Api, now: DateTime<Utc>) -> Result<Vec<Kept>, Unavailable> {
+    /// The events of the lookback up to `now` not handed out before, oldest first, as
+    /// `fetch` answers for an interval (the API's events query, named).
+    pub async fn poll<F, Fut>(
+        &mut self,
+        now: DateTime<Utc>,
+        fetch: F,
+    ) -> Result<Vec<Kept>, Unavailable>
+    where
+        F: FnOnce(Interval) -> Fut,
+        Fut: std::future::Future<Output = Family<Vec<Kept>>>,
+    {
         let since = now - self.lookback;
         let interval = Interval {
             start: since,
             // The end is excluded: an event created at this very instant comes next poll.
             end: now,
         };
-        let events = api
-            .operational_events_named(&interval, None, &self.names)
-            .await?;
+        let events = fetch(interval).await?;
         let mut new = Vec::new();
         if self.today.0 != now.date_naive() {
             self.today = (now.date_naive(), HashMap::new());

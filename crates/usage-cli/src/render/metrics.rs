@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 
 use crate::analysis::allowance::{ClientPart, Report};
+use crate::analysis::live::LiveEvents;
 use crate::analysis::usage::{Backfill, Counts, Usage};
 
 /// A gauge family: its name, its help, and what it shows of a window's counts.
@@ -181,6 +182,8 @@ pub struct Scraped<'a> {
     pub profile: Option<&'a str>,
     pub usage: &'a Usage,
     pub health: Health,
+    /// The live feed's counts (empty without one).
+    pub live: &'a LiveEvents,
 }
 
 /// A label set: the org's profile first, when it has one, then `rest` (`a="x",b="y"`).
@@ -239,6 +242,7 @@ pub fn render(orgs: &[Scraped<'_>], format: Exposition) -> String {
             );
         }
     }
+    live(&mut out, orgs, format);
     header(
         &mut out,
         "genesys_usage_family_up",
@@ -246,12 +250,19 @@ pub fn render(orgs: &[Scraped<'_>], format: Exposition) -> String {
         "gauge",
     );
     for org in orgs {
-        for (family, up) in &org.usage.families_up {
+        let live = org.live.up.map(|up| ("operational_events", up));
+        for (family, up) in org
+            .usage
+            .families_up
+            .iter()
+            .map(|(f, u)| (*f, *u))
+            .chain(live)
+        {
             let _ = writeln!(
                 out,
                 "genesys_usage_family_up{} {}",
                 labels(org.profile, &format!("family=\"{family}\"")),
-                u8::from(*up)
+                u8::from(up)
             );
         }
     }
@@ -307,6 +318,54 @@ pub fn render(orgs: &[Scraped<'_>], format: Exposition) -> String {
         out.push_str("# EOF\n");
     }
     out
+}
+
+/// The live feed's families: the operational events counted since the exporter started,
+/// per client, definition and the limit's value, and when the events were last read.
+fn live(out: &mut String, orgs: &[Scraped<'_>], format: Exposition) {
+    if orgs.iter().any(|o| !o.live.counts.is_empty()) {
+        let name = "genesys_usage_operational_events";
+        // OpenMetrics names the counter family without `_total`, its sample with it.
+        let family = match format {
+            Exposition::OpenMetrics => name.to_string(),
+            Exposition::Prometheus => format!("{name}_total"),
+        };
+        header(
+            out,
+            &family,
+            "Operational events (a limit nearly reached, ...) seen since the exporter started, per OAuth client, event definition and the limit's value: polled every minute, fresh where the usage is a day late.",
+            "counter",
+        );
+        for org in orgs {
+            for ((id, client, definition, value), n) in &org.live.counts {
+                let set = format!(
+                    "oauth_client_id=\"{}\",oauth_client_name=\"{}\",event_definition=\"{}\",limit_value=\"{}\"",
+                    label(id),
+                    label(client),
+                    label(definition),
+                    label(value),
+                );
+                let _ = writeln!(out, "{name}_total{} {n}", labels(org.profile, &set));
+            }
+        }
+    }
+    if orgs.iter().any(|o| o.live.last_success.is_some()) {
+        header(
+            out,
+            "genesys_usage_events_last_poll_success_timestamp_seconds",
+            "When the exporter last read the operational events successfully.",
+            "gauge",
+        );
+        for org in orgs {
+            if let Some(at) = org.live.last_success {
+                let _ = writeln!(
+                    out,
+                    "genesys_usage_events_last_poll_success_timestamp_seconds{} {at:.3}",
+                    labels(org.profile, "")
+                );
+            }
+        }
+    }
 }
 
 /// Seconds since the epoch of a day's 00:00 UTC.
@@ -450,10 +509,21 @@ mod tests {
             (other.1.requests, other.1.status429, other.1.status5xx),
             (6, 5, 2)
         );
+        let mut live = LiveEvents::default();
+        let event = usage_ext::models::OperationalEvent {
+            entity_id: Some("a".into()),
+            entity_name: Some("A".into()),
+            current_value: Some("600".into()),
+            ..Default::default()
+        };
+        live.add(&event, Some("Rate limit near"));
+        live.add(&event, Some("Rate limit near"));
+        live.up = Some(true);
         let one = |profile| Scraped {
             profile,
             usage: &usage,
             health: Health::default(),
+            live: &live,
         };
         let text = render(&[one(None)], Exposition::Prometheus);
         assert!(text.contains(
@@ -469,6 +539,13 @@ mod tests {
             "{open}"
         );
         assert!(open.ends_with("# EOF\n"));
+        // The live counter: a counter family, its samples with `_total`, the family up.
+        assert!(
+            open.contains("# TYPE genesys_usage_operational_events counter\ngenesys_usage_operational_events_total{oauth_client_id=\"a\",oauth_client_name=\"A\",event_definition=\"Rate limit near\",limit_value=\"600\"} 2"),
+            "{open}"
+        );
+        assert!(text.contains("# TYPE genesys_usage_operational_events_total counter"));
+        assert!(text.contains("genesys_usage_family_up{family=\"operational_events\"} 1"));
         // Two orgs: every family once, each series labelled with its profile.
         let two = render(
             &[one(Some("acme")), one(Some("b\"2"))],

@@ -10,6 +10,7 @@ pub mod dataset;
 pub mod family;
 pub mod row;
 
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::sync::Arc;
 
@@ -123,6 +124,29 @@ impl Source {
                         "the operational events are left out: {e}"
                     )))
                 }),
+        }
+    }
+
+    /// The operational events created in `interval` as they are now, named from `names`:
+    /// the API's; a dataset is not live, and says so ([`Unavailable::NotKept`]).
+    pub async fn live_events(
+        &self,
+        interval: &Interval,
+        names: &HashMap<String, String>,
+    ) -> Family<Vec<Kept>> {
+        match self {
+            Source::Api(api) => api.operational_events_named(interval, None, names).await,
+            Source::Dataset(_) => Err(Unavailable::NotKept(
+                "--from: a dataset is not live; the events as they happen come from the API".into(),
+            )),
+        }
+    }
+
+    /// The operational event definitions' names by id.
+    pub async fn event_definition_names(&self) -> Family<HashMap<String, String>> {
+        match self {
+            Source::Api(api) => api.event_definition_names().await,
+            Source::Dataset(_) => family::not_kept("event definitions"),
         }
     }
 
