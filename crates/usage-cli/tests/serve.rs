@@ -1115,3 +1115,118 @@ async fn serve_counts_the_operational_events_live() {
         );
     }
 }
+
+/// `serve --notify`: the live counter's alerts, one per client and limit within the hour,
+/// for each series it counted; restarted on the same state, none again.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_alerts_once_per_client_and_limit_across_a_restart() {
+    use std::sync::{Arc, Mutex};
+    let fake = FakeService::start(FakeConfig::default()).await.unwrap();
+    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/hooks/{*key}",
+            axum::routing::post(
+                |axum::extract::State(received): axum::extract::State<
+                    Arc<Mutex<Vec<serde_json::Value>>>,
+                >,
+                 body: String| async move {
+                    received
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
+                    ""
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/s3cr3t", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let state = scratch("serve-alerts").join("alerts.json");
+    let args = [
+        "--events-every",
+        "12h",
+        "--notify",
+        &url,
+        "--notify-state",
+        state.to_str().unwrap(),
+    ];
+    let polled = |body: &str| {
+        sample(
+            body,
+            "genesys_usage_events_last_poll_success_timestamp_seconds",
+        )
+        .is_some()
+    };
+    let series = |body: &str| -> std::collections::BTreeSet<(String, String)> {
+        samples(body)
+            .keys()
+            .filter(|k| k.starts_with("genesys_usage_operational_events_total{"))
+            .map(|k| {
+                let label = |name: &str| {
+                    k.split(&format!("{name}=\""))
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap()
+                        .to_string()
+                };
+                (label("oauth_client_id"), label("limit_value"))
+            })
+            .collect()
+    };
+    let exporter = serve(&fake, &args);
+    let address = exporter.address.clone();
+    let body = tokio::task::spawn_blocking(move || scrape_until(&address, polled))
+        .await
+        .unwrap();
+    let counted = series(&body);
+    assert!(!counted.is_empty(), "{body}");
+    // Sent on their own tasks: waited for, bounded.
+    let started = Instant::now();
+    while received.lock().unwrap().len() < counted.len() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            received.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alerted: std::collections::BTreeSet<(String, String)> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            assert_eq!(a["command"], "serve");
+            (
+                a["event"]["entityId"].as_str().unwrap().to_string(),
+                a["event"]["currentValue"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(alerted, counted, "an alert per client and limit counted");
+    assert_eq!(
+        received.lock().unwrap().len(),
+        counted.len(),
+        "and one only"
+    );
+    drop(exporter);
+
+    // Restarted on the same state: no alert for a client and limit alerted before.
+    let before = received.lock().unwrap().len();
+    let exporter = serve(&fake, &args);
+    let address = exporter.address.clone();
+    tokio::task::spawn_blocking(move || scrape_until(&address, polled))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for alert in &received.lock().unwrap()[before..] {
+        let key = (
+            alert["event"]["entityId"].as_str().unwrap().to_string(),
+            alert["event"]["currentValue"].as_str().unwrap().to_string(),
+        );
+        assert!(!alerted.contains(&key), "alerted again: {key:?}");
+    }
+}

@@ -297,12 +297,20 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub lookback: Duration,
     #[command(flatten)]
+    pub alerts: LiveAlertArgs,
+}
+
+/// The live feed's alerts (`watch`, `serve`): where they go, how often, and where the ones
+/// sent are remembered.
+#[derive(Debug, Args)]
+pub struct LiveAlertArgs {
+    #[command(flatten)]
     pub notify: NotifyArgs,
     /// At most one alert per client and limit this often (Okta's practice is an hour).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub notify_every: Duration,
     /// Where the alerts sent are remembered across a restart; by default
-    /// $XDG_STATE_HOME/genesys-usage/watch-alerts.json (~/.local/state/… without it).
+    /// $XDG_STATE_HOME/genesys-usage/COMMAND-alerts.json (~/.local/state/… without it).
     #[arg(long, value_name = "FILE")]
     pub notify_state: Option<PathBuf>,
 }
@@ -437,6 +445,10 @@ pub struct ServeArgs {
     /// No live counter: the daily gauges alone (no request a minute).
     #[arg(long)]
     pub no_events: bool,
+    /// The live counter's alerts (`--notify URL`): one per client and limit every
+    /// --notify-every, as `watch` sends them.
+    #[command(flatten)]
+    pub alerts: LiveAlertArgs,
     /// Endpoints per OAuth client with series of their own; the rest are summed as
     /// template_uri="other".
     #[arg(long, value_name = "N", default_value_t = 50)]

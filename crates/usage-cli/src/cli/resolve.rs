@@ -198,6 +198,35 @@ pub fn webhook(
         .map_err(Failure::Usage)
 }
 
+/// The live feed's alerts of `command` (`watch`, `serve`): the webhook, how often per client
+/// and limit, and the file the ones sent are kept in; none without a webhook.
+pub fn live_alerts(
+    args: &crate::cli::LiveAlertArgs,
+    vars: &[(String, String)],
+    command: &str,
+) -> Result<Option<crate::live::alerts::Settings>, Failure> {
+    let Some(webhook) = webhook(&args.notify, vars)? else {
+        return Ok(None);
+    };
+    let state = args
+        .notify_state
+        .clone()
+        .or_else(|| crate::live::alerts::default_state(vars, command))
+        .ok_or_else(|| {
+            Failure::Usage(
+                "--notify: no HOME or XDG_STATE_HOME to keep the alerts sent in; give \
+                 --notify-state FILE"
+                    .into(),
+            )
+        })?;
+    Ok(Some(crate::live::alerts::Settings {
+        webhook,
+        every: args.notify_every,
+        state,
+        command: command.to_string(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::Span;

@@ -98,7 +98,7 @@ impl Plan {
             }
             Command::Sync(args) => Plan::Api(ApiPlan::Sync(sync::plan(&args, vars)?)),
             Command::Check(args) => Plan::Rows(RowsPlan::Check(check::plan(args, vars)?)),
-            Command::Serve(args) => Plan::Rows(RowsPlan::Serve(serve::plan(args)?)),
+            Command::Serve(args) => Plan::Rows(RowsPlan::Serve(serve::plan(args, vars)?)),
             Command::Allowance(args) => Plan::Rows(RowsPlan::Allowance(allowance::plan(args)?)),
             Command::Limits(args) => Plan::Api(ApiPlan::Limits(limits::plan(args)?)),
             Command::Events(args) => {

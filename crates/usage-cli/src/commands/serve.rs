@@ -30,7 +30,13 @@ pub struct Plan {
     settings: Settings,
 }
 
-pub fn plan(args: ServeArgs) -> Result<Plan, Failure> {
+pub fn plan(args: ServeArgs, vars: &[(String, String)]) -> Result<Plan, Failure> {
+    let alerts = resolve::live_alerts(&args.alerts, vars, "serve")?;
+    if alerts.is_some() && args.no_events {
+        return Err(Failure::Usage(
+            "--notify: the alerts are the live counter's; --no-events leaves none to send".into(),
+        ));
+    }
     let allocation = match args.allocation.given() {
         true => Some(resolve::allocation(&args.allocation)?),
         false => None,
@@ -41,6 +47,7 @@ pub fn plan(args: ServeArgs) -> Result<Plan, Failure> {
             listen: args.listen,
             refresh: args.refresh,
             events_every: (!args.no_events).then_some(args.events_every),
+            alerts,
             top_endpoints: args.top_endpoints,
             allocation,
             billing_day: args.allocation.billing_day,

@@ -8,14 +8,11 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 
-use std::path::PathBuf;
-
 use crate::cli::{WatchArgs, resolve};
 use crate::commands::declared::{Declared, writes};
 use crate::exit::Failure;
 use crate::live::EventFeed;
 use crate::live::alerts::{self, Alerts};
-use crate::notify::Webhook;
 use crate::render::format::Format;
 use crate::render::limits::{NamedEvent, event_alert};
 use crate::session::Session;
@@ -32,7 +29,7 @@ pub struct Plan {
     every: Duration,
     lookback: Duration,
     /// Where alerts go, how often per client and limit, and where the ones sent are kept.
-    notify: Option<(Webhook, Duration, PathBuf)>,
+    notify: Option<alerts::Settings>,
 }
 
 pub fn plan(args: WatchArgs, vars: &[(String, String)]) -> Result<Plan, Failure> {
@@ -43,23 +40,7 @@ pub fn plan(args: WatchArgs, vars: &[(String, String)]) -> Result<Plan, Failure>
             args.every.as_secs()
         )));
     }
-    let notify = match resolve::webhook(&args.notify, vars)? {
-        None => None,
-        Some(webhook) => {
-            let state = args
-                .notify_state
-                .clone()
-                .or_else(|| alerts::default_state(vars))
-                .ok_or_else(|| {
-                    Failure::Usage(
-                        "--notify: no HOME or XDG_STATE_HOME to keep the alerts sent in; give \
-                         --notify-state FILE"
-                            .into(),
-                    )
-                })?;
-            Some((webhook, args.notify_every, state))
-        }
-    };
+    let notify = resolve::live_alerts(&args.alerts, vars, "watch")?;
     Ok(Plan {
         every: args.every,
         lookback: args.lookback,
@@ -77,18 +58,13 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
         Default::default()
     });
     let mut feed = EventFeed::new(plan.lookback);
-    let mut alerts = plan.notify.as_ref().map(|(webhook, every, state)| {
+    let mut alerts = plan.notify.as_ref().map(|settings| {
         session.progress.note(&format!(
             "watch: alerts go to the webhook at {}, one per client and limit every {} min",
-            webhook.host(),
-            every.as_secs() / 60
+            settings.webhook.host(),
+            settings.every.as_secs() / 60
         ));
-        Alerts::new(
-            webhook.clone(),
-            *every,
-            state.clone(),
-            session.progress.clone(),
-        )
+        Alerts::new(settings.clone(), session.progress.clone())
     });
     let every = plan.every.as_secs().max(1);
     session.progress.note(&format!(
@@ -129,6 +105,7 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
                                     event_definition_name: kept.event_definition_name.clone(),
                                 },
                                 hours,
+                                "watch",
                             )
                         });
                     }

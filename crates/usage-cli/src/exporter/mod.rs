@@ -31,6 +31,8 @@ pub struct Settings {
     pub refresh: Duration,
     /// How often the live counter polls the operational events; none: no live counter.
     pub events_every: Option<Duration>,
+    /// The live counter's alerts (`--notify`), each org's kept in its own file.
+    pub alerts: Option<crate::live::alerts::Settings>,
     pub top_endpoints: usize,
     /// The billing period's gauges, when an allocation is given.
     pub allocation: Option<Allocation>,
@@ -96,7 +98,7 @@ async fn healthz() -> impl IntoResponse {
 /// each refreshed on its own: one org's failure keeps the others' values, and its own last
 /// good ones. Until SIGTERM (a clean end) or Ctrl-C (an interruption).
 pub async fn serve(
-    progress: &Progress,
+    progress: &Arc<Progress>,
     sources: &[(Option<String>, &Source)],
     plan: &Settings,
 ) -> Result<(), Failure> {
@@ -153,7 +155,9 @@ pub async fn serve(
     let live = futures_util::future::join_all(sources.iter().zip(orgs.iter()).filter_map(
         |((_, source), org)| {
             let every = plan.events_every?;
-            Some(refresh::poll_events_forever(source, progress, every, org))
+            Some(refresh::poll_events_forever(
+                source, progress, every, plan, org,
+            ))
         },
     ));
     let refreshes = futures_util::future::join(refreshes, live);

@@ -15,7 +15,9 @@ use crate::exit::Failure;
 use crate::exporter::{Org, Settings};
 use crate::lake::schema::Column;
 use crate::live::EventFeed;
+use crate::live::alerts::Alerts;
 use crate::progress::Progress;
+use crate::render::limits::{NamedEvent, event_alert};
 use crate::source::row::Ask;
 use crate::source::{Source, Unavailable};
 
@@ -174,11 +176,21 @@ pub(crate) async fn refresh_forever(
 /// and the next catches up.
 pub(crate) async fn poll_events_forever(
     source: &Source,
-    progress: &Progress,
+    progress: &Arc<Progress>,
     every: Duration,
+    plan: &Settings,
     org: &Org,
 ) {
     let names = source.event_definition_names().await.unwrap_or_default();
+    let mut alerts = plan.alerts.as_ref().map(|settings| {
+        let settings = Alerts::for_profile(settings, org.profile.as_deref());
+        progress.note(&format!(
+            "serve: alerts go to the webhook at {}, one per client and limit every {} min",
+            settings.webhook.host(),
+            settings.every.as_secs() / 60
+        ));
+        Alerts::new(settings, progress.clone())
+    });
     // An hour back, or two polls when they are further apart: an event shown late is
     // still caught.
     let mut feed = EventFeed::new(every.saturating_mul(2).max(Duration::from_secs(3600)));
@@ -193,8 +205,26 @@ pub(crate) async fn poll_events_forever(
             let mut live = org.live.lock().unwrap_or_else(|e| e.into_inner());
             match polled {
                 Ok(events) => {
+                    let now = chrono::Utc::now();
                     for kept in &events {
                         live.add(&kept.event, kept.event_definition_name.as_deref());
+                        if let Some(alerts) = alerts.as_mut() {
+                            let hours = kept
+                                .event
+                                .entity_id
+                                .as_deref()
+                                .map_or(0, |id| feed.hours_today(id));
+                            alerts.on_event(kept, now, || {
+                                event_alert(
+                                    &NamedEvent {
+                                        event: kept.event.clone(),
+                                        event_definition_name: kept.event_definition_name.clone(),
+                                    },
+                                    hours,
+                                    "serve",
+                                )
+                            });
+                        }
                     }
                     live.last_success = Some(now_seconds());
                     live.up = Some(true);

@@ -22,8 +22,19 @@ type Key = String;
 /// What was sent when, by client and limit, as the state file keeps it.
 type Sent = BTreeMap<Key, DateTime<Utc>>;
 
+/// Where a feed's alerts go, how often per client and limit, where the ones sent are kept,
+/// and which command sends them.
+#[derive(Clone)]
+pub struct Settings {
+    pub webhook: Webhook,
+    pub every: Duration,
+    pub state: PathBuf,
+    pub command: String,
+}
+
 /// The alerts of a feed.
 pub struct Alerts {
+    command: String,
     webhook: Arc<Webhook>,
     every: chrono::Duration,
     state: PathBuf,
@@ -37,11 +48,17 @@ impl Alerts {
     /// Alerts to `webhook`, one per client and limit every `every`, remembered in `state`
     /// (a file that does not exist yet is an empty memory; one that does not read is said
     /// and started afresh).
-    pub fn new(webhook: Webhook, every: Duration, state: PathBuf, progress: Arc<Progress>) -> Self {
+    pub fn new(settings: Settings, progress: Arc<Progress>) -> Self {
+        let Settings {
+            webhook,
+            every,
+            state,
+            command,
+        } = settings;
         let sent: Sent = match std::fs::read(&state) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 progress.note(&format!(
-                    "watch: {} does not read ({e}); alerts start afresh",
+                    "{command}: {} does not read ({e}); alerts start afresh",
                     state.display()
                 ));
                 Sent::new()
@@ -49,6 +66,7 @@ impl Alerts {
             Err(_) => Sent::new(),
         };
         Self {
+            command,
             webhook: Arc::new(webhook),
             every: chrono::Duration::from_std(every).unwrap_or(chrono::Duration::hours(1)),
             state,
@@ -56,6 +74,31 @@ impl Alerts {
             progress,
             sending: Vec::new(),
         }
+    }
+
+    /// The same alerts kept in another file (another org's, when an exporter serves
+    /// several): `STATE` becomes `STATE` with `-PROFILE` before its extension.
+    pub fn for_profile(settings: &Settings, profile: Option<&str>) -> Settings {
+        let mut settings = settings.clone();
+        if let Some(profile) = profile {
+            let stem = settings
+                .state
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let safe: String = profile
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            settings.state.set_file_name(format!("{stem}-{safe}.json"));
+        }
+        settings
     }
 
     /// Sends `kept`'s alert unless its client and limit had one within `every` of `now`;
@@ -89,6 +132,7 @@ impl Alerts {
             self.progress.clone(),
         );
         let every = self.every;
+        let command = self.command.clone();
         self.sending.push(tokio::spawn(async move {
             match webhook.deliver(&alert).await {
                 Ok(()) => {
@@ -99,7 +143,7 @@ impl Alerts {
                     };
                     if let Err(e) = save(&state, &kept) {
                         progress.note(&format!(
-                            "watch: the alerts sent could not be kept in {}: {e}",
+                            "{command}: the alerts sent could not be kept in {}: {e}",
                             state.display()
                         ));
                     }
@@ -107,7 +151,7 @@ impl Alerts {
                 Err(why) => {
                     sent.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
                     progress.note(&format!(
-                        "watch: an alert could not be delivered to the webhook at {}: {why}",
+                        "{command}: an alert could not be delivered to the webhook at {}: {why}",
                         webhook.host()
                     ));
                 }
@@ -136,14 +180,18 @@ fn save(state: &std::path::Path, sent: &Sent) -> std::io::Result<()> {
     std::fs::rename(&partial, state)
 }
 
-/// Where the alerts sent are kept by default: `$XDG_STATE_HOME/genesys-usage/`, else
-/// `~/.local/state/genesys-usage/` (the XDG base directories' state).
-pub fn default_state(vars: &[(String, String)]) -> Option<PathBuf> {
+/// Where `command`'s alerts sent are kept by default: `$XDG_STATE_HOME/genesys-usage/`,
+/// else `~/.local/state/genesys-usage/` (the XDG base directories' state), a file per
+/// command, so that a watch and an exporter keep their own.
+pub fn default_state(vars: &[(String, String)], command: &str) -> Option<PathBuf> {
     let var = |name: &str| {
         vars.iter()
             .find(|(k, v)| k == name && !v.is_empty())
             .map(|(_, v)| PathBuf::from(v))
     };
     let base = var("XDG_STATE_HOME").or_else(|| var("HOME").map(|h| h.join(".local/state")))?;
-    Some(base.join("genesys-usage").join("watch-alerts.json"))
+    Some(
+        base.join("genesys-usage")
+            .join(format!("{command}-alerts.json")),
+    )
 }

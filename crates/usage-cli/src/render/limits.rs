@@ -350,7 +350,7 @@ pub fn event_line(e: &NamedEvent) -> String {
 /// The alert `watch --notify` sends for an event: the client, what it came near and the
 /// limit's value, its hours with events today, and the `evidence` command that makes its
 /// case.
-pub fn event_alert(e: &NamedEvent, hours_today: usize) -> crate::notify::Alert {
+pub fn event_alert(e: &NamedEvent, hours_today: usize, command: &str) -> crate::notify::Alert {
     let event = &e.event;
     let id = event.entity_id.clone().unwrap_or_default();
     let who = match &event.entity_name {
@@ -370,7 +370,7 @@ pub fn event_alert(e: &NamedEvent, hours_today: usize) -> crate::notify::Alert {
         .as_deref()
         .map_or(String::new(), |v| format!(", the limit's value {v}"));
     crate::notify::Alert {
-        title: format!("genesys-usage watch: {who}: {what}"),
+        title: format!("genesys-usage {command}: {who}: {what}"),
         lines: vec![
             format!("{what}{at}{value}"),
             format!(
@@ -380,7 +380,7 @@ pub fn event_alert(e: &NamedEvent, hours_today: usize) -> crate::notify::Alert {
             format!("its case: genesys-usage evidence --client {id} --since 7d"),
         ],
         fields: serde_json::json!({
-            "command": "watch",
+            "command": command,
             "event": e,
             "hoursToday": hours_today,
         }),
