@@ -1,5 +1,7 @@
 //! `watch`: the operational events live, polled (`--every`, a minute by default): on a
-//! terminal a line per event, piped one NDJSON line per event, each event once. A failed
+//! terminal a screen drawn anew after each poll (who is near which limit this hour, the
+//! events by client and limit beside yesterday's 429 share, the latest events), piped one
+//! NDJSON line per event, each event once. A failed
 //! poll is said on stderr and tried again at the next; SIGTERM and Ctrl-C end it cleanly
 //! (exit 0), after the lines of the last poll.
 
@@ -8,11 +10,13 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 
+use crate::analysis::live::LiveView;
 use crate::cli::{WatchArgs, resolve};
 use crate::commands::declared::{Declared, writes};
 use crate::exit::Failure;
 use crate::live::EventFeed;
 use crate::live::alerts::{self, Alerts};
+use crate::live::view;
 use crate::render::format::Format;
 use crate::render::limits::{NamedEvent, event_alert};
 use crate::session::Session;
@@ -76,7 +80,35 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
     let mut out = session.out()?;
     let stopped = signals.stopped().shared();
     let mut failing = false;
+    // On a terminal: the screen, and what it shows beside the events, read again when the
+    // hour (the near-limit records) or the day (yesterday's 429 share) turns.
+    let mut screen = lines.then(LiveView::default);
+    let mut read_hour: Option<(chrono::NaiveDate, u32)> = None;
+    let mut read_day: Option<chrono::NaiveDate> = None;
     loop {
+        if let Some(view) = screen.as_mut() {
+            let now = chrono::Utc::now();
+            if read_day != Some(now.date_naive()) {
+                read_day = Some(now.date_naive());
+                match view::yesterday(api, now).await {
+                    Ok(shares) => view.yesterday = shares,
+                    Err(why) => session
+                        .progress
+                        .note(&format!("watch: yesterday's 429 share is left out: {why}")),
+                }
+            }
+            let hour = (now.date_naive(), chrono::Timelike::hour(&now));
+            if read_hour != Some(hour) {
+                read_hour = Some(hour);
+                match view::near_now(api, now).await {
+                    Ok(near) => {
+                        view.near_now = near;
+                        view.near_now_missing = None;
+                    }
+                    Err(why) => view.near_now_missing = Some(why),
+                }
+            }
+        }
         let polled = tokio::select! {
             polled = feed.poll(chrono::Utc::now(), |interval| {
                 let names = &names;
@@ -91,6 +123,17 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
                     failing = false;
                 }
                 let now = chrono::Utc::now();
+                if let Some(view) = screen.as_mut() {
+                    let polled: Vec<_> = events
+                        .iter()
+                        .map(|k| (k.event.clone(), k.event_definition_name.clone()))
+                        .collect();
+                    let since = now
+                        - chrono::Duration::from_std(plan.lookback)
+                            .unwrap_or(chrono::Duration::hours(1));
+                    view.add(&polled, since);
+                    view.failing = None;
+                }
                 for kept in events {
                     if let Some(alerts) = alerts.as_mut() {
                         let hours = kept
@@ -113,14 +156,15 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
                         event: kept.event,
                         event_definition_name: kept.event_definition_name,
                     };
-                    if lines {
-                        writeln!(out, "{}", crate::render::limits::event_line(&named))
-                    } else {
+                    if screen.is_none() {
                         serde_json::to_writer(&mut out, &named)
                             .map_err(std::io::Error::other)
                             .and_then(|()| writeln!(out))
+                            .map_err(Failure::output)?;
                     }
-                    .map_err(Failure::output)?;
+                }
+                if let Some(view) = &screen {
+                    draw(&mut out, view, now, plan)?;
                 }
                 out.flush().map_err(Failure::output)?;
             }
@@ -131,6 +175,11 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
                     "watch: a poll failed ({why}); trying again in {every} s"
                 ));
                 failing = true;
+                if let Some(view) = screen.as_mut() {
+                    view.failing = Some(why.to_string());
+                    draw(&mut out, view, chrono::Utc::now(), plan)?;
+                    out.flush().map_err(Failure::output)?;
+                }
             }
         }
         tokio::select! {
@@ -148,4 +197,20 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
         plan.lookback.as_secs() / 60
     ));
     Ok(())
+}
+
+/// The screen drawn anew in place: the cursor home, the terminal cleared, the view.
+fn draw(
+    out: &mut dyn std::io::Write,
+    view: &LiveView,
+    now: chrono::DateTime<chrono::Utc>,
+    plan: &Plan,
+) -> Result<(), Failure> {
+    let text = crate::render::watch::screen(
+        view,
+        now,
+        plan.every.as_secs(),
+        plan.lookback.as_secs() / 60,
+    );
+    write!(out, "\x1b[H\x1b[2J{text}").map_err(Failure::output)
 }

@@ -5,6 +5,7 @@
 //! so a feed that runs for days holds an hour of keys, not its history.
 
 pub mod alerts;
+pub mod view;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -321,32 +321,6 @@ impl LimitsView {
     }
 }
 
-/// `12:00:00 UTC  Rate limit near  CRM screen pop (9f0e…)  value 600`: an event as a
-/// terminal shows it, the org's text escaped.
-pub fn event_line(e: &NamedEvent) -> String {
-    let event = &e.event;
-    let at = event.date_created.map_or("--:--:--".into(), |at| {
-        at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-    });
-    let what = e
-        .event_definition_name
-        .clone()
-        .or_else(|| event.event_definition.as_ref().and_then(|d| d.id.clone()))
-        .unwrap_or_else(|| "event".into());
-    let who = match (&event.entity_name, &event.entity_id) {
-        (Some(name), Some(id)) => format!("{name} ({id})"),
-        (None, Some(id)) => id.clone(),
-        (Some(name), None) => name.clone(),
-        (None, None) => "no entity".into(),
-    };
-    let value = event
-        .current_value
-        .as_deref()
-        .map(|v| format!("  value {v}"))
-        .unwrap_or_default();
-    crate::untrusted::terminal(&format!("{at}  {what}  {who}{value}")).into_owned()
-}
-
 /// The alert `watch --notify` sends for an event: the client, what it came near and the
 /// limit's value, its hours with events today, and the `evidence` command that makes its
 /// case.

@@ -11,3 +11,4 @@ pub mod limits;
 pub mod metrics;
 pub mod output;
 pub mod report;
+pub mod watch;
