@@ -1121,29 +1121,8 @@ async fn serve_counts_the_operational_events_live() {
 /// for each series it counted; restarted on the same state, none again.
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_alerts_once_per_client_and_limit_across_a_restart() {
-    use std::sync::{Arc, Mutex};
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
-    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let app = axum::Router::new()
-        .route(
-            "/hooks/{*key}",
-            axum::routing::post(
-                |axum::extract::State(received): axum::extract::State<
-                    Arc<Mutex<Vec<serde_json::Value>>>,
-                >,
-                 body: String| async move {
-                    received
-                        .lock()
-                        .unwrap()
-                        .push(serde_json::from_str(&body).unwrap());
-                    ""
-                },
-            ),
-        )
-        .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks/s3cr3t", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (url, received) = common::webhook().await;
     let state = scratch("serve-alerts").join("alerts.json");
     let args = [
         "--events-every",

@@ -173,38 +173,13 @@ async fn a_failed_poll_is_said_and_the_next_catches_up() {
     assert_eq!(unique.len(), lines.len());
 }
 
-/// A webhook on 127.0.0.1 that takes every POST; its URL (a secret in the path) and what
-/// it received.
-async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let app = axum::Router::new()
-        .route(
-            "/hooks/{*key}",
-            axum::routing::post(
-                |axum::extract::State(received): axum::extract::State<Arc<Mutex<Vec<Value>>>>,
-                 body: String| async move {
-                    received
-                        .lock()
-                        .unwrap()
-                        .push(serde_json::from_str(&body).unwrap());
-                    ""
-                },
-            ),
-        )
-        .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{address}/hooks/s3cr3t"), received)
-}
-
 /// `watch --notify`: one alert per client and limit (an entity, a definition, the value
 /// it was near) within the hour, however many events and polls; kept across a restart, so a
 /// second watch on the same state sends none; the URL never printed.
 #[tokio::test(flavor = "multi_thread")]
 async fn watch_alerts_once_per_client_and_limit_and_remembers_across_a_restart() {
     let fake = FakeService::start(FakeConfig::default()).await.unwrap();
-    let (url, received) = webhook().await;
+    let (url, received) = common::webhook().await;
     let state = common::fresh("watch-alerts").join("alerts.json");
     let args = [
         "--every",

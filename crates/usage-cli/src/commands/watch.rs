@@ -18,7 +18,7 @@ use crate::live::EventFeed;
 use crate::live::alerts::{self, Alerts};
 use crate::live::view;
 use crate::render::format::Format;
-use crate::render::limits::{NamedEvent, event_alert};
+use crate::render::limits::NamedEvent;
 use crate::session::Session;
 use crate::signals::Signals;
 use crate::source::api::Api;
@@ -136,21 +136,8 @@ pub async fn exec(session: &Session, api: &Api, plan: &Plan) -> Result<(), Failu
                 }
                 for kept in events {
                     if let Some(alerts) = alerts.as_mut() {
-                        let hours = kept
-                            .event
-                            .entity_id
-                            .as_deref()
-                            .map_or(0, |id| feed.hours_today(id));
-                        alerts.on_event(&kept, now, || {
-                            event_alert(
-                                &NamedEvent {
-                                    event: kept.event.clone(),
-                                    event_definition_name: kept.event_definition_name.clone(),
-                                },
-                                hours,
-                                "watch",
-                            )
-                        });
+                        let id = kept.event.entity_id.as_deref().unwrap_or_default();
+                        alerts.on_event(&kept, now, feed.hours_today(id));
                     }
                     let named = NamedEvent {
                         event: kept.event,

@@ -17,7 +17,6 @@ use crate::lake::schema::Column;
 use crate::live::EventFeed;
 use crate::live::alerts::Alerts;
 use crate::progress::Progress;
-use crate::render::limits::{NamedEvent, event_alert};
 use crate::source::row::Ask;
 use crate::source::{Source, Unavailable};
 
@@ -209,21 +208,8 @@ pub(crate) async fn poll_events_forever(
                     for kept in &events {
                         live.add(&kept.event, kept.event_definition_name.as_deref());
                         if let Some(alerts) = alerts.as_mut() {
-                            let hours = kept
-                                .event
-                                .entity_id
-                                .as_deref()
-                                .map_or(0, |id| feed.hours_today(id));
-                            alerts.on_event(kept, now, || {
-                                event_alert(
-                                    &NamedEvent {
-                                        event: kept.event.clone(),
-                                        event_definition_name: kept.event_definition_name.clone(),
-                                    },
-                                    hours,
-                                    "serve",
-                                )
-                            });
+                            let id = kept.event.entity_id.as_deref().unwrap_or_default();
+                            alerts.on_event(kept, now, feed.hours_today(id));
                         }
                     }
                     live.last_success = Some(now_seconds());

@@ -5,15 +5,13 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow_array::{Array, ArrayRef, StringArray, TimestampMillisecondArray};
 use chrono::{DateTime, NaiveDate, Utc};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 use usage_ext::models::{AddressableEntityRef, OperationalEvent};
 
 use crate::lake::schema::{self, EVENT_COLUMNS, EVENT_CREATED, Holds};
+use crate::lake::writer;
 
 /// Where one day's events live, relative to the dataset's root.
 pub fn day_path(day: NaiveDate) -> String {
@@ -83,17 +81,7 @@ pub fn encode(
         TimestampMillisecondArray::from(vec![synced_at.timestamp_millis(); events.len()])
             .with_timezone("UTC"),
     ));
-    let schema = schema::events_arrow();
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
-    let mut bytes = Vec::new();
-    let mut writer =
-        ArrowWriter::try_new(&mut bytes, schema, Some(properties)).map_err(|e| e.to_string())?;
-    writer.write(&batch).map_err(|e| e.to_string())?;
-    writer.close().map_err(|e| e.to_string())?;
-    Ok(bytes)
+    writer::file(schema::events_arrow(), columns)
 }
 
 /// A day file's events; a file that is not this table's, or an event outside its day, is

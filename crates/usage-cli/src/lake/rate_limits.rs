@@ -6,17 +6,13 @@
 
 use std::sync::Arc;
 
-use arrow_array::{
-    Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
-};
+use arrow_array::{Array, ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
 use chrono::{DateTime, NaiveDate, Utc};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 use usage_ext::RateLimitRecord;
 
 use crate::lake::schema::{self, LimitColumn};
+use crate::lake::writer;
 
 /// Where one day's records live, relative to the dataset's root.
 pub fn day_path(day: NaiveDate) -> String {
@@ -67,17 +63,7 @@ pub fn encode(
     columns.push(Arc::new(
         TimestampMillisecondArray::from(vec![synced_at.timestamp_millis(); n]).with_timezone("UTC"),
     ));
-    let schema = schema::limits_arrow();
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
-    let mut bytes = Vec::new();
-    let mut writer =
-        ArrowWriter::try_new(&mut bytes, schema, Some(properties)).map_err(|e| e.to_string())?;
-    writer.write(&batch).map_err(|e| e.to_string())?;
-    writer.close().map_err(|e| e.to_string())?;
-    Ok(bytes)
+    writer::file(schema::limits_arrow(), columns)
 }
 
 /// A day file's records; a file that is not this table's, or a record outside its day or
@@ -158,6 +144,7 @@ pub fn decode(day: NaiveDate, bytes: Vec<u8>) -> Result<Vec<RateLimitRecord>, St
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone as _;
+    use parquet::arrow::ArrowWriter;
 
     use super::*;
 

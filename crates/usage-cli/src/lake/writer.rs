@@ -102,17 +102,23 @@ impl Day {
             TimestampMillisecondArray::from(vec![synced_at.timestamp_millis(); n])
                 .with_timezone("UTC"),
         ));
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())?;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .build();
-        let mut bytes = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut bytes, schema, Some(properties))
-            .map_err(|e| e.to_string())?;
-        writer.write(&batch).map_err(|e| e.to_string())?;
-        writer.close().map_err(|e| e.to_string())?;
-        Ok(bytes)
+        file(schema, columns)
     }
+}
+
+/// One day file of any of the tables: `columns` in `schema` as one Parquet file (snappy,
+/// one row group), what DuckDB, Athena and Spark read by default.
+pub fn file(schema: arrow_schema::SchemaRef, columns: Vec<ArrayRef>) -> Result<Vec<u8>, String> {
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())?;
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer =
+        ArrowWriter::try_new(&mut bytes, schema, Some(properties)).map_err(|e| e.to_string())?;
+    writer.write(&batch).map_err(|e| e.to_string())?;
+    writer.close().map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

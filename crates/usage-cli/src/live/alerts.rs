@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::lake::events::Kept;
 use crate::notify::{Alert, Webhook};
 use crate::progress::Progress;
+use crate::render::limits::{NamedEvent, event_alert};
 
 /// A client and a limit: the event's entity, its definition and the value it was near.
 type Key = String;
@@ -101,9 +102,23 @@ impl Alerts {
         settings
     }
 
-    /// Sends `kept`'s alert unless its client and limit had one within `every` of `now`;
-    /// `alert` makes it.
-    pub fn on_event(&mut self, kept: &Kept, now: DateTime<Utc>, alert: impl FnOnce() -> Alert) {
+    /// Sends `kept`'s alert unless its client and limit had one within `every` of `now`,
+    /// with the client's `hours_today` with events.
+    pub fn on_event(&mut self, kept: &Kept, now: DateTime<Utc>, hours_today: usize) {
+        let command = self.command.clone();
+        self.send_once(kept, now, || {
+            event_alert(
+                &NamedEvent {
+                    event: kept.event.clone(),
+                    event_definition_name: kept.event_definition_name.clone(),
+                },
+                hours_today,
+                &command,
+            )
+        });
+    }
+
+    fn send_once(&mut self, kept: &Kept, now: DateTime<Utc>, alert: impl FnOnce() -> Alert) {
         let event = &kept.event;
         let key = format!(
             "{}|{}|{}",

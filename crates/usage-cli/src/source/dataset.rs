@@ -120,19 +120,11 @@ impl Dataset {
         }
         let mut records = Vec::new();
         for day in days.first().iter_days().take_while(|d| *d <= days.last()) {
-            let path = rate_limits::day_path(day);
-            let place = format!("{}/{path}", self.place);
-            let bytes = self
-                .store
-                .get(&path)
-                .await?
-                .ok_or_else(|| Failure::DayFile {
-                    place: place.clone(),
-                    reason: "it is missing, though the state says the table holds its day".into(),
-                })?;
             records.extend(
-                rate_limits::decode(day, bytes)
-                    .map_err(|reason| Failure::DayFile { place, reason })?,
+                self.day_file(&rate_limits::day_path(day), |bytes| {
+                    rate_limits::decode(day, bytes)
+                })
+                .await?,
             );
         }
         Ok(Ok(records))
@@ -165,19 +157,9 @@ impl Dataset {
         }
         let mut kept = Vec::new();
         for day in first.iter_days().take_while(|d| *d <= last) {
-            let path = events::day_path(day);
-            let place = format!("{}/{path}", self.place);
-            let bytes = self
-                .store
-                .get(&path)
-                .await?
-                .ok_or_else(|| Failure::DayFile {
-                    place: place.clone(),
-                    reason: "it is missing, though the state says the table holds its day".into(),
-                })?;
             kept.extend(
-                events::decode(day, bytes)
-                    .map_err(|reason| Failure::DayFile { place, reason })?
+                self.day_file(&events::day_path(day), |bytes| events::decode(day, bytes))
+                    .await?
                     .into_iter()
                     .filter(|k| {
                         k.event
@@ -188,6 +170,25 @@ impl Dataset {
             );
         }
         Ok(Ok(kept))
+    }
+
+    /// A day file of a table the state says holds its day, read by `decode`: missing, or
+    /// not read, it is the dataset's failure, named with its place.
+    async fn day_file<T>(
+        &self,
+        path: &str,
+        decode: impl FnOnce(Vec<u8>) -> Result<T, String>,
+    ) -> Result<T, Failure> {
+        let place = format!("{}/{path}", self.place);
+        let bytes = self
+            .store
+            .get(path)
+            .await?
+            .ok_or_else(|| Failure::DayFile {
+                place: place.clone(),
+                reason: "it is missing, though the state says the table holds its day".into(),
+            })?;
+        decode(bytes).map_err(|reason| Failure::DayFile { place, reason })
     }
 
     /// Where it is, for messages.

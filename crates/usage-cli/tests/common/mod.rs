@@ -72,3 +72,32 @@ pub fn share_range(clients: &[serde_json::Value]) -> (f64, f64) {
             (lo.min(s), hi.max(s))
         })
 }
+
+/// What a webhook on 127.0.0.1 received: each POST's JSON body, in order.
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+
+/// A webhook on 127.0.0.1 that takes every POST (200), with a secret in its path (a test
+/// checks it is never printed); its URL and what it received.
+pub async fn webhook() -> (String, Received) {
+    let received = Received::default();
+    let app =
+        axum::Router::new()
+            .route(
+                "/hooks/{*key}",
+                axum::routing::post(
+                    |axum::extract::State(received): axum::extract::State<Received>,
+                     body: String| async move {
+                        received
+                            .lock()
+                            .unwrap()
+                            .push(serde_json::from_str(&body).unwrap());
+                        ""
+                    },
+                ),
+            )
+            .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}/hooks/s3cr3t"), received)
+}

@@ -232,18 +232,12 @@ impl ClientBuilder {
         if self.max_response_bytes == 0 {
             return Err(ConfigError::InvalidMaxResponseBytes);
         }
-        install_tls_provider();
         // The Usage API and its login service never redirect; following one would send a
         // POST's outcome, credentials or a token somewhere else (see retry.rs).
         let plain_http = [endpoints.api(), endpoints.login()]
             .iter()
             .all(|url| url.starts_with("http://"));
-        let tls = if plain_http {
-            crate::transport::tls::unused()
-        } else {
-            crate::transport::tls::verifying()
-        }
-        .map_err(ConfigError::Tls)?;
+        let tls = tls_config(plain_http)?;
         let mut http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .user_agent(USER_AGENT_VALUE)
@@ -318,19 +312,25 @@ compile_error!(
     "usage-client needs a TLS provider: enable the feature `tls-aws-lc-rs` (the default) or `tls-ring`"
 );
 
+/// The TLS configuration of a client: none used for plain http (loopback only), else
+/// rustls with the platform's verifier; the crypto provider installed first.
+fn tls_config(plain_http: bool) -> Result<rustls::ClientConfig, ConfigError> {
+    install_tls_provider();
+    if plain_http {
+        crate::transport::tls::unused()
+    } else {
+        crate::transport::tls::verifying()
+    }
+    .map_err(ConfigError::Tls)
+}
+
 /// A reqwest builder for a request to another service than the Usage API (a webhook an
 /// alert goes to), with this crate's transport: rustls with the platform's roots (or none
 /// for a plain-http URL, which only a loopback host may use), its user agent, no redirect
 /// followed (a webhook that redirects would get the alert's body elsewhere) and the proxy
 /// of the environment for https (`HTTPS_PROXY`, `NO_PROXY`; never for plain http).
 pub fn outbound_http(plain_http: bool) -> Result<reqwest::ClientBuilder, ConfigError> {
-    install_tls_provider();
-    let tls = if plain_http {
-        crate::transport::tls::unused()
-    } else {
-        crate::transport::tls::verifying()
-    }
-    .map_err(ConfigError::Tls)?;
+    let tls = tls_config(plain_http)?;
     let mut http = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .user_agent(USER_AGENT_VALUE)
