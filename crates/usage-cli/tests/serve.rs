@@ -1059,15 +1059,7 @@ async fn serve_counts_the_operational_events_live() {
         .iter()
         .filter(|(k, _)| k.starts_with("genesys_usage_operational_events_total{"))
     {
-        let label = |name: &str| {
-            key.split(&format!("{name}=\""))
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap()
-                .to_string()
-        };
+        let label = |name: &str| label_of(key, name);
         assert_eq!(label("event_definition"), "Rate limit near", "{key}");
         *counted
             .entry((label("oauth_client_id"), label("limit_value")))
@@ -1079,15 +1071,9 @@ async fn serve_counts_the_operational_events_live() {
         let fake = &fake;
         async move {
             use futures_util::StreamExt as _;
-            let client = usage_ext::client::Client::builder()
-                .base_url(&fake.base_url())
-                .client_credentials(fake.client_id(), fake.client_secret())
-                .no_proxy()
-                .build()
-                .unwrap();
             let at = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
             let mut by: BTreeMap<(String, String), f64> = BTreeMap::new();
-            let events: Vec<_> = usage_ext::UsageQueries::new(client)
+            let events: Vec<_> = common::queries(fake)
                 .operational_events(&format!("{}/{}", at(from), at(to)))
                 .unwrap()
                 .collect()
@@ -1143,18 +1129,7 @@ async fn serve_alerts_once_per_client_and_limit_across_a_restart() {
         samples(body)
             .keys()
             .filter(|k| k.starts_with("genesys_usage_operational_events_total{"))
-            .map(|k| {
-                let label = |name: &str| {
-                    k.split(&format!("{name}=\""))
-                        .nth(1)
-                        .unwrap()
-                        .split('"')
-                        .next()
-                        .unwrap()
-                        .to_string()
-                };
-                (label("oauth_client_id"), label("limit_value"))
-            })
+            .map(|k| (label_of(k, "oauth_client_id"), label_of(k, "limit_value")))
             .collect()
     };
     let exporter = serve(&fake, &args);
@@ -1209,4 +1184,15 @@ async fn serve_alerts_once_per_client_and_limit_across_a_restart() {
         );
         assert!(!alerted.contains(&key), "alerted again: {key:?}");
     }
+}
+
+/// The value of label `name` in a sample's key (`family{a="x",b="y"}`).
+fn label_of(key: &str, name: &str) -> String {
+    key.split(&format!("{name}=\""))
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
 }

@@ -76,13 +76,7 @@ fn watch(
 
 /// The events query's answer for `interval`, each as its JSON without the name.
 async fn events_of(fake: &FakeService, interval: &str) -> Vec<Value> {
-    let client = usage_ext::client::Client::builder()
-        .base_url(&fake.base_url())
-        .client_credentials(fake.client_id(), fake.client_secret())
-        .no_proxy()
-        .build()
-        .unwrap();
-    usage_ext::UsageQueries::new(client)
+    common::queries(fake)
         .operational_events(interval)
         .unwrap()
         .map(|e| serde_json::to_value(e.unwrap()).unwrap())

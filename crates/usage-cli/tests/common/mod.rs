@@ -101,3 +101,14 @@ pub async fn webhook() -> (String, Received) {
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{address}/hooks/s3cr3t"), received)
 }
+
+/// The SDK's queries against `fake`: what a test compares the tool's answers with.
+pub fn queries(fake: &FakeService) -> usage_ext::UsageQueries {
+    let client = usage_ext::client::Client::builder()
+        .base_url(&fake.base_url())
+        .client_credentials(fake.client_id(), fake.client_secret())
+        .no_proxy()
+        .build()
+        .unwrap();
+    usage_ext::UsageQueries::new(client)
+}
