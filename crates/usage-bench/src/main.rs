@@ -17,6 +17,7 @@ mod measure;
 mod poll;
 mod raw;
 mod sync;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,7 @@ async fn run() -> ExitCode {
         ["sync"] => sync::run().await,
         ["history"] => history::run().await,
         ["backtest"] => backtest::run().await,
+        ["watch"] => watch::run().await,
         ["construction"] => e2e::construction(),
         ["job-loop", variant, url, n] => e2e::job_loop(variant, url, n).await,
         // Each in a process of its own, so one's peak memory does not show in another's.
@@ -64,7 +66,7 @@ async fn run() -> ExitCode {
         ["job", variant, url, rows] => e2e::job(variant, url, rows).await,
         ["jobs-job", variant, url] => jobs::job(variant, url).await,
         _ => Err(
-            "usage: usage-bench <decode|e2e|jobs|poll|concurrency|cli|sync|history|backtest|all>"
+            "usage: usage-bench <decode|e2e|jobs|poll|concurrency|cli|sync|history|backtest|watch|all>"
                 .into(),
         ),
     };
