@@ -51,7 +51,11 @@ pub async fn run() -> crate::Result {
     child.start_kill()?;
     let _ = child.wait().await;
     let start: u64 = at_start.iter().map(|(_, n)| n).sum();
-    let later: u64 = Operation::ALL.iter().map(|&op| fake.requests(op)).sum::<u64>() - start;
+    let later: u64 = Operation::ALL
+        .iter()
+        .map(|&op| fake.requests(op))
+        .sum::<u64>()
+        - start;
     let per_poll = later as f64 / POLLS as f64;
     println!("genesys-usage watch, piped, against usage-fake: {POLLS} polls after the first");
     for (op, n) in &at_start {
