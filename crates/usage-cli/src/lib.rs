@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-// The layers, top down: the command line and its commands, then what they render, the
-// analysis, where rows come from, and the dataset on disk; each imports only from below.
+// The layers, top down: the command line and its commands, the exporter and the live feed
+// they run, then what they render, the analysis, where rows come from, and the dataset on
+// disk, with the alerts' delivery, the settings and the signals at the bottom; each imports
+// only from below.
 mod analysis;
 pub mod cli;
 mod commands;
