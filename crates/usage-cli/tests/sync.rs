@@ -1008,6 +1008,16 @@ async fn a_sync_to_s3_writes_what_a_sync_to_a_directory_writes_and_survives_a_ki
             ]
         })
         .collect();
+    // The events table: the days the directory's sync kept of it (its last 9).
+    let events: Vec<String> = std::fs::read_dir(dir.join("events"))
+        .unwrap()
+        .map(|e| {
+            let day = e.unwrap().file_name().to_string_lossy().into_owned();
+            format!("events/{day}/part-0.parquet")
+        })
+        .collect();
+    assert!(!events.is_empty(), "the directory keeps the events");
+    local.extend(events);
     local.push(STATE.into());
     // And the lock, given back: kept, written released (a directory's is kept too).
     local.push(LOCK.into());
