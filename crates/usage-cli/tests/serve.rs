@@ -812,13 +812,7 @@ async fn serve_shows_the_hours_each_client_spent_near_a_limit_and_the_orgs_value
         "{yesterday}T00:00:00Z/{}T00:00:00Z",
         chrono::Utc::now().date_naive()
     );
-    let client = usage_ext::client::Client::builder()
-        .base_url(&fake.base_url())
-        .client_credentials(fake.client_id(), fake.client_secret())
-        .no_proxy()
-        .build()
-        .unwrap();
-    let records = usage_ext::UsageQueries::new(client)
+    let records = common::queries(&fake)
         .rate_limit_records(&interval, usage_ext::Bucket::Hour)
         .await
         .unwrap();

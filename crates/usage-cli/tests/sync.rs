@@ -238,13 +238,7 @@ async fn api_rate_limits(
     first: NaiveDate,
     last: NaiveDate,
 ) -> Vec<usage_ext::RateLimitRecord> {
-    let client = usage_ext::client::Client::builder()
-        .base_url(&fake.base_url())
-        .client_credentials(fake.client_id(), fake.client_secret())
-        .no_proxy()
-        .build()
-        .unwrap();
-    usage_ext::UsageQueries::new(client)
+    common::queries(fake)
         .rate_limit_records(
             &format!("{first}T00:00:00Z/{}T00:00:00Z", last + Days::new(1)),
             usage_ext::Bucket::Hour,
